@@ -5,7 +5,7 @@
 
 /** Base class of every error thrown by @parley/crypto. */
 export class ParleyCryptoError extends Error {
-  static readonly name: string = 'ParleyCryptoError'
+  static override readonly name: string = 'ParleyCryptoError'
   readonly code: string
   constructor(code: string, message: string) {
     super(message)
@@ -155,5 +155,13 @@ export class UntrustedIdentityError extends ParleyCryptoError {
   static override readonly name = 'UntrustedIdentityError'
   constructor(reason: string) {
     super('UntrustedIdentity', reason)
+  }
+}
+
+/** The sealed sender part of an initial message did not open: not for us, tampered, or for a retired prekey. */
+export class SealedSenderError extends ParleyCryptoError {
+  static override readonly name = 'SealedSenderError'
+  constructor() {
+    super('SealedSenderFailure', 'sealed sender part did not authenticate')
   }
 }

@@ -21,7 +21,8 @@ type AsymType = 'x25519' | 'ed25519' | 'ml-kem-1024'
 const privateCache = new WeakMap<Uint8Array, KeyObject>()
 const publicCache = new WeakMap<Uint8Array, KeyObject>()
 
-function u8(b: Buffer): Uint8Array {
+function u8(b: Buffer | string): Uint8Array {
+  if (typeof b === 'string') throw new TypeError('expected bytes')
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 

@@ -1,0 +1,77 @@
+/**
+ * Every limit, version and label of the protocol, named. A change to any KDF info string, signature context,
+ * nonce scheme or primitive is a new protocol version (see docs/crypto/kdf-registry.md).
+ */
+
+/** The protocol version this build speaks best. */
+export const PROTOCOL_VERSION = 1
+/** Versions below this are refused (downgrade protection). */
+export const MIN_PROTOCOL_VERSION = 1
+/** Every version this build can speak, highest first. */
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1]
+
+/** Version of every persisted structure (session record, account); an unknown one is a typed error. */
+export const STATE_VERSION = 1
+/** Version byte of the public encodings (certificate, bundle, prekeys). */
+export const FORMAT_VERSION = 1
+
+// ---- Double Ratchet bounds ----
+/** Most message keys one chain may skip ahead in one go (libsignal allows 25 000; we keep it tighter). */
+export const MAX_SKIP = 1000
+/** Most skipped message keys kept across all chains of a session; the oldest is evicted first. */
+export const MAX_SKIPPED_KEYS = 2000
+/** Most earlier receiving chains whose header keys are still tried (libsignal keeps 5 receiver chains). */
+export const MAX_RECEIVING_CHAINS = 5
+/**
+ * Upper bound on header trial decryptions per incoming frame: the current receiving header key, the next one,
+ * and one per kept earlier chain. Incoming work per frame never exceeds this many AES-GCM attempts.
+ */
+export const MAX_HEADER_TRIALS = MAX_RECEIVING_CHAINS + 2
+/** Skipped message keys older than this are deleted (forward secrecy for messages that never come). */
+export const MAX_SKIPPED_KEY_AGE_MS = 30 * 24 * 3600 * 1000
+/** Archived sessions kept per peer (libsignal keeps 40). */
+export const MAX_ARCHIVED_SESSIONS = 10
+/** An initiated session with no reply for this long is no longer used to send; fetch a fresh bundle. */
+export const MAX_UNACKNOWLEDGED_SESSION_AGE_MS = 30 * 24 * 3600 * 1000
+
+// ---- Sizes ----
+export const MESSAGE_ID_BYTES = 16
+/** Largest plaintext one ratchet message may carry. */
+export const MAX_PLAINTEXT_BYTES = 256 * 1024
+/** Largest device-key field in a certificate (a libp2p public key protobuf is 36 bytes for Ed25519). */
+export const MAX_DEVICE_KEY_BYTES = 256
+/** Largest encoded device certificate. */
+export const MAX_CERTIFICATE_BYTES = 512
+/** Header plaintext: ratchet public key (32) + message number (4) + previous chain length (4). */
+export const HEADER_BYTES = 40
+
+// ---- Prekey lifecycle ----
+/** Previous signed / last-resort prekeys stay usable this long after rotation, for messages in flight. */
+export const PREKEY_GRACE_MS = 30 * 24 * 3600 * 1000
+/** Most one-time prekeys (of each kind) a device holds. */
+export const MAX_ONE_TIME_PREKEYS = 200
+/** Most last-resort replay-cache entries kept per last-resort prekey; rotate the prekey before it fills. */
+export const MAX_REPLAY_CACHE_ENTRIES = 10_000
+
+// ---- Message type bytes: high nibble version, low nibble type ----
+export const MESSAGE_TYPE_RATCHET = 1
+export const MESSAGE_TYPE_INITIAL = 2
+
+// ---- KDF info strings (the registry in docs/crypto/kdf-registry.md lists each) ----
+export const INFO_PQXDH = 'Parley_PQXDH_X25519_SHA-256_ML-KEM-1024_v1'
+export const INFO_SEALED_SENDER = 'Parley_SealedSender_v1'
+export const INFO_ROOT_RATCHET = 'Parley_RootRatchet_v1'
+export const INFO_SAFETY_NUMBER_VERSION = 0
+export const SAFETY_NUMBER_ITERATIONS = 5200
+/** HMAC inputs of the symmetric chain (as in Signal's Double Ratchet spec). */
+export const CHAIN_MESSAGE_KEY_INPUT = 0x01
+export const CHAIN_NEXT_KEY_INPUT = 0x02
+/** Prefix of the associated data bound into every ratchet message. */
+export const AD_LABEL = 'Parley_AD_v1'
+
+// ---- Signature contexts: ours alone, so no signature can be replayed in another (sub-)protocol ----
+export const CONTEXT_DEVICE_CERTIFICATE = 'Parley/v1/device-certificate'
+export const CONTEXT_BUNDLE = 'Parley/v1/bundle'
+export const CONTEXT_SIGNED_PREKEY = 'Parley/v1/signed-prekey'
+export const CONTEXT_KEM_PREKEY = 'Parley/v1/kem-prekey'
+export const CONTEXT_ONE_TIME_PREKEY = 'Parley/v1/one-time-prekey'

@@ -1,0 +1,459 @@
+/**
+ * The session manager: the one object the messenger uses to start sessions, encrypt and decrypt.
+ *
+ * Transactions: every operation works on copies (all state is immutable), authenticates, and only then hands the
+ * new bytes to `store.commit` in ONE call — together with the plaintext and message id of a received message, or
+ * the ciphertext of a sent one — so a store can write them in one atomic batch. The in-memory state changes only
+ * after the commit resolved; a failed decrypt or a failed commit leaves every stored byte unchanged.
+ * Operations on one peer device are serialised (KeyedMutex); account changes take the account lock as well.
+ */
+import {
+  type AccountState,
+  consumeOneTimePrekeys,
+  encodeAccount,
+  rememberLastResortUse
+} from './account.ts'
+import type { CryptoBackend } from './backend/types.ts'
+import { type PrekeyBundle, verifyPrekeyBundle } from './bundle.ts'
+import { concat, equalBytes, toHex } from './codec.ts'
+import {
+  MAX_ARCHIVED_SESSIONS,
+  MAX_HEADER_TRIALS,
+  MAX_PLAINTEXT_BYTES,
+  MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
+  MESSAGE_ID_BYTES,
+  MESSAGE_TYPE_INITIAL,
+  MESSAGE_TYPE_RATCHET,
+  MIN_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS
+} from './constants.ts'
+import {
+  InvalidParameterError,
+  MalformedError,
+  NoSessionError,
+  ParleyCryptoError,
+  ReplayedInitialMessageError,
+  StaleSessionError,
+  UndecryptableHeaderError,
+  UnknownPrekeyError,
+  UnsupportedVersionError,
+  UntrustedIdentityError
+} from './errors.ts'
+import { verifyCertificate } from './identity.ts'
+import { KeyedMutex } from './mutex.ts'
+import { initiate, parseInitialMessage, respond, unseal } from './pqxdh.ts'
+import { type DecryptableState, expireSkipped, ratchetDecrypt, ratchetEncrypt } from './ratchet.ts'
+import {
+  decodeSessionRecord,
+  EMPTY_RECORD,
+  encodeSessionRecord,
+  promote,
+  replace,
+  type SessionRecord,
+  type SessionState
+} from './session.ts'
+
+/** Work bound per incoming ratchet frame: header trials in the current and each archived session. */
+export const MAX_TRIALS_PER_FRAME = MAX_HEADER_TRIALS * (1 + MAX_ARCHIVED_SESSIONS)
+/** Decoded session records kept in memory (least recently used dropped first; the store keeps them all). */
+export const MAX_CACHED_RECORDS = 1024
+
+/** Names a peer device: its identity key and its device key. */
+export function deviceAddress(identityKey: Uint8Array, deviceKey: Uint8Array): string {
+  return `${toHex(identityKey)}.${toHex(deviceKey)}`
+}
+
+/** What one commit carries; a store writes all of it in one atomic batch. */
+export interface ProtocolTransaction {
+  readonly sessions: ReadonlyArray<{ readonly address: string; readonly record: Uint8Array }>
+  /** The serialised account, when prekeys were consumed or a replay cache grew. */
+  readonly account?: Uint8Array
+  /** A received message's plaintext and id: persisted with the advanced session, before any receipt goes out. */
+  readonly received?: { readonly address: string; readonly messageId: Uint8Array; readonly plaintext: Uint8Array }
+  /** A sent message's exact bytes: persisted with the session update, so retries resend the same bytes. */
+  readonly sent?: { readonly address: string; readonly messageId: Uint8Array; readonly ciphertext: Uint8Array }
+}
+
+/** Persistence the manager needs. */
+export interface ProtocolStore {
+  loadSessionRecord(address: string): Promise<Uint8Array | undefined>
+  commit(tx: ProtocolTransaction): Promise<void>
+}
+
+/** A store in memory (tests, benchmarks, the simulator). Records are kept as bytes, as a real store would. */
+export class MemoryProtocolStore implements ProtocolStore {
+  readonly records = new Map<string, Uint8Array>()
+  account?: Uint8Array
+  commits = 0
+
+  async loadSessionRecord(address: string): Promise<Uint8Array | undefined> {
+    return this.records.get(address)
+  }
+
+  async commit(tx: ProtocolTransaction): Promise<void> {
+    for (const { address, record } of tx.sessions) this.records.set(address, record)
+    if (tx.account !== undefined) this.account = tx.account
+    this.commits++
+  }
+}
+
+export interface SessionManagerOptions {
+  backend: CryptoBackend
+  account: AccountState
+  store: ProtocolStore
+  /** Injected clock (ms); Date.now by default. */
+  now?: () => number
+}
+
+export interface EncryptOptions {
+  /** 16-byte message id bound into the associated data; a random one when absent. */
+  messageId?: Uint8Array
+}
+
+export interface Encrypted {
+  readonly ciphertext: Uint8Array
+  readonly messageId: Uint8Array
+  /** True while the peer has not replied yet (the message carries the PQXDH initial part). */
+  readonly initial: boolean
+}
+
+export interface DecryptOptions {
+  /** The id the envelope carried with the message (bound into the associated data). */
+  messageId: Uint8Array
+  /** The sender's address when the transport knows it; required for ratchet messages. */
+  address?: string
+}
+
+export interface Decrypted {
+  readonly plaintext: Uint8Array
+  readonly address: string
+  readonly identityKey: Uint8Array
+  readonly deviceKey: Uint8Array
+  readonly sessionId: Uint8Array
+  /** True when this message started a new session. */
+  readonly newSession: boolean
+}
+
+export interface SessionInfo {
+  readonly sessionId: Uint8Array
+  readonly initiator: boolean
+  /** False while an initiated session has had no reply. */
+  readonly acknowledged: boolean
+  readonly archived: number
+  readonly remoteIdentityKey: Uint8Array
+}
+
+/** Creates a session manager over an account and a store. */
+export function createSessionManager(options: SessionManagerOptions): SessionManager {
+  return new SessionManager(options)
+}
+
+/** See the module comment. */
+export class SessionManager {
+  private readonly backend: CryptoBackend
+  private readonly store: ProtocolStore
+  private readonly now: () => number
+  private readonly locks = new KeyedMutex()
+  private readonly cache = new Map<string, SessionRecord>()
+  private accountState: AccountState
+
+  constructor(options: SessionManagerOptions) {
+    this.backend = options.backend
+    this.store = options.store
+    this.now = options.now ?? Date.now
+    this.accountState = options.account
+  }
+
+  /** The account as last committed. */
+  get account(): AccountState {
+    return this.accountState
+  }
+
+  /** This device's address. */
+  get address(): string {
+    const c = this.accountState.device.certificate
+    return deviceAddress(c.identityKey, c.deviceKey)
+  }
+
+  /** Changes the account (prekey rotation, hand-out) under the account lock and commits it. */
+  async updateAccount<T>(change: (state: AccountState) => Promise<{ state: AccountState; result: T }>): Promise<T> {
+    return this.locks.run('\0account', async () => {
+      const { state, result } = await change(this.accountState)
+      await this.store.commit({ sessions: [], account: encodeAccount(state) })
+      this.accountState = state
+      return result
+    })
+  }
+
+  private async load(address: string): Promise<SessionRecord> {
+    let record = this.cache.get(address)
+    if (record !== undefined) {
+      this.cache.delete(address)
+      this.cache.set(address, record)
+      return record
+    }
+    const bytes = await this.store.loadSessionRecord(address)
+    record = bytes === undefined ? EMPTY_RECORD : decodeSessionRecord(bytes)
+    this.remember(address, record)
+    return record
+  }
+
+  private remember(address: string, record: SessionRecord): void {
+    this.cache.delete(address)
+    this.cache.set(address, record)
+    if (this.cache.size > MAX_CACHED_RECORDS) this.cache.delete(this.cache.keys().next().value!)
+  }
+
+  /** Summary of the current session with a peer device, if any. */
+  async sessionInfo(address: string): Promise<SessionInfo | undefined> {
+    return this.locks.run(address, async () => {
+      const record = await this.load(address)
+      const s = record.current
+      if (s === undefined) return undefined
+      return {
+        sessionId: s.sessionId,
+        initiator: s.initiator,
+        acknowledged: s.pendingPrefix === undefined,
+        archived: record.archived.length,
+        remoteIdentityKey: s.remote.identityKey
+      }
+    })
+  }
+
+  /** Archives the current session with a peer (the next send needs a new bundle); late messages still decrypt. */
+  async archiveCurrentSession(address: string): Promise<void> {
+    await this.locks.run(address, async () => {
+      const record = await this.load(address)
+      if (record.current === undefined) return
+      const next: SessionRecord = { archived: [record.current, ...record.archived].slice(0, MAX_ARCHIVED_SESSIONS) }
+      await this.store.commit({ sessions: [{ address, record: encodeSessionRecord(next) }] })
+      this.remember(address, next)
+    })
+  }
+
+  /**
+   * Verifies a peer's bundle and starts a session with it (PQXDH as initiator). The new session becomes current;
+   * a previous one is archived. Returns the peer's address. `expectedIdentity` refuses a bundle of another identity.
+   */
+  async startSession(prekeyBundle: PrekeyBundle, options: { expectedIdentity?: Uint8Array } = {}): Promise<string> {
+    const now = this.now()
+    const version = await verifyPrekeyBundle(this.backend, prekeyBundle, now, options.expectedIdentity)
+    const remote = prekeyBundle.bundle.certificate
+    const address = deviceAddress(remote.identityKey, remote.deviceKey)
+    const local = this.accountState.device
+    const init = await initiate(this.backend, local, prekeyBundle, version)
+    const state: SessionState = {
+      version,
+      sessionId: init.baseKey,
+      initiator: true,
+      local: local.certificate,
+      remote,
+      ratchet: init.ratchet,
+      pendingPrefix: init.prefix,
+      createdAt: now,
+      associatedData: init.associatedData
+    }
+    await this.locks.run(address, async () => {
+      const record = promote(await this.load(address), state)
+      await this.store.commit({ sessions: [{ address, record: encodeSessionRecord(record) }] })
+      this.remember(address, record)
+    })
+    return address
+  }
+
+  /** Encrypts for a peer device on the current session. */
+  async encrypt(address: string, plaintext: Uint8Array, options: EncryptOptions = {}): Promise<Encrypted> {
+    if (!(plaintext instanceof Uint8Array)) throw new InvalidParameterError('plaintext', 'a Uint8Array')
+    if (plaintext.length > MAX_PLAINTEXT_BYTES) throw new InvalidParameterError('plaintext', `at most ${MAX_PLAINTEXT_BYTES} bytes`)
+    const messageId = options.messageId ?? this.backend.randomBytes(MESSAGE_ID_BYTES)
+    checkMessageId(messageId)
+    return this.locks.run(address, async () => {
+      const record = await this.load(address)
+      const s = record.current
+      if (s === undefined) throw new NoSessionError('no session with this peer: start one from its bundle')
+      const now = this.now()
+      if (s.pendingPrefix !== undefined && now - s.createdAt > MAX_UNACKNOWLEDGED_SESSION_AGE_MS) {
+        throw new StaleSessionError(now - s.createdAt)
+      }
+      const { frame, state: ratchet } = await ratchetEncrypt(
+        this.backend,
+        s.ratchet,
+        plaintext,
+        s.associatedData,
+        messageId,
+        s.version
+      )
+      const ciphertext = s.pendingPrefix === undefined ? frame : concat(s.pendingPrefix, frame)
+      const next = replace(record, s, { ...s, ratchet })
+      await this.store.commit({
+        sessions: [{ address, record: encodeSessionRecord(next) }],
+        sent: { address, messageId, ciphertext }
+      })
+      this.remember(address, next)
+      return { ciphertext, messageId, initial: s.pendingPrefix !== undefined }
+    })
+  }
+
+  /**
+   * Decrypts a message. Ratchet messages need `options.address` (the transport knows who sent them); initial
+   * messages name their sender inside the sealed part (and must match `options.address` when it is given).
+   */
+  async decrypt(ciphertext: Uint8Array, options: DecryptOptions): Promise<Decrypted> {
+    if (!(ciphertext instanceof Uint8Array) || ciphertext.length === 0) throw new MalformedError('message', 'empty')
+    checkMessageId(options.messageId)
+    const type = ciphertext[0]!
+    const version = type >> 4
+    if (version < MIN_PROTOCOL_VERSION || !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      throw new UnsupportedVersionError('message', version)
+    }
+    if ((type & 0x0f) === MESSAGE_TYPE_RATCHET) {
+      if (options.address === undefined) throw new NoSessionError('a ratchet message needs the sender address')
+      const address = options.address
+      return this.locks.run(address, () => this.decryptRatchet(address, ciphertext, options.messageId))
+    }
+    if ((type & 0x0f) === MESSAGE_TYPE_INITIAL) return this.decryptInitial(ciphertext, options)
+    throw new MalformedError('message', 'unknown type')
+  }
+
+  private async decryptRatchet(address: string, frame: Uint8Array, messageId: Uint8Array): Promise<Decrypted> {
+    const record = await this.load(address)
+    const candidates = [record.current, ...record.archived].filter((s) => s !== undefined)
+    if (candidates.length === 0) throw new NoSessionError('no session with this peer')
+    let trials = 0
+    for (const s of candidates) {
+      try {
+        return await this.decryptIn(address, record, s, s.ratchet, frame, messageId, {})
+      } catch (e) {
+        // Only a header that opened under no key of this session moves on to the next one; any other failure means
+        // this session is the right one and the message is bad (duplicate, tampered body, gap too large).
+        if (!(e instanceof UndecryptableHeaderError)) throw e
+        trials += MAX_HEADER_TRIALS
+      }
+    }
+    throw new UndecryptableHeaderError(trials)
+  }
+
+  /** Decrypts in one session on a copy; commits the record (promoting the session) with the plaintext. */
+  private async decryptIn(
+    address: string,
+    record: SessionRecord,
+    session: SessionState | undefined,
+    ratchetState: DecryptableState,
+    frame: Uint8Array,
+    messageId: Uint8Array,
+    extra: { fresh?: SessionState; account?: AccountState }
+  ): Promise<Decrypted> {
+    const now = this.now()
+    const base = session ?? extra.fresh!
+    const start = 'signedPrekey' in ratchetState ? ratchetState : expireSkipped(ratchetState, now)
+    const { plaintext, state: ratchet } = await ratchetDecrypt(this.backend, start, frame, base.associatedData, messageId, now)
+    // Any authenticated message from the peer acknowledges the session: stop sending initial messages.
+    const { pendingPrefix: _acknowledged, ...rest } = base
+    const updated: SessionState = { ...rest, ratchet }
+    const next = session === undefined ? promote(record, updated) : promote(record, updated, session)
+    await this.store.commit({
+      sessions: [{ address, record: encodeSessionRecord(next) }],
+      ...(extra.account !== undefined && { account: encodeAccount(extra.account) }),
+      received: { address, messageId, plaintext }
+    })
+    this.remember(address, next)
+    if (extra.account !== undefined) this.accountState = extra.account
+    return {
+      plaintext,
+      address,
+      identityKey: base.remote.identityKey,
+      deviceKey: base.remote.deviceKey,
+      sessionId: base.sessionId,
+      newSession: session === undefined
+    }
+  }
+
+  private async decryptInitial(bytes: Uint8Array, options: DecryptOptions): Promise<Decrypted> {
+    const msg = parseInitialMessage(bytes)
+    const account = this.accountState
+    const spk = account.signedPrekeys.find((p) => p.id === msg.signedPrekeyId)
+    if (spk === undefined) throw new UnknownPrekeyError('signed', msg.signedPrekeyId)
+    const now = this.now()
+    const opened = await unseal(this.backend, account.device, spk.keyPair, msg)
+    await verifyCertificate(this.backend, opened.certificate, now)
+    const sender = opened.certificate
+    const address = deviceAddress(sender.identityKey, sender.deviceKey)
+    if (options.address !== undefined && options.address !== address) {
+      throw new UntrustedIdentityError('initial message is sealed by another identity than the sender address')
+    }
+    return this.locks.run(address, async () => {
+      const record = await this.load(address)
+      // A first message of a session we already have (a duplicate, or one of several sent before the reply).
+      const existing = [record.current, ...record.archived].find((s) => s !== undefined && equalBytes(s.sessionId, msg.baseKey))
+      if (existing !== undefined) return this.decryptIn(address, record, existing, existing.ratchet, msg.frame, options.messageId, {})
+      return this.locks.run('\0account', async () => {
+        const acct = this.accountState
+        const replayKey = toHex(await this.backend.sha256(concat(msg.baseKey, msg.kemCiphertext)))
+        let kemSecretKey: Uint8Array
+        let lastResortId: number | undefined
+        if (msg.kemIsOneTime) {
+          const k = acct.oneTimePrekeys.find((p) => p.kind === 'kem' && p.id === msg.kemPrekeyId)
+          if (k === undefined) throw new UnknownPrekeyError('one-time KEM', msg.kemPrekeyId)
+          kemSecretKey = k.keyPair.secretKey
+        } else {
+          const k = acct.lastResortPrekeys.find((p) => p.id === msg.kemPrekeyId)
+          if (k === undefined) throw new UnknownPrekeyError('last-resort KEM', msg.kemPrekeyId)
+          if (k.replayCache.includes(replayKey)) throw new ReplayedInitialMessageError()
+          kemSecretKey = k.keyPair.secretKey
+          lastResortId = k.id
+        }
+        let oneTimePrekey: AccountState['oneTimePrekeys'][number] | undefined
+        if (msg.oneTimePrekeyId !== undefined) {
+          oneTimePrekey = acct.oneTimePrekeys.find((p) => p.kind === 'x25519' && p.id === msg.oneTimePrekeyId)
+          if (oneTimePrekey === undefined) throw new UnknownPrekeyError('one-time', msg.oneTimePrekeyId)
+        }
+        const { pending, associatedData } = await respond(
+          this.backend,
+          {
+            device: acct.device,
+            signedPrekey: spk.keyPair,
+            kemSecretKey,
+            ...(oneTimePrekey !== undefined && { oneTimePrekey: oneTimePrekey.keyPair })
+          },
+          msg,
+          sender,
+          opened
+        )
+        let nextAccount = consumeOneTimePrekeys(acct, [
+          ...(msg.kemIsOneTime ? [msg.kemPrekeyId] : []),
+          ...(oneTimePrekey !== undefined ? [oneTimePrekey.id] : [])
+        ])
+        if (lastResortId !== undefined) nextAccount = rememberLastResortUse(nextAccount, lastResortId, replayKey)
+        const fresh: Omit<SessionState, 'ratchet'> & { ratchet: SessionState['ratchet'] } = {
+          version: msg.version,
+          sessionId: msg.baseKey,
+          initiator: false,
+          local: acct.device.certificate,
+          remote: sender,
+          // Replaced by the state ratchetDecrypt returns; decryptIn never reads it for a fresh session.
+          ratchet: undefined as never,
+          createdAt: now,
+          associatedData
+        }
+        return this.decryptIn(address, record, undefined, pending, msg.frame, options.messageId, {
+          fresh,
+          account: nextAccount
+        })
+      })
+    })
+  }
+}
+
+function checkMessageId(id: unknown): void {
+  if (!(id instanceof Uint8Array) || id.length !== MESSAGE_ID_BYTES) {
+    throw new InvalidParameterError('messageId', `${MESSAGE_ID_BYTES} bytes`)
+  }
+}
+
+/** True for errors after which the messenger should start a fresh session with the peer (reset). */
+export function needsSessionReset(e: unknown): boolean {
+  return (
+    e instanceof ParleyCryptoError &&
+    (e.code === 'NoSession' || e.code === 'UndecryptableHeader' || e.code === 'StaleSession')
+  )
+}
