@@ -26,6 +26,19 @@ export default defineConfig({
         }
       },
       {
+        // Pre-bundle the noble entry points so Vite does not re-optimise them (and reload the page) mid-run.
+        optimizeDeps: {
+          include: [
+            '@noble/curves/ed25519.js',
+            '@noble/hashes/sha2.js',
+            '@noble/hashes/hmac.js',
+            '@noble/hashes/hkdf.js',
+            '@noble/hashes/utils.js',
+            '@noble/ciphers/aes.js',
+            '@noble/post-quantum/ml-kem.js',
+            'fast-check'
+          ]
+        },
         test: {
           name: 'browser',
           // Shared tests run in Chromium too; files that need Node's own APIs end in .node.test.ts.

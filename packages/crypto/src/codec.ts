@@ -5,15 +5,20 @@
  */
 import { MalformedError } from './errors.ts'
 
-/** Appends fields to a growing buffer. */
+// Scratch buffers reused across writers: every encoding ends in finish(), which copies out and returns the buffer.
+const SCRATCH_BYTES = 16 * 1024
+const scratch: Uint8Array[] = []
+
+/** Appends fields to a growing buffer; finish() returns an exact-size copy. */
 export class Writer {
   private buf: Uint8Array
   private view: DataView
   private pos = 0
 
   constructor(initial = 256) {
-    this.buf = new Uint8Array(initial)
-    this.view = new DataView(this.buf.buffer)
+    const reused = initial <= SCRATCH_BYTES ? scratch.pop() : undefined
+    this.buf = reused ?? new Uint8Array(Math.max(initial, SCRATCH_BYTES))
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
   }
 
   private ensure(n: number): void {
@@ -22,6 +27,7 @@ export class Writer {
     while (size < this.pos + n) size *= 2
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(0, this.pos))
+    this.buf.fill(0, 0, this.pos)
     this.buf = next
     this.view = new DataView(next.buffer)
   }
@@ -73,8 +79,14 @@ export class Writer {
     return this
   }
 
+  /** The bytes written, as a new array; the writer must not be used afterwards. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos)
+    const out = this.buf.slice(0, this.pos)
+    // Encodings include secret keys: wipe before the buffer is reused or dropped.
+    this.buf.fill(0, 0, this.pos)
+    if (this.buf.length === SCRATCH_BYTES && scratch.length < 8) scratch.push(this.buf)
+    this.pos = 0
+    return out
   }
 }
 

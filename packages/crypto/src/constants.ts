@@ -63,9 +63,8 @@ export const INFO_SEALED_SENDER = 'Parley_SealedSender_v1'
 export const INFO_ROOT_RATCHET = 'Parley_RootRatchet_v1'
 export const INFO_SAFETY_NUMBER_VERSION = 0
 export const SAFETY_NUMBER_ITERATIONS = 5200
-/** HMAC inputs of the symmetric chain (as in Signal's Double Ratchet spec). */
-export const CHAIN_MESSAGE_KEY_INPUT = 0x01
-export const CHAIN_NEXT_KEY_INPUT = 0x02
+/** HMAC-SHA-512 input of a symmetric-chain step (output: message key || next chain key). */
+export const CHAIN_STEP_CONSTANT = 0x01
 /** Prefix of the associated data bound into every ratchet message. */
 export const AD_LABEL = 'Parley_AD_v1'
 

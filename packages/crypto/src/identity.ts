@@ -90,9 +90,16 @@ export async function certifyDevice(
   return { certificate: { ...body, signature }, agreementKeyPair }
 }
 
-/** The certificate's byte form. */
+const encodedCertificates = new WeakMap<DeviceCertificate, Uint8Array>()
+
+/** The certificate's byte form (memoised: certificates are immutable and encoded into every session record). */
 export function encodeCertificate(c: DeviceCertificate): Uint8Array {
-  return new Writer(200).fixed(certificateBody(c)).fixed(c.signature).finish()
+  let bytes = encodedCertificates.get(c)
+  if (bytes === undefined) {
+    bytes = new Writer(200).fixed(certificateBody(c)).fixed(c.signature).finish()
+    encodedCertificates.set(c, bytes)
+  }
+  return bytes
 }
 
 /** Parses a certificate (no signature check: see verifyCertificate). */

@@ -27,6 +27,8 @@ import {
 } from './types.ts'
 import { checkContributory, expectBytes } from './util.ts'
 
+/** crypto.getRandomValues refuses more than 65536 bytes per call. */
+const MAX_RANDOM_CHUNK = 65_536
 /** RFC 5869: HKDF-SHA-256 output is at most 255 blocks of 32 bytes. */
 const HKDF_SHA256_MAX_BYTES = 255 * 32
 
@@ -71,7 +73,10 @@ export const nobleMlKem1024 = {
 export const nobleBackend: CryptoBackend = {
   name: 'noble',
   randomBytes(length) {
-    return randomBytes(length)
+    // noble's randomBytes, like crypto.getRandomValues under it, refuses more than 65536 bytes a call.
+    const out = new Uint8Array(length)
+    for (let i = 0; i < length; i += MAX_RANDOM_CHUNK) out.set(randomBytes(Math.min(MAX_RANDOM_CHUNK, length - i)), i)
+    return out
   },
   async sha256(data) {
     return sha256(data)
@@ -81,6 +86,9 @@ export const nobleBackend: CryptoBackend = {
   },
   async hmacSha256(key, data) {
     return hmac(sha256, key, data)
+  },
+  async hmacSha512(key, data) {
+    return hmac(sha512, key, data)
   },
   async hkdfSha256(ikm, salt, info, length) {
     if (!Number.isSafeInteger(length) || length < 0 || length > HKDF_SHA256_MAX_BYTES) {

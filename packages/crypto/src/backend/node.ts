@@ -3,7 +3,8 @@
  * array: OpenSSL re-imports a raw key on every call otherwise, which costs three times the operation itself.
  */
 import crypto, { type KeyObject } from 'node:crypto'
-import { AeadError, InvalidKeyError } from '../errors.ts'
+import { AeadError, InvalidKeyError, InvalidParameterError } from '../errors.ts'
+import { KeyCache } from './keycache.ts'
 import {
   type CryptoBackend,
   type Encapsulation,
@@ -18,8 +19,18 @@ import { checkContributory, expectBytes } from './util.ts'
 
 type AsymType = 'x25519' | 'ed25519' | 'ml-kem-1024'
 
-const privateCache = new WeakMap<Uint8Array, KeyObject>()
-const publicCache = new WeakMap<Uint8Array, KeyObject>()
+// KeyCache, not a bare WeakMap: an array overwritten with another key must not get the old key's KeyObject.
+// One cache per key type: asking a KeyObject for its type on every hit costs more than the lookup itself.
+const privateCaches: Record<AsymType, KeyCache<KeyObject>> = {
+  x25519: new KeyCache(),
+  ed25519: new KeyCache(),
+  'ml-kem-1024': new KeyCache()
+}
+const publicCaches: Record<AsymType, KeyCache<KeyObject>> = {
+  x25519: new KeyCache(),
+  ed25519: new KeyCache(),
+  'ml-kem-1024': new KeyCache()
+}
 
 function u8(b: Buffer | string): Uint8Array {
   if (typeof b === 'string') throw new TypeError('expected bytes')
@@ -27,24 +38,24 @@ function u8(b: Buffer | string): Uint8Array {
 }
 
 function privateKey(type: AsymType, raw: Uint8Array): KeyObject {
-  let key = privateCache.get(raw)
-  if (key === undefined || key.asymmetricKeyType !== type) {
+  let key = privateCaches[type].get(raw)
+  if (key === undefined) {
     const format = type === 'ml-kem-1024' ? 'raw-seed' : 'raw-private'
     key = crypto.createPrivateKey({ key: raw, format, asymmetricKeyType: type } as unknown as crypto.PrivateKeyInput)
-    privateCache.set(raw, key)
+    privateCaches[type].set(raw, key)
   }
   return key
 }
 
 function publicKey(type: AsymType, raw: Uint8Array): KeyObject {
-  let key = publicCache.get(raw)
-  if (key === undefined || key.asymmetricKeyType !== type) {
+  let key = publicCaches[type].get(raw)
+  if (key === undefined) {
     try {
       key = crypto.createPublicKey({ key: raw, format: 'raw-public', asymmetricKeyType: type } as unknown as crypto.PublicKeyInput)
     } catch {
       throw new InvalidKeyError(`${type} public key`, 'not a valid encoding')
     }
-    publicCache.set(raw, key)
+    publicCaches[type].set(raw, key)
   }
   return key
 }
@@ -52,8 +63,8 @@ function publicKey(type: AsymType, raw: Uint8Array): KeyObject {
 function exportPair(type: AsymType, pair: { privateKey: KeyObject; publicKey: KeyObject }): RawKeyPair {
   const secretKey = u8(pair.privateKey.export({ format: type === 'ml-kem-1024' ? 'raw-seed' : 'raw-private' } as never))
   const pub = u8(pair.publicKey.export({ format: 'raw-public' } as never))
-  privateCache.set(secretKey, pair.privateKey)
-  publicCache.set(pub, pair.publicKey)
+  privateCaches[type].set(secretKey, pair.privateKey)
+  publicCaches[type].set(pub, pair.publicKey)
   return { secretKey, publicKey: pub }
 }
 
@@ -63,7 +74,7 @@ function pairFromSecret(type: AsymType, secretKey: Uint8Array): RawKeyPair {
   return { secretKey, publicKey: pub }
 }
 
-const secretCache = new WeakMap<Uint8Array, KeyObject>()
+const secretCache = new KeyCache<KeyObject>()
 function secretKey(raw: Uint8Array): KeyObject {
   let key = secretCache.get(raw)
   if (key === undefined) {
@@ -73,11 +84,29 @@ function secretKey(raw: Uint8Array): KeyObject {
   return key
 }
 
+// randomBytes(n) for small n pays a native call each time; drawing from a 4 KiB pool costs a copy instead.
+const RANDOM_POOL_BYTES = 4096
+let randomPool: Uint8Array = new Uint8Array(0)
+let randomOffset = 0
+
+function pooledRandom(length: number): Uint8Array {
+  if (length > 256) return u8(crypto.randomBytes(length))
+  if (randomOffset + length > randomPool.length) {
+    randomPool = u8(crypto.randomBytes(RANDOM_POOL_BYTES))
+    randomOffset = 0
+  }
+  const out = randomPool.slice(randomOffset, randomOffset + length)
+  // Bytes handed out are wiped from the pool so no later reader of the pool sees them.
+  randomPool.fill(0, randomOffset, randomOffset + length)
+  randomOffset += length
+  return out
+}
+
 /** The node:crypto backend. */
 export const nodeBackend: CryptoBackend = {
   name: 'node',
   randomBytes(length) {
-    return u8(crypto.randomBytes(length))
+    return pooledRandom(length)
   },
   async sha256(data) {
     return u8(crypto.hash('sha256', data, 'buffer'))
@@ -88,7 +117,12 @@ export const nodeBackend: CryptoBackend = {
   async hmacSha256(key, data) {
     return u8(crypto.createHmac('sha256', secretKey(key)).update(data).digest())
   },
+  async hmacSha512(key, data) {
+    return u8(crypto.createHmac('sha512', secretKey(key)).update(data).digest())
+  },
   async hkdfSha256(ikm, salt, info, length) {
+    if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new InvalidParameterError('length', '0..8160')
+    if (length === 0) return new Uint8Array(0)
     return new Uint8Array(crypto.hkdfSync('sha256', secretKey(ikm), salt, info, length))
   },
   async aesGcmEncrypt(key, nonce, plaintext, aad) {

@@ -30,6 +30,8 @@ export interface CryptoBackend {
   sha256(data: Uint8Array): Promise<Uint8Array>
   sha512(data: Uint8Array): Promise<Uint8Array>
   hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array>
+  /** HMAC-SHA-512: one call yields the two 32-byte outputs of a symmetric-ratchet step. */
+  hmacSha512(key: Uint8Array, data: Uint8Array): Promise<Uint8Array>
   /** RFC 5869 HKDF-SHA-256; `length` at most 255 × 32. */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array>
   /** AES-256-GCM with a 12-byte nonce; returns ciphertext || 16-byte tag. */

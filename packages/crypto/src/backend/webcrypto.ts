@@ -36,6 +36,7 @@ const X25519_PKCS8_HEADER = Uint8Array.of(0x30, 0x2e, 2, 1, 0, 0x30, 5, 6, 3, 0x
 const ED25519_PKCS8_HEADER = Uint8Array.of(0x30, 0x2e, 2, 1, 0, 0x30, 5, 6, 3, 0x2b, 0x65, 0x70, 4, 0x22, 4, 0x20)
 
 const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const
+const HMAC_SHA512 = { name: 'HMAC', hash: 'SHA-512' } as const
 const X25519 = { name: 'X25519' } as const
 const ED25519 = { name: 'Ed25519' } as const
 const ML_KEM_1024 = { name: 'ML-KEM-1024' } as const
@@ -100,7 +101,8 @@ async function importPkcs8(
   }
 }
 
-const hmacKeys = new KeyCache<CryptoKey>()
+const hmacSha256Keys = new KeyCache<CryptoKey>()
+const hmacSha512Keys = new KeyCache<CryptoKey>()
 const hkdfKeys = new KeyCache<CryptoKey>()
 const aesKeys = new KeyCache<CryptoKey>()
 const x25519Private = new KeyCache<CryptoKey>()
@@ -108,14 +110,15 @@ const x25519Public = new KeyCache<CryptoKey>()
 const ed25519Private = new KeyCache<CryptoKey>()
 const ed25519Public = new KeyCache<CryptoKey>()
 const mlKemPrivate = new KeyCache<CryptoKey>()
+const mlKemPublic = new KeyCache<CryptoKey>()
 
-async function hmacKey(raw: Uint8Array): Promise<CryptoKey> {
+async function hmacKey(cache: KeyCache<CryptoKey>, algorithm: HmacImportParams, raw: Uint8Array): Promise<CryptoKey> {
+  const cached = cache.get(raw)
+  if (cached !== undefined) return cached
   // WebCrypto refuses an empty HMAC key. HMAC pads a short key with zeros to the block size, so the empty key
   // and the one-byte key 0x00 are the same key (RFC 2104, section 2).
-  const cached = hmacKeys.get(raw)
-  if (cached !== undefined) return cached
   const material = raw.length === 0 ? new Uint8Array(1) : buf(raw)
-  return hmacKeys.set(raw, await subtle().importKey('raw', material, HMAC_SHA256, false, ['sign']))
+  return cache.set(raw, await subtle().importKey('raw', material, algorithm, false, ['sign']))
 }
 
 async function hkdfKey(raw: Uint8Array): Promise<CryptoKey> {
@@ -179,12 +182,15 @@ const webCryptoMlKem1024 = {
     return { secretKey: seed, publicKey: fromBase64Url(jwk.pub) }
   },
   async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
-    let key: CryptoKey
-    try {
-      // Import runs FIPS 203's modulus check (section 7.2) and refuses a key that fails it.
-      key = await kemSubtle().importKey('raw-public', buf(publicKey), ML_KEM_1024, false, ['encapsulateBits'])
-    } catch {
-      throw new InvalidKeyError('ml-kem-1024 public key', 'coefficient not reduced modulo q')
+    let key = mlKemPublic.get(publicKey)
+    if (key === undefined) {
+      try {
+        // Import runs FIPS 203's modulus check (section 7.2) and refuses a key that fails it.
+        key = await kemSubtle().importKey('raw-public', buf(publicKey), ML_KEM_1024, false, ['encapsulateBits'])
+      } catch {
+        throw new InvalidKeyError('ml-kem-1024 public key', 'coefficient not reduced modulo q')
+      }
+      mlKemPublic.set(publicKey, key)
     }
     const r = await kemSubtle().encapsulateBits!(ML_KEM_1024, key)
     return { ciphertext: new Uint8Array(r.ciphertext), sharedSecret: new Uint8Array(r.sharedKey) }
@@ -206,7 +212,7 @@ let mlKemProbe: Promise<boolean> | undefined
  * Whether this runtime's WebCrypto does ML-KEM-1024. A runtime may expose the methods without the algorithm, so
  * only a full key generation, encapsulation and decapsulation that agree counts. Probed once.
  */
-function hasWebCryptoMlKem(): Promise<boolean> {
+export function webCryptoHasMlKem1024(): Promise<boolean> {
   mlKemProbe ??= (async () => {
     const s = kemSubtle()
     if (typeof s.encapsulateBits !== 'function' || typeof s.decapsulateBits !== 'function') return false
@@ -240,7 +246,7 @@ export interface WebCryptoBackendOptions {
 /** A WebCrypto backend; {@link webCryptoBackend} is the one to use, this exists to choose the ML-KEM source. */
 export function createWebCryptoBackend(options: WebCryptoBackendOptions = {}): CryptoBackend {
   const forceNoble = options.mlKem === 'noble'
-  const useWebCryptoKem = async (): Promise<boolean> => !forceNoble && (await hasWebCryptoMlKem())
+  const useWebCryptoKem = async (): Promise<boolean> => !forceNoble && (await webCryptoHasMlKem1024())
 
   return {
     name: 'webcrypto',
@@ -252,7 +258,10 @@ export function createWebCryptoBackend(options: WebCryptoBackendOptions = {}): C
       return new Uint8Array(await subtle().digest('SHA-512', buf(data)))
     },
     async hmacSha256(key, data) {
-      return new Uint8Array(await subtle().sign('HMAC', await hmacKey(key), buf(data)))
+      return new Uint8Array(await subtle().sign('HMAC', await hmacKey(hmacSha256Keys, HMAC_SHA256, key), buf(data)))
+    },
+    async hmacSha512(key, data) {
+      return new Uint8Array(await subtle().sign('HMAC', await hmacKey(hmacSha512Keys, HMAC_SHA512, key), buf(data)))
     },
     async hkdfSha256(ikm, salt, info, length) {
       if (!Number.isSafeInteger(length) || length < 0 || length > HKDF_SHA256_MAX_BYTES) {

@@ -1,9 +1,9 @@
 /** Two-party fixtures over real backends and byte-serialising in-memory stores. */
 import {
   type AccountState,
+  type CryptoBackend,
   createAccount,
   createSessionManager,
-  type CryptoBackend,
   decodeAccount,
   encodeAccount,
   generateIdentity,
@@ -35,11 +35,19 @@ export interface Party {
   bundle(options?: { oneTime?: boolean }): Promise<PrekeyBundle>
   /** A new manager over the same store and account bytes, as after a restart. */
   restart(): Party
+  /** An independent copy of everything persisted (a stolen or backed-up state), with its own manager and store. */
+  snapshot(): Party
 }
 
 let deviceCounter = 0
 
-function wrap(name: string, backend: CryptoBackend, store: MemoryProtocolStore, account: AccountState, clock: TestClock): Party {
+function wrap(
+  name: string,
+  backend: CryptoBackend,
+  store: MemoryProtocolStore,
+  account: AccountState,
+  clock: TestClock
+): Party {
   const manager = createSessionManager({ backend, account, store, now: clock.now })
   const party: Party = {
     name,
@@ -61,6 +69,12 @@ function wrap(name: string, backend: CryptoBackend, store: MemoryProtocolStore, 
     restart() {
       const bytes = store.account ?? encodeAccount(account)
       return wrap(name, backend, store, decodeAccount(bytes), clock)
+    },
+    snapshot() {
+      const copy = new MemoryProtocolStore()
+      for (const [k, v] of store.records) copy.records.set(k, v.slice())
+      copy.account = (store.account ?? encodeAccount(account)).slice()
+      return wrap(name, backend, copy, decodeAccount(copy.account), clock)
     }
   }
   return party
@@ -75,7 +89,12 @@ export async function makeParty(
   const clock = options.clock ?? new TestClock()
   const identity = await generateIdentity(backend)
   const deviceKey = new TextEncoder().encode(`device-${name}-${++deviceCounter}`)
-  let account = await createAccount(backend, { identity, deviceKey, now: clock.now(), certificateLifetimeMs: 365 * DAY })
+  let account = await createAccount(backend, {
+    identity,
+    deviceKey,
+    now: clock.now(),
+    certificateLifetimeMs: 365 * DAY
+  })
   account = await generateOneTimePrekeys(backend, account, 'x25519', options.oneTime ?? 5)
   account = await generateOneTimePrekeys(backend, account, 'kem', options.oneTime ?? 5)
   const store = new MemoryProtocolStore()
