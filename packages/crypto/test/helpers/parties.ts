@@ -37,6 +37,8 @@ export interface Party {
   restart(): Party
   /** An independent copy of everything persisted (a stolen or backed-up state), with its own manager and store. */
   snapshot(): Party
+  /** The same account with every session lost (a reinstall that kept identity and prekeys). */
+  withoutSessions(): Party
 }
 
 let deviceCounter = 0
@@ -75,6 +77,11 @@ function wrap(
       for (const [k, v] of store.records) copy.records.set(k, v.slice())
       copy.account = (store.account ?? encodeAccount(account)).slice()
       return wrap(name, backend, copy, decodeAccount(copy.account), clock)
+    },
+    withoutSessions() {
+      const empty = new MemoryProtocolStore()
+      empty.account = (store.account ?? encodeAccount(account)).slice()
+      return wrap(name, backend, empty, decodeAccount(empty.account), clock)
     }
   }
   return party
