@@ -4,9 +4,9 @@
  * with a sealed sender, and a header-encrypted Double Ratchet. Prints what a relay or the DHT would see.
  */
 import {
+  defaultBackend as backend,
   createAccount,
   createSessionManager,
-  defaultBackend as backend,
   encodePrekeyBundle,
   generateIdentity,
   generateOneTimePrekeys,
@@ -44,12 +44,16 @@ const bundle = await bob.manager.updateAccount(async (state) => {
   const t = await takePrekeyBundle(backend, state, Date.now(), 7 * DAY)
   return { state: t.state, result: t.prekeyBundle }
 })
-console.log(`\nBob publishes a signed prekey bundle (${encodePrekeyBundle(bundle).length} bytes with one-time prekeys).`)
+console.log(
+  `\nBob publishes a signed prekey bundle (${encodePrekeyBundle(bundle).length} bytes with one-time prekeys).`
+)
 
 await alice.manager.startSession(bundle)
 const first = await alice.manager.encrypt(bob.manager.address, text.encode('Hi Bob, it is Alice.'))
 console.log(`Alice's first message: ${first.ciphertext.length} bytes (PQXDH initial part + ratchet message).`)
-console.log(`  A relay holding it sees no sender: Alice's identity bytes in it? ${toHex(first.ciphertext).includes(toHex(alice.identity.publicKey))}`)
+console.log(
+  `  A relay holding it sees no sender: Alice's identity bytes in it? ${toHex(first.ciphertext).includes(toHex(alice.identity.publicKey))}`
+)
 const got = await bob.manager.decrypt(first.ciphertext, { messageId: first.messageId })
 console.log(`Bob reads: "${show(got.plaintext)}" — sealed sender names ${toHex(got.identityKey).slice(0, 16)}… (Alice)`)
 
@@ -59,7 +63,9 @@ console.log(`Alice reads: "${show(back.plaintext)}" (${reply.ciphertext.length} 
 
 const msg = new Uint8Array(100).fill(0x61)
 const steady = await alice.manager.encrypt(bob.manager.address, msg)
-console.log(`\nA steady 100-byte message is ${steady.ciphertext.length} bytes on the wire; sender, counter and ratchet key are all encrypted.`)
+console.log(
+  `\nA steady 100-byte message is ${steady.ciphertext.length} bytes on the wire; sender, counter and ratchet key are all encrypted.`
+)
 
 const sn = await safetyNumber(backend, alice.identity.publicKey, bob.identity.publicKey)
 console.log(`\nSafety number (both see the same):\n  ${sn.display}`)

@@ -9,8 +9,8 @@
  */
 import { nodeBackend } from '../src/index.ts'
 import { runBrowserBench } from './browser.ts'
-import { runLibsignalBaseline } from './libsignal-baseline.ts'
 import { primitiveCeiling } from './ceiling.ts'
+import { runLibsignalBaseline } from './libsignal-baseline.ts'
 import { runOurs } from './workloads.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 2)
@@ -23,15 +23,26 @@ const ours = await runOurs(nodeBackend, seconds)
 const ceiling = await primitiveCeiling(nodeBackend, seconds / 2)
 
 const rows: Array<[string, number, number, number]> = [
-  ['(a) encrypt+decrypt, one direction', ours.encryptDecryptPerSec, libsignal.encryptDecryptPerSec, ceiling.encryptDecryptPerSec],
+  [
+    '(a) encrypt+decrypt, one direction',
+    ours.encryptDecryptPerSec,
+    libsignal.encryptDecryptPerSec,
+    ceiling.encryptDecryptPerSec
+  ],
   ['(b) ping-pong, DH step every message', ours.pingPongPerSec, libsignal.pingPongPerSec, ceiling.pingPongPerSec],
   ['(c) full session setup', ours.sessionSetupPerSec, libsignal.sessionSetupPerSec, ceiling.sessionSetupPerSec]
 ]
-console.log(`${'workload'.padEnd(40)}${'ours/s'.padStart(8)}${'libsig/s'.padStart(10)}${'ratio'.padStart(8)}${'ceiling/s'.padStart(11)}${'%ceil'.padStart(7)}`)
+console.log(
+  `${'workload'.padEnd(40)}${'ours/s'.padStart(8)}${'libsig/s'.padStart(10)}${'ratio'.padStart(8)}${'ceiling/s'.padStart(11)}${'%ceil'.padStart(7)}`
+)
 for (const [name, o, l, c] of rows) {
-  console.log(`${name.padEnd(40)}${fmt(o)}${fmt(l).padStart(10)}${ratio(o, l).toFixed(2).padStart(8)}${fmt(c).padStart(11)}${((o / c) * 100).toFixed(0).padStart(6)}%`)
+  console.log(
+    `${name.padEnd(40)}${fmt(o)}${fmt(l).padStart(10)}${ratio(o, l).toFixed(2).padStart(8)}${fmt(c).padStart(11)}${((o / c) * 100).toFixed(0).padStart(6)}%`
+  )
 }
-console.log(`steady-message ciphertext for a 100-byte plaintext: ours ${ours.ciphertextBytes100} B (header encrypted), libsignal ${libsignal.ciphertextBytes100} B`)
+console.log(
+  `steady-message ciphertext for a 100-byte plaintext: ours ${ours.ciphertextBytes100} B (header encrypted), libsignal ${libsignal.ciphertextBytes100} B`
+)
 
 let browser: { encryptDecryptPerSec: number; pingPongPerSec: number; sessionSetupPerSec: number } | undefined
 if (process.env.BENCH_BROWSER !== '0') {
@@ -55,8 +66,16 @@ console.log(
       ping_pong: Math.round((ours.pingPongPerSec / ceiling.pingPongPerSec) * 100),
       session_setup: Math.round((ours.sessionSetupPerSec / ceiling.sessionSetupPerSec) * 100)
     },
-    ours_per_sec: { encrypt_decrypt: Math.round(ours.encryptDecryptPerSec), ping_pong: Math.round(ours.pingPongPerSec), session_setup: Math.round(ours.sessionSetupPerSec) },
-    libsignal_per_sec: { encrypt_decrypt: Math.round(libsignal.encryptDecryptPerSec), ping_pong: Math.round(libsignal.pingPongPerSec), session_setup: Math.round(libsignal.sessionSetupPerSec) },
+    ours_per_sec: {
+      encrypt_decrypt: Math.round(ours.encryptDecryptPerSec),
+      ping_pong: Math.round(ours.pingPongPerSec),
+      session_setup: Math.round(ours.sessionSetupPerSec)
+    },
+    libsignal_per_sec: {
+      encrypt_decrypt: Math.round(libsignal.encryptDecryptPerSec),
+      ping_pong: Math.round(libsignal.pingPongPerSec),
+      session_setup: Math.round(libsignal.sessionSetupPerSec)
+    },
     ...(browser && {
       webcrypto_chromium_vs_node: {
         encrypt_decrypt: ratio(browser.encryptDecryptPerSec, ours.encryptDecryptPerSec),

@@ -5,9 +5,9 @@
  */
 import {
   type AccountState,
+  type CryptoBackend,
   createAccount,
   createSessionManager,
-  type CryptoBackend,
   generateIdentity,
   generateOneTimePrekeys,
   MemoryProtocolStore,
@@ -111,4 +111,4 @@ export async function runOurs(backend: CryptoBackend, seconds: number): Promise<
   return { encryptDecryptPerSec, pingPongPerSec, sessionSetupPerSec, ciphertextBytes100: sample.ciphertext.length }
 }
 
-export { side as benchSide, oneWay }
+export { oneWay, side as benchSide }

@@ -16,12 +16,12 @@ import {
 } from './constants.ts'
 import { InvalidParameterError, MalformedError, UnknownStateVersionError } from './errors.ts'
 import {
+  certifyDevice,
   type DeviceCertificate,
   decodeCertificate,
   encodeCertificate,
   type IdentityKeyPair,
-  type LocalDevice,
-  certifyDevice
+  type LocalDevice
 } from './identity.ts'
 
 /** A signed (X25519) or last-resort (ML-KEM-1024) prekey kept by the device. */
@@ -90,7 +90,11 @@ export async function createAccount(backend: CryptoBackend, options: CreateAccou
 }
 
 /** Makes a new signed prekey current; the previous one stays for PREKEY_GRACE_MS. */
-export async function rotateSignedPrekey(backend: CryptoBackend, state: AccountState, now: number): Promise<AccountState> {
+export async function rotateSignedPrekey(
+  backend: CryptoBackend,
+  state: AccountState,
+  now: number
+): Promise<AccountState> {
   const keyPair = await backend.x25519KeyPair()
   const fresh: LocalPrekey = { id: state.nextPrekeyId, keyPair, createdAt: now }
   const retired = state.signedPrekeys.map((p) => (p.retiredAt === undefined ? { ...p, retiredAt: now } : p))
@@ -98,7 +102,11 @@ export async function rotateSignedPrekey(backend: CryptoBackend, state: AccountS
 }
 
 /** Makes a new last-resort KEM prekey current (with an empty replay cache); the previous one stays for the grace period. */
-export async function rotateLastResortPrekey(backend: CryptoBackend, state: AccountState, now: number): Promise<AccountState> {
+export async function rotateLastResortPrekey(
+  backend: CryptoBackend,
+  state: AccountState,
+  now: number
+): Promise<AccountState> {
   const keyPair = await backend.mlKem1024KeyPair()
   const fresh: LocalLastResortPrekey = { id: state.nextPrekeyId, keyPair, createdAt: now, replayCache: [] }
   const retired = state.lastResortPrekeys.map((p) => (p.retiredAt === undefined ? { ...p, retiredAt: now } : p))
@@ -108,7 +116,11 @@ export async function rotateLastResortPrekey(backend: CryptoBackend, state: Acco
 /** Deletes retired prekeys (and their replay caches) whose grace period has passed. */
 export function pruneRetiredPrekeys(state: AccountState, now: number): AccountState {
   const keep = (p: LocalPrekey) => p.retiredAt === undefined || now - p.retiredAt < PREKEY_GRACE_MS
-  return { ...state, signedPrekeys: state.signedPrekeys.filter(keep), lastResortPrekeys: state.lastResortPrekeys.filter(keep) }
+  return {
+    ...state,
+    signedPrekeys: state.signedPrekeys.filter(keep),
+    lastResortPrekeys: state.lastResortPrekeys.filter(keep)
+  }
 }
 
 /** Adds up to `count` one-time prekeys of `kind`, never holding more than MAX_ONE_TIME_PREKEYS of a kind. */
@@ -125,7 +137,11 @@ export async function generateOneTimePrekeys(
   let id = state.nextPrekeyId
   for (let i = 0; i < n; i++, id++) {
     const keyPair = kind === 'kem' ? await backend.mlKem1024KeyPair() : await backend.x25519KeyPair()
-    const signed = await signOneTimePrekey(backend, state.identity.secretKey, { kind, id, publicKey: keyPair.publicKey })
+    const signed = await signOneTimePrekey(backend, state.identity.secretKey, {
+      kind,
+      id,
+      publicKey: keyPair.publicKey
+    })
     added.push({ kind, id, keyPair, signature: signed.signature, handedOut: false })
   }
   return { ...state, oneTimePrekeys: [...state.oneTimePrekeys, ...added], nextPrekeyId: id }
@@ -233,7 +249,9 @@ function readPrekey(r: Reader, secretBytes: number, publicBytes: number): LocalP
 export function encodeAccount(s: AccountState): Uint8Array {
   const w = new Writer(8192).u8(ACCOUNT_MAGIC).u8(STATE_VERSION)
   w.bytes(s.identity.publicKey).bytes(s.identity.secretKey)
-  w.bytes(encodeCertificate(s.device.certificate)).bytes(s.device.agreementKeyPair.secretKey).bytes(s.device.agreementKeyPair.publicKey)
+  w.bytes(encodeCertificate(s.device.certificate))
+    .bytes(s.device.agreementKeyPair.secretKey)
+    .bytes(s.device.agreementKeyPair.publicKey)
   w.u32(s.signedPrekeys.length)
   for (const p of s.signedPrekeys) writePrekey(w, p)
   w.u32(s.lastResortPrekeys.length)
@@ -244,7 +262,12 @@ export function encodeAccount(s: AccountState): Uint8Array {
   }
   w.u32(s.oneTimePrekeys.length)
   for (const p of s.oneTimePrekeys) {
-    w.u8(p.kind === 'kem' ? 2 : 1).u32(p.id).bytes(p.keyPair.secretKey).bytes(p.keyPair.publicKey).fixed(p.signature).bool(p.handedOut)
+    w.u8(p.kind === 'kem' ? 2 : 1)
+      .u32(p.id)
+      .bytes(p.keyPair.secretKey)
+      .bytes(p.keyPair.publicKey)
+      .fixed(p.signature)
+      .bool(p.handedOut)
   }
   w.u32(s.nextPrekeyId).u64(s.bundleSequence)
   return w.finish()

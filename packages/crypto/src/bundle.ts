@@ -8,7 +8,7 @@
  */
 import type { CryptoBackend } from './backend/types.ts'
 import { MLKEM1024_PUBLIC_KEY_BYTES } from './backend/types.ts'
-import { Reader, Writer, equalBytes } from './codec.ts'
+import { equalBytes, Reader, Writer } from './codec.ts'
 import {
   CONTEXT_BUNDLE,
   CONTEXT_KEM_PREKEY,
@@ -148,7 +148,12 @@ export function decodeOneTimePrekey(bytes: Uint8Array): SignedOneTimePrekey {
   const kindByte = r.u8()
   if (kindByte !== 1 && kindByte !== 2) throw new MalformedError('one-time prekey', 'unknown kind')
   const kind = kindByte === 2 ? 'kem' : 'x25519'
-  const p = { kind, id: r.u32(), publicKey: r.fixed(kind === 'kem' ? MLKEM1024_PUBLIC_KEY_BYTES : 32), signature: r.fixed(64) } as const
+  const p = {
+    kind,
+    id: r.u32(),
+    publicKey: r.fixed(kind === 'kem' ? MLKEM1024_PUBLIC_KEY_BYTES : 32),
+    signature: r.fixed(64)
+  } as const
   r.end()
   return p
 }
@@ -168,8 +173,10 @@ export function decodePrekeyBundle(bytes: Uint8Array): PrekeyBundle {
   const oneTimePrekey = r.optional((r) => decodeOneTimePrekey(r.bytes(200)))
   const oneTimeKemPrekey = r.optional((r) => decodeOneTimePrekey(r.bytes(1700)))
   r.end()
-  if (oneTimePrekey !== undefined && oneTimePrekey.kind !== 'x25519') throw new MalformedError('prekey bundle', 'wrong one-time kind')
-  if (oneTimeKemPrekey !== undefined && oneTimeKemPrekey.kind !== 'kem') throw new MalformedError('prekey bundle', 'wrong one-time kind')
+  if (oneTimePrekey !== undefined && oneTimePrekey.kind !== 'x25519')
+    throw new MalformedError('prekey bundle', 'wrong one-time kind')
+  if (oneTimeKemPrekey !== undefined && oneTimeKemPrekey.kind !== 'kem')
+    throw new MalformedError('prekey bundle', 'wrong one-time kind')
   return { bundle, ...(oneTimePrekey && { oneTimePrekey }), ...(oneTimeKemPrekey && { oneTimeKemPrekey }) }
 }
 
@@ -188,8 +195,16 @@ export async function verifyOneTimePrekey(
   p: SignedOneTimePrekey
 ): Promise<void> {
   if (p.kind === 'x25519') validateX25519PublicKey('one-time prekey', p.publicKey)
-  else if (p.publicKey.length !== MLKEM1024_PUBLIC_KEY_BYTES) throw new MalformedError('one-time KEM prekey', 'wrong length')
-  await verifyWithContext(backend, identityKey, oneTimeContext(p.kind), oneTimeBody(p), p.signature, `one-time ${p.kind} prekey`)
+  else if (p.publicKey.length !== MLKEM1024_PUBLIC_KEY_BYTES)
+    throw new MalformedError('one-time KEM prekey', 'wrong length')
+  await verifyWithContext(
+    backend,
+    identityKey,
+    oneTimeContext(p.kind),
+    oneTimeBody(p),
+    p.signature,
+    `one-time ${p.kind} prekey`
+  )
 }
 
 /**

@@ -170,7 +170,8 @@ export class Reader {
 
   /** Refuses trailing bytes. */
   end(): void {
-    if (this.pos !== this.buf.length) throw new MalformedError(this.what, `${this.buf.length - this.pos} trailing bytes`)
+    if (this.pos !== this.buf.length)
+      throw new MalformedError(this.what, `${this.buf.length - this.pos} trailing bytes`)
   }
 }
 

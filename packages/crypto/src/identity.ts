@@ -9,7 +9,7 @@
  */
 import type { CryptoBackend, RawKeyPair } from './backend/types.ts'
 import { expectBytes } from './backend/util.ts'
-import { Reader, Writer, equalBytes } from './codec.ts'
+import { equalBytes, Reader, Writer } from './codec.ts'
 import { CONTEXT_DEVICE_CERTIFICATE, FORMAT_VERSION, MAX_CERTIFICATE_BYTES, MAX_DEVICE_KEY_BYTES } from './constants.ts'
 import { ExpiredError, MalformedError, UnsupportedVersionError, UntrustedDeviceError } from './errors.ts'
 import { signWithContext, validateEd25519PublicKey, validateX25519PublicKey, verifyWithContext } from './keys.ts'
@@ -86,7 +86,12 @@ export async function certifyDevice(
     issuedAt: options.issuedAt,
     expiresAt: options.expiresAt
   }
-  const signature = await signWithContext(backend, identity.secretKey, CONTEXT_DEVICE_CERTIFICATE, certificateBody(body))
+  const signature = await signWithContext(
+    backend,
+    identity.secretKey,
+    CONTEXT_DEVICE_CERTIFICATE,
+    certificateBody(body)
+  )
   return { certificate: { ...body, signature }, agreementKeyPair }
 }
 

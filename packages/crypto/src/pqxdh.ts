@@ -132,7 +132,10 @@ export async function initiate(
   const b = prekeyBundle.bundle
   const remoteIk = b.certificate.agreementKey
   const spk = b.signedPrekey.publicKey
-  const kem = prekeyBundle.oneTimeKemPrekey ?? { id: b.lastResortKemPrekey.id, publicKey: b.lastResortKemPrekey.publicKey }
+  const kem = prekeyBundle.oneTimeKemPrekey ?? {
+    id: b.lastResortKemPrekey.id,
+    publicKey: b.lastResortKemPrekey.publicKey
+  }
   const base: RawKeyPair = await backend.x25519KeyPair()
   const [enc, dh1, dh2, dh3, dh4] = await Promise.all([
     backend.mlKem1024Encapsulate(kem.publicKey),

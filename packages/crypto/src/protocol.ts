@@ -7,12 +7,7 @@
  * after the commit resolved; a failed decrypt or a failed commit leaves every stored byte unchanged.
  * Operations on one peer device are serialised (KeyedMutex); account changes take the account lock as well.
  */
-import {
-  type AccountState,
-  consumeOneTimePrekeys,
-  encodeAccount,
-  rememberLastResortUse
-} from './account.ts'
+import { type AccountState, consumeOneTimePrekeys, encodeAccount, rememberLastResortUse } from './account.ts'
 import type { CryptoBackend } from './backend/types.ts'
 import { type PrekeyBundle, verifyPrekeyBundle } from './bundle.ts'
 import { concat, equalBytes, toHex } from './codec.ts'
@@ -264,7 +259,8 @@ export class SessionManager {
   /** Encrypts for a peer device on the current session. */
   async encrypt(address: string, plaintext: Uint8Array, options: EncryptOptions = {}): Promise<Encrypted> {
     if (!(plaintext instanceof Uint8Array)) throw new InvalidParameterError('plaintext', 'a Uint8Array')
-    if (plaintext.length > MAX_PLAINTEXT_BYTES) throw new InvalidParameterError('plaintext', `at most ${MAX_PLAINTEXT_BYTES} bytes`)
+    if (plaintext.length > MAX_PLAINTEXT_BYTES)
+      throw new InvalidParameterError('plaintext', `at most ${MAX_PLAINTEXT_BYTES} bytes`)
     const messageId = options.messageId ?? this.backend.randomBytes(MESSAGE_ID_BYTES)
     checkMessageId(messageId)
     return this.locks.run(address, async () => {
@@ -346,7 +342,14 @@ export class SessionManager {
     const now = this.now()
     const base = session ?? extra.fresh!
     const start = 'signedPrekey' in ratchetState ? ratchetState : expireSkipped(ratchetState, now)
-    const { plaintext, state: ratchet } = await ratchetDecrypt(this.backend, start, frame, base.associatedData, messageId, now)
+    const { plaintext, state: ratchet } = await ratchetDecrypt(
+      this.backend,
+      start,
+      frame,
+      base.associatedData,
+      messageId,
+      now
+    )
     // Any authenticated message from the peer acknowledges the session: stop sending initial messages.
     const { pendingPrefix: _acknowledged, ...rest } = base
     const updated: SessionState = { ...rest, ratchet }
@@ -384,8 +387,11 @@ export class SessionManager {
     return this.locks.run(address, async () => {
       const record = await this.load(address)
       // A first message of a session we already have (a duplicate, or one of several sent before the reply).
-      const existing = [record.current, ...record.archived].find((s) => s !== undefined && equalBytes(s.sessionId, msg.baseKey))
-      if (existing !== undefined) return this.decryptIn(address, record, existing, existing.ratchet, msg.frame, options.messageId, {})
+      const existing = [record.current, ...record.archived].find(
+        (s) => s !== undefined && equalBytes(s.sessionId, msg.baseKey)
+      )
+      if (existing !== undefined)
+        return this.decryptIn(address, record, existing, existing.ratchet, msg.frame, options.messageId, {})
       return this.locks.run('\0account', async () => {
         const acct = this.accountState
         const replayKey = toHex(await this.backend.sha256(concat(msg.baseKey, msg.kemCiphertext)))

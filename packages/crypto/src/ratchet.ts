@@ -186,7 +186,12 @@ export async function ratchetEncrypt(
 }
 
 /** Splits a frame into its parts; MalformedError when it cannot be a ratchet frame. */
-export function parseFrame(frame: Uint8Array): { type: number; nonce: Uint8Array; encHeader: Uint8Array; body: Uint8Array } {
+export function parseFrame(frame: Uint8Array): {
+  type: number
+  nonce: Uint8Array
+  encHeader: Uint8Array
+  body: Uint8Array
+} {
   if (frame.length < RATCHET_OVERHEAD_BYTES) throw new MalformedError('ratchet message', 'too short')
   return {
     type: frame[0]!,
@@ -358,18 +363,24 @@ export async function ratchetDecrypt(
   }
   if (header === undefined || match === undefined) throw new UndecryptableHeaderError(trials)
 
-  if (match.kind === 'skipped') return fromSkipped(backend, state as RatchetState, header, match.headerKey, frame, ad, messageId)
+  if (match.kind === 'skipped')
+    return fromSkipped(backend, state as RatchetState, header, match.headerKey, frame, ad, messageId)
   if (match.kind === 'current') {
     const s = state as RatchetState & { receive: ReceivingChain }
     // Opened under our receiving header key, so it was sent on that chain: a different ratchet key is a forgery.
     if (!equalBytes(header.ratchetKey, s.receive.ratchetKey)) throw new UndecryptableBodyError()
-    if (header.index < s.receive.index) return fromSkipped(backend, s, header, s.receive.headerKey, frame, ad, messageId)
+    if (header.index < s.receive.index)
+      return fromSkipped(backend, s, header, s.receive.headerKey, frame, ad, messageId)
     const step = await skipTo(backend, s.skipped, s.receive, header.index, now)
     const [mk, nextChainKey] = await chainStep(backend, step.receive.chainKey)
     const plaintext = await openBody(backend, mk, frame, ad, messageId)
     return {
       plaintext,
-      state: { ...s, skipped: step.skipped, receive: { ...step.receive, chainKey: nextChainKey, index: header.index + 1 } }
+      state: {
+        ...s,
+        skipped: step.skipped,
+        receive: { ...step.receive, chainKey: nextChainKey, index: header.index + 1 }
+      }
     }
   }
 

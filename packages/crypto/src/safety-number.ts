@@ -40,13 +40,19 @@ function digitsOf(fp: Uint8Array): string {
 }
 
 /** The safety number of two identity keys (order does not matter). */
-export async function safetyNumber(backend: CryptoBackend, identityA: Uint8Array, identityB: Uint8Array): Promise<SafetyNumber> {
+export async function safetyNumber(
+  backend: CryptoBackend,
+  identityA: Uint8Array,
+  identityB: Uint8Array
+): Promise<SafetyNumber> {
   expectBytes('identityA', identityA, 32)
   expectBytes('identityB', identityB, 32)
-  const halves = await Promise.all([identityA, identityB].map(async (k) => {
-    const fp = await fingerprint(backend, k)
-    return { fp, digits: digitsOf(fp) }
-  }))
+  const halves = await Promise.all(
+    [identityA, identityB].map(async (k) => {
+      const fp = await fingerprint(backend, k)
+      return { fp, digits: digitsOf(fp) }
+    })
+  )
   halves.sort((x, y) => (x.digits < y.digits ? -1 : x.digits > y.digits ? 1 : 0))
   const digits = halves[0]!.digits + halves[1]!.digits
   return {
@@ -58,6 +64,7 @@ export async function safetyNumber(backend: CryptoBackend, identityA: Uint8Array
 
 /** True when a scanned QR payload matches the safety number we computed; MalformedError for a foreign payload. */
 export function matchesSafetyQr(ours: SafetyNumber, scanned: Uint8Array): boolean {
-  if (scanned.length !== 61 || scanned[0] !== SAFETY_QR_VERSION) throw new MalformedError('safety number QR', 'unknown format')
+  if (scanned.length !== 61 || scanned[0] !== SAFETY_QR_VERSION)
+    throw new MalformedError('safety number QR', 'unknown format')
   return equalBytes(ours.qrPayload, scanned)
 }

@@ -5,7 +5,13 @@
  */
 import { MLKEM1024_CIPHERTEXT_BYTES } from './backend/types.ts'
 import { Reader, Writer } from './codec.ts'
-import { HEADER_BYTES, MAX_ARCHIVED_SESSIONS, MAX_RECEIVING_CHAINS, MAX_SKIPPED_KEYS, STATE_VERSION } from './constants.ts'
+import {
+  HEADER_BYTES,
+  MAX_ARCHIVED_SESSIONS,
+  MAX_RECEIVING_CHAINS,
+  MAX_SKIPPED_KEYS,
+  STATE_VERSION
+} from './constants.ts'
 import { MalformedError, UnknownStateVersionError } from './errors.ts'
 import { type DeviceCertificate, decodeCertificate, encodeCertificate } from './identity.ts'
 import { sessionAssociatedData } from './pqxdh.ts'
@@ -74,7 +80,12 @@ function readRatchet(r: Reader): RatchetState {
   const nextSendHeaderKey = r.fixed(32)
   const sendIndex = r.u32()
   const previousSendCount = r.u32()
-  const receive = r.optional((r) => ({ ratchetKey: r.fixed(32), chainKey: r.fixed(32), headerKey: r.fixed(32), index: r.u32() }))
+  const receive = r.optional((r) => ({
+    ratchetKey: r.fixed(32),
+    chainKey: r.fixed(32),
+    headerKey: r.fixed(32),
+    index: r.u32()
+  }))
   const nextReceiveHeaderKey = r.fixed(32)
   const chains = r.u8()
   if (chains > MAX_RECEIVING_CHAINS) throw new MalformedError('session record', 'too many skipped chains')
@@ -139,7 +150,9 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
     ratchet,
     ...(pendingPrefix !== undefined && { pendingPrefix }),
     createdAt,
-    associatedData: initiator ? sessionAssociatedData(version, local, remote) : sessionAssociatedData(version, remote, local)
+    associatedData: initiator
+      ? sessionAssociatedData(version, local, remote)
+      : sessionAssociatedData(version, remote, local)
   }
   encodedStates.set(state, bytes)
   return state
@@ -153,7 +166,11 @@ export function encodeSessionRecord(record: SessionRecord): Uint8Array {
   const parts = [record.current, ...record.archived].filter((s) => s !== undefined).map(encodeSessionState)
   let size = 2 + 1 + 1
   for (const p of parts) size += 4 + p.length
-  const w = new Writer(size).u8(RECORD_MAGIC).u8(STATE_VERSION).bool(record.current !== undefined).u8(record.archived.length)
+  const w = new Writer(size)
+    .u8(RECORD_MAGIC)
+    .u8(STATE_VERSION)
+    .bool(record.current !== undefined)
+    .u8(record.archived.length)
   for (const p of parts) w.bytes(p)
   return w.finish()
 }

@@ -81,17 +81,21 @@ describe.each(backends.map((b) => [b.name, b] as const))('bundles and identities
     const sig = pb.bundle.signature.slice()
     sig[0]! ^= 1
     const commits = a.store.commits
-    expect(await code(a.manager.startSession({ ...pb, bundle: { ...pb.bundle, signature: sig } }))).toBe('InvalidSignature')
+    expect(await code(a.manager.startSession({ ...pb, bundle: { ...pb.bundle, signature: sig } }))).toBe(
+      'InvalidSignature'
+    )
     // A swapped signed prekey or last-resort KEM prekey breaks the same signature.
     const spk = pb.bundle.signedPrekey.publicKey.slice()
     spk[3]! ^= 1
-    expect(await code(a.manager.startSession({ ...pb, bundle: { ...pb.bundle, signedPrekey: { id: 1, publicKey: spk } } }))).toBe(
-      'InvalidSignature'
-    )
+    expect(
+      await code(a.manager.startSession({ ...pb, bundle: { ...pb.bundle, signedPrekey: { id: 1, publicKey: spk } } }))
+    ).toBe('InvalidSignature')
     const kem = pb.bundle.lastResortKemPrekey.publicKey.slice()
     kem[9]! ^= 1
     expect(
-      await code(a.manager.startSession({ ...pb, bundle: { ...pb.bundle, lastResortKemPrekey: { id: 2, publicKey: kem } } }))
+      await code(
+        a.manager.startSession({ ...pb, bundle: { ...pb.bundle, lastResortKemPrekey: { id: 2, publicKey: kem } } })
+      )
     ).toBe('InvalidSignature')
     // A one-time prekey with a bad signature too.
     const otp = pb.oneTimePrekey!
@@ -124,7 +128,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('bundles and identities
     const a = await makeParty('a', backend)
     const b = await makeParty('b', backend, { clock: a.clock })
     const c = await makeParty('c', backend, { clock: a.clock })
-    const err = await code(a.manager.startSession(await c.bundle(), { expectedIdentity: b.manager.account.identity.publicKey }))
+    const err = await code(
+      a.manager.startSession(await c.bundle(), { expectedIdentity: b.manager.account.identity.publicKey })
+    )
     expect(err).toBe('UntrustedIdentity')
   })
 
@@ -145,14 +151,18 @@ describe.each(backends.map((b) => [b.name, b] as const))('bundles and identities
 
   it('low-order and non-canonical points are refused everywhere a public key enters', async () => {
     for (const hex of [...LOW_ORDER_X25519, ...NON_CANONICAL_X25519]) {
-      expect(() => validateX25519PublicKey('key', fromHex(hex)), hex).toThrow(expect.objectContaining({ code: 'InvalidKey' }))
+      expect(() => validateX25519PublicKey('key', fromHex(hex)), hex).toThrow(
+        expect.objectContaining({ code: 'InvalidKey' })
+      )
       // Ephemeral DH outputs are checked for all-zero results by every backend.
       if (LOW_ORDER_X25519.includes(hex)) {
         expect(await code(backend.x25519(backend.randomBytes(32), fromHex(hex)))).toBe('InvalidKey')
       }
     }
     for (const hex of LOW_ORDER_ED25519) {
-      expect(() => validateEd25519PublicKey('identity', fromHex(hex)), hex).toThrow(expect.objectContaining({ code: 'InvalidKey' }))
+      expect(() => validateEd25519PublicKey('identity', fromHex(hex)), hex).toThrow(
+        expect.objectContaining({ code: 'InvalidKey' })
+      )
     }
     const a = await makeParty('a', backend)
     const b = await makeParty('b', backend, { clock: a.clock })
@@ -160,7 +170,11 @@ describe.each(backends.map((b) => [b.name, b] as const))('bundles and identities
     const secret = b.manager.account.identity.secretKey
     const lowSpk = await resigned(pb, secret, { signedPrekey: { id: 1, publicKey: fromHex(LOW_ORDER_X25519[2]!) } })
     expect(await code(a.manager.startSession(lowSpk))).toBe('InvalidKey')
-    const lowOtp = await signOneTimePrekey(backend, secret, { kind: 'x25519', id: 99, publicKey: fromHex(LOW_ORDER_X25519[3]!) })
+    const lowOtp = await signOneTimePrekey(backend, secret, {
+      kind: 'x25519',
+      id: 99,
+      publicKey: fromHex(LOW_ORDER_X25519[3]!)
+    })
     expect(await code(a.manager.startSession({ ...pb, oneTimePrekey: lowOtp }))).toBe('InvalidKey')
     // A low-order base key in an initial message.
     await a.manager.startSession(await b.bundle())
@@ -176,9 +190,11 @@ describe.each(backends.map((b) => [b.name, b] as const))('bundles and identities
     const cert = pb.bundle.certificate
     expect(CONTEXT_BUNDLE).not.toBe('')
     // Put the certificate's (valid) signature where the bundle's goes.
-    expect(await code(verifyPrekeyBundle(backend, { ...pb, bundle: { ...pb.bundle, signature: cert.signature } }, b.clock.now()))).toBe(
-      'InvalidSignature'
-    )
+    expect(
+      await code(
+        verifyPrekeyBundle(backend, { ...pb, bundle: { ...pb.bundle, signature: cert.signature } }, b.clock.now())
+      )
+    ).toBe('InvalidSignature')
     const round = decodeCertificate(encodeCertificate(cert))
     await verifyCertificate(backend, round, b.clock.now())
   })

@@ -51,7 +51,11 @@ function publicKey(type: AsymType, raw: Uint8Array): KeyObject {
   let key = publicCaches[type].get(raw)
   if (key === undefined) {
     try {
-      key = crypto.createPublicKey({ key: raw, format: 'raw-public', asymmetricKeyType: type } as unknown as crypto.PublicKeyInput)
+      key = crypto.createPublicKey({
+        key: raw,
+        format: 'raw-public',
+        asymmetricKeyType: type
+      } as unknown as crypto.PublicKeyInput)
     } catch {
       throw new InvalidKeyError(`${type} public key`, 'not a valid encoding')
     }
@@ -121,7 +125,8 @@ export const nodeBackend: CryptoBackend = {
     return u8(crypto.createHmac('sha512', secretKey(key)).update(data).digest())
   },
   async hkdfSha256(ikm, salt, info, length) {
-    if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new InvalidParameterError('length', '0..8160')
+    if (!Number.isInteger(length) || length < 0 || length > 255 * 32)
+      throw new InvalidParameterError('length', '0..8160')
     if (length === 0) return new Uint8Array(0)
     return new Uint8Array(crypto.hkdfSync('sha256', secretKey(ikm), salt, info, length))
   },
@@ -200,9 +205,9 @@ export const nodeBackend: CryptoBackend = {
   },
   async mlKem1024Encapsulate(pub): Promise<Encapsulation> {
     expectBytes('publicKey', pub, MLKEM1024_PUBLIC_KEY_BYTES)
-    const r = (crypto as unknown as { encapsulate(k: KeyObject): { sharedKey: Buffer; ciphertext: Buffer } }).encapsulate(
-      publicKey('ml-kem-1024', pub)
-    )
+    const r = (
+      crypto as unknown as { encapsulate(k: KeyObject): { sharedKey: Buffer; ciphertext: Buffer } }
+    ).encapsulate(publicKey('ml-kem-1024', pub))
     return { ciphertext: u8(r.ciphertext), sharedSecret: u8(r.sharedKey) }
   },
   async mlKem1024Decapsulate(secret, ciphertext) {
