@@ -13,7 +13,8 @@ import {
   parseInitialMessage,
   pruneRetiredPrekeys,
   rotateLastResortPrekey,
-  rotateSignedPrekey
+  rotateSignedPrekey,
+  toHex
 } from '../src/api.ts'
 import { backendsUnderTest } from './helpers/backends.ts'
 import { connectedPair, DAY, deliver, makeParty, type Party, send, TestClock, type Wire } from './helpers/parties.ts'
@@ -31,13 +32,13 @@ async function failure(p: Promise<unknown>): Promise<ParleyCryptoError> {
 
 /** Everything `p` has persisted, for byte-identical comparisons. */
 function persisted(p: Party): string {
-  const parts = [...p.store.records.entries()].map(([k, v]) => `${k}=${Buffer.from(v).toString('hex')}`)
-  return `${parts.sort().join(';')}|${p.store.account ? Buffer.from(p.store.account).toString('hex') : ''}`
+  const parts = [...p.store.records.entries()].map(([k, v]) => `${k}=${toHex(v)}`)
+  return `${parts.sort().join(';')}|${p.store.account ? toHex(p.store.account) : ''}`
 }
 
 async function sessionId(p: Party, q: Party): Promise<string | undefined> {
   const info = await p.manager.sessionInfo(q.manager.address)
-  return info && Buffer.from(info.sessionId).toString('hex')
+  return info && toHex(info.sessionId)
 }
 
 describe.each(backends.map((b) => [b.name, b] as const))('sessions on %s', (_name, backend) => {
