@@ -3,7 +3,7 @@
  * exactly those calls. The ceiling is what the operation would cost if the protocol added nothing around its
  * primitives (no encoding, copying, serialisation or bookkeeping).
  */
-import type { CryptoBackend } from '../src/api.ts'
+import { type CryptoBackend, publishBundle } from '../src/api.ts'
 import { benchSide, establish, measure, oneWay } from './workloads.ts'
 
 type Call = { name: keyof CryptoBackend; args: unknown[] }
@@ -62,8 +62,12 @@ export async function primitiveCeiling(
   const pingCalls = calls.splice(0)
 
   const x = await benchSide(rec, 'ceil-x')
+  const published = await b.manager.updateAccount(async (state) => {
+    const p = await publishBundle(rec, state, Date.now(), 86_400_000)
+    return { state: p.state, result: p.bundle }
+  })
   calls.active = true
-  await establish(rec, x, b)
+  await establish(rec, x, b, published)
   calls.active = false
   // Account creation of the fresh side is not part of the setup workload; one-time prekey making is.
   const setupCalls = calls.splice(0)
