@@ -17,5 +17,5 @@ function run(cmd: string, args: string[]): void {
 const extra = process.argv.slice(2)
 ensureChromium()
 run('tsc', ['-b'])
-run('biome', ['check', '.'])
+run('biome', ['check', '--error-on-warnings', '.'])
 run('vitest', ['run', ...extra])
