@@ -165,3 +165,15 @@ export class SealedSenderError extends ParleyCryptoError {
     super('SealedSenderFailure', 'sealed sender part did not authenticate')
   }
 }
+
+/**
+ * The header opened under our current receiving header key but names another ratchet key: only the peer holds
+ * that header key, so the peer's state forked (it was restored from a backup and re-took a DH step with a new
+ * key). The session cannot heal by itself; start a new one (needsSessionReset is true).
+ */
+export class RatchetForkError extends ParleyCryptoError {
+  static override readonly name = 'RatchetForkError'
+  constructor() {
+    super('RatchetFork', "the peer's ratchet forked (restored state): start a new session")
+  }
+}

@@ -456,10 +456,17 @@ function checkMessageId(id: unknown): void {
   }
 }
 
-/** True for errors after which the messenger should start a fresh session with the peer (reset). */
+/**
+ * True for errors after which the messenger should start a fresh session with the peer (reset). One more signal only
+ * the messenger can see: DuplicateMessage for a message id it has never received means the sender was restored from
+ * a backup and reuses message numbers; reset then too.
+ */
 export function needsSessionReset(e: unknown): boolean {
   return (
     e instanceof ParleyCryptoError &&
-    (e.code === 'NoSession' || e.code === 'UndecryptableHeader' || e.code === 'StaleSession')
+    (e.code === 'NoSession' ||
+      e.code === 'UndecryptableHeader' ||
+      e.code === 'StaleSession' ||
+      e.code === 'RatchetFork')
   )
 }

@@ -27,6 +27,7 @@ import {
   DuplicateMessageError,
   MalformedError,
   MessageGapTooLargeError,
+  RatchetForkError,
   UndecryptableBodyError,
   UndecryptableHeaderError
 } from './errors.ts'
@@ -367,8 +368,9 @@ export async function ratchetDecrypt(
     return fromSkipped(backend, state as RatchetState, header, match.headerKey, frame, ad, messageId)
   if (match.kind === 'current') {
     const s = state as RatchetState & { receive: ReceivingChain }
-    // Opened under our receiving header key, so it was sent on that chain: a different ratchet key is a forgery.
-    if (!equalBytes(header.ratchetKey, s.receive.ratchetKey)) throw new UndecryptableBodyError()
+    // Opened under our receiving header key, which only the peer holds: a different ratchet key means the peer
+    // re-took a DH step from a restored state. Nothing on this session can decrypt it; the caller starts anew.
+    if (!equalBytes(header.ratchetKey, s.receive.ratchetKey)) throw new RatchetForkError()
     if (header.index < s.receive.index)
       return fromSkipped(backend, s, header, s.receive.headerKey, frame, ad, messageId)
     const step = await skipTo(backend, s.skipped, s.receive, header.index, now)
