@@ -65,6 +65,16 @@ export class Writer {
     return this
   }
 
+  /** u32 length, then whatever `write` appends (encodes a nested structure in place, without a copy). */
+  nested(write: (w: this) => void): this {
+    this.ensure(4)
+    const at = this.pos
+    this.pos += 4
+    write(this)
+    this.view.setUint32(at, this.pos - at - 4)
+    return this
+  }
+
   /** u32 length, then the bytes. */
   bytes(bytes: Uint8Array): this {
     this.u32(bytes.length)

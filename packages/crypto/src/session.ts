@@ -114,16 +114,20 @@ function readRatchet(r: Reader): RatchetState {
   }
 }
 
-/** Serialises one session state. */
-export function encodeSessionState(s: SessionState): Uint8Array {
-  const memo = encodedStates.get(s)
-  if (memo !== undefined) return memo
-  const w = new Writer(1024 + (s.pendingPrefix?.length ?? 0))
+function writeSessionState(w: Writer, s: SessionState): void {
   w.u8(s.version).fixed(s.sessionId).bool(s.initiator)
   w.bytes(encodeCertificate(s.local)).bytes(encodeCertificate(s.remote))
   writeRatchet(w, s.ratchet)
   w.optional(s.pendingPrefix, (w, p) => w.bytes(p))
   w.u64(s.createdAt)
+}
+
+/** Serialises one session state. */
+export function encodeSessionState(s: SessionState): Uint8Array {
+  const memo = encodedStates.get(s)
+  if (memo !== undefined) return memo
+  const w = new Writer(1024 + (s.pendingPrefix?.length ?? 0))
+  writeSessionState(w, s)
   const out = w.finish()
   encodedStates.set(s, out)
   return out
@@ -163,15 +167,15 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
  * object and only the sessions that changed are encoded again.
  */
 export function encodeSessionRecord(record: SessionRecord): Uint8Array {
-  const parts = [record.current, ...record.archived].filter((s) => s !== undefined).map(encodeSessionState)
-  let size = 2 + 1 + 1
-  for (const p of parts) size += 4 + p.length
-  const w = new Writer(size)
-    .u8(RECORD_MAGIC)
-    .u8(STATE_VERSION)
-    .bool(record.current !== undefined)
-    .u8(record.archived.length)
-  for (const p of parts) w.bytes(p)
+  const w = new Writer(4096).u8(RECORD_MAGIC).u8(STATE_VERSION).bool(record.current !== undefined).u8(record.archived.length)
+  // The current state changes with every message: encode it in place. Archived ones come from their memo.
+  if (record.current !== undefined) {
+    const current = record.current
+    const memo = encodedStates.get(current)
+    if (memo !== undefined) w.bytes(memo)
+    else w.nested((w) => writeSessionState(w, current))
+  }
+  for (const s of record.archived) w.bytes(encodeSessionState(s))
   return w.finish()
 }
 

@@ -78,13 +78,16 @@ function pairFromSecret(type: AsymType, secretKey: Uint8Array): RawKeyPair {
   return { secretKey, publicKey: pub }
 }
 
+// Most symmetric keys are used once (message keys, chain keys); header and root keys are used again. Caching a
+// KeyObject costs a copy of the key and a map entry, so a key is cached only from its second use on.
 const secretCache = new KeyCache<KeyObject>()
+const seenOnce = new WeakSet<Uint8Array>()
 function secretKey(raw: Uint8Array): KeyObject {
-  let key = secretCache.get(raw)
-  if (key === undefined) {
-    key = crypto.createSecretKey(raw)
-    secretCache.set(raw, key)
-  }
+  const cached = secretCache.get(raw)
+  if (cached !== undefined) return cached
+  const key = crypto.createSecretKey(raw)
+  if (seenOnce.has(raw)) secretCache.set(raw, key)
+  else seenOnce.add(raw)
   return key
 }
 
