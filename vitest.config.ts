@@ -36,6 +36,10 @@ export default defineConfig({
             '@noble/hashes/utils.js',
             '@noble/ciphers/aes.js',
             '@noble/post-quantum/ml-kem.js',
+            '@noble/hashes/scrypt.js',
+            'datastore-idb',
+            'datastore-core',
+            'interface-datastore',
             'fast-check'
           ]
         },
