@@ -167,7 +167,11 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
  * object and only the sessions that changed are encoded again.
  */
 export function encodeSessionRecord(record: SessionRecord): Uint8Array {
-  const w = new Writer(4096).u8(RECORD_MAGIC).u8(STATE_VERSION).bool(record.current !== undefined).u8(record.archived.length)
+  const w = new Writer(4096)
+    .u8(RECORD_MAGIC)
+    .u8(STATE_VERSION)
+    .bool(record.current !== undefined)
+    .u8(record.archived.length)
   // The current state changes with every message: encode it in place. Archived ones come from their memo.
   if (record.current !== undefined) {
     const current = record.current

@@ -1,0 +1,36 @@
+/** Every limit and timer of the messenger, named. */
+
+/** kad-dht protocol id is `${prefix}/kad/1.0.0`; the simulator may override the prefix. */
+export const DEFAULT_PROTOCOL_PREFIX = '/parley'
+/** Connections per second one host may open to us (libp2p's default of 5 is too low for loopback tests and NATs). */
+export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
+export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 100
+/** How long a dial + stream open may take when the caller passed no signal. */
+export const DEFAULT_DIAL_TIMEOUT = 10_000
+/** How long a DHT lookup may take when the caller passed no signal. */
+export const DEFAULT_LOOKUP_TIMEOUT = 30_000
+/** Our DHT record is republished this often (and its expiry is REPUBLISH × 4 ahead). */
+export const DEFAULT_REPUBLISH_INTERVAL = 10 * 60_000
+export const RECORD_LIFETIME_MS = 4 * DEFAULT_REPUBLISH_INTERVAL
+/** How long a published bundle stays valid. */
+export const BUNDLE_LIFETIME_MS = 7 * 24 * 3600_000
+/** A device certificate's lifetime (renewed on start when less than half remains). */
+export const CERTIFICATE_LIFETIME_MS = 365 * 24 * 3600_000
+/** One-time prekeys: keep this many of each kind; top up below the threshold. */
+export const ONE_TIME_PREKEY_TARGET = 100
+export const ONE_TIME_PREKEY_REPLENISH_BELOW = 20
+/** Signed and last-resort prekeys rotate this often. */
+export const PREKEY_ROTATION_MS = 7 * 24 * 3600_000
+/** Outgoing messages waiting for delivery, all contacts together: beyond this, send() fails with OutboxFullError. */
+export const MAX_OUTBOX = 10_000
+/** Retry backoff for undelivered messages: first delay, factor, cap. */
+export const RETRY_INITIAL_MS = 1_000
+export const RETRY_FACTOR = 2
+export const RETRY_MAX_MS = 5 * 60_000
+/** Message ids are remembered for dedup at least as long as a message may wait in a mailbox (30 days) and more. */
+export const DEDUP_RETENTION_MS = 45 * 24 * 3600_000
+/** Per-peer limits on the DM protocol. */
+export const MAX_INBOUND_DM_STREAMS_PER_PEER = 8
+export const MAX_DM_MESSAGES_PER_MINUTE_PER_PEER = 600
+/** Largest text a user may send. */
+export const MAX_TEXT_BYTES = 64 * 1024

@@ -1,0 +1,15 @@
+/** The events a messenger emits (`messenger.events.addEventListener(type, (e) => e.detail)`), with typed payloads. */
+export interface MessengerEvents {
+  /** A new text from a contact (shown once: duplicates and retries are deduplicated before this fires). */
+  message: { contact: string; id: string; text: string; senderSeq: number; sentAt: number }
+  /** Our message reached a new state: `sent` (stored by the peer), `delivered`, `read` (end-to-end receipts). */
+  receipt: { contact: string; type: 'sent' | 'delivered' | 'read'; ids: string[] }
+  /** A contact was added or changed. */
+  contact: { contact: string; name?: string }
+  /** A contact presented a new identity key: verify the safety number; sending is blocked until accepted. */
+  'identity-changed': { contact: string; name?: string; newIdentity: string }
+  /** A contact started or stopped typing (never queued or stored). */
+  typing: { contact: string; active: boolean }
+  /** A contact's device came online or went offline, and whether the connection is direct or relayed. */
+  'peer:status': { contact: string; online: boolean; relayed: boolean }
+}

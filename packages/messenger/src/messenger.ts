@@ -1,0 +1,926 @@
+/**
+ * The messenger engine: one libp2p node, one encrypted profile, and the E2EE session manager.
+ *
+ * Data flow of one message: compose → history entry (pending) → ratchet encrypt, committed with the session update
+ * and the exact ciphertext in the outbox (one batch) → delivered over `/parley/dm/1.0.0` when the peer is reachable,
+ * else retried with backoff → the recipient decrypts and commits plaintext, dedup id and session in one durable
+ * batch BEFORE it acknowledges → the sender drops the outbox entry on the ack → an end-to-end encrypted delivered
+ * receipt comes back, and a read receipt when shown. Retries and duplicates never show a message twice.
+ */
+import {
+  generateKeyPair,
+  privateKeyFromProtobuf,
+  privateKeyToProtobuf,
+  publicKeyFromProtobuf,
+  publicKeyToProtobuf
+} from '@libp2p/crypto/keys'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import {
+  type AccountState,
+  availableOneTimePrekeys,
+  type CryptoBackend,
+  createAccount,
+  createSessionManager,
+  decodeAccount,
+  decodeBundle,
+  decodePrekeyBundle,
+  defaultBackend,
+  deviceAddress,
+  encodeAccount,
+  encodeBundle,
+  encodePrekeyBundle,
+  fromHex,
+  generateIdentity,
+  generateOneTimePrekeys,
+  type IdentityKeyPair,
+  needsSessionReset,
+  ParleyCryptoError,
+  type ProtocolStore,
+  type ProtocolTransaction,
+  publishBundle,
+  type SessionManager,
+  safetyNumber,
+  takePrekeyBundle,
+  toHex
+} from '@parley/crypto'
+import type { ProfileBatch, ProfileStore } from '@parley/store'
+import {
+  decodeAck,
+  decodeDhtRecord,
+  decodeEnvelope,
+  decodeInvite,
+  decodePaddedPayload,
+  decodePrekeyRequest,
+  decodePrekeyResponse,
+  dhtKeyForIdentity,
+  encodeAck,
+  encodeDhtRecord,
+  encodeEnvelope,
+  encodeInvite,
+  encodePaddedPayload,
+  encodePrekeyRequest,
+  encodePrekeyResponse,
+  MAX_ENVELOPE_BYTES,
+  type Payload,
+  type ProtocolIds,
+  protocols,
+  selectDhtRecord,
+  signDhtRecord,
+  validateDhtRecord
+} from '@parley/wire'
+import type { Libp2p } from 'libp2p'
+import {
+  BUNDLE_LIFETIME_MS,
+  CERTIFICATE_LIFETIME_MS,
+  DEDUP_RETENTION_MS,
+  DEFAULT_DIAL_TIMEOUT,
+  DEFAULT_LOOKUP_TIMEOUT,
+  DEFAULT_PROTOCOL_PREFIX,
+  DEFAULT_REPUBLISH_INTERVAL,
+  MAX_INBOUND_DM_STREAMS_PER_PEER,
+  MAX_OUTBOX,
+  MAX_TEXT_BYTES,
+  ONE_TIME_PREKEY_REPLENISH_BELOW,
+  ONE_TIME_PREKEY_TARGET,
+  RECORD_LIFETIME_MS,
+  RETRY_FACTOR,
+  RETRY_INITIAL_MS,
+  RETRY_MAX_MS
+} from './constants.ts'
+import {
+  ContactNotFoundError,
+  IdentityChangedError,
+  InvalidInputError,
+  NotStartedError,
+  OutboxFullError,
+  PeerProtocolError,
+  UnknownContactError
+} from './errors.ts'
+import type { MessengerEvents } from './events.ts'
+import { createNodeLibp2p, type NetworkOptions, type ParleyServices } from './libp2p.ts'
+import {
+  type ContactRecord,
+  decodeContact,
+  decodeHistory,
+  decodeOutbox,
+  decodeSeen,
+  encodeRecord,
+  type HistoryRecord,
+  historyKey,
+  type Namespace,
+  type OutboxRecord
+} from './records.ts'
+
+export interface MessengerOptions {
+  /** The opened, encrypted profile store (see @parley/store). */
+  store: ProfileStore<Namespace>
+  network?: NetworkOptions
+  backend?: CryptoBackend
+  /** Injected clock (ms). */
+  now?: () => number
+  /** How often our DHT record is republished. */
+  republishIntervalMs?: number
+}
+
+export interface SendResult {
+  /** hex message id. */
+  readonly id: string
+  /** `sent`: the peer stored it durably; `queued`: it waits in the outbox and is retried. */
+  readonly status: 'sent' | 'queued'
+}
+
+/** Typed event emitter over EventTarget (works in Node and browsers). */
+class Emitter extends EventTarget {
+  emit<K extends keyof MessengerEvents>(type: K, detail: MessengerEvents[K]): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }))
+  }
+}
+
+const META_ACCOUNT = 'account'
+const META_NETWORK_KEY = 'network-key'
+
+/** Creates and starts a messenger over an opened profile; creates the identity on first use. */
+export async function createMessenger(options: MessengerOptions): Promise<Messenger> {
+  const m = new Messenger(options)
+  await m.start()
+  return m
+}
+
+export class Messenger {
+  readonly events = new Emitter()
+  private readonly store: ProfileStore<Namespace>
+  private readonly backend: CryptoBackend
+  private readonly now: () => number
+  private readonly networkOptions: NetworkOptions
+  private readonly ids: ProtocolIds
+  private readonly republishIntervalMs: number
+  private node?: Libp2p<ParleyServices>
+  private sessions?: SessionManager
+  private outboxSize = 0
+  private readonly shutdown = new AbortController()
+  private timers: ReturnType<typeof setTimeout>[] = []
+  private retrying = false
+  /** Session setup and encryption per contact run one at a time (one session, not one per concurrent send). */
+  private readonly contactLocks = new Map<string, Promise<unknown>>()
+  /** Context of the operation whose crypto commit is in flight, keyed by hex message id. */
+  private readonly pendingSends = new Map<string, { contact: string }>()
+
+  constructor(options: MessengerOptions) {
+    this.store = options.store
+    this.backend = options.backend ?? defaultBackend
+    this.now = options.now ?? Date.now
+    this.networkOptions = options.network ?? {}
+    this.ids = protocols(this.networkOptions.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX)
+    this.republishIntervalMs = options.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL
+  }
+
+  // ---------------------------------------------------------------- identity and lifecycle
+
+  private get manager(): SessionManager {
+    if (this.sessions === undefined) throw new NotStartedError()
+    return this.sessions
+  }
+
+  private get libp2p(): Libp2p<ParleyServices> {
+    if (this.node === undefined) throw new NotStartedError()
+    return this.node
+  }
+
+  /** This user's identity key. */
+  get identityKey(): Uint8Array {
+    return this.manager.account.identity.publicKey
+  }
+
+  /** This device's libp2p peer id. */
+  get peerId(): PeerId {
+    return this.libp2p.peerId
+  }
+
+  /** Addresses others can dial this node at. */
+  get addresses(): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString())
+  }
+
+  async start(): Promise<void> {
+    const networkKeyBytes = await this.store.get('meta', META_NETWORK_KEY)
+    const networkKey = networkKeyBytes ? privateKeyFromProtobuf(networkKeyBytes) : await generateKeyPair('Ed25519')
+    const deviceKey = publicKeyToProtobuf(networkKey.publicKey)
+    let account: AccountState
+    const accountBytes = await this.store.get('meta', META_ACCOUNT)
+    if (accountBytes !== undefined) {
+      account = decodeAccount(accountBytes)
+    } else {
+      const identity: IdentityKeyPair = await generateIdentity(this.backend)
+      account = await createAccount(this.backend, {
+        identity,
+        deviceKey,
+        now: this.now(),
+        certificateLifetimeMs: CERTIFICATE_LIFETIME_MS
+      })
+      account = await generateOneTimePrekeys(this.backend, account, 'x25519', ONE_TIME_PREKEY_TARGET)
+      account = await generateOneTimePrekeys(this.backend, account, 'kem', ONE_TIME_PREKEY_TARGET)
+      const b = this.store.batch()
+      b.put('meta', META_NETWORK_KEY, privateKeyToProtobuf(networkKey))
+      b.put('meta', META_ACCOUNT, encodeAccount(account))
+      await b.commit()
+    }
+    this.sessions = createSessionManager({ backend: this.backend, account, store: this.protocolStore(), now: this.now })
+    for await (const _ of this.store.query('outbox')) this.outboxSize++
+
+    const node = await createNodeLibp2p(networkKey, this.backend, {
+      ...this.networkOptions,
+      ...(this.networkOptions.now === undefined && { now: this.now })
+    })
+    this.node = node
+    await node.handle(this.ids.dm, (stream, connection) => this.onDmStream(stream, connection), {
+      maxInboundStreams: MAX_INBOUND_DM_STREAMS_PER_PEER
+    })
+    await node.handle(this.ids.prekeys, (stream) => this.onPrekeyStream(stream))
+    await node.start()
+    this.schedule(() => this.republishLoop(), 0)
+    this.schedule(() => this.retryLoop(), RETRY_INITIAL_MS)
+  }
+
+  async stop(): Promise<void> {
+    this.shutdown.abort()
+    for (const t of this.timers) clearTimeout(t)
+    await this.node?.stop()
+  }
+
+  private schedule(fn: () => Promise<void>, delay: number): void {
+    if (this.shutdown.signal.aborted) return
+    const t = setTimeout(() => {
+      this.timers = this.timers.filter((x) => x !== t)
+      fn().catch(() => {})
+    }, delay)
+    this.timers.push(t)
+  }
+
+  private signal(timeout: number, signal?: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal ?? AbortSignal.timeout(timeout), this.shutdown.signal])
+  }
+
+  /** An invite link others can add us with. */
+  invite(name?: string): string {
+    return encodeInvite({
+      identityKey: this.identityKey,
+      addresses: this.libp2p.getMultiaddrs().map((a) => a.bytes),
+      relays: [],
+      ...(name !== undefined && { name })
+    })
+  }
+
+  /** The safety number with a contact. */
+  async safetyNumber(contact: string): Promise<string> {
+    const c = await this.contact(contact)
+    return (await safetyNumber(this.backend, this.identityKey, fromHex(c.identity))).display
+  }
+
+  // ---------------------------------------------------------------- DHT record
+
+  /** Publishes (or refreshes) our record in the DHT: signed bundle, device addresses. */
+  async publish(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const node = this.libp2p
+    const { bundle } = await this.manager.updateAccount(async (state) => {
+      const p = await publishBundle(this.backend, state, this.now(), BUNDLE_LIFETIME_MS)
+      return { state: p.state, result: p }
+    })
+    const record = await signDhtRecord(this.backend, this.manager.account.identity, {
+      bundle: encodeBundle(bundle),
+      addresses: node.getMultiaddrs().map((a) => a.bytes),
+      mailboxRelays: [],
+      sequence: bundle.sequence,
+      expiresAt: this.now() + RECORD_LIFETIME_MS
+    })
+    const signal = this.signal(DEFAULT_LOOKUP_TIMEOUT, options.signal)
+    for await (const _ of node.services.dht.put(dhtKeyForIdentity(this.identityKey), encodeDhtRecord(record), {
+      signal
+    })) {
+      // drain the query
+    }
+  }
+
+  private async republishLoop(): Promise<void> {
+    try {
+      if (this.libp2p.getConnections().length > 0) await this.publish()
+      await this.replenishPrekeys()
+    } catch {
+      // Retried on the next tick; a node with no peers yet cannot publish.
+    }
+    this.schedule(() => this.republishLoop(), this.libp2p.getConnections().length > 0 ? this.republishIntervalMs : 1000)
+  }
+
+  private async replenishPrekeys(): Promise<void> {
+    await this.manager.updateAccount(async (state) => {
+      let s = state
+      for (const kind of ['x25519', 'kem'] as const) {
+        if (availableOneTimePrekeys(s, kind) < ONE_TIME_PREKEY_REPLENISH_BELOW) {
+          s = await generateOneTimePrekeys(this.backend, s, kind, ONE_TIME_PREKEY_TARGET)
+        }
+      }
+      return { state: s, result: undefined }
+    })
+  }
+
+  /** Finds a contact's current record in the DHT (validated; the newest sequence wins). */
+  async lookup(identity: Uint8Array, options: { signal?: AbortSignal } = {}) {
+    const node = this.libp2p
+    const key = dhtKeyForIdentity(identity)
+    const values: Uint8Array[] = []
+    const signal = this.signal(DEFAULT_LOOKUP_TIMEOUT, options.signal)
+    try {
+      for await (const e of node.services.dht.get(key, { signal })) {
+        if (e.name === 'VALUE') {
+          try {
+            await validateDhtRecord(this.backend, key, e.value, this.now())
+            values.push(e.value)
+          } catch {
+            // A peer served an invalid record: ignore it (the reader validates too).
+          }
+        }
+      }
+    } catch (e) {
+      if (values.length === 0) throw e instanceof Error && e.name === 'NotFoundError' ? new ContactNotFoundError() : e
+    }
+    if (values.length === 0) throw new ContactNotFoundError()
+    const record = decodeDhtRecord(values[selectDhtRecord(values, key)]!)
+    const bundle = decodeBundle(record.bundle)
+    const deviceKey = bundle.certificate.deviceKey
+    const peerId = peerIdFromPublicKey(publicKeyFromProtobuf(deviceKey))
+    const addresses = record.addresses.map((a) => multiaddr(a))
+    return { peerId, deviceKey, addresses, record }
+  }
+
+  // ---------------------------------------------------------------- contacts
+
+  private async contact(identityHex: string): Promise<ContactRecord> {
+    const bytes = await this.store.get('contacts', identityHex)
+    if (bytes === undefined) throw new UnknownContactError()
+    return decodeContact(bytes)
+  }
+
+  /** Every contact. */
+  async contacts(): Promise<ContactRecord[]> {
+    const out: ContactRecord[] = []
+    for await (const { value } of this.store.query('contacts')) out.push(decodeContact(value))
+    return out
+  }
+
+  /**
+   * Adds a contact by identity key (hex) or invite link. A new identity under the name of an existing contact is a
+   * safety-number change: the contact is marked `identity-changed`, `identity-changed` is emitted and nothing is
+   * sent to it until acceptIdentity().
+   */
+  async addContact(input: string, options: { name?: string } = {}): Promise<ContactRecord> {
+    let identity: string
+    let addresses: string[] = []
+    let name = options.name
+    if (input.startsWith('parley://')) {
+      const inv = decodeInvite(input)
+      identity = toHex(inv.identityKey)
+      addresses = inv.addresses.map((a) => multiaddr(a).toString())
+      name ??= inv.name
+    } else {
+      if (!/^[0-9a-f]{64}$/.test(input))
+        throw new InvalidInputError('contact', 'an invite link or a 64-hex identity key')
+      identity = input
+    }
+    if (identity === toHex(this.identityKey)) throw new InvalidInputError('contact', 'someone else than yourself')
+    if (name !== undefined) {
+      const same = (await this.contacts()).find((c) => c.name === name && c.identity !== identity)
+      if (same !== undefined) {
+        const changed: ContactRecord = { ...same, status: 'identity-changed', pendingIdentity: identity }
+        await this.store.put('contacts', same.identity, encodeRecord(changed))
+        this.events.emit('identity-changed', { contact: same.identity, name, newIdentity: identity })
+        return changed
+      }
+    }
+    const existing = await this.store.get('contacts', identity)
+    const record: ContactRecord = existing
+      ? { ...decodeContact(existing), addresses: addresses.length > 0 ? addresses : decodeContact(existing).addresses }
+      : {
+          v: 1,
+          identity,
+          ...(name !== undefined && { name }),
+          addresses,
+          status: 'ok',
+          nextSeq: 0,
+          verified: false,
+          createdAt: this.now()
+        }
+    await this.store.put('contacts', identity, encodeRecord(record))
+    this.events.emit('contact', { contact: identity, ...(name !== undefined && { name }) })
+    return record
+  }
+
+  /** Accepts a contact's new identity after a safety-number change: the contact now is that identity. */
+  async acceptIdentity(contact: string): Promise<ContactRecord> {
+    const c = await this.contact(contact)
+    if (c.status !== 'identity-changed' || c.pendingIdentity === undefined) return c
+    const next: ContactRecord = {
+      v: 1,
+      identity: c.pendingIdentity,
+      ...(c.name !== undefined && { name: c.name }),
+      addresses: [],
+      status: 'ok',
+      nextSeq: 0,
+      verified: false,
+      createdAt: this.now()
+    }
+    const b = this.store.batch()
+    b.delete('contacts', c.identity)
+    b.put('contacts', next.identity, encodeRecord(next))
+    await b.commit()
+    this.events.emit('contact', { contact: next.identity, ...(c.name !== undefined && { name: c.name }) })
+    return next
+  }
+
+  /** A contact's conversation, in order (per-sender sequence, then time). */
+  async history(contact: string): Promise<HistoryRecord[]> {
+    const out: HistoryRecord[] = []
+    for await (const { value } of this.store.query('history', { prefix: `${contact}/` })) out.push(decodeHistory(value))
+    return out.sort((a, b) => a.sentAt - b.sentAt || a.senderSeq - b.senderSeq)
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Sends a text; resolves once it is durably queued and, if the peer was reachable, stored there. */
+  async send(contact: string, text: string, options: { signal?: AbortSignal } = {}): Promise<SendResult> {
+    if (typeof text !== 'string') throw new InvalidInputError('text', 'a string')
+    if (new TextEncoder().encode(text).length > MAX_TEXT_BYTES)
+      throw new InvalidInputError('text', `at most ${MAX_TEXT_BYTES} bytes`)
+    // Sequence numbers are allocated under the contact's lock: concurrent sends get distinct, increasing numbers.
+    const outbox = await this.locked(contact, async () => {
+      const c = await this.contact(contact)
+      if (c.status === 'identity-changed') throw new IdentityChangedError()
+      if (this.outboxSize >= MAX_OUTBOX) throw new OutboxFullError(MAX_OUTBOX)
+      const id = toHex(this.backend.randomBytes(16))
+      const sentAt = this.now()
+      const payload = encodePaddedPayload({ kind: 'text', senderSeq: c.nextSeq, sentAt, text })
+      const history: HistoryRecord = {
+        v: 1,
+        id,
+        contact,
+        direction: 'out',
+        senderSeq: c.nextSeq,
+        sentAt,
+        text,
+        state: 'pending'
+      }
+      const entry: OutboxRecord = {
+        v: 1,
+        id,
+        contact,
+        kind: 'text',
+        payload: toHex(payload),
+        attempts: 0,
+        nextAttemptAt: sentAt,
+        createdAt: sentAt
+      }
+      const hkey = historyKey(contact, 'out', c.nextSeq)
+      const b = this.store.batch()
+      b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
+      b.put('history', hkey, encodeRecord(history))
+      b.put('seen', id, encodeRecord({ v: 1, at: sentAt, history: hkey }))
+      b.put('outbox', id, encodeRecord(entry))
+      await b.commit()
+      return entry
+    })
+    const id = outbox.id
+    this.outboxSize++
+    const delivered = await this.attempt(outbox, options).catch(() => false)
+    return { id, status: delivered ? 'sent' : 'queued' }
+  }
+
+  /** Tells the contact these messages were read (an end-to-end encrypted read receipt). */
+  async markRead(contact: string, ids: string[]): Promise<void> {
+    await this.sendReceipt(contact, 'read', ids)
+  }
+
+  private async sendReceipt(contact: string, type: 'delivered' | 'read', ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    const outbox = await this.locked(contact, async () => {
+      const c = await this.contact(contact)
+      const id = toHex(this.backend.randomBytes(16))
+      const payload = encodePaddedPayload({
+        kind: 'receipt',
+        senderSeq: c.nextSeq,
+        sentAt: this.now(),
+        receipt: { type, messageIds: ids.map(fromHex) }
+      })
+      const entry: OutboxRecord = {
+        v: 1,
+        id,
+        contact,
+        kind: 'receipt',
+        payload: toHex(payload),
+        attempts: 0,
+        nextAttemptAt: this.now(),
+        createdAt: this.now()
+      }
+      const b = this.store.batch()
+      b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
+      b.put('outbox', id, encodeRecord(entry))
+      await b.commit()
+      return entry
+    })
+    this.outboxSize++
+    await this.attempt(outbox).catch(() => false)
+  }
+
+  /** The device address of a contact's current device, from its stored record or a DHT lookup. */
+  private async resolve(c: ContactRecord, options: { signal?: AbortSignal; fresh?: boolean }) {
+    if (!options.fresh && c.deviceKey !== undefined) {
+      const deviceKey = fromHex(c.deviceKey)
+      const peerId = peerIdFromPublicKey(publicKeyFromProtobuf(deviceKey))
+      return { peerId, deviceKey, addresses: c.addresses.map((a) => multiaddr(a)) }
+    }
+    const found = await this.lookup(fromHex(c.identity), options)
+    const next: ContactRecord = {
+      ...c,
+      deviceKey: toHex(found.deviceKey),
+      addresses: found.addresses.map((a) => a.toString())
+    }
+    const b = this.store.batch()
+    b.put('contacts', c.identity, encodeRecord(next))
+    b.put('devices', toHex(found.deviceKey), new TextEncoder().encode(c.identity))
+    await b.commit()
+    return found
+  }
+
+  private async dial(
+    peerId: PeerId,
+    addresses: ReturnType<typeof multiaddr>[],
+    protocol: string,
+    signal: AbortSignal
+  ): Promise<Stream> {
+    const node = this.libp2p
+    if (addresses.length > 0) await node.peerStore.merge(peerId, { multiaddrs: addresses })
+    return node.dialProtocol(peerId, protocol, { signal })
+  }
+
+  /** Fetches a prekey bundle (with one-time prekeys) from the contact's device and starts a session with it. */
+  private async startSession(c: ContactRecord, signal: AbortSignal): Promise<string> {
+    const target = await this.resolve(c, { signal })
+    const stream = await this.dial(target.peerId, target.addresses, this.ids.prekeys, signal)
+    try {
+      const lp = lpStream(stream, { maxDataLength: 8192 })
+      await lp.write(encodePrekeyRequest({ identityKey: fromHex(c.identity) }), { signal })
+      const response = decodePrekeyResponse((await lp.read({ signal })).subarray())
+      await stream.close({ signal })
+      if (response.status !== 'ok') throw new PeerProtocolError('prekeys', response.errorCode)
+      return await this.manager.startSession(decodePrekeyBundle(response.prekeyBundle), {
+        expectedIdentity: fromHex(c.identity)
+      })
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+      throw e
+    }
+  }
+
+  /** One delivery attempt of an outbox entry: encrypt if not yet, then send over a DM stream and await the ack. */
+  private async attempt(entry: OutboxRecord, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const signal = this.signal(DEFAULT_DIAL_TIMEOUT, options.signal)
+    const c = await this.contact(entry.contact)
+    if (c.status === 'identity-changed') return false
+    const current =
+      entry.ciphertext !== undefined
+        ? entry
+        : await this.locked(entry.contact, () => this.encryptQueued(entry, c, signal))
+    // Delivered meanwhile by a concurrent attempt (the send path and the retry loop may race): nothing left to do.
+    if (current === undefined) return true
+    const target = await this.resolve(await this.contact(entry.contact), { signal })
+    const stream = await this.dial(target.peerId, target.addresses, this.ids.dm, signal)
+    let ack: ReturnType<typeof decodeAck>
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
+      await lp.write(encodeEnvelope({ messageId: fromHex(current.id), ciphertext: fromHex(current.ciphertext!) }), {
+        signal
+      })
+      ack = decodeAck((await lp.read({ signal })).subarray())
+      await stream.close({ signal })
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+      throw e
+    }
+    if (ack.status !== 'ok') {
+      // The peer could not decrypt (it lost its state, or ours is stale): start over with a fresh session.
+      if (ack.errorCode === 'NoSession' || ack.errorCode === 'UndecryptableHeader' || ack.errorCode === 'RatchetFork') {
+        await this.manager.archiveCurrentSession(current.address!)
+      }
+      throw new PeerProtocolError('dm', ack.errorCode)
+    }
+    await this.delivered(current)
+    return true
+  }
+
+  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.contactLocks.get(key) ?? Promise.resolve()
+    const run = previous.catch(() => {}).then(fn)
+    this.contactLocks.set(key, run)
+    try {
+      return await run
+    } finally {
+      if (this.contactLocks.get(key) === run) this.contactLocks.delete(key)
+    }
+  }
+
+  /** Encrypts a queued payload (starting a session first if there is none); the commit stores the ciphertext. */
+  private async encryptQueued(
+    entry: OutboxRecord,
+    c: ContactRecord,
+    signal: AbortSignal
+  ): Promise<OutboxRecord | undefined> {
+    const latest = await this.store.get('outbox', entry.id)
+    if (latest === undefined) return undefined
+    const fresh = decodeOutbox(latest)
+    if (fresh.ciphertext !== undefined) return fresh
+    const deviceKey = c.deviceKey ?? toHex((await this.resolve(c, { signal })).deviceKey)
+    let address = deviceAddress(fromHex(c.identity), fromHex(deviceKey))
+    if ((await this.manager.sessionInfo(address)) === undefined) address = await this.startSession(c, signal)
+    this.pendingSends.set(entry.id, { contact: entry.contact })
+    try {
+      // The commit (adapter below) writes the session update and this ciphertext into the outbox in one batch.
+      await this.manager.encrypt(address, fromHex(fresh.payload!), { messageId: fromHex(entry.id) })
+    } finally {
+      this.pendingSends.delete(entry.id)
+    }
+    const stored = await this.store.get('outbox', entry.id)
+    return stored === undefined ? undefined : decodeOutbox(stored)
+  }
+
+  /** The peer stored the message: drop it from the outbox and mark it sent. */
+  private async delivered(entry: OutboxRecord): Promise<void> {
+    if ((await this.store.get('outbox', entry.id)) === undefined) return
+    const b = this.store.batch()
+    b.delete('outbox', entry.id)
+    if (entry.kind === 'text') {
+      const seen = await this.store.get('seen', entry.id)
+      const hkey = seen && decodeSeen(seen).history
+      const h = hkey && (await this.store.get('history', hkey))
+      if (hkey && h) {
+        const rec = decodeHistory(h)
+        if (rec.state === 'pending') b.put('history', hkey, encodeRecord({ ...rec, state: 'sent' }))
+      }
+    }
+    await b.commit()
+    this.outboxSize--
+    if (entry.kind === 'text') this.events.emit('receipt', { contact: entry.contact, type: 'sent', ids: [entry.id] })
+  }
+
+  private async retryLoop(): Promise<void> {
+    if (this.retrying) return
+    this.retrying = true
+    try {
+      const now = this.now()
+      const due: OutboxRecord[] = []
+      for await (const { value } of this.store.query('outbox')) {
+        const e = decodeOutbox(value)
+        if (e.nextAttemptAt <= now) due.push(e)
+      }
+      for (const e of due.sort((a, b) => a.createdAt - b.createdAt)) {
+        if (this.shutdown.signal.aborted) return
+        try {
+          await this.attempt(e)
+        } catch (err) {
+          if (process.env.PARLEY_DEBUG) console.error('retry failed', e.id, err)
+          const latest = await this.store.get('outbox', e.id)
+          if (latest === undefined) continue
+          const cur = decodeOutbox(latest)
+          const delay = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * RETRY_FACTOR ** cur.attempts)
+          await this.store.put(
+            'outbox',
+            e.id,
+            encodeRecord({ ...cur, attempts: cur.attempts + 1, nextAttemptAt: this.now() + delay })
+          )
+        }
+      }
+    } finally {
+      this.retrying = false
+      this.schedule(() => this.retryLoop(), RETRY_INITIAL_MS)
+    }
+  }
+
+  /** Retries every queued message now (e.g. after the network came back). */
+  async flush(): Promise<void> {
+    const b = this.store.batch()
+    for await (const { value } of this.store.query('outbox')) {
+      const e = decodeOutbox(value)
+      b.put('outbox', e.id, encodeRecord({ ...e, nextAttemptAt: 0 }))
+    }
+    await b.commit()
+    await this.retryLoop()
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private async onPrekeyStream(stream: Stream): Promise<void> {
+    const signal = this.signal(DEFAULT_DIAL_TIMEOUT)
+    try {
+      const lp = lpStream(stream, { maxDataLength: 1024 })
+      const req = decodePrekeyRequest((await lp.read({ signal })).subarray())
+      if (toHex(req.identityKey) !== toHex(this.identityKey)) {
+        await lp.write(encodePrekeyResponse({ status: 'error', errorCode: 'UnknownIdentity' }), { signal })
+      } else {
+        const pb = await this.manager.updateAccount(async (state) => {
+          const t = await takePrekeyBundle(this.backend, state, this.now(), BUNDLE_LIFETIME_MS)
+          return { state: t.state, result: t.prekeyBundle }
+        })
+        await lp.write(encodePrekeyResponse({ status: 'ok', prekeyBundle: encodePrekeyBundle(pb) }), { signal })
+      }
+      await stream.close({ signal })
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+
+  private async onDmStream(stream: Stream, connection: Connection): Promise<void> {
+    const signal = this.signal(DEFAULT_DIAL_TIMEOUT)
+    const remoteKey = connection.remotePeer.publicKey
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
+      const envelope = decodeEnvelope((await lp.read({ signal })).subarray())
+      const id = toHex(envelope.messageId)
+      let ack: Uint8Array
+      if ((await this.store.get('seen', id)) !== undefined) {
+        ack = encodeAck({ messageId: envelope.messageId, status: 'ok' })
+      } else {
+        ack = await this.receive(
+          envelope.messageId,
+          envelope.ciphertext,
+          remoteKey ? publicKeyToProtobuf(remoteKey) : undefined
+        )
+      }
+      await lp.write(ack, { signal })
+      await stream.close({ signal })
+    } catch (e) {
+      // Malformed, oversized or unknown-version input: abort this stream; the node keeps serving others.
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+
+  /** Decrypts and durably stores one message; returns the ack to send. */
+  private async receive(messageId: Uint8Array, ciphertext: Uint8Array, deviceKey?: Uint8Array): Promise<Uint8Array> {
+    let address: string | undefined
+    if (deviceKey !== undefined) {
+      const identity = await this.store.get('devices', toHex(deviceKey))
+      if (identity !== undefined) address = deviceAddress(fromHex(new TextDecoder().decode(identity)), deviceKey)
+    }
+    const id = toHex(messageId)
+    const received: Array<() => void> = []
+    this.afterCommit.set(id, (after) => received.push(after))
+    try {
+      await this.manager.decrypt(ciphertext, { messageId, ...(address !== undefined && { address }) })
+    } catch (e) {
+      const code = e instanceof ParleyCryptoError ? e.code : 'Malformed'
+      return encodeAck({ messageId, status: 'error', errorCode: code })
+    } finally {
+      this.afterCommit.delete(id)
+    }
+    for (const after of received) after()
+    return encodeAck({ messageId, status: 'ok' })
+  }
+
+  /** Per message being received: where its commit hands the work to do once it is durable (events, receipts). */
+  private readonly afterCommit = new Map<string, (after: () => void) => void>()
+
+  /**
+   * Adds what a received payload changes to the crypto commit's batch: the history entry, the dedup id, receipt
+   * states. Runs inside the session manager's commit, so all of it lands with the session update, atomically.
+   */
+  private async applyReceived(
+    b: ProfileBatch<Namespace>,
+    received: NonNullable<ProtocolTransaction['received']>
+  ): Promise<() => void> {
+    const id = toHex(received.messageId)
+    const [identityHex, deviceHex] = received.address.split('.') as [string, string]
+    let payload: Payload
+    try {
+      payload = decodePaddedPayload(received.plaintext)
+    } catch {
+      b.put('seen', id, encodeRecord({ v: 1, at: this.now() }))
+      return () => {}
+    }
+    b.put('devices', deviceHex, new TextEncoder().encode(identityHex))
+    let contactBytes = await this.store.get('contacts', identityHex)
+    if (contactBytes === undefined) {
+      // A message request: someone we have not added wrote to us. Keep it under a new, unnamed contact.
+      const fresh: ContactRecord = {
+        v: 1,
+        identity: identityHex,
+        deviceKey: deviceHex,
+        addresses: [],
+        status: 'ok',
+        nextSeq: 0,
+        verified: false,
+        createdAt: this.now()
+      }
+      contactBytes = encodeRecord(fresh)
+      b.put('contacts', identityHex, contactBytes)
+    } else {
+      const c = decodeContact(contactBytes)
+      if (c.deviceKey !== deviceHex) b.put('contacts', identityHex, encodeRecord({ ...c, deviceKey: deviceHex }))
+    }
+    if (payload.kind === 'text') {
+      const hkey = historyKey(identityHex, 'in', payload.senderSeq)
+      const h: HistoryRecord = {
+        v: 1,
+        id,
+        contact: identityHex,
+        direction: 'in',
+        senderSeq: payload.senderSeq,
+        sentAt: payload.sentAt,
+        receivedAt: this.now(),
+        text: payload.text,
+        state: 'delivered'
+      }
+      b.put('history', hkey, encodeRecord(h))
+      b.put('seen', id, encodeRecord({ v: 1, at: this.now(), history: hkey }))
+      return () => {
+        this.events.emit('message', {
+          contact: identityHex,
+          id,
+          text: payload.text,
+          senderSeq: payload.senderSeq,
+          sentAt: payload.sentAt
+        })
+        this.sendReceipt(identityHex, 'delivered', [id]).catch(() => {})
+      }
+    }
+    b.put('seen', id, encodeRecord({ v: 1, at: this.now() }))
+    if (payload.kind === 'receipt') {
+      const ids = payload.receipt.messageIds.map(toHex)
+      const state = payload.receipt.type
+      for (const mid of ids) {
+        const seen = await this.store.get('seen', mid)
+        const hkey = seen && decodeSeen(seen).history
+        const hb = hkey && (await this.store.get('history', hkey))
+        if (!hkey || !hb) continue
+        const rec = decodeHistory(hb)
+        if (rec.direction !== 'out' || rec.contact !== identityHex) continue
+        const rank = { pending: 0, sent: 1, delivered: 2, read: 3 }
+        if (rank[state] > rank[rec.state]) b.put('history', hkey, encodeRecord({ ...rec, state }))
+      }
+      return () => this.events.emit('receipt', { contact: identityHex, type: state, ids })
+    }
+    if (payload.kind === 'typing') {
+      const active = payload.typing.active
+      return () => this.events.emit('typing', { contact: identityHex, active })
+    }
+    return () => {}
+  }
+
+  /** The crypto layer's persistence: every commit is one batch of the profile store. */
+  private protocolStore(): ProtocolStore {
+    return {
+      loadSessionRecord: (address) => this.store.get('sessions', address),
+      commit: async (tx) => {
+        const b = this.store.batch()
+        for (const { address, record } of tx.sessions) b.put('sessions', address, record)
+        if (tx.account !== undefined) b.put('meta', META_ACCOUNT, tx.account)
+        let after: (() => void) | undefined
+        if (tx.received !== undefined) after = await this.applyReceived(b, tx.received)
+        if (tx.sent !== undefined) {
+          const id = toHex(tx.sent.messageId)
+          const raw = await this.store.get('outbox', id)
+          if (raw !== undefined && this.pendingSends.has(id)) {
+            const e = decodeOutbox(raw)
+            const { payload: _plaintext, ...rest } = e
+            b.put(
+              'outbox',
+              id,
+              encodeRecord({ ...rest, ciphertext: toHex(tx.sent.ciphertext), address: tx.sent.address })
+            )
+          }
+        }
+        await b.commit()
+        if (after !== undefined && tx.received !== undefined)
+          this.afterCommit.get(toHex(tx.received.messageId))?.(after)
+      }
+    }
+  }
+
+  /** Prunes dedup ids older than the retention (called by the owner, e.g. daily). */
+  async pruneSeen(): Promise<number> {
+    const cutoff = this.now() - DEDUP_RETENTION_MS
+    const b = this.store.batch()
+    let n = 0
+    for await (const { key, value } of this.store.query('seen')) {
+      const s = decodeSeen(value)
+      if (s.history === undefined && s.at < cutoff) {
+        b.delete('seen', key)
+        n++
+      }
+    }
+    await b.commit()
+    return n
+  }
+
+  /** Whether a stored error should make us start a fresh session (exposed for tests and the CLI). */
+  static needsReset(e: unknown): boolean {
+    return needsSessionReset(e)
+  }
+}

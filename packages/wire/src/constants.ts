@@ -1,0 +1,96 @@
+/**
+ * Every version, size limit and label of Parley's byte formats, named. Decoders refuse input over these limits
+ * before parsing it; encoders refuse to produce it.
+ */
+import { MAX_CERTIFICATE_BYTES, MAX_PLAINTEXT_BYTES, RATCHET_OVERHEAD_BYTES } from '@parley/crypto'
+
+/** Version of every format in this package; any other value is an UnknownVersionError. */
+export const FORMAT_VERSION = 1
+
+export const MESSAGE_ID_BYTES = 16
+export const IDENTITY_KEY_BYTES = 32
+export const SIGNATURE_BYTES = 64
+
+// ---- Padding (of the plaintext payload, before encryption) ----
+/** Bucket sizes below PADDING_STEP_BYTES: each padded payload is one of these, or a multiple of the step. */
+export const PADDING_SMALL_BUCKETS: readonly number[] = [64, 128, 256, 512, 1024, 2048, 4096]
+/** Above 4 KiB, padded payloads are multiples of this. */
+export const PADDING_STEP_BYTES = 4096
+/** Largest padded payload: the most one ratchet message may carry, so every padded payload is encryptable. */
+export const MAX_PADDED_PAYLOAD_BYTES = MAX_PLAINTEXT_BYTES
+/** Largest encoded Payload: the padding takes at least one byte (0x80). */
+export const MAX_PAYLOAD_BYTES = MAX_PADDED_PAYLOAD_BYTES - 1
+
+// ---- Payload (E2EE plaintext) ----
+/** Largest message text, in UTF-8 bytes. */
+export const MAX_TEXT_BYTES = 64 * 1024
+/** Largest call-signalling blob (an SDP offer with its ICE candidates is a few KiB). */
+export const MAX_CALL_SIGNAL_BYTES = 64 * 1024
+/** Most message ids one receipt acknowledges. */
+export const MAX_RECEIPT_MESSAGE_IDS = 1024
+
+// ---- Envelope (a DM frame) ----
+// ML-KEM-1024 ciphertext length (FIPS 203), part of every initial message.
+const MLKEM1024_CIPHERTEXT_BYTES = 1568
+/**
+ * Most bytes @parley/crypto adds to a plaintext: an initial message (type, base key, prekey ids, flags, KEM
+ * ciphertext, sealed-certificate length and the sealed certificate with its tag) around a ratchet message.
+ */
+export const MAX_CIPHERTEXT_OVERHEAD_BYTES =
+  1 + 32 + 4 + 4 + 1 + 4 + MLKEM1024_CIPHERTEXT_BYTES + 2 + MAX_CERTIFICATE_BYTES + 16 + RATCHET_OVERHEAD_BYTES
+/** Largest ciphertext an envelope carries: the largest padded payload, encrypted as an initial message. */
+export const MAX_ENVELOPE_CIPHERTEXT_BYTES = MAX_PADDED_PAYLOAD_BYTES + MAX_CIPHERTEXT_OVERHEAD_BYTES
+/** Largest encoded Envelope (the transport's length prefix should refuse longer frames unread). */
+export const MAX_ENVELOPE_BYTES = MAX_ENVELOPE_CIPHERTEXT_BYTES + 64
+
+// ---- Ack and prekey exchange ----
+/** Longest error code in an Ack or PrekeyResponse (an identifier such as `NoSession`). */
+export const MAX_ERROR_CODE_BYTES = 64
+/** Largest encoded Ack. */
+export const MAX_ACK_BYTES = 128
+/** Largest encoded PrekeyRequest. */
+export const MAX_PREKEY_REQUEST_BYTES = 64
+/** Largest prekey bundle (@parley/crypto encodePrekeyBundle: a bundle with both one-time prekeys is ~3.7 KiB). */
+export const MAX_PREKEY_BUNDLE_BYTES = 8 * 1024
+/** Largest encoded PrekeyResponse. */
+export const MAX_PREKEY_RESPONSE_BYTES = MAX_PREKEY_BUNDLE_BYTES + 128
+
+// ---- DHT record ----
+/** The DHT key namespace: kad-dht picks validators and selectors by a key's first path segment. */
+export const DHT_NAMESPACE = 'parley'
+/** Every Parley DHT key starts with these bytes (UTF-8), followed by the raw 32-byte identity key. */
+export const DHT_KEY_PREFIX = `/${DHT_NAMESPACE}/`
+/** Length of a Parley DHT key: `/parley/` (8 bytes) and the identity key (32). */
+export const DHT_KEY_BYTES = DHT_KEY_PREFIX.length + IDENTITY_KEY_BYTES
+/** Signature context of DHT records (signed as `context ‖ 0x00 ‖ body`, like @parley/crypto's contexts). */
+export const CONTEXT_DHT_RECORD = 'Parley/v1/dht-record'
+/** Largest signed bundle (@parley/crypto encodeBundle: ~1.9 KiB with a 36-byte device key, 2.1 KiB at most). */
+export const MAX_BUNDLE_BYTES = 4096
+/** Largest multiaddr or peer id in binary form (circuit addresses with certhashes stay well under this). */
+export const MAX_ADDRESS_BYTES = 512
+/** Most addresses a record lists. */
+export const MAX_DHT_ADDRESSES = 32
+/** Most mailbox relays a record lists. */
+export const MAX_DHT_MAILBOX_RELAYS = 8
+/** Largest encoded DhtRecord (a record filled to every limit is ~25 KiB). */
+export const MAX_DHT_RECORD_BYTES = 32 * 1024
+/** A record may not claim to stay valid longer than this past `now`: bounds how long a stale copy can be replayed. */
+export const MAX_DHT_RECORD_LIFETIME_MS = 30 * 24 * 3600 * 1000
+
+// ---- Invite link ----
+/** Every invite link starts with this (lower case, as written). */
+export const INVITE_PREFIX = 'parley://invite/'
+/** Largest encoded invite protobuf (QR codes stay readable). */
+export const MAX_INVITE_BYTES = 2048
+/** Longest invite link: the prefix and the unpadded base64url of MAX_INVITE_BYTES. */
+export const MAX_INVITE_LENGTH = INVITE_PREFIX.length + Math.ceil((MAX_INVITE_BYTES * 4) / 3)
+/** Most addresses an invite lists. */
+export const MAX_INVITE_ADDRESSES = 8
+/** Most relays an invite lists. */
+export const MAX_INVITE_RELAYS = 8
+/** Longest display name in an invite, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 64
+
+// ---- Protocol ids ----
+/** The default protocol-id prefix; the simulator overrides it to run separate networks side by side. */
+export const DEFAULT_PROTOCOL_PREFIX = '/parley'
