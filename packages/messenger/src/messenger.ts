@@ -123,6 +123,11 @@ export interface MessengerOptions {
   now?: () => number
   /** How often our DHT record is republished. */
   republishIntervalMs?: number
+  /**
+   * Open the profile without a network node (for one-shot commands): contacts, history and safety numbers work;
+   * send() only queues.
+   */
+  offline?: boolean
 }
 
 export interface SendResult {
@@ -157,6 +162,7 @@ export class Messenger {
   private readonly networkOptions: NetworkOptions
   private readonly ids: ProtocolIds
   private readonly republishIntervalMs: number
+  private readonly offline: boolean
   private node?: Libp2p<ParleyServices>
   private sessions?: SessionManager
   private outboxSize = 0
@@ -175,6 +181,7 @@ export class Messenger {
     this.networkOptions = options.network ?? {}
     this.ids = protocols(this.networkOptions.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX)
     this.republishIntervalMs = options.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL
+    this.offline = options.offline ?? false
   }
 
   // ---------------------------------------------------------------- identity and lifecycle
@@ -199,9 +206,24 @@ export class Messenger {
     return this.libp2p.peerId
   }
 
-  /** Addresses others can dial this node at. */
+  /** Addresses others can dial this node at (none when offline). */
   get addresses(): string[] {
-    return this.libp2p.getMultiaddrs().map((a) => a.toString())
+    return this.node?.getMultiaddrs().map((a) => a.toString()) ?? []
+  }
+
+  /** Whether this messenger runs a network node. */
+  get online(): boolean {
+    return this.node !== undefined && !this.shutdown.signal.aborted
+  }
+
+  /** Our own half of safety numbers: 60 digits shared with a contact are computed with `safetyNumber(contact)`. */
+  async fingerprint(): Promise<string> {
+    return (await safetyNumber(this.backend, this.identityKey, this.identityKey)).display.slice(0, 35)
+  }
+
+  /** Undelivered messages waiting in the outbox. */
+  get queued(): number {
+    return this.outboxSize
   }
 
   async start(): Promise<void> {
@@ -229,6 +251,7 @@ export class Messenger {
     }
     this.sessions = createSessionManager({ backend: this.backend, account, store: this.protocolStore(), now: this.now })
     for await (const _ of this.store.query('outbox')) this.outboxSize++
+    if (this.offline) return
 
     const node = await createNodeLibp2p(networkKey, this.backend, {
       ...this.networkOptions,
@@ -263,11 +286,11 @@ export class Messenger {
     return AbortSignal.any([signal ?? AbortSignal.timeout(timeout), this.shutdown.signal])
   }
 
-  /** An invite link others can add us with. */
+  /** An invite link others can add us with (with our current addresses when online). */
   invite(name?: string): string {
     return encodeInvite({
       identityKey: this.identityKey,
-      addresses: this.libp2p.getMultiaddrs().map((a) => a.bytes),
+      addresses: this.node?.getMultiaddrs().map((a) => a.bytes) ?? [],
       relays: [],
       ...(name !== undefined && { name })
     })
@@ -491,7 +514,7 @@ export class Messenger {
     })
     const id = outbox.id
     this.outboxSize++
-    const delivered = await this.attempt(outbox, options).catch(() => false)
+    const delivered = this.online ? await this.attempt(outbox, options).catch(() => false) : false
     return { id, status: delivered ? 'sent' : 'queued' }
   }
 
@@ -528,7 +551,7 @@ export class Messenger {
       return entry
     })
     this.outboxSize++
-    await this.attempt(outbox).catch(() => false)
+    if (this.online) await this.attempt(outbox).catch(() => false)
   }
 
   /** The device address of a contact's current device, from its stored record or a DHT lookup. */

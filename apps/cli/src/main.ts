@@ -1,0 +1,223 @@
+/**
+ * `parley`: a Parley node in the terminal. Every command has --help. Commands other than init/run/export/import talk
+ * to a running node of the same profile over its control socket when there is one, and otherwise open the profile
+ * themselves.
+ */
+import { parseArgs } from 'node:util'
+import { createMessenger, type Messenger } from '@parley/messenger'
+import { type Command, CommandError, execute } from './commands.ts'
+import { askRunning } from './control.ts'
+import { controlSocketPath, dataDir, openProfile, profileExists } from './profile.ts'
+import { runNode } from './run.ts'
+import { exportProfile, importProfile } from './transfer.ts'
+
+const COMMON = `Common options:
+  --data <dir>              profile directory (default: $PARLEY_DATA or ~/.parley)
+  --passphrase-file <file>  read the profile passphrase from a file (else $PARLEY_PASSPHRASE, else a prompt)
+  --bootstrap <multiaddr>   a bootstrap peer (repeatable); no public bootstrap is used by default
+  -h, --help                this help`
+
+const HELP: Record<string, string> = {
+  '': `parley — end-to-end-encrypted chat with no server in the middle
+
+Usage: parley <command> [options]
+
+Commands:
+  init                      create a profile: identity, device, prekeys
+  id                        your identity, fingerprint and invite link (with a QR code)
+  add <invite|identity>     add a contact (--name <name>)
+  contacts                  list contacts
+  send <contact> <text>     send a message (to a running node, else queued or sent directly)
+  history <contact>         show a conversation
+  verify <contact>          show the safety number to compare with your contact
+  accept <contact>          accept a contact's new identity after checking the safety number
+  export <file>             write identity and contacts, encrypted, for moving to a new machine
+  import <file>             create a profile from an export
+  run                       run a node: interactive chat, or --json for JSON lines (docs/cli-json.md)
+
+A contact is a name, an identity key, or a unique prefix of it (8+ hex digits).
+
+${COMMON}`,
+  init: `Usage: parley init [--data <dir>]\n\nCreates an encrypted profile with a new identity.\n\n${COMMON}`,
+  id: `Usage: parley id [--name <name>] [--no-qr]\n\nPrints your identity key, your fingerprint and an invite link others can add you with.\n\n${COMMON}`,
+  add: `Usage: parley add <invite|identity> [--name <name>]\n\nAdds a contact. A new identity under an existing contact's name is a safety-number change:\nnothing is sent to it until you run 'parley accept <name>'.\n\n${COMMON}`,
+  contacts: `Usage: parley contacts\n\n${COMMON}`,
+  send: `Usage: parley send <contact> <text>\n\nSends through the running node of this profile if there is one; otherwise starts the network,\ntries to deliver, and says whether the message was delivered or is queued for the next run.\n\n${COMMON}`,
+  history: `Usage: parley history <contact>\n\n${COMMON}`,
+  verify: `Usage: parley verify <contact>\n\nShows the 60-digit safety number; compare it with your contact's (in person or by a call).\n\n${COMMON}`,
+  accept: `Usage: parley accept <contact>\n\n${COMMON}`,
+  export: `Usage: parley export <file>\n\nWrites your identity, device keys and contacts to <file>, encrypted with the profile passphrase.\n\n${COMMON}`,
+  import: `Usage: parley import <file> [--data <dir>]\n\nCreates a profile from an export (the export's passphrase becomes the profile's).\n\n${COMMON}`,
+  run: `Usage: parley run [--json] [--listen <multiaddr>]... [--bootstrap <multiaddr>]... [--client]
+
+Runs a node until interrupted. Interactive: type '/to <contact>' then messages; '/add <invite> [name]',
+'/contacts', '/quit'. With --json: one JSON command per stdin line, one JSON event per stdout line
+(schema: docs/cli-json.md).
+  --listen <multiaddr>      listen address (repeatable; default TCP + WebSockets on 127.0.0.1)
+  --client                  DHT client mode (for nodes others cannot dial)
+
+${COMMON}`
+}
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`parley: ${message}\n`)
+  process.exit(code)
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      data: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      bootstrap: { type: 'string', multiple: true },
+      listen: { type: 'string', multiple: true },
+      name: { type: 'string' },
+      json: { type: 'boolean' },
+      client: { type: 'boolean' },
+      'no-qr': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
+  const [command = '', ...args] = positionals
+  if (values.help || command === 'help' || command === '') {
+    process.stdout.write(`${HELP[command === 'help' ? (args[0] ?? '') : command] ?? HELP['']}\n`)
+    return
+  }
+  if (!(command in HELP)) fail(`unknown command '${command}' (see 'parley --help')`, 2)
+  const dir = dataDir(values)
+  const profileOptions = {
+    data: dir,
+    ...(values['passphrase-file'] !== undefined && { passphraseFile: values['passphrase-file'] })
+  }
+  const network = {
+    ...(values.bootstrap && { bootstrap: values.bootstrap }),
+    ...(values.listen && { listen: values.listen }),
+    ...(values.client && { clientMode: true })
+  }
+
+  switch (command) {
+    case 'init': {
+      if (profileExists(dir)) fail(`a profile already exists at ${dir}`)
+      const store = await openProfile(dir, { ...profileOptions, create: true })
+      const m = await createMessenger({ store, offline: true })
+      const id = (await execute(m, { cmd: 'id' })) as { identity: string; fingerprint: string }
+      await m.stop()
+      await store.close()
+      process.stdout.write(`Created a profile at ${dir}\nIdentity:    ${id.identity}\nFingerprint: ${id.fingerprint}\n`)
+      return
+    }
+    case 'run':
+      return runNode(dir, profileOptions, network, { json: values.json ?? false })
+    case 'export':
+      if (args[0] === undefined) fail('export needs a file name')
+      return exportProfile(dir, profileOptions, args[0])
+    case 'import':
+      if (args[0] === undefined) fail('import needs a file name')
+      return importProfile(dir, profileOptions, args[0])
+  }
+
+  const cmd = toCommand(command, args, values.name)
+  // A running node of this profile holds it: ask it.
+  const running = await askRunning(controlSocketPath(dir), cmd).catch((e: unknown) => fail((e as Error).message))
+  let result: unknown
+  if (running !== undefined) {
+    result = running.result
+  } else {
+    const store = await openProfile(dir, profileOptions)
+    let m: Messenger | undefined
+    try {
+      const needsNetwork = cmd.cmd === 'send'
+      m = await createMessenger({ store, offline: !needsNetwork, network })
+      result = await execute(m, cmd)
+      if (needsNetwork && (result as { status: string }).status === 'queued') {
+        // Give a fresh node a moment to join the DHT and retry once before reporting the message as queued.
+        await new Promise((r) => setTimeout(r, 2000))
+        await m.flush().catch(() => {})
+        const left = m.queued
+        if (left === 0) result = { ...(result as object), status: 'sent' }
+      }
+    } finally {
+      await m?.stop()
+      await store.close()
+    }
+  }
+  print(cmd, result, values['no-qr'] ?? false)
+}
+
+function toCommand(command: string, args: string[], name: string | undefined): Command {
+  const need = (n: number, what: string) => {
+    if (args.length < n) fail(`${command} needs ${what} (see 'parley ${command} --help')`, 2)
+  }
+  switch (command) {
+    case 'id':
+      return { cmd: 'id' }
+    case 'contacts':
+      return { cmd: 'contacts' }
+    case 'add':
+      need(1, 'an invite link or identity key')
+      return { cmd: 'add', contact: args[0]!, ...(name !== undefined && { name }) }
+    case 'send':
+      need(2, 'a contact and a text')
+      return { cmd: 'send', contact: args[0]!, text: args.slice(1).join(' ') }
+    case 'history':
+    case 'verify':
+    case 'accept':
+      need(1, 'a contact')
+      return { cmd: command, contact: args[0]! }
+    default:
+      fail(`unknown command '${command}'`, 2)
+  }
+}
+
+async function print(cmd: Command, result: unknown, noQr: boolean): Promise<void> {
+  const out = (s: string) => process.stdout.write(`${s}\n`)
+  switch (cmd.cmd) {
+    case 'id': {
+      const r = result as { identity: string; fingerprint: string; invite: string }
+      out(`Identity:    ${r.identity}\nFingerprint: ${r.fingerprint}\nInvite:      ${r.invite}`)
+      if (!noQr) {
+        const qrcode = await import('qrcode')
+        out(await qrcode.toString(r.invite, { type: 'terminal', small: true }))
+      }
+      return
+    }
+    case 'send': {
+      const r = result as { id: string; status: string }
+      out(
+        r.status === 'sent'
+          ? `Delivered to the contact's device (id ${r.id}).`
+          : `Queued (id ${r.id}): the contact is not reachable now; it is retried while a node of this profile runs.`
+      )
+      return
+    }
+    case 'history':
+      for (const h of result as Array<{ direction: string; text: string; sentAt: number; state: string }>) {
+        out(
+          `${new Date(h.sentAt).toISOString()} ${h.direction === 'out' ? `> ${h.text}  [${h.state}]` : `< ${h.text}`}`
+        )
+      }
+      return
+    case 'contacts':
+      for (const c of result as Array<{ contact: string; name?: string; status: string; verified: boolean }>) {
+        out(
+          `${c.name ?? '(no name)'}\t${c.contact}${c.status !== 'ok' ? `\t${c.status.toUpperCase()}` : ''}${c.verified ? '\tverified' : ''}`
+        )
+      }
+      return
+    case 'verify': {
+      const r = result as { safetyNumber: string; status: string }
+      out(`Safety number:\n  ${r.safetyNumber}`)
+      if (r.status === 'identity-changed')
+        out("This contact's identity CHANGED: compare the new safety number, then 'parley accept'.")
+      return
+    }
+    default:
+      out(JSON.stringify(result, null, 2))
+  }
+}
+
+main().catch((e: unknown) => {
+  const err = e as { code?: string; message?: string }
+  fail(err instanceof CommandError || err.code ? `${err.message} (${err.code})` : (err.message ?? String(e)))
+})

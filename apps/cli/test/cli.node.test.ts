@@ -1,0 +1,124 @@
+/**
+ * The CLI end to end, from a plain shell (PATH without the project's Node, so `node` there is the machine's own):
+ * two `parley run --json` processes chat through a third bootstrap process, and a one-shot `parley send` from
+ * another process reaches the running node of its profile through the control socket.
+ */
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const PARLEY = resolve(import.meta.dirname, '../../../node_modules/.bin/parley')
+// A plain shell: system PATH only (no node_modules/.bin), test passphrase from the environment.
+const ENV = {
+  PATH: '/usr/local/bin:/usr/bin:/bin',
+  HOME: tmpdir(),
+  PARLEY_PASSPHRASE: 'cli test passphrase',
+  PARLEY_UNSAFE_FAST_KDF: '1'
+}
+const run = promisify(execFile)
+const children: ChildProcessWithoutNullStreams[] = []
+const dirs: string[] = []
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGTERM')
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
+})
+
+async function parley(...args: string[]): Promise<string> {
+  const { stdout } = await run(PARLEY, args, { env: ENV, timeout: 60_000 })
+  return stdout
+}
+
+interface Node {
+  dir: string
+  events: Array<Record<string, unknown>>
+  send(cmd: object): void
+  next(pred: (e: Record<string, unknown>) => boolean, what: string, ms?: number): Promise<Record<string, unknown>>
+}
+
+async function startNode(name: string, extra: string[]): Promise<Node> {
+  const dir = await mkdtemp(join(tmpdir(), `parley-cli-${name}-`))
+  dirs.push(dir)
+  await parley('init', '--data', dir)
+  const child = spawn(PARLEY, ['run', '--json', '--data', dir, ...extra], { env: ENV })
+  children.push(child)
+  const events: Array<Record<string, unknown>> = []
+  const waiters: Array<() => void> = []
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    events.push(JSON.parse(line) as Record<string, unknown>)
+    for (const w of waiters.splice(0)) w()
+  })
+  const node: Node = {
+    dir,
+    events,
+    send: (cmd) => child.stdin.write(`${JSON.stringify(cmd)}\n`),
+    next: async (pred, what, ms = 45_000) => {
+      const end = Date.now() + ms
+      for (;;) {
+        const found = events.find(pred)
+        if (found) return found
+        if (Date.now() > end)
+          throw new Error(`${name}: timed out waiting for ${what}; events: ${JSON.stringify(events)}`)
+        await new Promise<void>((r) => {
+          waiters.push(r)
+          setTimeout(r, 200)
+        })
+      }
+    }
+  }
+  await node.next((e) => e.event === 'ready', 'ready')
+  return node
+}
+
+describe('parley CLI', () => {
+  it('--help works from a plain shell on the pinned Node', async () => {
+    const out = await parley('--help')
+    expect(out).toContain('parley — end-to-end-encrypted chat')
+    for (const c of ['init', 'id', 'add', 'contacts', 'send', 'history', 'verify', 'export', 'import', 'run']) {
+      expect(await parley(c, '--help')).toContain(`parley ${c}`)
+    }
+  })
+
+  it('two run --json nodes chat through a bootstrap node; a one-shot send reaches the running node', async () => {
+    const boot = await startNode('boot', [])
+    const addrs = (await boot.next((e) => e.event === 'ready', 'ready')).addresses as string[]
+    const bootstrap = addrs.find((a) => !a.includes('/ws'))!
+    const a = await startNode('a', ['--bootstrap', bootstrap])
+    const b = await startNode('b', ['--bootstrap', bootstrap, '--client'])
+    const bId = (await b.next((e) => e.event === 'ready', 'ready')).identity as string
+    const aId = (await a.next((e) => e.event === 'ready', 'ready')).identity as string
+
+    a.send({ id: 1, cmd: 'add', contact: bId, name: 'bob' })
+    await a.next((e) => e.event === 'result' && e.id === 1, 'add result')
+    // B publishes its record once it has a peer; A retries until the DHT answers.
+    let delivered = false
+    for (let i = 0; i < 20 && !delivered; i++) {
+      a.send({ id: 100 + i, cmd: 'send', contact: 'bob', text: `hello bob ${i}` })
+      const r = await a.next((e) => (e.event === 'result' || e.event === 'error') && e.id === 100 + i, 'send result')
+      delivered = r.event === 'result' && (r.result as { status: string }).status === 'sent'
+      if (!delivered) await new Promise((res) => setTimeout(res, 1000))
+    }
+    expect(delivered).toBe(true)
+    const got = await b.next((e) => e.event === 'message', 'message at B')
+    expect(got.contact).toBe(aId)
+    expect(String(got.text)).toMatch(/^hello bob \d+$/)
+
+    // B answers (A is a message request at B: a contact without a name, addressed by identity).
+    b.send({ id: 2, cmd: 'send', contact: aId, text: 'hi alice' })
+    await a.next((e) => e.event === 'message' && e.text === 'hi alice', 'reply at A')
+
+    // A one-shot command of A's profile goes through A's running node (the profile is locked by it).
+    const out = await parley('send', '--data', a.dir, 'bob', 'from a one-shot command')
+    expect(out).toMatch(/Delivered|Queued/)
+    await b.next((e) => e.event === 'message' && e.text === 'from a one-shot command', 'one-shot message at B')
+    const history = await parley('history', '--data', a.dir, 'bob')
+    expect(history).toContain('hi alice')
+    expect(history).toContain('from a one-shot command')
+    const verify = await parley('verify', '--data', a.dir, 'bob')
+    expect(verify).toMatch(/Safety number:\n {2}(\d{5} ){11}\d{5}/)
+  })
+})
