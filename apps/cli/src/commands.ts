@@ -105,7 +105,13 @@ export async function execute(m: Messenger, c: Command): Promise<unknown> {
     }
     case 'verify': {
       const contact = await findContact(m, c.contact)
-      return { contact: contact.identity, safetyNumber: await m.safetyNumber(contact.identity), status: contact.status }
+      const session = await m.sessionWith(contact.identity)
+      return {
+        contact: contact.identity,
+        safetyNumber: await m.safetyNumber(contact.identity),
+        status: contact.status,
+        ...(session !== undefined && { session: session.sessionId })
+      }
     }
     case 'accept': {
       const contact = await findContact(m, c.contact)

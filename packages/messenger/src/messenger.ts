@@ -296,6 +296,14 @@ export class Messenger {
     })
   }
 
+  /** The current session with a contact's device (hex session id), if any: for diagnostics and tests. */
+  async sessionWith(contact: string): Promise<{ sessionId: string; acknowledged: boolean } | undefined> {
+    const c = await this.contact(contact)
+    if (c.deviceKey === undefined) return undefined
+    const info = await this.manager.sessionInfo(deviceAddress(fromHex(c.identity), fromHex(c.deviceKey)))
+    return info && { sessionId: toHex(info.sessionId), acknowledged: info.acknowledged }
+  }
+
   /** The safety number with a contact. */
   async safetyNumber(contact: string): Promise<string> {
     const c = await this.contact(contact)
