@@ -5,6 +5,6 @@
 export * from './constants.ts'
 export * from './errors.ts'
 export type { MessengerEvents } from './events.ts'
-export { createNodeLibp2p, type NetworkOptions } from './libp2p.ts'
+export { createNodeLibp2p, type Libp2pFactory, type NetworkOptions, type ParleyServices } from './libp2p.ts'
 export { createMessenger, Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'

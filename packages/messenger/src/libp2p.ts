@@ -4,9 +4,11 @@
  * DHT node rejects forged, uncertified, expired or rolled-back records).
  */
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { PeerInfo, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -38,11 +40,20 @@ export interface NetworkOptions {
    * libp2p behaviour) keeps only public ones.
    */
   addressScope?: 'private' | 'public'
+  /** Find peers on the local network with mDNS (opt-in: it announces the node to the whole LAN). */
+  mdns?: boolean
   /** Injected clock for record validation (tests, the simulator). */
   now?: () => number
 }
 
 export type ParleyServices = { dht: KadDHT; identify: unknown; ping: unknown }
+
+/** Builds a messenger's libp2p node (the Node preset here; the browser entry has its own). */
+export type Libp2pFactory = (
+  privateKey: PrivateKey,
+  backend: CryptoBackend,
+  options: NetworkOptions
+) => Promise<Libp2p<ParleyServices>>
 
 /** Creates (does not start) the libp2p node of a Node.js messenger. */
 export async function createNodeLibp2p(
@@ -56,14 +67,18 @@ export async function createNodeLibp2p(
     privateKey,
     start: false,
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] },
-    transports: [tcp(), webSockets()],
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
       inboundConnectionThreshold: DEFAULT_INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS
     },
-    peerDiscovery: options.bootstrap && options.bootstrap.length > 0 ? [bootstrap({ list: options.bootstrap })] : [],
+    peerDiscovery: [
+      ...(options.bootstrap && options.bootstrap.length > 0 ? [bootstrap({ list: options.bootstrap })] : []),
+      // LAN discovery only when asked: it announces this node to everyone on the network segment.
+      ...(options.mdns ? [mdns()] : [])
+    ],
     services: {
       identify: identify(),
       ping: ping(),

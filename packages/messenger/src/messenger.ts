@@ -15,6 +15,7 @@ import {
   publicKeyToProtobuf
 } from '@libp2p/crypto/keys'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -40,7 +41,10 @@ import {
   ParleyCryptoError,
   type ProtocolStore,
   type ProtocolTransaction,
+  pruneRetiredPrekeys,
   publishBundle,
+  rotateLastResortPrekey,
+  rotateSignedPrekey,
   type SessionManager,
   safetyNumber,
   takePrekeyBundle,
@@ -80,11 +84,13 @@ import {
   DEFAULT_LOOKUP_TIMEOUT,
   DEFAULT_PROTOCOL_PREFIX,
   DEFAULT_REPUBLISH_INTERVAL,
+  MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
   MAX_INBOUND_DM_STREAMS_PER_PEER,
   MAX_OUTBOX,
   MAX_TEXT_BYTES,
   ONE_TIME_PREKEY_REPLENISH_BELOW,
   ONE_TIME_PREKEY_TARGET,
+  PREKEY_ROTATION_MS,
   RECORD_LIFETIME_MS,
   RETRY_FACTOR,
   RETRY_INITIAL_MS,
@@ -100,10 +106,12 @@ import {
   UnknownContactError
 } from './errors.ts'
 import type { MessengerEvents } from './events.ts'
-import { createNodeLibp2p, type NetworkOptions, type ParleyServices } from './libp2p.ts'
+import type { Libp2pFactory, NetworkOptions, ParleyServices } from './libp2p.ts'
 import {
   type ContactRecord,
+  type DeviceRecord,
   decodeContact,
+  decodeDevice,
   decodeHistory,
   decodeOutbox,
   decodeSeen,
@@ -128,6 +136,8 @@ export interface MessengerOptions {
    * send() only queues.
    */
   offline?: boolean
+  /** Builds the libp2p node: the Node preset by default; the browser entry passes the browser preset. */
+  libp2p?: Libp2pFactory
 }
 
 export interface SendResult {
@@ -143,6 +153,15 @@ class Emitter extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }))
   }
 }
+
+/** Ack error codes after which the sender starts a new session and encrypts the message again. */
+const RESET_CODES: ReadonlySet<string> = new Set([
+  'NoSession',
+  'UndecryptableHeader',
+  'RatchetFork',
+  'DuplicateMessage'
+])
+const log = logger('parley:messenger')
 
 const META_ACCOUNT = 'account'
 const META_NETWORK_KEY = 'network-key'
@@ -163,6 +182,9 @@ export class Messenger {
   private readonly ids: ProtocolIds
   private readonly republishIntervalMs: number
   private readonly offline: boolean
+  private readonly libp2pFactory: Libp2pFactory | undefined
+  /** Per remote peer: DM messages accepted in the current minute (a misbehaving peer is cut off). */
+  private readonly rates = new Map<string, { windowStart: number; count: number }>()
   private node?: Libp2p<ParleyServices>
   private sessions?: SessionManager
   private outboxSize = 0
@@ -182,6 +204,7 @@ export class Messenger {
     this.ids = protocols(this.networkOptions.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX)
     this.republishIntervalMs = options.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL
     this.offline = options.offline ?? false
+    this.libp2pFactory = options.libp2p
   }
 
   // ---------------------------------------------------------------- identity and lifecycle
@@ -253,7 +276,8 @@ export class Messenger {
     for await (const _ of this.store.query('outbox')) this.outboxSize++
     if (this.offline) return
 
-    const node = await createNodeLibp2p(networkKey, this.backend, {
+    const factory = this.libp2pFactory ?? (await import('./libp2p.ts')).createNodeLibp2p
+    const node = await factory(networkKey, this.backend, {
       ...this.networkOptions,
       ...(this.networkOptions.now === undefined && { now: this.now })
     })
@@ -262,6 +286,20 @@ export class Messenger {
       maxInboundStreams: MAX_INBOUND_DM_STREAMS_PER_PEER
     })
     await node.handle(this.ids.prekeys, (stream) => this.onPrekeyStream(stream))
+    const status = (online: boolean) => (e: CustomEvent<PeerId>) => {
+      const key = e.detail.publicKey
+      if (key === undefined) return
+      void this.store
+        .get('devices', toHex(publicKeyToProtobuf(key)))
+        .then((identity) => {
+          if (identity === undefined) return
+          const relayed = node.getConnections(e.detail).some((c) => c.limits !== undefined)
+          this.events.emit('peer:status', { contact: new TextDecoder().decode(identity), online, relayed })
+        })
+        .catch(() => {})
+    }
+    node.addEventListener('peer:connect', status(true))
+    node.addEventListener('peer:disconnect', status(false))
     await node.start()
     this.schedule(() => this.republishLoop(), 0)
     this.schedule(() => this.retryLoop(), RETRY_INITIAL_MS)
@@ -299,8 +337,9 @@ export class Messenger {
   /** The current session with a contact's device (hex session id), if any: for diagnostics and tests. */
   async sessionWith(contact: string): Promise<{ sessionId: string; acknowledged: boolean } | undefined> {
     const c = await this.contact(contact)
-    if (c.deviceKey === undefined) return undefined
-    const info = await this.manager.sessionInfo(deviceAddress(fromHex(c.identity), fromHex(c.deviceKey)))
+    const d = await this.device(c.identity)
+    if (d === undefined) return undefined
+    const info = await this.manager.sessionInfo(deviceAddress(fromHex(c.identity), fromHex(d.deviceKey)))
     return info && { sessionId: toHex(info.sessionId), acknowledged: info.acknowledged }
   }
 
@@ -346,7 +385,13 @@ export class Messenger {
 
   private async replenishPrekeys(): Promise<void> {
     await this.manager.updateAccount(async (state) => {
-      let s = state
+      let s = pruneRetiredPrekeys(state, this.now())
+      // Signed and last-resort prekeys rotate; the old ones stay for PREKEY_GRACE_MS for messages in flight.
+      if (this.now() - (s.signedPrekeys[0]?.createdAt ?? 0) >= PREKEY_ROTATION_MS)
+        s = await rotateSignedPrekey(this.backend, s, this.now())
+      if (this.now() - (s.lastResortPrekeys[0]?.createdAt ?? 0) >= PREKEY_ROTATION_MS) {
+        s = await rotateLastResortPrekey(this.backend, s, this.now())
+      }
       for (const kind of ['x25519', 'kem'] as const) {
         if (availableOneTimePrekeys(s, kind) < ONE_TIME_PREKEY_REPLENISH_BELOW) {
           s = await generateOneTimePrekeys(this.backend, s, kind, ONE_TIME_PREKEY_TARGET)
@@ -526,6 +571,34 @@ export class Messenger {
     return { id, status: delivered ? 'sent' : 'queued' }
   }
 
+  /**
+   * Tells a contact we are typing. Never queued or stored: sent only when a session exists and the device is
+   * reachable now; otherwise dropped (it is stale by the time a retry could deliver it).
+   */
+  async typing(contact: string, active: boolean): Promise<boolean> {
+    if (!this.online) return false
+    const c = await this.contact(contact)
+    const d = await this.device(c.identity)
+    if (c.status !== 'ok' || d === undefined) return false
+    const address = deviceAddress(fromHex(c.identity), fromHex(d.deviceKey))
+    if ((await this.manager.sessionInfo(address)) === undefined) return false
+    try {
+      const signal = this.signal(DEFAULT_DIAL_TIMEOUT)
+      const id = this.backend.randomBytes(16)
+      const payload = encodePaddedPayload({ kind: 'typing', senderSeq: 0, sentAt: this.now(), typing: { active } })
+      const { ciphertext } = await this.locked(contact, () => this.manager.encrypt(address, payload, { messageId: id }))
+      const target = await this.resolve(c, { signal })
+      const stream = await this.dial(target.peerId, target.addresses, this.ids.dm, signal)
+      const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
+      await lp.write(encodeEnvelope({ messageId: id, ciphertext }), { signal })
+      const ack = decodeAck((await lp.read({ signal })).subarray())
+      await stream.close({ signal })
+      return ack.status === 'ok'
+    } catch {
+      return false
+    }
+  }
+
   /** Tells the contact these messages were read (an end-to-end encrypted read receipt). */
   async markRead(contact: string, ids: string[]): Promise<void> {
     await this.sendReceipt(contact, 'read', ids)
@@ -562,22 +635,37 @@ export class Messenger {
     if (this.online) await this.attempt(outbox).catch(() => false)
   }
 
+  /**
+   * A contact's last known device (key and addresses). Kept apart from the contact record, which only send()
+   * changes under the contact's lock, so that learning a device never races a sequence-number update.
+   */
+  private async device(identity: string): Promise<DeviceRecord | undefined> {
+    const bytes = await this.store.get('devices', `of/${identity}`)
+    return bytes === undefined ? undefined : decodeDevice(bytes)
+  }
+
+  /** Records a contact's device in `b`: both directions (device key -> identity, identity -> device). */
+  private rememberDevice(b: ProfileBatch<Namespace>, identity: string, deviceKey: string, addresses: string[]): void {
+    b.put('devices', deviceKey, new TextEncoder().encode(identity))
+    b.put('devices', `of/${identity}`, encodeRecord({ v: 1, deviceKey, addresses }))
+  }
+
   /** The device address of a contact's current device, from its stored record or a DHT lookup. */
   private async resolve(c: ContactRecord, options: { signal?: AbortSignal; fresh?: boolean }) {
-    if (!options.fresh && c.deviceKey !== undefined) {
-      const deviceKey = fromHex(c.deviceKey)
+    const known = options.fresh ? undefined : await this.device(c.identity)
+    if (known !== undefined) {
+      const deviceKey = fromHex(known.deviceKey)
       const peerId = peerIdFromPublicKey(publicKeyFromProtobuf(deviceKey))
-      return { peerId, deviceKey, addresses: c.addresses.map((a) => multiaddr(a)) }
+      return { peerId, deviceKey, addresses: [...known.addresses, ...c.addresses].map((a) => multiaddr(a)) }
     }
     const found = await this.lookup(fromHex(c.identity), options)
-    const next: ContactRecord = {
-      ...c,
-      deviceKey: toHex(found.deviceKey),
-      addresses: found.addresses.map((a) => a.toString())
-    }
     const b = this.store.batch()
-    b.put('contacts', c.identity, encodeRecord(next))
-    b.put('devices', toHex(found.deviceKey), new TextEncoder().encode(c.identity))
+    this.rememberDevice(
+      b,
+      c.identity,
+      toHex(found.deviceKey),
+      found.addresses.map((a) => a.toString())
+    )
     await b.commit()
     return found
   }
@@ -638,9 +726,12 @@ export class Messenger {
       throw e
     }
     if (ack.status !== 'ok') {
-      // The peer could not decrypt (it lost its state, or ours is stale): start over with a fresh session.
-      if (ack.errorCode === 'NoSession' || ack.errorCode === 'UndecryptableHeader' || ack.errorCode === 'RatchetFork') {
+      if (RESET_CODES.has(ack.errorCode)) {
+        // The peer cannot decrypt on this session (it lost its state, or ours forked from a restore): archive it and
+        // encrypt this message again on a new session at the next attempt.
         await this.manager.archiveCurrentSession(current.address!)
+        const { ciphertext: _old, address: _addr, ...rest } = current
+        await this.store.put('outbox', current.id, encodeRecord({ ...rest, nextAttemptAt: 0 }))
       }
       throw new PeerProtocolError('dm', ack.errorCode)
     }
@@ -669,7 +760,7 @@ export class Messenger {
     if (latest === undefined) return undefined
     const fresh = decodeOutbox(latest)
     if (fresh.ciphertext !== undefined) return fresh
-    const deviceKey = c.deviceKey ?? toHex((await this.resolve(c, { signal })).deviceKey)
+    const deviceKey = (await this.device(c.identity))?.deviceKey ?? toHex((await this.resolve(c, { signal })).deviceKey)
     let address = deviceAddress(fromHex(c.identity), fromHex(deviceKey))
     if ((await this.manager.sessionInfo(address)) === undefined) address = await this.startSession(c, signal)
     this.pendingSends.set(entry.id, { contact: entry.contact })
@@ -717,7 +808,7 @@ export class Messenger {
         try {
           await this.attempt(e)
         } catch (err) {
-          if (process.env.PARLEY_DEBUG) console.error('retry failed', e.id, err)
+          log('retry of %s failed: %s', e.id, (err as Error).message)
           const latest = await this.store.get('outbox', e.id)
           if (latest === undefined) continue
           const cur = decodeOutbox(latest)
@@ -768,9 +859,37 @@ export class Messenger {
     }
   }
 
+  /** Counts a DM from `peer`; false when it is over MAX_DM_MESSAGES_PER_MINUTE_PER_PEER. */
+  private admit(peer: string): boolean {
+    const now = this.now()
+    let r = this.rates.get(peer)
+    if (r === undefined || now - r.windowStart >= 60_000) {
+      r = { windowStart: now, count: 0 }
+      this.rates.set(peer, r)
+      if (this.rates.size > 10_000) this.rates.delete(this.rates.keys().next().value!)
+    }
+    r.count++
+    return r.count <= MAX_DM_MESSAGES_PER_MINUTE_PER_PEER
+  }
+
   private async onDmStream(stream: Stream, connection: Connection): Promise<void> {
     const signal = this.signal(DEFAULT_DIAL_TIMEOUT)
     const remoteKey = connection.remotePeer.publicKey
+    if (!this.admit(connection.remotePeer.toString())) {
+      // A misbehaving peer: a typed refusal, then the connection is closed. The node keeps serving others.
+      try {
+        const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
+        const envelope = decodeEnvelope((await lp.read({ signal })).subarray())
+        await lp.write(encodeAck({ messageId: envelope.messageId, status: 'error', errorCode: 'RateLimited' }), {
+          signal
+        })
+      } catch {
+        // nothing more to say to it
+      }
+      stream.abort(new PeerProtocolError('dm', 'rate limited'))
+      await connection.close().catch(() => {})
+      return
+    }
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
       const envelope = decodeEnvelope((await lp.read({ signal })).subarray())
@@ -835,25 +954,21 @@ export class Messenger {
       b.put('seen', id, encodeRecord({ v: 1, at: this.now() }))
       return () => {}
     }
-    b.put('devices', deviceHex, new TextEncoder().encode(identityHex))
-    let contactBytes = await this.store.get('contacts', identityHex)
+    const known = await this.device(identityHex)
+    if (known?.deviceKey !== deviceHex) this.rememberDevice(b, identityHex, deviceHex, [])
+    const contactBytes = await this.store.get('contacts', identityHex)
     if (contactBytes === undefined) {
       // A message request: someone we have not added wrote to us. Keep it under a new, unnamed contact.
       const fresh: ContactRecord = {
         v: 1,
         identity: identityHex,
-        deviceKey: deviceHex,
         addresses: [],
         status: 'ok',
         nextSeq: 0,
         verified: false,
         createdAt: this.now()
       }
-      contactBytes = encodeRecord(fresh)
-      b.put('contacts', identityHex, contactBytes)
-    } else {
-      const c = decodeContact(contactBytes)
-      if (c.deviceKey !== deviceHex) b.put('contacts', identityHex, encodeRecord({ ...c, deviceKey: deviceHex }))
+      b.put('contacts', identityHex, encodeRecord(fresh))
     }
     if (payload.kind === 'text') {
       const hkey = historyKey(identityHex, 'in', payload.senderSeq)

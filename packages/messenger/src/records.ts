@@ -22,8 +22,7 @@ export interface ContactRecord {
   /** hex Ed25519 identity key. */
   readonly identity: string
   readonly name?: string
-  /** Last known device key (hex libp2p public key protobuf) and addresses (multiaddr strings). */
-  readonly deviceKey?: string
+  /** Addresses from the invite (hints; the device record has the current ones). */
   readonly addresses: readonly string[]
   /** `identity-changed`: a new identity was presented under this contact's name; sending is blocked until accepted. */
   readonly status: 'ok' | 'identity-changed'
@@ -64,6 +63,19 @@ export interface OutboxRecord {
   readonly attempts: number
   readonly nextAttemptAt: number
   readonly createdAt: number
+}
+
+/** A contact's last known device: its key (hex libp2p public key protobuf) and addresses (multiaddr strings). */
+export interface DeviceRecord {
+  readonly v: 1
+  readonly deviceKey: string
+  readonly addresses: readonly string[]
+}
+
+export function decodeDevice(bytes: Uint8Array): DeviceRecord {
+  const r = parse('device', bytes)
+  require('device', hex(r.deviceKey) && Array.isArray(r.addresses) && (r.addresses as unknown[]).every(str))
+  return r as unknown as DeviceRecord
 }
 
 /** A received (or sent) message id: dedup, and where the history entry lives. */
