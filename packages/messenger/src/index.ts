@@ -6,5 +6,16 @@ export * from './constants.ts'
 export * from './errors.ts'
 export type { MessengerEvents } from './events.ts'
 export { createNodeLibp2p, type Libp2pFactory, type NetworkOptions, type ParleyServices } from './libp2p.ts'
-export { createMessenger, Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
+
+import { createNodeLibp2p } from './libp2p.ts'
+import { type Messenger, type MessengerOptions, startMessenger } from './messenger.ts'
+
+/**
+ * Creates and starts a messenger over an opened profile, with the Node preset (TCP, WebSockets, circuit relay;
+ * kad-dht under /parley/kad/1.0.0) unless `options.libp2p` says otherwise. Creates the identity on first use.
+ */
+export function createMessenger(options: MessengerOptions): Promise<Messenger> {
+  return startMessenger({ libp2p: createNodeLibp2p, ...options })
+}
+export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'

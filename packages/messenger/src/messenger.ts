@@ -136,7 +136,10 @@ export interface MessengerOptions {
    * send() only queues.
    */
   offline?: boolean
-  /** Builds the libp2p node: the Node preset by default; the browser entry passes the browser preset. */
+  /**
+   * Builds the libp2p node. The package's entry points fill it in: the Node preset from the Node entry, the browser
+   * preset from the browser entry (so neither bundle carries the other's transports).
+   */
   libp2p?: Libp2pFactory
 }
 
@@ -166,8 +169,8 @@ const log = logger('parley:messenger')
 const META_ACCOUNT = 'account'
 const META_NETWORK_KEY = 'network-key'
 
-/** Creates and starts a messenger over an opened profile; creates the identity on first use. */
-export async function createMessenger(options: MessengerOptions): Promise<Messenger> {
+/** Creates and starts a messenger over an opened profile (`options.libp2p` required: see the package entries). */
+export async function startMessenger(options: MessengerOptions): Promise<Messenger> {
   const m = new Messenger(options)
   await m.start()
   return m
@@ -276,7 +279,8 @@ export class Messenger {
     for await (const _ of this.store.query('outbox')) this.outboxSize++
     if (this.offline) return
 
-    const factory = this.libp2pFactory ?? (await import('./libp2p.ts')).createNodeLibp2p
+    const factory = this.libp2pFactory
+    if (factory === undefined) throw new InvalidInputError('libp2p', 'a libp2p factory (use the package entry point)')
     const node = await factory(networkKey, this.backend, {
       ...this.networkOptions,
       ...(this.networkOptions.now === undefined && { now: this.now })
