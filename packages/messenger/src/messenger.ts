@@ -141,6 +141,8 @@ export interface MessengerOptions {
    * preset from the browser entry (so neither bundle carries the other's transports).
    */
   libp2p?: Libp2pFactory
+  /** Limits (defaults in constants.ts); tests and operators may lower or raise them. */
+  limits?: { maxOutbox?: number; dmPerMinutePerPeer?: number }
 }
 
 export interface SendResult {
@@ -186,6 +188,8 @@ export class Messenger {
   private readonly republishIntervalMs: number
   private readonly offline: boolean
   private readonly libp2pFactory: Libp2pFactory | undefined
+  private readonly maxOutbox: number
+  private readonly dmPerMinutePerPeer: number
   /** Per remote peer: DM messages accepted in the current minute (a misbehaving peer is cut off). */
   private readonly rates = new Map<string, { windowStart: number; count: number }>()
   private node?: Libp2p<ParleyServices>
@@ -208,6 +212,8 @@ export class Messenger {
     this.republishIntervalMs = options.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL
     this.offline = options.offline ?? false
     this.libp2pFactory = options.libp2p
+    this.maxOutbox = options.limits?.maxOutbox ?? MAX_OUTBOX
+    this.dmPerMinutePerPeer = options.limits?.dmPerMinutePerPeer ?? MAX_DM_MESSAGES_PER_MINUTE_PER_PEER
   }
 
   // ---------------------------------------------------------------- identity and lifecycle
@@ -536,7 +542,7 @@ export class Messenger {
     const outbox = await this.locked(contact, async () => {
       const c = await this.contact(contact)
       if (c.status === 'identity-changed') throw new IdentityChangedError()
-      if (this.outboxSize >= MAX_OUTBOX) throw new OutboxFullError(MAX_OUTBOX)
+      if (this.outboxSize >= this.maxOutbox) throw new OutboxFullError(this.maxOutbox)
       const id = toHex(this.backend.randomBytes(16))
       const sentAt = this.now()
       const payload = encodePaddedPayload({ kind: 'text', senderSeq: c.nextSeq, sentAt, text })
@@ -704,8 +710,19 @@ export class Messenger {
     }
   }
 
-  /** One delivery attempt of an outbox entry: encrypt if not yet, then send over a DM stream and await the ack. */
+  /** One delivery attempt of an outbox entry, unless one is already running for it. */
   private async attempt(entry: OutboxRecord, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    if (this.attempting.has(entry.id)) return false
+    this.attempting.add(entry.id)
+    try {
+      return await this.attemptOnce(entry, options)
+    } finally {
+      this.attempting.delete(entry.id)
+    }
+  }
+
+  /** Encrypts if not yet, then sends over a DM stream and awaits the ack. */
+  private async attemptOnce(entry: OutboxRecord, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     const signal = this.signal(DEFAULT_DIAL_TIMEOUT, options.signal)
     const c = await this.contact(entry.contact)
     if (c.status === 'identity-changed') return false
@@ -805,7 +822,7 @@ export class Messenger {
       const due: OutboxRecord[] = []
       for await (const { value } of this.store.query('outbox')) {
         const e = decodeOutbox(value)
-        if (e.nextAttemptAt <= now) due.push(e)
+        if (e.nextAttemptAt <= now && !this.attempting.has(e.id)) due.push(e)
       }
       for (const e of due.sort((a, b) => a.createdAt - b.createdAt)) {
         if (this.shutdown.signal.aborted) return
@@ -863,7 +880,7 @@ export class Messenger {
     }
   }
 
-  /** Counts a DM from `peer`; false when it is over MAX_DM_MESSAGES_PER_MINUTE_PER_PEER. */
+  /** Counts a DM from `peer`; false when it is over the per-minute limit (MAX_DM_MESSAGES_PER_MINUTE_PER_PEER). */
   private admit(peer: string): boolean {
     const now = this.now()
     let r = this.rates.get(peer)
@@ -873,7 +890,7 @@ export class Messenger {
       if (this.rates.size > 10_000) this.rates.delete(this.rates.keys().next().value!)
     }
     r.count++
-    return r.count <= MAX_DM_MESSAGES_PER_MINUTE_PER_PEER
+    return r.count <= this.dmPerMinutePerPeer
   }
 
   private async onDmStream(stream: Stream, connection: Connection): Promise<void> {
@@ -899,14 +916,24 @@ export class Messenger {
       const envelope = decodeEnvelope((await lp.read({ signal })).subarray())
       const id = toHex(envelope.messageId)
       let ack: Uint8Array
+      // The same message may arrive twice at once (a retry racing the first attempt, or two relays): the second
+      // waits for the first and is then answered from the dedup record, so it is processed and shown once.
+      const earlier = this.receiving.get(id)
+      if (earlier !== undefined) await earlier.catch(() => {})
       if ((await this.store.get('seen', id)) !== undefined) {
         ack = encodeAck({ messageId: envelope.messageId, status: 'ok' })
       } else {
-        ack = await this.receive(
+        const work = this.receive(
           envelope.messageId,
           envelope.ciphertext,
           remoteKey ? publicKeyToProtobuf(remoteKey) : undefined
         )
+        this.receiving.set(id, work)
+        try {
+          ack = await work
+        } finally {
+          if (this.receiving.get(id) === work) this.receiving.delete(id)
+        }
       }
       await lp.write(ack, { signal })
       await stream.close({ signal })
@@ -938,6 +965,10 @@ export class Messenger {
     return encodeAck({ messageId, status: 'ok' })
   }
 
+  /** Messages being received now, by hex id. */
+  private readonly receiving = new Map<string, Promise<Uint8Array>>()
+  /** Outbox entries with a delivery attempt in progress (the retry loop leaves them alone). */
+  private readonly attempting = new Set<string>()
   /** Per message being received: where its commit hands the work to do once it is durable (events, receipts). */
   private readonly afterCommit = new Map<string, (after: () => void) => void>()
 

@@ -1,0 +1,63 @@
+/**
+ * What the Node and browser presets share: the network options, the factory type and the kad-dht service. One
+ * definition, so a browser and a Node node always speak the same DHT protocol and accept exactly the same records.
+ * Imports nothing Node-only: the browser preset loads this module.
+ */
+import type { PeerInfo, PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
+import type { CryptoBackend } from '@parley/crypto'
+import { DHT_NAMESPACE, dhtRecordSelector, dhtRecordValidator, protocols } from '@parley/wire'
+import type { Libp2p } from 'libp2p'
+import { DEFAULT_PROTOCOL_PREFIX } from './constants.ts'
+
+/** Options of the libp2p node a messenger runs. */
+export interface NetworkOptions {
+  /**
+   * Addresses to listen on; none makes a node that only dials out. Default: TCP and WebSockets on 127.0.0.1 (Node),
+   * `/p2p-circuit` (browsers, which cannot listen on sockets).
+   */
+  listen?: string[]
+  /** Multiaddrs (with /p2p/) of the bootstrap peers. No public bootstrap list is ever used by default. */
+  bootstrap?: string[]
+  /** DHT client mode: the node queries but does not serve the DHT (for nodes others cannot dial; browsers default to it). */
+  clientMode?: boolean
+  /** Protocol prefix (default /parley); the simulator uses its own so networks never mix. */
+  protocolPrefix?: string
+  /** Kademlia k (bucket size); small values make tests where no node knows everyone. */
+  kBucketSize?: number
+  /**
+   * Which addresses of peers the DHT keeps: `private` keeps loopback/LAN addresses (tests, LANs), `public` (default
+   * libp2p behaviour) keeps only public ones.
+   */
+  addressScope?: 'private' | 'public'
+  /** Find peers on the local network with mDNS (opt-in: it announces the node to the whole LAN). Node only. */
+  mdns?: boolean
+  /** Injected clock for record validation (tests, the simulator). */
+  now?: () => number
+}
+
+export type ParleyServices = { dht: KadDHT; identify: unknown; ping: unknown }
+
+/** Builds a messenger's libp2p node (the Node preset from the Node entry, the browser preset from the browser one). */
+export type Libp2pFactory = (
+  privateKey: PrivateKey,
+  backend: CryptoBackend,
+  options: NetworkOptions
+) => Promise<Libp2p<ParleyServices>>
+
+/**
+ * The kad-dht service of every Parley node: our own protocol id (never the public IPFS DHT) and Parley's record
+ * validator and selector (every node rejects forged, uncertified, expired or rolled-back records).
+ */
+export function parleyDht(backend: CryptoBackend, options: NetworkOptions, defaults: { clientMode: boolean }) {
+  const ids = protocols(options.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX)
+  const keepPrivate = (options.addressScope ?? 'private') === 'private'
+  return kadDHT({
+    protocol: ids.kad,
+    clientMode: options.clientMode ?? defaults.clientMode,
+    ...(options.kBucketSize !== undefined && { kBucketSize: options.kBucketSize }),
+    ...(keepPrivate && { peerInfoMapper: (p: PeerInfo) => removePublicAddressesMapper(p) }),
+    validators: { [DHT_NAMESPACE]: dhtRecordValidator(backend, options.now ? { now: options.now } : {}) },
+    selectors: { [DHT_NAMESPACE]: dhtRecordSelector }
+  })
+}

@@ -1,0 +1,23 @@
+/**
+ * @parley/messenger for browsers: the same API as the Node entry, with the browser preset (WebSockets and circuit
+ * relay, kad-dht in client mode) as the default libp2p node. Imports nothing from Node (no TCP, mDNS or node:*), so
+ * bundlers that pick the `browser` export condition never pull the Node transports in.
+ */
+export * from './constants.ts'
+export type { Libp2pFactory, NetworkOptions, ParleyServices } from './dht-options.ts'
+export * from './errors.ts'
+export type { MessengerEvents } from './events.ts'
+export { bootstrapDialGate, createBrowserLibp2p } from './libp2p-browser.ts'
+
+import { createBrowserLibp2p } from './libp2p-browser.ts'
+import { type Messenger, type MessengerOptions, startMessenger } from './messenger.ts'
+
+/**
+ * Creates and starts a messenger over an opened profile (IndexedDB in a browser: `openStore({ kind: 'idb', name })`),
+ * with the browser preset unless `options.libp2p` says otherwise. Creates the identity on first use.
+ */
+export function createMessenger(options: MessengerOptions): Promise<Messenger> {
+  return startMessenger({ libp2p: createBrowserLibp2p, ...options })
+}
+export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
+export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'
