@@ -37,9 +37,6 @@ export default defineConfig({
             '@noble/ciphers/aes.js',
             '@noble/post-quantum/ml-kem.js',
             '@noble/hashes/scrypt.js',
-            'datastore-idb',
-            'datastore-core',
-            'interface-datastore',
             'fast-check'
           ]
         },
@@ -48,6 +45,8 @@ export default defineConfig({
           // Shared tests run in Chromium too; files that need Node's own APIs end in .node.test.ts.
           include: ['packages/*/test/**/*.test.ts'],
           exclude: ['**/*.node.test.ts', '**/node_modules/**'],
+          // A Node messenger (bootstrap peer, DHT server, echo bot) for the messenger's browser tests.
+          globalSetup: ['packages/messenger/test/browser-global-setup.ts'],
           testTimeout: 120_000,
           browser: {
             enabled: true,

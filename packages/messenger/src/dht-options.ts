@@ -4,14 +4,26 @@
  * Imports nothing Node-only: the browser preset loads this module.
  */
 import type { PeerInfo, PrivateKey } from '@libp2p/interface'
-import { type KadDHT, kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
+import { type KadDHT, type KadDHTInit, kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import type { CryptoBackend } from '@parley/crypto'
 import { DHT_NAMESPACE, dhtRecordSelector, dhtRecordValidator, protocols } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
 import { DEFAULT_PROTOCOL_PREFIX } from './constants.ts'
 
 /** Options of the libp2p node a messenger runs. */
+/** kad-dht's timer and timeout settings a test or the simulator may set (never its protocol or record rules). */
+export type DhtTimers = Pick<
+  KadDHTInit,
+  | 'querySelfInterval'
+  | 'initialQuerySelfInterval'
+  | 'onPeerConnectTimeout'
+  | 'incomingMessageTimeout'
+  | 'networkDialTimeout'
+>
+
 export interface NetworkOptions {
+  /** kad-dht timers (tests, the simulator). */
+  dhtTimers?: DhtTimers
   /**
    * Addresses to listen on; none makes a node that only dials out. Default: TCP and WebSockets on 127.0.0.1 (Node),
    * `/p2p-circuit` (browsers, which cannot listen on sockets).
@@ -58,6 +70,8 @@ export function parleyDht(backend: CryptoBackend, options: NetworkOptions, defau
     ...(options.kBucketSize !== undefined && { kBucketSize: options.kBucketSize }),
     ...(keepPrivate && { peerInfoMapper: (p: PeerInfo) => removePublicAddressesMapper(p) }),
     validators: { [DHT_NAMESPACE]: dhtRecordValidator(backend, options.now ? { now: options.now } : {}) },
-    selectors: { [DHT_NAMESPACE]: dhtRecordSelector }
+    selectors: { [DHT_NAMESPACE]: dhtRecordSelector },
+    // Timers (query-self interval, timeouts…) for tests and the simulator; protocol, validators and selectors stay ours.
+    ...options.dhtTimers
   })
 }

@@ -1,11 +1,14 @@
 /**
- * The Node preset of Parley's libp2p node: TCP and WebSockets, Noise, Yamux, identify, ping, and kad-dht under our
+ * The Node preset of Parley's libp2p node: TCP, WebSockets and circuit relay, Noise, Yamux, identify(-push), ping,
+ * autoNAT, opt-in mDNS, and kad-dht under our
  * own protocol id with Parley's record validator and selector (so no node ever joins the public IPFS DHT and every
  * DHT node rejects forged, uncertified, expired or rolled-back records).
  */
+
+import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
@@ -44,7 +47,11 @@ export async function createNodeLibp2p(
     ],
     services: {
       identify: identify(),
+      // Browsers behind a relay change their circuit addresses; pushed identify lets DHT servers learn them.
+      identifyPush: identifyPush(),
       ping: ping(),
+      // Tells peers whether the addresses they see for themselves are dialable (their reachability).
+      autoNAT: autoNAT(),
       dht: parleyDht(backend, options, { clientMode: false })
     }
   }) as Promise<Libp2p<ParleyServices>>

@@ -167,6 +167,8 @@ const RESET_CODES: ReadonlySet<string> = new Set([
   'DuplicateMessage'
 ])
 const log = logger('parley:messenger')
+/** Retry delay of a publish that failed (or found no peers). */
+const REPUBLISH_RETRY_MS = 2000
 
 const META_ACCOUNT = 'account'
 const META_NETWORK_KEY = 'network-key'
@@ -201,7 +203,10 @@ export class Messenger {
   /** Session setup and encryption per contact run one at a time (one session, not one per concurrent send). */
   private readonly contactLocks = new Map<string, Promise<unknown>>()
   /** Context of the operation whose crypto commit is in flight, keyed by hex message id. */
-  private readonly pendingSends = new Map<string, { contact: string }>()
+  private readonly pendingSends = new Map<
+    string,
+    { contact: string; write?: (b: ProfileBatch<Namespace>, sent: NonNullable<ProtocolTransaction['sent']>) => void }
+  >()
 
   constructor(options: MessengerOptions) {
     this.store = options.store
@@ -384,13 +389,18 @@ export class Messenger {
   }
 
   private async republishLoop(): Promise<void> {
+    let published = false
     try {
-      if (this.libp2p.getConnections().length > 0) await this.publish()
+      if (this.libp2p.getConnections().length > 0) {
+        await this.publish()
+        published = true
+      }
       await this.replenishPrekeys()
-    } catch {
-      // Retried on the next tick; a node with no peers yet cannot publish.
+    } catch (e) {
+      log('publishing our record failed: %s', (e as Error).message)
     }
-    this.schedule(() => this.republishLoop(), this.libp2p.getConnections().length > 0 ? this.republishIntervalMs : 1000)
+    // A node with no peers yet, or whose put failed, tries again soon; a published record is refreshed on the timer.
+    this.schedule(() => this.republishLoop(), published ? this.republishIntervalMs : REPUBLISH_RETRY_MS)
   }
 
   private async replenishPrekeys(): Promise<void> {
@@ -567,11 +577,33 @@ export class Messenger {
         createdAt: sentAt
       }
       const hkey = historyKey(contact, 'out', c.nextSeq)
+      const writeRecords = (b: ProfileBatch<Namespace>, withEntry: OutboxRecord) => {
+        b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
+        b.put('history', hkey, encodeRecord(history))
+        b.put('seen', id, encodeRecord({ v: 1, at: sentAt, history: hkey }))
+        b.put('outbox', id, encodeRecord(withEntry))
+      }
+      // With a session at hand, encrypt now: the history, dedup and outbox records and the session update are one
+      // durable batch (one sync instead of two). Otherwise queue the payload; the first attempt sets up a session.
+      const address = this.online ? await this.currentAddress(c) : undefined
+      if (address !== undefined) {
+        let encrypted: OutboxRecord = entry
+        this.pendingSends.set(id, {
+          contact,
+          write: (b, sent) => {
+            encrypted = { ...entry, ciphertext: toHex(sent.ciphertext), address: sent.address }
+            writeRecords(b, encrypted)
+          }
+        })
+        try {
+          await this.manager.encrypt(address, payload, { messageId: fromHex(id) })
+        } finally {
+          this.pendingSends.delete(id)
+        }
+        return encrypted
+      }
       const b = this.store.batch()
-      b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
-      b.put('history', hkey, encodeRecord(history))
-      b.put('seen', id, encodeRecord({ v: 1, at: sentAt, history: hkey }))
-      b.put('outbox', id, encodeRecord(entry))
+      writeRecords(b, entry)
       await b.commit()
       return entry
     })
@@ -793,6 +825,14 @@ export class Messenger {
     }
     const stored = await this.store.get('outbox', entry.id)
     return stored === undefined ? undefined : decodeOutbox(stored)
+  }
+
+  /** The address of the session we would use with a contact now, if there is one. */
+  private async currentAddress(c: ContactRecord): Promise<string | undefined> {
+    const d = await this.device(c.identity)
+    if (d === undefined) return undefined
+    const address = deviceAddress(fromHex(c.identity), fromHex(d.deviceKey))
+    return (await this.manager.sessionInfo(address)) === undefined ? undefined : address
   }
 
   /** The peer stored the message: drop it from the outbox and mark it sent. */
@@ -1066,14 +1106,18 @@ export class Messenger {
         if (tx.received !== undefined) after = await this.applyReceived(b, tx.received)
         if (tx.sent !== undefined) {
           const id = toHex(tx.sent.messageId)
-          const raw = await this.store.get('outbox', id)
-          if (raw !== undefined && this.pendingSends.has(id)) {
-            const e = decodeOutbox(raw)
-            const { payload: _plaintext, ...rest } = e
+          const pending = this.pendingSends.get(id)
+          const raw = pending?.write === undefined ? await this.store.get('outbox', id) : undefined
+          if (pending?.write !== undefined) {
+            // A send with a session at hand: its history, dedup and outbox records land in this same batch.
+            pending.write(b, tx.sent)
+          } else if (raw !== undefined && pending !== undefined) {
+            // The payload stays (encrypted at rest) until delivery: if the peer lost its session, the message is
+            // encrypted again on a new one; ordinary retries resend exactly these ciphertext bytes.
             b.put(
               'outbox',
               id,
-              encodeRecord({ ...rest, ciphertext: toHex(tx.sent.ciphertext), address: tx.sent.address })
+              encodeRecord({ ...decodeOutbox(raw), ciphertext: toHex(tx.sent.ciphertext), address: tx.sent.address })
             )
           }
         }

@@ -132,6 +132,7 @@ describe('messenger behaviour', () => {
       'message after the reset'
     )
     expect(got.filter((m) => m.text === 'after the loss')).toHaveLength(1)
+    await until(() => a.queued === 0, 30_000, "A's outbox to drain")
     expect(got[0]!.contact).toBe(hex(a.identityKey))
   })
 })
