@@ -159,14 +159,24 @@ class Emitter extends EventTarget {
   }
 }
 
-/** Ack error codes after which the sender starts a new session and encrypts the message again. */
+/**
+ * Ack error codes after which the sender starts a new session and encrypts the message again: the peer has no
+ * session for it (lost state), our ratchet or its forked, a restored sender reused message numbers, or our first
+ * messages name prekeys the peer no longer has (it consumed or rotated them, then lost the session they made).
+ */
 const RESET_CODES: ReadonlySet<string> = new Set([
   'NoSession',
   'UndecryptableHeader',
   'RatchetFork',
-  'DuplicateMessage'
+  'DuplicateMessage',
+  'UnknownPrekey',
+  'ReplayedInitialMessage',
+  'SealedSenderFailure'
 ])
 const log = logger('parley:messenger')
+/** How long delivered receipts wait to be sent together, and the most ids one receipt carries. */
+const RECEIPT_COALESCE_MS = 20
+const MAX_RECEIPT_IDS = 256
 /** Retry delay of a publish that failed (or found no peers). */
 const REPUBLISH_RETRY_MS = 2000
 
@@ -641,6 +651,30 @@ export class Messenger {
     }
   }
 
+  /**
+   * Delivered receipts are coalesced per contact for a moment, so a burst of messages costs one receipt message (and
+   * one session step and store commit) instead of one each.
+   */
+  private queueDeliveredReceipt(contact: string, id: string): void {
+    let pending = this.pendingReceipts.get(contact)
+    if (pending === undefined) {
+      pending = []
+      this.pendingReceipts.set(contact, pending)
+      this.schedule(() => this.flushDeliveredReceipts(contact), RECEIPT_COALESCE_MS)
+    }
+    pending.push(id)
+    if (pending.length >= MAX_RECEIPT_IDS) void this.flushDeliveredReceipts(contact)
+  }
+
+  private async flushDeliveredReceipts(contact: string): Promise<void> {
+    const ids = this.pendingReceipts.get(contact)
+    if (ids === undefined || ids.length === 0) return
+    this.pendingReceipts.delete(contact)
+    await this.sendReceipt(contact, 'delivered', ids).catch((e: unknown) =>
+      log('delivered receipt failed: %s', (e as Error).message)
+    )
+  }
+
   /** Tells the contact these messages were read (an end-to-end encrypted read receipt). */
   async markRead(contact: string, ids: string[]): Promise<void> {
     await this.sendReceipt(contact, 'read', ids)
@@ -1005,6 +1039,8 @@ export class Messenger {
     return encodeAck({ messageId, status: 'ok' })
   }
 
+  /** Delivered receipts waiting to be coalesced, per contact. */
+  private readonly pendingReceipts = new Map<string, string[]>()
   /** Messages being received now, by hex id. */
   private readonly receiving = new Map<string, Promise<Uint8Array>>()
   /** Outbox entries with a delivery attempt in progress (the retry loop leaves them alone). */
@@ -1068,7 +1104,7 @@ export class Messenger {
           senderSeq: payload.senderSeq,
           sentAt: payload.sentAt
         })
-        this.sendReceipt(identityHex, 'delivered', [id]).catch(() => {})
+        this.queueDeliveredReceipt(identityHex, id)
       }
     }
     b.put('seen', id, encodeRecord({ v: 1, at: this.now() }))
