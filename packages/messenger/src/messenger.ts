@@ -174,8 +174,7 @@ const RESET_CODES: ReadonlySet<string> = new Set([
   'SealedSenderFailure'
 ])
 const log = logger('parley:messenger')
-/** How long delivered receipts wait to be sent together, and the most ids one receipt carries. */
-const RECEIPT_COALESCE_MS = 20
+/** The most message ids one delivered receipt carries. */
 const MAX_RECEIPT_IDS = 256
 /** Retry delay of a publish that failed (or found no peers). */
 const REPUBLISH_RETRY_MS = 2000
@@ -652,27 +651,36 @@ export class Messenger {
   }
 
   /**
-   * Delivered receipts are coalesced per contact for a moment, so a burst of messages costs one receipt message (and
-   * one session step and store commit) instead of one each.
+   * Delivered receipts go out at once, but while one is on its way, further ones for the same contact collect and
+   * leave together when it is done: a lone message gets its receipt without delay, and a burst costs a few receipt
+   * messages (each one session step and store commit) instead of one per message.
    */
   private queueDeliveredReceipt(contact: string, id: string): void {
     let pending = this.pendingReceipts.get(contact)
     if (pending === undefined) {
       pending = []
       this.pendingReceipts.set(contact, pending)
-      this.schedule(() => this.flushDeliveredReceipts(contact), RECEIPT_COALESCE_MS)
     }
     pending.push(id)
-    if (pending.length >= MAX_RECEIPT_IDS) void this.flushDeliveredReceipts(contact)
+    if (!this.receiptInFlight.has(contact)) void this.flushDeliveredReceipts(contact)
   }
 
   private async flushDeliveredReceipts(contact: string): Promise<void> {
-    const ids = this.pendingReceipts.get(contact)
-    if (ids === undefined || ids.length === 0) return
-    this.pendingReceipts.delete(contact)
-    await this.sendReceipt(contact, 'delivered', ids).catch((e: unknown) =>
-      log('delivered receipt failed: %s', (e as Error).message)
-    )
+    this.receiptInFlight.add(contact)
+    try {
+      for (;;) {
+        const ids = this.pendingReceipts.get(contact)
+        if (ids === undefined || ids.length === 0 || this.shutdown.signal.aborted) return
+        this.pendingReceipts.delete(contact)
+        for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+          await this.sendReceipt(contact, 'delivered', ids.slice(i, i + MAX_RECEIPT_IDS)).catch((e: unknown) =>
+            log('delivered receipt failed: %s', (e as Error).message)
+          )
+        }
+      }
+    } finally {
+      this.receiptInFlight.delete(contact)
+    }
   }
 
   /** Tells the contact these messages were read (an end-to-end encrypted read receipt). */
@@ -1039,8 +1047,9 @@ export class Messenger {
     return encodeAck({ messageId, status: 'ok' })
   }
 
-  /** Delivered receipts waiting to be coalesced, per contact. */
+  /** Delivered receipts waiting to be sent, per contact, and the contacts with a receipt on its way. */
   private readonly pendingReceipts = new Map<string, string[]>()
+  private readonly receiptInFlight = new Set<string>()
   /** Messages being received now, by hex id. */
   private readonly receiving = new Map<string, Promise<Uint8Array>>()
   /** Outbox entries with a delivery attempt in progress (the retry loop leaves them alone). */
