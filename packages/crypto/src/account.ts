@@ -8,6 +8,7 @@ import { MLKEM1024_PUBLIC_KEY_BYTES, MLKEM1024_SEED_BYTES } from './backend/type
 import { type Bundle, type PrekeyBundle, type SignedOneTimePrekey, signBundle, signOneTimePrekey } from './bundle.ts'
 import { Reader, Writer } from './codec.ts'
 import {
+  MAX_HANDED_OUT_PREKEYS,
   MAX_ONE_TIME_PREKEYS,
   MAX_REPLAY_CACHE_ENTRIES,
   PREKEY_GRACE_MS,
@@ -131,8 +132,9 @@ export async function generateOneTimePrekeys(
   count: number
 ): Promise<AccountState> {
   if (!Number.isInteger(count) || count < 0) throw new InvalidParameterError('count', 'a non-negative integer')
-  const have = state.oneTimePrekeys.filter((p) => p.kind === kind).length
-  const n = Math.min(count, MAX_ONE_TIME_PREKEYS - have)
+  // Only keys not yet handed out count against the cap: handed-out ones wait for a first message that may never come.
+  const have = availableOneTimePrekeys(state, kind)
+  const n = Math.max(0, Math.min(count, MAX_ONE_TIME_PREKEYS - have))
   const added: LocalOneTimePrekey[] = []
   let id = state.nextPrekeyId
   for (let i = 0; i < n; i++, id++) {
@@ -144,7 +146,16 @@ export async function generateOneTimePrekeys(
     })
     added.push({ kind, id, keyPair, signature: signed.signature, handedOut: false })
   }
-  return { ...state, oneTimePrekeys: [...state.oneTimePrekeys, ...added], nextPrekeyId: id }
+  // Handed-out keys of this kind beyond MAX_HANDED_OUT_PREKEYS are dropped, oldest first (a stranger draining the
+  // pool cannot grow the account without bound); a first message naming a dropped one gets UnknownPrekey, and its
+  // sender starts over with a fresh bundle.
+  let handedOut = state.oneTimePrekeys.filter((p) => p.kind === kind && p.handedOut).length
+  const kept = state.oneTimePrekeys.filter((p) => {
+    if (p.kind !== kind || !p.handedOut || handedOut <= MAX_HANDED_OUT_PREKEYS) return true
+    handedOut--
+    return false
+  })
+  return { ...state, oneTimePrekeys: [...kept, ...added], nextPrekeyId: id }
 }
 
 /** How many one-time prekeys of `kind` have not been handed out yet (replenish below a threshold). */
@@ -297,7 +308,7 @@ export function decodeAccount(bytes: Uint8Array): AccountState {
     lastResortPrekeys.push({ ...p, replayCache })
   }
   const oneTimePrekeys: LocalOneTimePrekey[] = []
-  for (let i = count(2 * MAX_ONE_TIME_PREKEYS); i > 0; i--) {
+  for (let i = count(2 * (MAX_ONE_TIME_PREKEYS + MAX_HANDED_OUT_PREKEYS)); i > 0; i--) {
     const k = r.u8()
     if (k !== 1 && k !== 2) throw new MalformedError('account', 'unknown prekey kind')
     const kind = k === 2 ? 'kem' : 'x25519'

@@ -48,8 +48,10 @@ export const HEADER_BYTES = 40
 // ---- Prekey lifecycle ----
 /** Previous signed / last-resort prekeys stay usable this long after rotation, for messages in flight. */
 export const PREKEY_GRACE_MS = 30 * 24 * 3600 * 1000
-/** Most one-time prekeys (of each kind) a device holds. */
+/** Most one-time prekeys (of each kind) a device holds that were not handed out yet. */
 export const MAX_ONE_TIME_PREKEYS = 200
+/** Most handed-out, still unused one-time prekeys (of each kind) kept for first messages in flight; oldest dropped. */
+export const MAX_HANDED_OUT_PREKEYS = 200
 /** Most last-resort replay-cache entries kept per last-resort prekey; rotate the prekey before it fills. */
 export const MAX_REPLAY_CACHE_ENTRIES = 10_000
 

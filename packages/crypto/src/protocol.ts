@@ -117,6 +117,11 @@ export interface DecryptOptions {
   messageId: Uint8Array
   /** The sender's address when the transport knows it; required for ratchet messages. */
   address?: string
+  /**
+   * The device key the transport authenticated (the peer of a direct connection): an initial message whose sealed
+   * certificate names another device is refused before anything is stored, so no one can claim someone else's device.
+   */
+  deviceKey?: Uint8Array
 }
 
 export interface Decrypted {
@@ -383,6 +388,9 @@ export class SessionManager {
     const address = deviceAddress(sender.identityKey, sender.deviceKey)
     if (options.address !== undefined && options.address !== address) {
       throw new UntrustedIdentityError('initial message is sealed by another identity than the sender address')
+    }
+    if (options.deviceKey !== undefined && !equalBytes(options.deviceKey, sender.deviceKey)) {
+      throw new UntrustedIdentityError('initial message names another device than the one that sent it')
     }
     return this.locks.run(address, async () => {
       const record = await this.load(address)

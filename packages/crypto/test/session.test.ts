@@ -6,6 +6,12 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   availableOneTimePrekeys,
+  decodeAccount,
+  encodeAccount,
+  generateOneTimePrekeys,
+  handOutOneTimePrekeys,
+  MAX_HANDED_OUT_PREKEYS,
+  MAX_ONE_TIME_PREKEYS,
   MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
   needsSessionReset,
   ParleyCryptoError,
@@ -40,6 +46,26 @@ async function sessionId(p: Party, q: Party): Promise<string | undefined> {
   const info = await p.manager.sessionInfo(q.manager.address)
   return info && toHex(info.sessionId)
 }
+
+describe('one-time prekey pool', () => {
+  it('keys handed out but never used do not block replenishing, and are capped (oldest dropped)', async () => {
+    const backend = backends[0]!
+    const p = await makeParty('p', backend, { oneTime: 0 })
+    let s = p.manager.account
+    for (let round = 0; round < 3; round++) {
+      s = await generateOneTimePrekeys(backend, s, 'x25519', MAX_ONE_TIME_PREKEYS)
+      expect(availableOneTimePrekeys(s, 'x25519')).toBe(MAX_ONE_TIME_PREKEYS)
+      s = handOutOneTimePrekeys(s, 'x25519', MAX_ONE_TIME_PREKEYS).state
+      expect(availableOneTimePrekeys(s, 'x25519')).toBe(0)
+    }
+    s = await generateOneTimePrekeys(backend, s, 'x25519', 1)
+    const handedOut = s.oneTimePrekeys.filter((k) => k.handedOut)
+    expect(handedOut.length).toBeLessThanOrEqual(MAX_HANDED_OUT_PREKEYS)
+    // The newest handed-out keys are the ones kept.
+    expect(Math.min(...handedOut.map((k) => k.id))).toBeGreaterThan(2 * MAX_ONE_TIME_PREKEYS)
+    expect(decodeAccount(encodeAccount(s)).oneTimePrekeys).toHaveLength(s.oneTimePrekeys.length)
+  })
+})
 
 describe.each(backends.map((b) => [b.name, b] as const))('sessions on %s', (_name, backend) => {
   it('ten initial messages before the first reply, delivered shuffled and twice each, make one session', async () => {
@@ -217,6 +243,25 @@ describe.each(backends.map((b) => [b.name, b] as const))('sessions on %s', (_nam
     const w = await send(a, b, 'from a')
     const err = await failure(b.manager.decrypt(w.ciphertext, { messageId: w.messageId, address: c.manager.address }))
     expect(err.code).toBe('UntrustedIdentity')
+  })
+
+  it('an initial message naming another device than the transport authenticated is refused, nothing stored', async () => {
+    const clock = new TestClock()
+    const a = await makeParty('a', backend, { clock })
+    const b = await makeParty('b', backend, { clock })
+    await a.manager.startSession(await b.bundle())
+    const w = await send(a, b, 'from a')
+    const snapshot = persisted(b)
+    const err = await failure(
+      b.manager.decrypt(w.ciphertext, { messageId: w.messageId, deviceKey: new TextEncoder().encode('someone else') })
+    )
+    expect(err.code).toBe('UntrustedIdentity')
+    expect(persisted(b)).toBe(snapshot)
+    const ok = await b.manager.decrypt(w.ciphertext, {
+      messageId: w.messageId,
+      deviceKey: a.manager.account.device.certificate.deviceKey
+    })
+    expect(new TextDecoder().decode(ok.plaintext)).toBe('from a')
   })
 
   it('a session unacknowledged for 30 days stops being used to send', async () => {

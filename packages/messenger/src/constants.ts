@@ -34,3 +34,5 @@ export const MAX_INBOUND_DM_STREAMS_PER_PEER = 8
 export const MAX_DM_MESSAGES_PER_MINUTE_PER_PEER = 600
 /** Largest text a user may send. */
 export const MAX_TEXT_BYTES = 64 * 1024
+/** Prekey bundles one peer may fetch per minute (each costs a one-time prekey of each kind). */
+export const MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER = 10

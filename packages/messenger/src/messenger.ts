@@ -87,6 +87,7 @@ import {
   MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
   MAX_INBOUND_DM_STREAMS_PER_PEER,
   MAX_OUTBOX,
+  MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER,
   MAX_TEXT_BYTES,
   ONE_TIME_PREKEY_REPLENISH_BELOW,
   ONE_TIME_PREKEY_TARGET,
@@ -309,7 +310,7 @@ export class Messenger {
     await node.handle(this.ids.dm, (stream, connection) => this.onDmStream(stream, connection), {
       maxInboundStreams: MAX_INBOUND_DM_STREAMS_PER_PEER
     })
-    await node.handle(this.ids.prekeys, (stream) => this.onPrekeyStream(stream))
+    await node.handle(this.ids.prekeys, (stream, connection) => this.onPrekeyStream(stream, connection))
     const status = (online: boolean) => (e: CustomEvent<PeerId>) => {
       const key = e.detail.publicKey
       if (key === undefined) return
@@ -438,13 +439,15 @@ export class Messenger {
     const signal = this.signal(DEFAULT_LOOKUP_TIMEOUT, options.signal)
     try {
       for await (const e of node.services.dht.get(key, { signal })) {
-        if (e.name === 'VALUE') {
-          try {
-            await validateDhtRecord(this.backend, key, e.value, this.now())
-            values.push(e.value)
-          } catch {
-            // A peer served an invalid record: ignore it (the reader validates too).
-          }
+        // Records come as VALUE events and inside PEER_RESPONSE events; take both, so that one server refusing
+        // kad-dht's correction step (which makes get() throw before its VALUE) does not hide the others' answers.
+        const value = e.name === 'VALUE' ? e.value : e.name === 'PEER_RESPONSE' ? e.record?.value : undefined
+        if (value === undefined) continue
+        try {
+          await validateDhtRecord(this.backend, key, value, this.now())
+          values.push(value)
+        } catch {
+          // A peer served an invalid record: ignore it (every reader validates).
         }
       }
     } catch (e) {
@@ -497,48 +500,72 @@ export class Messenger {
     if (name !== undefined) {
       const same = (await this.contacts()).find((c) => c.name === name && c.identity !== identity)
       if (same !== undefined) {
-        const changed: ContactRecord = { ...same, status: 'identity-changed', pendingIdentity: identity }
-        await this.store.put('contacts', same.identity, encodeRecord(changed))
+        // Under the contact's lock: a send or receipt in flight must not write back the unmarked record.
+        const changed = await this.locked(same.identity, async () => {
+          const current = await this.contact(same.identity)
+          const marked: ContactRecord = { ...current, status: 'identity-changed', pendingIdentity: identity }
+          await this.store.put('contacts', same.identity, encodeRecord(marked))
+          return marked
+        })
         this.events.emit('identity-changed', { contact: same.identity, name, newIdentity: identity })
         return changed
       }
     }
-    const existing = await this.store.get('contacts', identity)
-    const record: ContactRecord = existing
-      ? { ...decodeContact(existing), addresses: addresses.length > 0 ? addresses : decodeContact(existing).addresses }
-      : {
-          v: 1,
-          identity,
-          ...(name !== undefined && { name }),
-          addresses,
-          status: 'ok',
-          nextSeq: 0,
-          verified: false,
-          createdAt: this.now()
-        }
-    await this.store.put('contacts', identity, encodeRecord(record))
+    const record = await this.locked(identity, async () => {
+      const existing = await this.store.get('contacts', identity)
+      const next: ContactRecord = existing
+        ? {
+            ...decodeContact(existing),
+            ...(name !== undefined && { name }),
+            addresses: addresses.length > 0 ? addresses : decodeContact(existing).addresses
+          }
+        : {
+            v: 1,
+            identity,
+            ...(name !== undefined && { name }),
+            addresses,
+            status: 'ok',
+            nextSeq: 0,
+            verified: false,
+            createdAt: this.now()
+          }
+      await this.store.put('contacts', identity, encodeRecord(next))
+      return next
+    })
     this.events.emit('contact', { contact: identity, ...(name !== undefined && { name }) })
     return record
   }
 
   /** Accepts a contact's new identity after a safety-number change: the contact now is that identity. */
   async acceptIdentity(contact: string): Promise<ContactRecord> {
-    const c = await this.contact(contact)
-    if (c.status !== 'identity-changed' || c.pendingIdentity === undefined) return c
-    const next: ContactRecord = {
-      v: 1,
-      identity: c.pendingIdentity,
-      ...(c.name !== undefined && { name: c.name }),
-      addresses: [],
-      status: 'ok',
-      nextSeq: 0,
-      verified: false,
-      createdAt: this.now()
-    }
-    const b = this.store.batch()
-    b.delete('contacts', c.identity)
-    b.put('contacts', next.identity, encodeRecord(next))
-    await b.commit()
+    const first = await this.contact(contact)
+    if (first.status !== 'identity-changed' || first.pendingIdentity === undefined) return first
+    const pending = first.pendingIdentity
+    // Both records change together, under both contacts' locks, so no concurrent send or receipt writes an old copy.
+    const next = await this.locked(contact, () =>
+      this.locked(pending, async () => {
+        const c = await this.contact(contact)
+        const existing = await this.store.get('contacts', pending)
+        // The new identity may already have written to us (a message request): keep its sequence numbers.
+        const known = existing === undefined ? undefined : decodeContact(existing)
+        const merged: ContactRecord = {
+          v: 1,
+          identity: pending,
+          ...(c.name !== undefined && { name: c.name }),
+          addresses: known?.addresses ?? [],
+          status: 'ok',
+          nextSeq: Math.max(known?.nextSeq ?? 0, 0),
+          verified: false,
+          createdAt: known?.createdAt ?? this.now()
+        }
+        const b = this.store.batch()
+        b.delete('contacts', c.identity)
+        b.put('contacts', merged.identity, encodeRecord(merged))
+        await b.commit()
+        return merged
+      })
+    )
+    const c = first
     this.events.emit('contact', { contact: next.identity, ...(c.name !== undefined && { name: c.name }) })
     return next
   }
@@ -585,7 +612,7 @@ export class Messenger {
         nextAttemptAt: sentAt,
         createdAt: sentAt
       }
-      const hkey = historyKey(contact, 'out', c.nextSeq)
+      const hkey = historyKey(contact, 'out', c.nextSeq, id)
       const writeRecords = (b: ProfileBatch<Namespace>, withEntry: OutboxRecord) => {
         b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
         b.put('history', hkey, encodeRecord(history))
@@ -729,9 +756,19 @@ export class Messenger {
   }
 
   /** Records a contact's device in `b`: both directions (device key -> identity, identity -> device). */
-  private rememberDevice(b: ProfileBatch<Namespace>, identity: string, deviceKey: string, addresses: string[]): void {
+  private rememberDevice(
+    b: ProfileBatch<Namespace>,
+    identity: string,
+    deviceKey: string,
+    addresses: string[],
+    sequence?: number
+  ): void {
     b.put('devices', deviceKey, new TextEncoder().encode(identity))
-    b.put('devices', `of/${identity}`, encodeRecord({ v: 1, deviceKey, addresses }))
+    b.put(
+      'devices',
+      `of/${identity}`,
+      encodeRecord({ v: 1, deviceKey, addresses, ...(sequence !== undefined && { sequence }) })
+    )
   }
 
   /** The device address of a contact's current device, from its stored record or a DHT lookup. */
@@ -743,12 +780,23 @@ export class Messenger {
       return { peerId, deviceKey, addresses: [...known.addresses, ...c.addresses].map((a) => multiaddr(a)) }
     }
     const found = await this.lookup(fromHex(c.identity), options)
+    // A replayed older record (lower sequence) never replaces what we learnt from a newer one.
+    const stored = await this.device(c.identity)
+    if (stored?.sequence !== undefined && stored.sequence > found.record.sequence) {
+      const deviceKey = fromHex(stored.deviceKey)
+      return {
+        peerId: peerIdFromPublicKey(publicKeyFromProtobuf(deviceKey)),
+        deviceKey,
+        addresses: stored.addresses.map((a) => multiaddr(a))
+      }
+    }
     const b = this.store.batch()
     this.rememberDevice(
       b,
       c.identity,
       toHex(found.deviceKey),
-      found.addresses.map((a) => a.toString())
+      found.addresses.map((a) => a.toString()),
+      found.record.sequence
     )
     await b.commit()
     return found
@@ -942,8 +990,13 @@ export class Messenger {
 
   // ---------------------------------------------------------------- receiving
 
-  private async onPrekeyStream(stream: Stream): Promise<void> {
+  private async onPrekeyStream(stream: Stream, connection: Connection): Promise<void> {
     const signal = this.signal(DEFAULT_DIAL_TIMEOUT)
+    // One-time prekeys are a finite pool: a peer asking for many bundles gets refused (and cannot drain it).
+    if (!this.admit(`prekeys/${connection.remotePeer.toString()}`, MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER)) {
+      stream.abort(new PeerProtocolError('prekeys', 'rate limited'))
+      return
+    }
     try {
       const lp = lpStream(stream, { maxDataLength: 1024 })
       const req = decodePrekeyRequest((await lp.read({ signal })).subarray())
@@ -962,8 +1015,8 @@ export class Messenger {
     }
   }
 
-  /** Counts a DM from `peer`; false when it is over the per-minute limit (MAX_DM_MESSAGES_PER_MINUTE_PER_PEER). */
-  private admit(peer: string): boolean {
+  /** Counts a request from `peer` (per protocol); false when it is over `limit` per minute. */
+  private admit(peer: string, limit: number = this.dmPerMinutePerPeer): boolean {
     const now = this.now()
     let r = this.rates.get(peer)
     if (r === undefined || now - r.windowStart >= 60_000) {
@@ -972,7 +1025,7 @@ export class Messenger {
       if (this.rates.size > 10_000) this.rates.delete(this.rates.keys().next().value!)
     }
     r.count++
-    return r.count <= this.dmPerMinutePerPeer
+    return r.count <= limit
   }
 
   private async onDmStream(stream: Stream, connection: Connection): Promise<void> {
@@ -998,24 +1051,27 @@ export class Messenger {
       const envelope = decodeEnvelope((await lp.read({ signal })).subarray())
       const id = toHex(envelope.messageId)
       let ack: Uint8Array
-      // The same message may arrive twice at once (a retry racing the first attempt, or two relays): the second
-      // waits for the first and is then answered from the dedup record, so it is processed and shown once.
-      const earlier = this.receiving.get(id)
-      if (earlier !== undefined) await earlier.catch(() => {})
-      if ((await this.store.get('seen', id)) !== undefined) {
-        ack = encodeAck({ messageId: envelope.messageId, status: 'ok' })
-      } else {
-        const work = this.receive(
-          envelope.messageId,
-          envelope.ciphertext,
-          remoteKey ? publicKeyToProtobuf(remoteKey) : undefined
-        )
-        this.receiving.set(id, work)
-        try {
-          ack = await work
-        } finally {
-          if (this.receiving.get(id) === work) this.receiving.delete(id)
-        }
+      // The same message may arrive twice at once (a retry racing the first attempt, or two relays): receives of one
+      // id run one after another (the chain is extended in the same tick as it is read, with no await between), and
+      // each checks the dedup record first, so the message is processed and shown once.
+      const previous =
+        this.receiving.get(id) ?? Promise.resolve(encodeAck({ messageId: envelope.messageId, status: 'ok' }))
+      const work = previous
+        .catch(() => undefined)
+        .then(async () => {
+          if ((await this.store.get('seen', id)) !== undefined)
+            return encodeAck({ messageId: envelope.messageId, status: 'ok' })
+          return this.receive(
+            envelope.messageId,
+            envelope.ciphertext,
+            remoteKey ? publicKeyToProtobuf(remoteKey) : undefined
+          )
+        })
+      this.receiving.set(id, work)
+      try {
+        ack = await work
+      } finally {
+        if (this.receiving.get(id) === work) this.receiving.delete(id)
       }
       await lp.write(ack, { signal })
       await stream.close({ signal })
@@ -1036,7 +1092,11 @@ export class Messenger {
     const received: Array<() => void> = []
     this.afterCommit.set(id, (after) => received.push(after))
     try {
-      await this.manager.decrypt(ciphertext, { messageId, ...(address !== undefined && { address }) })
+      await this.manager.decrypt(ciphertext, {
+        messageId,
+        ...(address !== undefined && { address }),
+        ...(deviceKey !== undefined && { deviceKey })
+      })
     } catch (e) {
       const code = e instanceof ParleyCryptoError ? e.code : 'Malformed'
       return encodeAck({ messageId, status: 'error', errorCode: code })
@@ -1091,7 +1151,7 @@ export class Messenger {
       b.put('contacts', identityHex, encodeRecord(fresh))
     }
     if (payload.kind === 'text') {
-      const hkey = historyKey(identityHex, 'in', payload.senderSeq)
+      const hkey = historyKey(identityHex, 'in', payload.senderSeq, id)
       const h: HistoryRecord = {
         v: 1,
         id,

@@ -70,11 +70,16 @@ export interface DeviceRecord {
   readonly v: 1
   readonly deviceKey: string
   readonly addresses: readonly string[]
+  /** Sequence of the DHT record it came from (absent when learnt from a message): older records never win. */
+  readonly sequence?: number
 }
 
 export function decodeDevice(bytes: Uint8Array): DeviceRecord {
   const r = parse('device', bytes)
-  require('device', hex(r.deviceKey) && Array.isArray(r.addresses) && (r.addresses as unknown[]).every(str))
+  require('device', hex(r.deviceKey) &&
+    Array.isArray(r.addresses) &&
+    (r.addresses as unknown[]).every(str) &&
+    opt(r.sequence, nat))
   return r as unknown as DeviceRecord
 }
 
@@ -165,7 +170,10 @@ export function decodeSeen(bytes: Uint8Array): SeenRecord {
   return r as unknown as SeenRecord
 }
 
-/** History key: contact, then direction and sequence, so one prefix query returns a conversation. */
-export function historyKey(contact: string, direction: Direction, senderSeq: number): string {
-  return `${contact}/${direction}/${String(senderSeq).padStart(16, '0')}`
+/**
+ * History key: contact, direction, sequence, then the message id — one prefix query returns a conversation, and no
+ * message can overwrite another, even one that reuses a sequence number.
+ */
+export function historyKey(contact: string, direction: Direction, senderSeq: number, id: string): string {
+  return `${contact}/${direction}/${String(senderSeq).padStart(16, '0')}/${id}`
 }
