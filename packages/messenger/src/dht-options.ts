@@ -7,6 +7,7 @@ import type { PeerInfo, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, type KadDHTInit, kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import type { CryptoBackend } from '@parley/crypto'
 import { DHT_NAMESPACE, dhtRecordSelector, dhtRecordValidator, protocols } from '@parley/wire'
+import type { Datastore } from 'interface-datastore'
 import type { Libp2p } from 'libp2p'
 import { DEFAULT_PROTOCOL_PREFIX } from './constants.ts'
 
@@ -22,6 +23,11 @@ export type DhtTimers = Pick<
 >
 
 export interface NetworkOptions {
+  /**
+   * Where libp2p (and kad-dht's record store) keeps its data. Default: an in-memory MonotonicRecordDatastore, which
+   * refuses rolled-back Parley records. Tests may pass another to play a misbehaving node.
+   */
+  datastore?: Datastore
   /** kad-dht timers (tests, the simulator). */
   dhtTimers?: DhtTimers
   /**

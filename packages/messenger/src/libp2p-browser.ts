@@ -13,6 +13,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { MonotonicRecordDatastore } from './dht-datastore.ts'
 import { type Libp2pFactory, type ParleyServices, parleyDht } from './dht-options.ts'
 
 /** Whether `ma` runs plain `ws://` somewhere (`/tcp/…/ws`; `/tls/ws` and `/wss` are secure). */
@@ -49,6 +50,8 @@ export const createBrowserLibp2p: Libp2pFactory = async (privateKey, backend, op
   const bootstrapList = options.bootstrap ?? []
   return createLibp2p({
     privateKey,
+    // kad-dht keeps records here; Parley records only move forward in sequence (see dht-datastore.ts).
+    datastore: options.datastore ?? new MonotonicRecordDatastore(),
     start: false,
     addresses: { listen: options.listen ?? ['/p2p-circuit'] },
     transports: [webSockets(), circuitRelayTransport()],

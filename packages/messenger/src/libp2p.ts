@@ -19,6 +19,7 @@ import { yamux } from '@libp2p/yamux'
 import type { CryptoBackend } from '@parley/crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS } from './constants.ts'
+import { MonotonicRecordDatastore } from './dht-datastore.ts'
 import { type NetworkOptions, type ParleyServices, parleyDht } from './dht-options.ts'
 
 export type { Libp2pFactory, NetworkOptions, ParleyServices } from './dht-options.ts'
@@ -31,6 +32,8 @@ export async function createNodeLibp2p(
 ): Promise<Libp2p<ParleyServices>> {
   return createLibp2p({
     privateKey,
+    // kad-dht keeps records here; Parley records only move forward in sequence (see dht-datastore.ts).
+    datastore: options.datastore ?? new MonotonicRecordDatastore(),
     start: false,
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] },
     transports: [tcp(), webSockets(), circuitRelayTransport()],

@@ -83,7 +83,10 @@ export class Cluster {
     return m
   }
 
-  /** A plain libp2p node with the messengers' own options (Parley's DHT validator included), started. */
+  /**
+   * A plain libp2p node with the messengers' own options (Parley's DHT validator included), started. Pass
+   * `{ datastore: new MemoryDatastore() }` for an attacker's node, which need not keep the monotonic record rule.
+   */
   async rawNode(network: NetworkOptions = {}): Promise<RawNode> {
     const node = await createNodeLibp2p(await generateKeyPair('Ed25519'), defaultBackend, {
       ...this.network,
