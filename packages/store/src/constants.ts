@@ -61,6 +61,12 @@ export const MAX_VALUE_BYTES = 8 * 1024 * 1024
 export const MAX_BATCH_OPERATIONS = 10_000
 /** Most value bytes in one batch (all puts together). */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024
+/**
+ * Record names (HMACs of namespace and logical key) an open profile keeps in memory, least recently used first out,
+ * so a key read or written again skips the HMAC. Worst case ~2.3 KiB per entry (a 1 KiB key as UTF-16 plus the
+ * name), ~10 MiB in all; typical keys of a few dozen characters take well under 1 MiB. Names only, never values.
+ */
+export const MAX_CACHED_RECORD_NAMES = 4096
 /** Namespaces are visible on disk: short lowercase category names only (`history`, `sessions`, …). */
 export const NAMESPACE_PATTERN = /^[a-z][a-z0-9-]{0,31}$/
 /**

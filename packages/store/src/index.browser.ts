@@ -1,6 +1,6 @@
 /**
- * @parley/store for browsers: the same API with IndexedDB on disk and scrypt from @noble/hashes. Imports nothing
- * from Node or LevelDB; passphrases come from the UI (a string or a prompt).
+ * @parley/store for browsers: the same API with IndexedDB on disk, scrypt from @noble/hashes and the record
+ * primitives on WebCrypto. Imports nothing from Node or LevelDB; passphrases come from the UI (a string or a prompt).
  */
 import type { Datastore } from 'interface-datastore'
 import type { AbortOptions, StoreBackend, StoreLocation } from './api.ts'
@@ -8,10 +8,13 @@ import { UnsupportedBackendError } from './errors.ts'
 import { openIdbDatastore } from './idb.ts'
 import { nobleScrypt } from './kdf-noble.ts'
 import { AtomicMemoryDatastore } from './memory.ts'
-import { openProfileStore, type ProfileStore, type ProfileStoreOptions } from './profile-store.ts'
+import { openProfileStore, type ProfileStore, type ProfileStoreOptions, type StorePlatform } from './profile-store.ts'
+import { webRecordCrypto } from './record-crypto-web.ts'
 
 export * from './api.ts'
 export { resolvePassphrase } from './passphrase-browser.ts'
+
+const platform: StorePlatform = { scrypt: nobleScrypt, records: webRecordCrypto }
 
 /** Opens the backend at `location`: `memory` or `idb` in browsers (`level` is Node-only: UnsupportedBackendError). */
 export async function openStore(location: StoreLocation, options: AbortOptions = {}): Promise<StoreBackend> {
@@ -36,5 +39,5 @@ export function createProfileStore<N extends string>(
   passphrase: string,
   options: ProfileStoreOptions<N>
 ): Promise<ProfileStore<N>> {
-  return openProfileStore(nobleScrypt, backend, passphrase, options)
+  return openProfileStore(platform, backend, passphrase, options)
 }

@@ -1,6 +1,7 @@
 /**
  * @parley/store — persistence behind one interface (memory, LevelDB, IndexedDB) with the whole profile encrypted at
- * rest. Node entry: LevelDB on disk, scrypt from node:crypto, passphrases from a file, the environment or a prompt.
+ * rest. Node entry: LevelDB on disk, scrypt and the record primitives from node:crypto, passphrases from a file,
+ * the environment or a prompt.
  */
 import type { Datastore } from 'interface-datastore'
 import type { AbortOptions, StoreBackend, StoreLocation } from './api.ts'
@@ -8,10 +9,13 @@ import { UnsupportedBackendError } from './errors.ts'
 import { nodeScrypt } from './kdf-node.ts'
 import { openLevelDatastore } from './level.ts'
 import { AtomicMemoryDatastore } from './memory.ts'
-import { openProfileStore, type ProfileStore, type ProfileStoreOptions } from './profile-store.ts'
+import { openProfileStore, type ProfileStore, type ProfileStoreOptions, type StorePlatform } from './profile-store.ts'
+import { nodeRecordCrypto } from './record-crypto-node.ts'
 
 export * from './api.ts'
 export { type ResolvePassphraseOptions, resolvePassphrase } from './passphrase-node.ts'
+
+const platform: StorePlatform = { scrypt: nodeScrypt, records: nodeRecordCrypto }
 
 /** Opens the backend at `location`: `memory` or `level` in Node (`idb` is browser-only: UnsupportedBackendError). */
 export async function openStore(location: StoreLocation, options: AbortOptions = {}): Promise<StoreBackend> {
@@ -36,5 +40,5 @@ export function createProfileStore<N extends string>(
   passphrase: string,
   options: ProfileStoreOptions<N>
 ): Promise<ProfileStore<N>> {
-  return openProfileStore(nodeScrypt, backend, passphrase, options)
+  return openProfileStore(platform, backend, passphrase, options)
 }

@@ -1,19 +1,22 @@
 /**
- * The key hierarchy, all on WebCrypto (the same code in Node 24 and browsers):
+ * The key hierarchy. The passphrase key and the header wrap are on WebCrypto everywhere (once per open); the record
+ * subkeys and their per-record operations go through the entry point's RecordCrypto (node:crypto in Node,
+ * WebCrypto in browsers, same bytes):
  *
  *   passphrase ─scrypt(salt)→ KEK ─AES-256-GCM unwrap→ data key (32 random bytes)
  *   data key ─HKDF-SHA-256(info = INFO_RECORD_KEY)→ AES-256-GCM key for values
  *   data key ─HKDF-SHA-256(info = INFO_NAME_KEY)→ HMAC-SHA-256 key that names records
  *
- * Two subkeys instead of the data key itself for both jobs: one key, one algorithm. Every CryptoKey is
- * non-extractable and imported once per open profile; the raw data key is zeroed right after import.
+ * Two subkeys instead of the data key itself for both jobs: one key, one algorithm. Subkeys are imported once per
+ * open profile (non-extractable CryptoKeys, or KeyObjects in Node); the raw data key is zeroed right after.
  */
-import { buf, concat, fromUtf8, toHex, utf8 } from './bytes.ts'
+import { buf, concat, fromUtf8, utf8 } from './bytes.ts'
 import {
   DATA_KEY_BYTES,
   FORMAT_VERSION,
   INFO_NAME_KEY,
   INFO_RECORD_KEY,
+  MAX_CACHED_RECORD_NAMES,
   MAX_KEY_BYTES,
   NONCE_BYTES,
   SUPPORTED_FORMAT_VERSIONS,
@@ -22,6 +25,8 @@ import {
 import { CorruptRecordError, UnknownFormatVersionError, WrongPassphraseError } from './errors.ts'
 import { type Header, headerAssociatedData } from './header.ts'
 import type { AbortOptions, ScryptFunction, ScryptParams } from './kdf.ts'
+import { NameCache } from './name-cache.ts'
+import type { RecordCrypto, RecordKeys } from './record-crypto.ts'
 
 const subtle = globalThis.crypto.subtle
 
@@ -103,39 +108,42 @@ export interface Entry {
  * value moved to another key (or namespace) fails either the tag or the name check.
  */
 export class ProfileKeys {
-  readonly #recordKey: CryptoKey
-  readonly #nameKey: CryptoKey
+  readonly #keys: RecordKeys
+  readonly #names: NameCache
   readonly #random: RandomSource
 
-  private constructor(recordKey: CryptoKey, nameKey: CryptoKey, random: RandomSource) {
-    this.#recordKey = recordKey
-    this.#nameKey = nameKey
+  private constructor(keys: RecordKeys, names: NameCache, random: RandomSource) {
+    this.#keys = keys
+    this.#names = names
     this.#random = random
   }
 
-  /** Derives the two subkeys from the raw data key. The caller zeroes `dataKey` afterwards. */
-  static async fromDataKey(dataKey: Uint8Array, random: RandomSource): Promise<ProfileKeys> {
-    const base = await subtle.importKey('raw', buf(dataKey), 'HKDF', false, ['deriveKey'])
-    const hkdf = (info: string) => ({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: buf(utf8(info)) })
-    const recordKey = await subtle.deriveKey(hkdf(INFO_RECORD_KEY), base, { name: 'AES-GCM', length: 256 }, false, [
-      'encrypt',
-      'decrypt'
-    ])
-    const nameKey = await subtle.deriveKey(
-      hkdf(INFO_NAME_KEY),
-      base,
-      { name: 'HMAC', hash: 'SHA-256', length: 256 },
-      false,
-      ['sign']
-    )
-    return new ProfileKeys(recordKey, nameKey, random)
+  /**
+   * Derives the two subkeys from the raw data key with `records`. The caller zeroes `dataKey` afterwards.
+   * `maxCachedNames` bounds the record-name cache (0 turns it off).
+   */
+  static async fromDataKey(
+    records: RecordCrypto,
+    dataKey: Uint8Array,
+    random: RandomSource,
+    maxCachedNames: number = MAX_CACHED_RECORD_NAMES
+  ): Promise<ProfileKeys> {
+    const names = new NameCache(maxCachedNames)
+    return new ProfileKeys(await records.deriveRecordKeys(dataKey, INFO_RECORD_KEY, INFO_NAME_KEY), names, random)
   }
 
-  /** The datastore key of a logical key: `/<namespace>/<hex HMAC>`; reveals the namespace only. */
-  async storageKey(namespace: string, key: string): Promise<string> {
+  /**
+   * The datastore key of a logical key: `/<namespace>/<hex HMAC>`; reveals the namespace only. Repeated keys come
+   * from the name cache. `remember: false` computes a missing name without caching it (a query's scan of a whole
+   * namespace would otherwise evict the keys in actual use).
+   */
+  async storageKey(namespace: string, key: string, remember = true): Promise<string> {
+    const cached = this.#names.get(namespace, key)
+    if (cached !== undefined) return cached
     const ns = utf8(namespace)
-    const mac = await subtle.sign('HMAC', this.#nameKey, buf(concat(Uint8Array.of(ns.length), ns, utf8(key))))
-    return `/${namespace}/${toHex(new Uint8Array(mac))}`
+    const name = `/${namespace}/${await this.#keys.name(concat(Uint8Array.of(ns.length), ns, utf8(key)))}`
+    if (remember) this.#names.set(namespace, key, name)
+    return name
   }
 
   /** Encrypts one record for `storageKey` (which the caller got from storageKey(namespace, key)). */
@@ -147,11 +155,13 @@ export class ProfileKeys {
     plaintext.set(value, 2 + keyBytes.length)
     const nonce = this.#random(NONCE_BYTES)
     if (nonce.length !== NONCE_BYTES) throw new TypeError('random source returned the wrong length')
-    const additionalData = buf(concat(Uint8Array.of(FORMAT_VERSION), utf8(storageKey)))
-    const sealed = new Uint8Array(
-      await subtle.encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData }, this.#recordKey, plaintext)
-    )
-    plaintext.fill(0)
+    const additionalData = concat(Uint8Array.of(FORMAT_VERSION), utf8(storageKey))
+    let sealed: Uint8Array
+    try {
+      sealed = await this.#keys.seal(nonce, plaintext, additionalData)
+    } finally {
+      plaintext.fill(0)
+    }
     const record = new Uint8Array(1 + NONCE_BYTES + sealed.length)
     record[0] = FORMAT_VERSION
     record.set(nonce, 1)
@@ -159,24 +169,21 @@ export class ProfileKeys {
     return record
   }
 
-  /** Decrypts and checks a record read from `storageKey` in `namespace`. */
-  async open(namespace: string, storageKey: string, record: Uint8Array): Promise<Entry> {
+  /**
+   * Decrypts and checks a record read from `storageKey` in `namespace`. `remember` is passed on to the name re-check
+   * (false for query scans).
+   */
+  async open(namespace: string, storageKey: string, record: Uint8Array, remember = true): Promise<Entry> {
     const what = `record in '${namespace}'`
     if (record.length < 1) throw new CorruptRecordError(what, 'empty')
     const version = record[0]!
     if (!SUPPORTED_FORMAT_VERSIONS.includes(version)) throw new UnknownFormatVersionError(what, version)
     if (record.length < 1 + NONCE_BYTES + TAG_BYTES + 2) throw new CorruptRecordError(what, 'truncated')
     const nonce = record.subarray(1, 1 + NONCE_BYTES)
-    const additionalData = buf(concat(Uint8Array.of(version), utf8(storageKey)))
+    const additionalData = concat(Uint8Array.of(version), utf8(storageKey))
     let plaintext: Uint8Array
     try {
-      plaintext = new Uint8Array(
-        await subtle.decrypt(
-          { name: 'AES-GCM', iv: buf(nonce), additionalData },
-          this.#recordKey,
-          buf(record.subarray(1 + NONCE_BYTES))
-        )
-      )
+      plaintext = await this.#keys.open(nonce, record.subarray(1 + NONCE_BYTES), additionalData)
     } catch {
       throw new CorruptRecordError(what, 'did not authenticate (damaged, or moved from another key)')
     }
@@ -189,9 +196,15 @@ export class ProfileKeys {
     } catch {
       throw new CorruptRecordError(what, 'key is not UTF-8')
     }
-    if ((await this.storageKey(namespace, key)) !== storageKey) {
+    // A cached name is the HMAC of this very (namespace, key), so the check is as strong with the cache as without.
+    if ((await this.storageKey(namespace, key, remember)) !== storageKey) {
       throw new CorruptRecordError(what, 'embedded key does not match the record name')
     }
     return { key, value: plaintext.slice(2 + keyLength) }
+  }
+
+  /** Drops the cached names (the store is closing). */
+  forget(): void {
+    this.#names.clear()
   }
 }

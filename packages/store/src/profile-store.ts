@@ -41,6 +41,18 @@ import {
   unwrapDataKey,
   wrapDataKey
 } from './keys.ts'
+import type { RecordCrypto } from './record-crypto.ts'
+
+/**
+ * What an entry point binds for its platform: scrypt (node:crypto or @noble/hashes) and the record primitives
+ * (node:crypto or WebCrypto). Internal; the benchmark and the interoperability tests pick them explicitly.
+ */
+export interface StorePlatform {
+  readonly scrypt: ScryptFunction
+  readonly records: RecordCrypto
+  /** Bound of the record-name cache (default MAX_CACHED_RECORD_NAMES; 0 turns it off). */
+  readonly maxCachedRecordNames?: number
+}
 
 /** Options of createProfileStore. */
 export interface ProfileStoreOptions<N extends string> extends AbortOptions {
@@ -193,14 +205,15 @@ async function hasAnyRecord(backend: Datastore, options: AbortOptions): Promise<
 
 /**
  * Opens (or, with `create`, creates) the profile in `backend` with `passphrase`. Shared by both entry points, which
- * bind `scrypt` to node:crypto or @noble/hashes. Internal: callers use the entry's createProfileStore.
+ * pass their `platform`. Internal: callers use the entry's createProfileStore.
  */
 export async function openProfileStore<N extends string>(
-  scrypt: ScryptFunction,
+  platform: StorePlatform,
   backend: Datastore,
   passphrase: string,
   options: ProfileStoreOptions<N>
 ): Promise<ProfileStore<N>> {
+  const { scrypt } = platform
   const signal = options.signal
   const random = options.random ?? defaultRandom
   const allowWeak = options.unsafeFastKdfForTests === true
@@ -237,7 +250,7 @@ export async function openProfileStore<N extends string>(
   }
   let keys: ProfileKeys
   try {
-    keys = await ProfileKeys.fromDataKey(dataKey, random)
+    keys = await ProfileKeys.fromDataKey(platform.records, dataKey, random, platform.maxCachedRecordNames)
   } finally {
     dataKey.fill(0)
   }
@@ -329,7 +342,8 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
         let count = 0
         for await (const pair of backend.query({ prefix: `/${namespace}/` }, { signal })) {
           checkOpen()
-          const entry = await keys.open(namespace, pair.key.toString(), pair.value)
+          // remember = false: one scan of a large namespace must not push the keys in use out of the name cache.
+          const entry = await keys.open(namespace, pair.key.toString(), pair.value, false)
           if (!entry.key.startsWith(prefix)) continue
           yield entry
           count++
@@ -416,6 +430,7 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
     if (this.#closed) return
     this.#closed = true
     await Promise.allSettled([...this.#running])
+    this.#keys.forget()
     await this.#backend.close?.()
   }
 

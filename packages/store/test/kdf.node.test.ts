@@ -12,6 +12,7 @@ import { checkScryptParams } from '../src/kdf.ts'
 import { nobleScrypt } from '../src/kdf-noble.ts'
 import { nodeScrypt } from '../src/kdf-node.ts'
 import { openProfileStore } from '../src/profile-store.ts'
+import { webRecordCrypto } from '../src/record-crypto-web.ts'
 import { FAST, text } from './helpers/platform.ts'
 
 interface ScryptVector {
@@ -42,12 +43,12 @@ describe('scrypt', () => {
     })
   }
 
-  it('a profile created with node:crypto scrypt opens with @noble/hashes scrypt, and back', async () => {
+  it('a profile created with node:crypto scrypt opens with @noble/hashes scrypt (the browser platform)', async () => {
     const backend = new AtomicMemoryDatastore()
     const created = await createProfileStore(backend, 'pass', { ...FAST, create: true })
     await created.put('identity', 'me', text('x'))
     await created.close()
-    const viaNoble = await openProfileStore(nobleScrypt, backend, 'pass', FAST)
+    const viaNoble = await openProfileStore({ scrypt: nobleScrypt, records: webRecordCrypto }, backend, 'pass', FAST)
     expect(await viaNoble.get('identity', 'me')).toEqual(text('x'))
   })
 
