@@ -64,6 +64,8 @@ export interface LibsignalFigures {
 
 const PLAINTEXT_BYTES = 100
 const WARMUP_ITERATIONS = 200
+/** Minimum warm-up time per workload (ms), as on our side. */
+const WARMUP_MS = 1000
 const DEFAULT_SECONDS = 2
 const DEVICE_ID = 1
 // libsignal prekey ids are 24-bit; wrap well below that so long runs never overflow.
@@ -349,7 +351,10 @@ function assertEqual(actual: Uint8Array, expected: Uint8Array, what: string): vo
  * `seconds` of wall clock; returns completed operations per second.
  */
 async function measure(seconds: number, operation: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < WARMUP_ITERATIONS; i++) await operation()
+  // Warm up by count AND time, the same rule as our side (workloads.ts): V8 reaches its optimising tiers only after
+  // a while, so a count alone would time partly unoptimised code on whichever side warms up faster.
+  const warmEnd = performance.now() + WARMUP_MS
+  for (let i = 0; i < WARMUP_ITERATIONS || performance.now() < warmEnd; i++) await operation()
   const start = performance.now()
   const deadline = start + seconds * 1000
   let count = 0

@@ -20,6 +20,8 @@ import {
 } from '../src/api.ts'
 
 const DAY = 86_400_000
+/** Minimum warm-up time per workload (ms), the same on both sides of the comparison. */
+const WARMUP_MS = 1000
 
 export interface Figures {
   encryptDecryptPerSec: number
@@ -53,7 +55,9 @@ function withFreshSessions(backend: CryptoBackend, account: AccountState): Side 
 
 /** Runs `op` repeatedly for `seconds` after `warmup` runs; returns operations per second. */
 export async function measure(seconds: number, warmup: number, op: () => Promise<void>): Promise<number> {
-  for (let i = 0; i < warmup; i++) await op()
+  // Warm up by count AND time (the same rule as libsignal-baseline.ts): V8's optimising tiers take a while.
+  const warmEnd = performance.now() + WARMUP_MS
+  for (let i = 0; i < warmup || performance.now() < warmEnd; i++) await op()
   const start = performance.now()
   const end = start + seconds * 1000
   let n = 0
