@@ -76,6 +76,7 @@ import {
   validateDhtRecord
 } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
+import { cachedProfileStore } from './cached-store.ts'
 import {
   BUNDLE_LIFETIME_MS,
   CERTIFICATE_LIFETIME_MS,
@@ -219,7 +220,8 @@ export class Messenger {
   >()
 
   constructor(options: MessengerOptions) {
-    this.store = options.store
+    // Contacts and devices are read on every message: keep them in a write-through cache.
+    this.store = cachedProfileStore(options.store, ['contacts', 'devices'])
     this.backend = options.backend ?? defaultBackend
     this.now = options.now ?? Date.now
     this.networkOptions = options.network ?? {}
