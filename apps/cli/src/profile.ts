@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline/promises'
 import { Writable } from 'node:stream'
 import { NAMESPACES, type Namespace } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore, resolvePassphrase } from '@parley/store'
+import { CommandError } from './commands.ts'
 
 export interface ProfileOptions {
   data?: string
@@ -32,7 +33,9 @@ export function profileExists(dir: string): boolean {
 
 /** Asks for the passphrase on the terminal without echoing it. */
 async function prompt(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw new Error('no passphrase: set PARLEY_PASSPHRASE or pass --passphrase-file')
+  if (!process.stdin.isTTY) {
+    throw new CommandError('PassphraseRequired', 'no passphrase: set PARLEY_PASSPHRASE or pass --passphrase-file')
+  }
   let muted = false
   const output = new Writable({
     write(chunk, _enc, done) {
@@ -58,7 +61,7 @@ export async function openProfile(
   options: ProfileOptions & { create?: boolean }
 ): Promise<ProfileStore<Namespace>> {
   if (!options.create && !profileExists(dir)) {
-    throw new Error(`no profile at ${dir}: run 'parley init' first (or pass --data <dir>)`)
+    throw new CommandError('NoProfile', `no profile at ${dir}: run 'parley init' first (or pass --data <dir>)`)
   }
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const passphrase = await resolvePassphrase({
