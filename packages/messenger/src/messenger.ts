@@ -563,7 +563,21 @@ export class Messenger {
         const b = this.store.batch()
         b.delete('contacts', c.identity)
         b.put('contacts', merged.identity, encodeRecord(merged))
+        // Messages still queued for the old identity are never sent to the new one (the user wrote them to someone
+        // else's key): they leave the outbox and their history entries say `failed`.
+        let dropped = 0
+        for await (const { value } of this.store.query('outbox')) {
+          const e = decodeOutbox(value)
+          if (e.contact !== c.identity) continue
+          b.delete('outbox', e.id)
+          dropped++
+          const seen = await this.store.get('seen', e.id)
+          const hkey = seen && decodeSeen(seen).history
+          const h = hkey && (await this.store.get('history', hkey))
+          if (hkey && h) b.put('history', hkey, encodeRecord({ ...decodeHistory(h), state: 'failed' }))
+        }
         await b.commit()
+        this.outboxSize -= dropped
         return merged
       })
     )
@@ -1189,7 +1203,7 @@ export class Messenger {
         if (!hkey || !hb) continue
         const rec = decodeHistory(hb)
         if (rec.direction !== 'out' || rec.contact !== identityHex) continue
-        const rank = { pending: 0, sent: 1, delivered: 2, read: 3 }
+        const rank = { pending: 0, sent: 1, delivered: 2, read: 3, failed: -1 }
         if (rank[state] > rank[rec.state]) b.put('history', hkey, encodeRecord({ ...rec, state }))
       }
       return () => this.events.emit('receipt', { contact: identityHex, type: state, ids })

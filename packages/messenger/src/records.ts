@@ -34,7 +34,8 @@ export interface ContactRecord {
 }
 
 export type Direction = 'in' | 'out'
-export type DeliveryState = 'pending' | 'sent' | 'delivered' | 'read'
+/** `failed`: dropped unsent (queued for an identity the user then replaced). */
+export type DeliveryState = 'pending' | 'sent' | 'delivered' | 'read' | 'failed'
 
 export interface HistoryRecord {
   readonly v: 1
@@ -146,7 +147,7 @@ export function decodeHistory(bytes: Uint8Array): HistoryRecord {
     nat(r.sentAt) &&
     opt(r.receivedAt, nat) &&
     str(r.text) &&
-    ['pending', 'sent', 'delivered', 'read'].includes(r.state as string))
+    ['pending', 'sent', 'delivered', 'read', 'failed'].includes(r.state as string))
   return r as unknown as HistoryRecord
 }
 
