@@ -37,6 +37,7 @@ import {
   generateIdentity,
   generateOneTimePrekeys,
   type IdentityKeyPair,
+  KeyedMutex,
   needsSessionReset,
   ParleyCryptoError,
   type ProtocolStore,
@@ -212,7 +213,7 @@ export class Messenger {
   private timers: ReturnType<typeof setTimeout>[] = []
   private retrying = false
   /** Session setup and encryption per contact run one at a time (one session, not one per concurrent send). */
-  private readonly contactLocks = new Map<string, Promise<unknown>>()
+  private readonly contactLocks = new KeyedMutex()
   /** Context of the operation whose crypto commit is in flight, keyed by hex message id. */
   private readonly pendingSends = new Map<
     string,
@@ -898,15 +899,8 @@ export class Messenger {
     return true
   }
 
-  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.contactLocks.get(key) ?? Promise.resolve()
-    const run = previous.catch(() => {}).then(fn)
-    this.contactLocks.set(key, run)
-    try {
-      return await run
-    } finally {
-      if (this.contactLocks.get(key) === run) this.contactLocks.delete(key)
-    }
+  private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.contactLocks.run(key, fn)
   }
 
   /** Encrypts a queued payload (starting a session first if there is none); the commit stores the ciphertext. */
