@@ -24,6 +24,7 @@ export {
 export { decodeEnvelope, ENVELOPE_SCHEMA, type Envelope, type EnvelopeInit, encodeEnvelope } from './envelope.ts'
 export * from './errors.ts'
 export { decodeInvite, encodeInvite, INVITE_SCHEMA, type Invite, type InviteInit } from './invite.ts'
+export * from './mailbox.ts'
 export { isBucketSize, padCiphertext, paddedLength, padPayload, unpad } from './padding.ts'
 export {
   decodePaddedPayload,

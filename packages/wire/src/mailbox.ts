@@ -1,0 +1,519 @@
+/**
+ * The mailbox protocol on `/parley/mailbox/1.0.0`: store-and-forward of opaque envelopes at a relay, and the
+ * one-time prekey batches a node leaves there. Every stream is a sequence of length-prefixed MailboxRequest frames,
+ * each answered by one MailboxResponse.
+ *
+ * ```proto
+ * message MailboxRegistration {        // signed by the owner's identity key
+ *   uint64 version = 1;                // 1
+ *   bytes identity_key = 2;            // 32 bytes: the mailbox is this identity's
+ *   bytes relay = 3;                   // the relay's peer id (binary): a registration is valid at one relay only
+ *   uint64 expires_at = 4;             // ms since the epoch
+ *   repeated bytes deposit_token_hashes = 5;  // SHA-256 of deposit tokens, at most 64; none: anyone may deposit
+ *   bytes signature = 6;               // Ed25519 over "Parley/v1/mailbox-registration" ‖ 0x00 ‖ fields 1–5
+ * }
+ * message MailboxRequest {
+ *   uint64 version = 1;
+ *   Op op = 2;                         // REGISTER 1, DEPOSIT 2, CHALLENGE 3, AUTH 4, FETCH 5, ACK 6, PUT_PREKEYS 7,
+ *                                      // TAKE_PREKEYS 8
+ *   bytes registration = 3;            // REGISTER: an encoded MailboxRegistration
+ *   bytes mailbox = 4;                 // DEPOSIT, CHALLENGE, AUTH, TAKE_PREKEYS: the owner's 32-byte identity key
+ *   bytes envelope = 5;                // DEPOSIT: opaque, 1..MAX_MAILBOX_ENVELOPE_BYTES
+ *   bytes deposit_token = 6;           // DEPOSIT, optional: 32 bytes
+ *   bytes challenge = 7;               // AUTH: the 32 bytes CHALLENGE returned
+ *   bytes signature = 8;               // AUTH: Ed25519 over "Parley/v1/mailbox-auth" ‖ 0x00 ‖ len(relay) ‖ relay ‖ mailbox ‖ challenge
+ *   repeated uint64 ids = 9;           // ACK: ids of fetched items, at most MAX_MAILBOX_ACK_IDS
+ *   reserved 10;
+ *   repeated bytes one_time_prekeys = 11;  // PUT_PREKEYS: encodeOneTimePrekey, at most MAX_MAILBOX_PREKEYS_PER_PUT
+ * }
+ * message MailboxItem { uint64 id = 1; uint64 deposited_at = 2; bytes envelope = 3; }
+ * message MailboxResponse {
+ *   uint64 version = 1;
+ *   Status status = 2;                 // OK 1, ERROR 2
+ *   string error_code = 3;             // exactly when ERROR
+ *   uint64 id = 4;                     // DEPOSIT: the item's id at this relay
+ *   bytes challenge = 5;               // CHALLENGE: 32 fresh random bytes, single use
+ *   repeated MailboxItem items = 6;    // FETCH: oldest first
+ *   bool more = 7;                     // FETCH: more items wait after these
+ *   uint64 prekeys_x25519 = 8;         // AUTH, PUT_PREKEYS: one-time prekeys the relay still holds for the owner
+ *   uint64 prekeys_kem = 9;
+ *   uint64 retry_after_ms = 10;        // ERROR RateLimited: when to try again
+ *   repeated bytes one_time_prekeys = 11;  // TAKE_PREKEYS: at most one of each kind, never handed out again
+ * }
+ * ```
+ *
+ * An owner session is CHALLENGE → AUTH on one stream; FETCH, ACK and PUT_PREKEYS are accepted on that stream after
+ * a successful AUTH only (the stream belongs to one Noise-authenticated connection). A challenge is single use and
+ * names the relay, so neither a replayed AUTH nor one relayed from another relay is accepted.
+ *
+ * What a relay stores names no one: mailboxes are keyed by `mailboxId(identity)`, a hash of the identity key, and the
+ * registration itself is not kept (only its expiry and deposit-token hashes). The owner's identity key crosses the
+ * wire in requests, never to disk. Prekey batches hold one-time prekeys only: a sender takes the signed bundle from
+ * the owner's DHT record (it found the relays there) and one-time prekeys from TAKE_PREKEYS, and verifies both.
+ */
+import { type CryptoBackend, type IdentityKeyPair, validateEd25519PublicKey } from '@parley/crypto'
+import { checkErrorCode, checkStatus, ERROR_CODE_TYPE } from './ack.ts'
+import { IDENTITY_KEY_BYTES, MAX_ENVELOPE_BYTES, SIGNATURE_BYTES } from './constants.ts'
+import { InvalidParameterError, InvalidValueError, RecordSignatureError } from './errors.ts'
+import { defineSchema, encodeMessage, type FieldSpec } from './protobuf.ts'
+import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
+
+/** Largest envelope a relay stores (a DM Envelope, which is what senders deposit). */
+export const MAX_MAILBOX_ENVELOPE_BYTES = MAX_ENVELOPE_BYTES
+/** Length of a fetch challenge and of a deposit token. */
+export const MAILBOX_CHALLENGE_BYTES = 32
+export const DEPOSIT_TOKEN_BYTES = 32
+/** Most deposit-token hashes one registration carries. */
+export const MAX_DEPOSIT_TOKENS = 64
+/** Most ids one ACK names. */
+export const MAX_MAILBOX_ACK_IDS = 256
+/** Most one-time prekeys one PUT_PREKEYS carries. */
+export const MAX_MAILBOX_PREKEYS_PER_PUT = 64
+/** Largest one encoded one-time prekey (an ML-KEM-1024 key, its id and signature: ~1.65 KiB). */
+export const MAX_ONE_TIME_PREKEY_BYTES = 2048
+/** A FETCH answer carries items up to about this many bytes (at least one item, whatever its size). */
+export const MAX_MAILBOX_PAGE_BYTES = 512 * 1024
+/** Largest relay peer id in binary form (an Ed25519 identity multihash is 38 bytes; RSA ones are longer). */
+export const MAX_RELAY_ID_BYTES = 128
+export const MAX_MAILBOX_REGISTRATION_BYTES = 2 * 1024 + MAX_DEPOSIT_TOKENS * 34
+export const MAX_MAILBOX_REQUEST_BYTES =
+  MAX_MAILBOX_ENVELOPE_BYTES + MAX_MAILBOX_PREKEYS_PER_PUT * (MAX_ONE_TIME_PREKEY_BYTES + 4) + 4096
+export const MAX_MAILBOX_RESPONSE_BYTES = MAX_MAILBOX_PAGE_BYTES + MAX_MAILBOX_ENVELOPE_BYTES + 4096
+/** Signature contexts (see the KDF and context registry in docs/crypto/kdf-registry.md). */
+export const CONTEXT_MAILBOX_REGISTRATION = 'Parley/v1/mailbox-registration'
+export const CONTEXT_MAILBOX_AUTH = 'Parley/v1/mailbox-auth'
+/** Domain separation of mailbox ids: SHA-256(context ‖ 0x00 ‖ identity key). */
+export const CONTEXT_MAILBOX_ID = 'Parley/v1/mailbox-id'
+
+// ---------------------------------------------------------------- registration
+
+export interface MailboxRegistration {
+  readonly version: number
+  readonly identityKey: Uint8Array
+  readonly relay: Uint8Array
+  readonly expiresAt: number
+  readonly depositTokenHashes: readonly Uint8Array[]
+  readonly signature: Uint8Array
+}
+
+const REGISTRATION_BODY = [
+  VERSION_FIELD,
+  {
+    no: 2,
+    name: 'identityKey',
+    type: { kind: 'bytes', length: IDENTITY_KEY_BYTES, maxLength: IDENTITY_KEY_BYTES },
+    rule: 'required'
+  },
+  { no: 3, name: 'relay', type: { kind: 'bytes', minLength: 1, maxLength: MAX_RELAY_ID_BYTES }, rule: 'required' },
+  { no: 4, name: 'expiresAt', type: { kind: 'uint' }, rule: 'required' },
+  {
+    no: 5,
+    name: 'depositTokenHashes',
+    type: { kind: 'bytes', length: 32, maxLength: 32 },
+    rule: 'repeated',
+    maxCount: MAX_DEPOSIT_TOKENS
+  }
+] as const satisfies readonly FieldSpec[]
+
+export const MAILBOX_REGISTRATION_SCHEMA = defineSchema({
+  name: 'MailboxRegistration',
+  maxBytes: MAX_MAILBOX_REGISTRATION_BYTES,
+  fields: [
+    ...REGISTRATION_BODY,
+    {
+      no: 6,
+      name: 'signature',
+      type: { kind: 'bytes', length: SIGNATURE_BYTES, maxLength: SIGNATURE_BYTES },
+      rule: 'required'
+    }
+  ]
+})
+
+const REGISTRATION_BODY_SCHEMA = defineSchema({
+  name: 'MailboxRegistration',
+  maxBytes: MAX_MAILBOX_REGISTRATION_BYTES,
+  fields: REGISTRATION_BODY
+})
+
+const utf8 = new TextEncoder()
+
+function withContext(context: string, body: Uint8Array): Uint8Array {
+  const ctx = utf8.encode(context)
+  const out = new Uint8Array(ctx.length + 1 + body.length)
+  out.set(ctx)
+  out.set(body, ctx.length + 1)
+  return out
+}
+
+function registrationMessage(r: Omit<MailboxRegistration, 'signature'>): Uint8Array {
+  return withContext(
+    CONTEXT_MAILBOX_REGISTRATION,
+    encodeMessage(REGISTRATION_BODY_SCHEMA, {
+      version: 1,
+      identityKey: r.identityKey,
+      relay: r.relay,
+      expiresAt: r.expiresAt,
+      depositTokenHashes: r.depositTokenHashes
+    })
+  )
+}
+
+/** Signs a registration of `identity`'s mailbox at the relay whose binary peer id is `relay`. */
+export async function signMailboxRegistration(
+  backend: CryptoBackend,
+  identity: IdentityKeyPair,
+  fields: { relay: Uint8Array; expiresAt: number; depositTokenHashes?: readonly Uint8Array[] }
+): Promise<MailboxRegistration> {
+  const unsigned = {
+    version: 1,
+    identityKey: identity.publicKey,
+    relay: fields.relay,
+    expiresAt: fields.expiresAt,
+    depositTokenHashes: fields.depositTokenHashes ?? []
+  }
+  // Encode once to check every limit before signing.
+  encodeMessage(REGISTRATION_BODY_SCHEMA, unsigned)
+  const signature = await backend.ed25519Sign(identity.secretKey, registrationMessage(unsigned))
+  return { ...unsigned, signature }
+}
+
+export function encodeMailboxRegistration(r: MailboxRegistration): Uint8Array {
+  checkVersion('MailboxRegistration', r.version)
+  return encodeMessage(MAILBOX_REGISTRATION_SCHEMA, { ...r, version: 1 })
+}
+
+export function decodeMailboxRegistration(bytes: Uint8Array): MailboxRegistration {
+  return decodeVersioned(MAILBOX_REGISTRATION_SCHEMA, bytes)
+}
+
+/** Checks the signature by the identity the registration names; RecordSignatureError otherwise. */
+export async function verifyMailboxRegistration(backend: CryptoBackend, r: MailboxRegistration): Promise<void> {
+  let ok = false
+  try {
+    validateEd25519PublicKey('identity key', r.identityKey)
+    ok = await backend.ed25519Verify(r.identityKey, registrationMessage(r), r.signature)
+  } catch {
+    ok = false
+  }
+  if (!ok) throw new RecordSignatureError()
+}
+
+// ---------------------------------------------------------------- owner authentication
+
+const MAILBOX_ID_CONTEXT = utf8.encode(CONTEXT_MAILBOX_ID)
+
+/** The key a relay files an identity's mailbox under: SHA-256("Parley/v1/mailbox-id" ‖ 0x00 ‖ identity key). */
+export function mailboxId(backend: CryptoBackend, identityKey: Uint8Array): Promise<Uint8Array> {
+  if (!(identityKey instanceof Uint8Array) || identityKey.length !== IDENTITY_KEY_BYTES) {
+    throw new InvalidParameterError('identityKey', `${IDENTITY_KEY_BYTES} bytes`)
+  }
+  const input = new Uint8Array(MAILBOX_ID_CONTEXT.length + 1 + IDENTITY_KEY_BYTES)
+  input.set(MAILBOX_ID_CONTEXT)
+  input.set(identityKey, MAILBOX_ID_CONTEXT.length + 1)
+  return backend.sha256(input)
+}
+
+/** The bytes an owner signs to open a session at `relay` with `challenge`. */
+export function mailboxAuthMessage(relay: Uint8Array, mailbox: Uint8Array, challenge: Uint8Array): Uint8Array {
+  if (relay.length < 1 || relay.length > MAX_RELAY_ID_BYTES) throw new InvalidParameterError('relay', 'a peer id')
+  if (mailbox.length !== IDENTITY_KEY_BYTES) throw new InvalidParameterError('mailbox', '32 bytes')
+  if (challenge.length !== MAILBOX_CHALLENGE_BYTES) throw new InvalidParameterError('challenge', '32 bytes')
+  const body = new Uint8Array(1 + relay.length + mailbox.length + challenge.length)
+  body[0] = relay.length
+  body.set(relay, 1)
+  body.set(mailbox, 1 + relay.length)
+  body.set(challenge, 1 + relay.length + mailbox.length)
+  return withContext(CONTEXT_MAILBOX_AUTH, body)
+}
+
+/** The owner's AUTH signature. */
+export function signMailboxAuth(
+  backend: CryptoBackend,
+  identity: IdentityKeyPair,
+  relay: Uint8Array,
+  challenge: Uint8Array
+): Promise<Uint8Array> {
+  return backend.ed25519Sign(identity.secretKey, mailboxAuthMessage(relay, identity.publicKey, challenge))
+}
+
+/** Whether `signature` is the owner of `mailbox` signing `challenge` for `relay`. */
+export async function verifyMailboxAuth(
+  backend: CryptoBackend,
+  relay: Uint8Array,
+  mailbox: Uint8Array,
+  challenge: Uint8Array,
+  signature: Uint8Array
+): Promise<boolean> {
+  try {
+    validateEd25519PublicKey('mailbox', mailbox)
+    return await backend.ed25519Verify(mailbox, mailboxAuthMessage(relay, mailbox, challenge), signature)
+  } catch {
+    return false
+  }
+}
+
+// ---------------------------------------------------------------- requests
+
+export type MailboxOp = 'register' | 'deposit' | 'challenge' | 'auth' | 'fetch' | 'ack' | 'putPrekeys' | 'takePrekeys'
+
+export type MailboxRequest =
+  | { readonly op: 'register'; readonly registration: Uint8Array }
+  | {
+      readonly op: 'deposit'
+      readonly mailbox: Uint8Array
+      readonly envelope: Uint8Array
+      readonly depositToken?: Uint8Array
+    }
+  | { readonly op: 'challenge'; readonly mailbox: Uint8Array }
+  | {
+      readonly op: 'auth'
+      readonly mailbox: Uint8Array
+      readonly challenge: Uint8Array
+      readonly signature: Uint8Array
+    }
+  | { readonly op: 'fetch' }
+  | { readonly op: 'ack'; readonly ids: readonly number[] }
+  | { readonly op: 'putPrekeys'; readonly oneTimePrekeys: readonly Uint8Array[] }
+  | { readonly op: 'takePrekeys'; readonly mailbox: Uint8Array }
+
+const OPS = { register: 1, deposit: 2, challenge: 3, auth: 4, fetch: 5, ack: 6, putPrekeys: 7, takePrekeys: 8 } as const
+
+export const MAILBOX_REQUEST_SCHEMA = defineSchema({
+  name: 'MailboxRequest',
+  maxBytes: MAX_MAILBOX_REQUEST_BYTES,
+  fields: [
+    VERSION_FIELD,
+    { no: 2, name: 'op', type: { kind: 'enum', values: OPS }, rule: 'required' },
+    {
+      no: 3,
+      name: 'registration',
+      type: { kind: 'bytes', minLength: 1, maxLength: MAX_MAILBOX_REGISTRATION_BYTES },
+      rule: 'optional'
+    },
+    {
+      no: 4,
+      name: 'mailbox',
+      type: { kind: 'bytes', length: IDENTITY_KEY_BYTES, maxLength: IDENTITY_KEY_BYTES },
+      rule: 'optional'
+    },
+    {
+      no: 5,
+      name: 'envelope',
+      type: { kind: 'bytes', minLength: 1, maxLength: MAX_MAILBOX_ENVELOPE_BYTES },
+      rule: 'optional'
+    },
+    {
+      no: 6,
+      name: 'depositToken',
+      type: { kind: 'bytes', length: DEPOSIT_TOKEN_BYTES, maxLength: DEPOSIT_TOKEN_BYTES },
+      rule: 'optional'
+    },
+    {
+      no: 7,
+      name: 'challenge',
+      type: { kind: 'bytes', length: MAILBOX_CHALLENGE_BYTES, maxLength: MAILBOX_CHALLENGE_BYTES },
+      rule: 'optional'
+    },
+    {
+      no: 8,
+      name: 'signature',
+      type: { kind: 'bytes', length: SIGNATURE_BYTES, maxLength: SIGNATURE_BYTES },
+      rule: 'optional'
+    },
+    { no: 9, name: 'ids', type: { kind: 'uint' }, rule: 'repeated', maxCount: MAX_MAILBOX_ACK_IDS },
+    {
+      no: 11,
+      name: 'oneTimePrekeys',
+      type: { kind: 'bytes', minLength: 1, maxLength: MAX_ONE_TIME_PREKEY_BYTES },
+      rule: 'repeated',
+      maxCount: MAX_MAILBOX_PREKEYS_PER_PUT
+    }
+  ]
+})
+
+type RawRequest = {
+  version: number
+  op: MailboxOp
+  registration?: Uint8Array | undefined
+  mailbox?: Uint8Array | undefined
+  envelope?: Uint8Array | undefined
+  depositToken?: Uint8Array | undefined
+  challenge?: Uint8Array | undefined
+  signature?: Uint8Array | undefined
+  ids: number[]
+  oneTimePrekeys: Uint8Array[]
+}
+
+// Which fields each op requires; every other field must be absent.
+const REQUIRED: Record<MailboxOp, readonly (keyof RawRequest)[]> = {
+  register: ['registration'],
+  deposit: ['mailbox', 'envelope'],
+  challenge: ['mailbox'],
+  auth: ['mailbox', 'challenge', 'signature'],
+  fetch: [],
+  ack: ['ids'],
+  putPrekeys: ['oneTimePrekeys'],
+  takePrekeys: ['mailbox']
+}
+const OPTIONAL: Partial<Record<MailboxOp, readonly (keyof RawRequest)[]>> = { deposit: ['depositToken'] }
+const PAYLOAD_FIELDS = [
+  'registration',
+  'mailbox',
+  'envelope',
+  'depositToken',
+  'challenge',
+  'signature',
+  'ids',
+  'oneTimePrekeys'
+] as const
+
+function present(raw: RawRequest, f: (typeof PAYLOAD_FIELDS)[number]): boolean {
+  const v = raw[f]
+  return Array.isArray(v) ? v.length > 0 : v !== undefined
+}
+
+function checkRequestShape(raw: RawRequest): MailboxRequest {
+  const required = REQUIRED[raw.op]
+  const optional = OPTIONAL[raw.op] ?? []
+  for (const f of PAYLOAD_FIELDS) {
+    const has = present(raw, f)
+    if (required.includes(f) && !has) throw new InvalidValueError('MailboxRequest', f, `missing for ${raw.op}`)
+    if (!required.includes(f) && !optional.includes(f) && has) {
+      throw new InvalidValueError('MailboxRequest', f, `not allowed for ${raw.op}`)
+    }
+  }
+  const { version: _v, ...rest } = raw
+  const out: Record<string, unknown> = { op: raw.op }
+  for (const f of [...required, ...optional]) if (present(rest as RawRequest, f as never)) out[f] = rest[f as never]
+  return out as MailboxRequest
+}
+
+export function encodeMailboxRequest(request: MailboxRequest): Uint8Array {
+  const raw: RawRequest = { version: 1, ids: [], oneTimePrekeys: [], ...(request as Partial<RawRequest>) } as RawRequest
+  checkRequestShape(raw)
+  return encodeMessage(MAILBOX_REQUEST_SCHEMA, raw as never)
+}
+
+/** Decodes a request; a field its op does not use, or a missing one it needs, is an InvalidValueError. */
+export function decodeMailboxRequest(bytes: Uint8Array): MailboxRequest {
+  return checkRequestShape(decodeVersioned(MAILBOX_REQUEST_SCHEMA, bytes) as RawRequest)
+}
+
+// ---------------------------------------------------------------- responses
+
+export interface MailboxItem {
+  readonly id: number
+  readonly depositedAt: number
+  readonly envelope: Uint8Array
+}
+
+export const MAILBOX_ITEM_SCHEMA = defineSchema({
+  name: 'MailboxItem',
+  maxBytes: MAX_MAILBOX_ENVELOPE_BYTES + 32,
+  fields: [
+    { no: 1, name: 'id', type: { kind: 'uint' }, rule: 'required' },
+    { no: 2, name: 'depositedAt', type: { kind: 'uint' }, rule: 'required' },
+    {
+      no: 3,
+      name: 'envelope',
+      type: { kind: 'bytes', minLength: 1, maxLength: MAX_MAILBOX_ENVELOPE_BYTES },
+      rule: 'required'
+    }
+  ]
+})
+
+export type MailboxResponse =
+  | {
+      readonly status: 'ok'
+      readonly id?: number
+      readonly challenge?: Uint8Array
+      readonly items?: readonly MailboxItem[]
+      readonly more?: boolean
+      readonly prekeysX25519?: number
+      readonly prekeysKem?: number
+      readonly oneTimePrekeys?: readonly Uint8Array[]
+    }
+  | { readonly status: 'error'; readonly errorCode: string; readonly retryAfterMs?: number }
+
+export const MAILBOX_RESPONSE_SCHEMA = defineSchema({
+  name: 'MailboxResponse',
+  maxBytes: MAX_MAILBOX_RESPONSE_BYTES,
+  fields: [
+    VERSION_FIELD,
+    { no: 2, name: 'status', type: { kind: 'enum', values: { ok: 1, error: 2 } }, rule: 'required' },
+    { no: 3, name: 'errorCode', type: ERROR_CODE_TYPE, rule: 'optional' },
+    { no: 4, name: 'id', type: { kind: 'uint' }, rule: 'optional' },
+    {
+      no: 5,
+      name: 'challenge',
+      type: { kind: 'bytes', length: MAILBOX_CHALLENGE_BYTES, maxLength: MAILBOX_CHALLENGE_BYTES },
+      rule: 'optional'
+    },
+    {
+      no: 6,
+      name: 'items',
+      type: { kind: 'message', schema: MAILBOX_ITEM_SCHEMA, maxLength: MAILBOX_ITEM_SCHEMA.maxBytes },
+      rule: 'repeated',
+      maxCount: 1024
+    },
+    { no: 7, name: 'more', type: { kind: 'bool' }, rule: 'optional' },
+    { no: 8, name: 'prekeysX25519', type: { kind: 'uint' }, rule: 'optional' },
+    { no: 9, name: 'prekeysKem', type: { kind: 'uint' }, rule: 'optional' },
+    { no: 10, name: 'retryAfterMs', type: { kind: 'uint' }, rule: 'optional' },
+    {
+      no: 11,
+      name: 'oneTimePrekeys',
+      type: { kind: 'bytes', minLength: 1, maxLength: MAX_ONE_TIME_PREKEY_BYTES },
+      rule: 'repeated',
+      maxCount: 2
+    }
+  ]
+})
+
+export function encodeMailboxResponse(response: MailboxResponse): Uint8Array {
+  if (response.status === 'error') {
+    checkErrorCode('MailboxResponse.errorCode', response.errorCode)
+    return encodeMessage(MAILBOX_RESPONSE_SCHEMA, {
+      version: 1,
+      status: 'error',
+      errorCode: response.errorCode,
+      items: [],
+      oneTimePrekeys: [],
+      ...(response.retryAfterMs !== undefined && { retryAfterMs: response.retryAfterMs })
+    } as never)
+  }
+  const { status: _s, items, oneTimePrekeys, ...rest } = response
+  return encodeMessage(MAILBOX_RESPONSE_SCHEMA, {
+    version: 1,
+    status: 'ok',
+    items: items ? [...items] : [],
+    oneTimePrekeys: oneTimePrekeys ? [...oneTimePrekeys] : [],
+    ...rest
+  } as never)
+}
+
+export function decodeMailboxResponse(bytes: Uint8Array): MailboxResponse {
+  const raw = decodeVersioned(MAILBOX_RESPONSE_SCHEMA, bytes)
+  checkStatus('MailboxResponse', raw.status, raw.errorCode)
+  if (raw.status === 'error') {
+    if (raw.items.length > 0 || raw.oneTimePrekeys.length > 0 || raw.id !== undefined || raw.challenge !== undefined) {
+      throw new InvalidValueError('MailboxResponse', 'status', 'error with ok fields')
+    }
+    return {
+      status: 'error',
+      errorCode: raw.errorCode!,
+      ...(raw.retryAfterMs !== undefined && { retryAfterMs: raw.retryAfterMs })
+    }
+  }
+  if (raw.retryAfterMs !== undefined) throw new InvalidValueError('MailboxResponse', 'retryAfterMs', 'present with ok')
+  return {
+    status: 'ok',
+    ...(raw.id !== undefined && { id: raw.id }),
+    ...(raw.challenge !== undefined && { challenge: raw.challenge }),
+    ...(raw.items.length > 0 && { items: raw.items }),
+    ...(raw.more !== undefined && { more: raw.more }),
+    ...(raw.prekeysX25519 !== undefined && { prekeysX25519: raw.prekeysX25519 }),
+    ...(raw.prekeysKem !== undefined && { prekeysKem: raw.prekeysKem }),
+    ...(raw.oneTimePrekeys.length > 0 && { oneTimePrekeys: raw.oneTimePrekeys })
+  }
+}
