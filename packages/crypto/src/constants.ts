@@ -63,6 +63,8 @@ export const MESSAGE_TYPE_INITIAL = 2
 export const INFO_PQXDH = 'Parley_PQXDH_X25519_SHA-256_ML-KEM-1024_v1'
 export const INFO_SEALED_SENDER = 'Parley_SealedSender_v1'
 export const INFO_ROOT_RATCHET = 'Parley_RootRatchet_v1'
+/** Sealing a sender's device address to a recipient device (mailbox deposits): device-seal.ts. */
+export const INFO_DEVICE_SEAL = 'Parley_DeviceSeal_v1'
 export const INFO_SAFETY_NUMBER_VERSION = 0
 export const SAFETY_NUMBER_ITERATIONS = 5200
 /** HMAC-SHA-512 input of a symmetric-chain step (output: message key || next chain key). */

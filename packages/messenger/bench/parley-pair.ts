@@ -107,7 +107,7 @@ class ReceiptClock {
   constructor(m: Messenger) {
     m.events.addEventListener('receipt', (e) => {
       const { type, ids } = (e as CustomEvent<MessengerEvents['receipt']>).detail
-      if (type === 'read') return
+      if (type === 'read' || type === 'deposited') return
       const at = performance.now()
       for (const id of ids) {
         if (type === 'delivered') this.undelivered.delete(id)

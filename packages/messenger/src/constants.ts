@@ -36,3 +36,16 @@ export const MAX_DM_MESSAGES_PER_MINUTE_PER_PEER = 600
 export const MAX_TEXT_BYTES = 64 * 1024
 /** Prekey bundles one peer may fetch per minute (each costs a one-time prekey of each kind). */
 export const MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER = 10
+
+// ---- Mailboxes (store-and-forward at relays for when a contact is offline) ----
+/** How many relays keep our mailbox (and are listed in our DHT record) when that many are available. */
+export const MAILBOX_RELAY_TARGET = 2
+/** Most of a contact's relays a deposit goes to (each holds a copy; the recipient shows it once). */
+export const MAX_DEPOSIT_RELAYS = 3
+/** Our mailbox registrations claim this long; refreshed on every mailbox round. */
+export const MAILBOX_REGISTRATION_LIFETIME_MS = 14 * 24 * 3600_000
+/** How often an online node drains its mailboxes and refreshes registrations and prekey batches. */
+export const MAILBOX_POLL_INTERVAL_MS = 60_000
+/** One-time prekeys of each kind we keep at each mailbox relay; topped up below MAILBOX_PREKEY_TOP_UP_BELOW. */
+export const MAILBOX_PREKEY_BATCH = 16
+export const MAILBOX_PREKEY_TOP_UP_BELOW = 8

@@ -2,8 +2,11 @@
 export interface MessengerEvents {
   /** A new text from a contact (shown once: duplicates and retries are deduplicated before this fires). */
   message: { contact: string; id: string; text: string; senderSeq: number; sentAt: number }
-  /** Our message reached a new state: `sent` (stored by the peer), `delivered`, `read` (end-to-end receipts). */
-  receipt: { contact: string; type: 'sent' | 'delivered' | 'read'; ids: string[] }
+  /**
+   * Our message reached a new state: `deposited` (the contact is offline; the mailbox relays in `relays` hold it),
+   * `sent` (stored by the contact's device), `delivered`, `read` (end-to-end receipts).
+   */
+  receipt: { contact: string; type: 'deposited' | 'sent' | 'delivered' | 'read'; ids: string[]; relays?: string[] }
   /** A contact was added or changed. */
   contact: { contact: string; name?: string }
   /** A contact presented a new identity key: verify the safety number; sending is blocked until accepted. */

@@ -4,12 +4,12 @@
  * bundlers that pick the `browser` export condition never pull the Node transports in.
  */
 export * from './constants.ts'
-export type { Libp2pFactory, NetworkOptions, ParleyServices } from './dht-options.ts'
+export type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './dht-options.ts'
 export * from './errors.ts'
 export type { MessengerEvents } from './events.ts'
-export { bootstrapDialGate, createBrowserLibp2p } from './libp2p-browser.ts'
+export { bootstrapDialGate, createBrowserCourier, createBrowserLibp2p } from './libp2p-browser.ts'
 
-import { createBrowserLibp2p } from './libp2p-browser.ts'
+import { createBrowserCourier, createBrowserLibp2p } from './libp2p-browser.ts'
 import { type Messenger, type MessengerOptions, startMessenger } from './messenger.ts'
 
 /**
@@ -17,7 +17,8 @@ import { type Messenger, type MessengerOptions, startMessenger } from './messeng
  * with the browser preset unless `options.libp2p` says otherwise. Creates the identity on first use.
  */
 export function createMessenger(options: MessengerOptions): Promise<Messenger> {
-  return startMessenger({ libp2p: createBrowserLibp2p, ...options })
+  return startMessenger({ libp2p: createBrowserLibp2p, courier: createBrowserCourier, ...options })
 }
+export { MailboxClient, MailboxError } from './mailbox-client.ts'
 export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'

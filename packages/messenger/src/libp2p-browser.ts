@@ -14,7 +14,7 @@ import { yamux } from '@libp2p/yamux'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { MonotonicRecordDatastore } from './dht-datastore.ts'
-import { type Libp2pFactory, type ParleyServices, parleyDht } from './dht-options.ts'
+import { type CourierFactory, type Libp2pFactory, type ParleyServices, parleyDht } from './dht-options.ts'
 
 /** Whether `ma` runs plain `ws://` somewhere (`/tcp/…/ws`; `/tls/ws` and `/wss` are secure). */
 function insecureWebSocket(ma: Multiaddr): boolean {
@@ -69,3 +69,15 @@ export const createBrowserLibp2p: Libp2pFactory = async (privateKey, backend, op
     }
   }) as Promise<Libp2p<ParleyServices>>
 }
+
+/** The browser courier: WebSockets out to exactly the relays it was given (see CourierFactory). */
+export const createBrowserCourier: CourierFactory = (privateKey, dialable) =>
+  createLibp2p({
+    privateKey,
+    start: false,
+    addresses: { listen: [] },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: bootstrapDialGate(dialable) }
+  })

@@ -132,13 +132,13 @@ export class MailboxClient {
     prekeys: readonly SignedOneTimePrekey[],
     options: { signal?: AbortSignal } = {}
   ): Promise<{ x25519: number; kem: number }> {
-    const r = await this.request({ op: 'putPrekeys', oneTimePrekeys: prekeys.map(encodeOneTimePrekey) }, options)
+    const r = await this.request({ op: 'put-prekeys', oneTimePrekeys: prekeys.map(encodeOneTimePrekey) }, options)
     return { x25519: r.prekeysX25519 ?? 0, kem: r.prekeysKem ?? 0 }
   }
 
   /** Takes one one-time prekey of each kind the relay still holds for `owner` (each is handed out once). */
   async takePrekeys(owner: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<SignedOneTimePrekey[]> {
-    const r = await this.request({ op: 'takePrekeys', mailbox: owner }, options)
+    const r = await this.request({ op: 'take-prekeys', mailbox: owner }, options)
     return (r.oneTimePrekeys ?? []).map(decodeOneTimePrekey)
   }
 

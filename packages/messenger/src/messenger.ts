@@ -36,10 +36,13 @@ import {
   fromHex,
   generateIdentity,
   generateOneTimePrekeys,
+  handOutOneTimePrekeys,
   type IdentityKeyPair,
   KeyedMutex,
   needsSessionReset,
+  openDeviceSeal,
   ParleyCryptoError,
+  type PrekeyBundle,
   type ProtocolStore,
   type ProtocolTransaction,
   pruneRetiredPrekeys,
@@ -47,7 +50,9 @@ import {
   rotateLastResortPrekey,
   rotateSignedPrekey,
   type SessionManager,
+  type SignedOneTimePrekey,
   safetyNumber,
+  sealToDevice,
   takePrekeyBundle,
   toHex
 } from '@parley/crypto'
@@ -86,6 +91,12 @@ import {
   DEFAULT_LOOKUP_TIMEOUT,
   DEFAULT_PROTOCOL_PREFIX,
   DEFAULT_REPUBLISH_INTERVAL,
+  MAILBOX_POLL_INTERVAL_MS,
+  MAILBOX_PREKEY_BATCH,
+  MAILBOX_PREKEY_TOP_UP_BELOW,
+  MAILBOX_REGISTRATION_LIFETIME_MS,
+  MAILBOX_RELAY_TARGET,
+  MAX_DEPOSIT_RELAYS,
   MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
   MAX_INBOUND_DM_STREAMS_PER_PEER,
   MAX_OUTBOX,
@@ -99,6 +110,7 @@ import {
   RETRY_INITIAL_MS,
   RETRY_MAX_MS
 } from './constants.ts'
+import { openMailbox, relayName, withCourier } from './courier.ts'
 import {
   ContactNotFoundError,
   IdentityChangedError,
@@ -109,9 +121,11 @@ import {
   UnknownContactError
 } from './errors.ts'
 import type { MessengerEvents } from './events.ts'
-import type { Libp2pFactory, NetworkOptions, ParleyServices } from './libp2p.ts'
+import type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './libp2p.ts'
+import type { MailboxClient } from './mailbox-client.ts'
 import {
   type ContactRecord,
+  DELIVERY_RANK,
   type DeviceRecord,
   decodeContact,
   decodeDevice,
@@ -146,13 +160,23 @@ export interface MessengerOptions {
   libp2p?: Libp2pFactory
   /** Limits (defaults in constants.ts); tests and operators may lower or raise them. */
   limits?: { maxOutbox?: number; dmPerMinutePerPeer?: number }
+  /**
+   * Mailbox relays: where our mail waits while we are offline, and where our one-time prekeys are handed out. Tried in
+   * order, then the bootstrap peers (those that run the mailbox service qualify), until `target` (default 2) accept.
+   */
+  mailbox?: { relays?: string[]; target?: number; pollIntervalMs?: number }
+  /** Builds the throwaway node deposits go out from (the entry points fill it in). */
+  courier?: CourierFactory
 }
 
 export interface SendResult {
   /** hex message id. */
   readonly id: string
-  /** `sent`: the peer stored it durably; `queued`: it waits in the outbox and is retried. */
-  readonly status: 'sent' | 'queued'
+  /**
+   * `sent`: the peer stored it durably; `deposited`: the peer is offline and its mailbox relays hold it; `queued`: it
+   * waits in the outbox and is retried.
+   */
+  readonly status: 'sent' | 'deposited' | 'queued'
 }
 
 /** Typed event emitter over EventTarget (works in Node and browsers). */
@@ -202,6 +226,11 @@ export class Messenger {
   private readonly republishIntervalMs: number
   private readonly offline: boolean
   private readonly libp2pFactory: Libp2pFactory | undefined
+  private readonly courierFactory: CourierFactory | undefined
+  private readonly mailboxOptions: { relays: string[]; target: number; pollIntervalMs: number }
+  /** Relays holding our mailbox now (multiaddrs with /p2p/), as listed in our DHT record. */
+  private mailboxRelays: string[] = []
+  private mailboxRound: Promise<boolean> | undefined
   private readonly maxOutbox: number
   private readonly dmPerMinutePerPeer: number
   /** Per remote peer: DM messages accepted in the current minute (a misbehaving peer is cut off). */
@@ -230,6 +259,12 @@ export class Messenger {
     this.republishIntervalMs = options.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL
     this.offline = options.offline ?? false
     this.libp2pFactory = options.libp2p
+    this.courierFactory = options.courier
+    this.mailboxOptions = {
+      relays: options.mailbox?.relays ?? [],
+      target: options.mailbox?.target ?? MAILBOX_RELAY_TARGET,
+      pollIntervalMs: options.mailbox?.pollIntervalMs ?? MAILBOX_POLL_INTERVAL_MS
+    }
     this.maxOutbox = options.limits?.maxOutbox ?? MAX_OUTBOX
     this.dmPerMinutePerPeer = options.limits?.dmPerMinutePerPeer ?? MAX_DM_MESSAGES_PER_MINUTE_PER_PEER
   }
@@ -331,6 +366,7 @@ export class Messenger {
     await node.start()
     this.schedule(() => this.republishLoop(), 0)
     this.schedule(() => this.retryLoop(), RETRY_INITIAL_MS)
+    this.schedule(() => this.mailboxLoop(), this.mailboxOptions.pollIntervalMs)
   }
 
   async stop(): Promise<void> {
@@ -389,7 +425,7 @@ export class Messenger {
     const record = await signDhtRecord(this.backend, this.manager.account.identity, {
       bundle: encodeBundle(bundle),
       addresses: node.getMultiaddrs().map((a) => a.bytes),
-      mailboxRelays: [],
+      mailboxRelays: this.mailboxRelays.map((a) => multiaddr(a).bytes),
       sequence: bundle.sequence,
       expiresAt: this.now() + RECORD_LIFETIME_MS
     })
@@ -404,6 +440,8 @@ export class Messenger {
   private async republishLoop(): Promise<void> {
     let published = false
     try {
+      // Mailboxes first, so the record we publish lists the relays that hold our mail.
+      await this.refreshMailboxes().catch((e: Error) => log('mailbox round failed: %s', e.message))
       if (this.libp2p.getConnections().length > 0) {
         await this.publish()
         published = true
@@ -462,7 +500,15 @@ export class Messenger {
     const deviceKey = bundle.certificate.deviceKey
     const peerId = peerIdFromPublicKey(publicKeyFromProtobuf(deviceKey))
     const addresses = record.addresses.map((a) => multiaddr(a))
-    return { peerId, deviceKey, addresses, record }
+    const relays: string[] = []
+    for (const r of record.mailboxRelays) {
+      try {
+        relays.push(multiaddr(r).toString())
+      } catch {
+        // not a multiaddr: skip it (the record is signed, but a relay entry we cannot dial is no use)
+      }
+    }
+    return { peerId, deviceKey, addresses, record, bundle, relays }
   }
 
   // ---------------------------------------------------------------- contacts
@@ -662,8 +708,8 @@ export class Messenger {
     })
     const id = outbox.id
     this.outboxSize++
-    const delivered = this.online ? await this.attempt(outbox, options).catch(() => false) : false
-    return { id, status: delivered ? 'sent' : 'queued' }
+    const outcome = this.online ? await this.attempt(outbox, options).catch(() => false as const) : false
+    return { id, status: outcome === false ? 'queued' : outcome }
   }
 
   /**
@@ -778,14 +824,10 @@ export class Messenger {
     identity: string,
     deviceKey: string,
     addresses: string[],
-    sequence?: number
+    fromRecord?: { sequence: number; relays: string[]; agreementKey: string }
   ): void {
     b.put('devices', deviceKey, new TextEncoder().encode(identity))
-    b.put(
-      'devices',
-      `of/${identity}`,
-      encodeRecord({ v: 1, deviceKey, addresses, ...(sequence !== undefined && { sequence }) })
-    )
+    b.put('devices', `of/${identity}`, encodeRecord({ v: 1, deviceKey, addresses, ...fromRecord }))
   }
 
   /** The device address of a contact's current device, from its stored record or a DHT lookup. */
@@ -813,7 +855,11 @@ export class Messenger {
       c.identity,
       toHex(found.deviceKey),
       found.addresses.map((a) => a.toString()),
-      found.record.sequence
+      {
+        sequence: found.record.sequence,
+        relays: found.relays,
+        agreementKey: toHex(found.bundle.certificate.agreementKey)
+      }
     )
     await b.commit()
     return found
@@ -830,27 +876,76 @@ export class Messenger {
     return node.dialProtocol(peerId, protocol, { signal })
   }
 
-  /** Fetches a prekey bundle (with one-time prekeys) from the contact's device and starts a session with it. */
+  /**
+   * Starts a session with the contact's device: a prekey bundle with one-time prekeys from the device itself, or, when
+   * the device cannot be reached, the bundle from its DHT record with one-time prekeys its mailbox relays hand out.
+   */
   private async startSession(c: ContactRecord, signal: AbortSignal): Promise<string> {
     const target = await this.resolve(c, { signal })
-    const stream = await this.dial(target.peerId, target.addresses, this.ids.prekeys, signal)
+    let prekeyBundle: PrekeyBundle
+    let stream: Stream | undefined
     try {
-      const lp = lpStream(stream, { maxDataLength: 8192 })
-      await lp.write(encodePrekeyRequest({ identityKey: fromHex(c.identity) }), { signal })
-      const response = decodePrekeyResponse((await lp.read({ signal })).subarray())
-      await stream.close({ signal })
-      if (response.status !== 'ok') throw new PeerProtocolError('prekeys', response.errorCode)
-      return await this.manager.startSession(decodePrekeyBundle(response.prekeyBundle), {
-        expectedIdentity: fromHex(c.identity)
-      })
+      stream = await this.dial(target.peerId, target.addresses, this.ids.prekeys, signal)
     } catch (e) {
-      stream.abort(e instanceof Error ? e : new Error(String(e)))
-      throw e
+      const viaRelays = await this.bundleViaMailboxes(c, signal)
+      if (viaRelays === undefined) throw e
+      prekeyBundle = viaRelays
     }
+    if (stream !== undefined) {
+      try {
+        const lp = lpStream(stream, { maxDataLength: 8192 })
+        await lp.write(encodePrekeyRequest({ identityKey: fromHex(c.identity) }), { signal })
+        const response = decodePrekeyResponse((await lp.read({ signal })).subarray())
+        await stream.close({ signal })
+        if (response.status !== 'ok') throw new PeerProtocolError('prekeys', response.errorCode)
+        prekeyBundle = decodePrekeyBundle(response.prekeyBundle)
+      } catch (e) {
+        stream.abort(e instanceof Error ? e : new Error(String(e)))
+        throw e
+      }
+    }
+    return await this.manager.startSession(prekeyBundle!, { expectedIdentity: fromHex(c.identity) })
+  }
+
+  /**
+   * The bundle of an unreachable contact: from its DHT record (fresh lookup), with one one-time prekey of each kind
+   * from the first of its mailbox relays that still has some (asked from a courier, so the relay cannot tell who is
+   * starting a session with whom). Without any, the bundle alone still makes a session (signed and last-resort
+   * prekeys). Undefined when the contact lists no mailbox relays: then it must be online to be reached.
+   */
+  private async bundleViaMailboxes(c: ContactRecord, signal: AbortSignal): Promise<PrekeyBundle | undefined> {
+    const found = await this.resolve(c, { signal, fresh: true })
+    if (!('bundle' in found) || found.relays.length === 0 || this.courierFactory === undefined) return undefined
+    const owner = fromHex(c.identity)
+    const relays = found.relays.slice(0, MAX_DEPOSIT_RELAYS)
+    const taken = await withCourier(this.courierFactory, relays, async (courier) => {
+      for (const relay of relays) {
+        try {
+          const client = await openMailbox(courier, relay, this.ids.mailbox, signal)
+          try {
+            const keys = await client.takePrekeys(owner, { signal })
+            await client.close()
+            if (keys.length > 0) return keys
+          } catch (e) {
+            client.abort(e as Error)
+            throw e
+          }
+        } catch (e) {
+          log('no one-time prekeys from relay %s: %s', relayName(relay), (e as Error).message)
+        }
+      }
+      return [] as SignedOneTimePrekey[]
+    })
+    const x = taken.find((p) => p.kind === 'x25519')
+    const k = taken.find((p) => p.kind === 'kem')
+    return { bundle: found.bundle, ...(x && { oneTimePrekey: x }), ...(k && { oneTimeKemPrekey: k }) }
   }
 
   /** One delivery attempt of an outbox entry, unless one is already running for it. */
-  private async attempt(entry: OutboxRecord, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+  private async attempt(
+    entry: OutboxRecord,
+    options: { signal?: AbortSignal } = {}
+  ): Promise<'sent' | 'deposited' | false> {
     if (this.attempting.has(entry.id)) return false
     this.attempting.add(entry.id)
     try {
@@ -860,8 +955,14 @@ export class Messenger {
     }
   }
 
-  /** Encrypts if not yet, then sends over a DM stream and awaits the ack. */
-  private async attemptOnce(entry: OutboxRecord, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+  /**
+   * Encrypts if not yet, then sends over a DM stream and awaits the ack; when the device cannot be reached, deposits
+   * at its mailbox relays instead.
+   */
+  private async attemptOnce(
+    entry: OutboxRecord,
+    options: { signal?: AbortSignal } = {}
+  ): Promise<'sent' | 'deposited' | false> {
     const signal = this.signal(DEFAULT_DIAL_TIMEOUT, options.signal)
     const c = await this.contact(entry.contact)
     if (c.status === 'identity-changed') return false
@@ -870,9 +971,15 @@ export class Messenger {
         ? entry
         : await this.locked(entry.contact, () => this.encryptQueued(entry, c, signal))
     // Delivered meanwhile by a concurrent attempt (the send path and the retry loop may race): nothing left to do.
-    if (current === undefined) return true
+    if (current === undefined) return 'sent'
     const target = await this.resolve(await this.contact(entry.contact), { signal })
-    const stream = await this.dial(target.peerId, target.addresses, this.ids.dm, signal)
+    let stream: Stream
+    try {
+      stream = await this.dial(target.peerId, target.addresses, this.ids.dm, signal)
+    } catch (e) {
+      if (await this.deposit(current, c, signal)) return 'deposited'
+      throw e
+    }
     let ack: ReturnType<typeof decodeAck>
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
@@ -896,7 +1003,76 @@ export class Messenger {
       throw new PeerProtocolError('dm', ack.errorCode)
     }
     await this.delivered(current)
+    return 'sent'
+  }
+
+  /**
+   * Deposits an encrypted outbox entry at the contact's mailbox relays (from a courier, with our device address sealed
+   * to the contact's device inside). True when at least one relay stored it durably: it then leaves the outbox.
+   */
+  private async deposit(entry: OutboxRecord, c: ContactRecord, signal: AbortSignal): Promise<boolean> {
+    if (this.courierFactory === undefined || entry.ciphertext === undefined) return false
+    let device = await this.device(c.identity)
+    if (device?.relays === undefined || device.agreementKey === undefined) {
+      await this.resolve(c, { signal, fresh: true }).catch(() => undefined)
+      device = await this.device(c.identity)
+    }
+    // Only for the device this ciphertext was made for.
+    if (device === undefined || entry.address !== deviceAddress(fromHex(c.identity), fromHex(device.deviceKey))) {
+      return false
+    }
+    const relays = (device.relays ?? []).slice(0, MAX_DEPOSIT_RELAYS)
+    if (relays.length === 0 || device.agreementKey === undefined) return false
+    const sender = this.manager.account
+    const senderAddress = new Uint8Array([...sender.identity.publicKey, ...sender.device.certificate.deviceKey])
+    const envelope = encodeEnvelope({
+      messageId: fromHex(entry.id),
+      ciphertext: fromHex(entry.ciphertext),
+      sealedSender: await sealToDevice(this.backend, fromHex(device.agreementKey), senderAddress)
+    })
+    const stored = await withCourier(this.courierFactory, relays, async (courier) => {
+      const results = await Promise.allSettled(
+        relays.map(async (relay) => {
+          const client = await openMailbox(courier, relay, this.ids.mailbox, signal)
+          try {
+            await client.deposit(fromHex(c.identity), envelope, { signal })
+            await client.close()
+          } catch (e) {
+            client.abort(e as Error)
+            throw e
+          }
+          return relayName(relay)
+        })
+      )
+      for (const r of results) if (r.status === 'rejected') log('deposit failed: %s', (r.reason as Error).message)
+      return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+    })
+    if (stored.length === 0) return false
+    await this.deposited(entry, stored)
     return true
+  }
+
+  /** Relays hold the message: it leaves the outbox; its history entry says where it waits. */
+  private async deposited(entry: OutboxRecord, relays: string[]): Promise<void> {
+    if ((await this.store.get('outbox', entry.id)) === undefined) return
+    const b = this.store.batch()
+    b.delete('outbox', entry.id)
+    if (entry.kind === 'text') {
+      const seen = await this.store.get('seen', entry.id)
+      const hkey = seen && decodeSeen(seen).history
+      const h = hkey && (await this.store.get('history', hkey))
+      if (hkey && h) {
+        const rec = decodeHistory(h)
+        if (rec.state === 'pending') {
+          b.put('history', hkey, encodeRecord({ ...rec, state: 'deposited', waitingAt: relays }))
+        }
+      }
+    }
+    await b.commit()
+    this.outboxSize--
+    if (entry.kind === 'text') {
+      this.events.emit('receipt', { contact: entry.contact, type: 'deposited', ids: [entry.id], relays })
+    }
   }
 
   private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -1059,30 +1235,9 @@ export class Messenger {
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
       const envelope = decodeEnvelope((await lp.read({ signal })).subarray())
-      const id = toHex(envelope.messageId)
-      let ack: Uint8Array
-      // The same message may arrive twice at once (a retry racing the first attempt, or two relays): receives of one
-      // id run one after another (the chain is extended in the same tick as it is read, with no await between), and
-      // each checks the dedup record first, so the message is processed and shown once.
-      const previous =
-        this.receiving.get(id) ?? Promise.resolve(encodeAck({ messageId: envelope.messageId, status: 'ok' }))
-      const work = previous
-        .catch(() => undefined)
-        .then(async () => {
-          if ((await this.store.get('seen', id)) !== undefined)
-            return encodeAck({ messageId: envelope.messageId, status: 'ok' })
-          return this.receive(
-            envelope.messageId,
-            envelope.ciphertext,
-            remoteKey ? publicKeyToProtobuf(remoteKey) : undefined
-          )
-        })
-      this.receiving.set(id, work)
-      try {
-        ack = await work
-      } finally {
-        if (this.receiving.get(id) === work) this.receiving.delete(id)
-      }
+      const ack = await this.receiveOnce(envelope.messageId, () =>
+        this.receive(envelope.messageId, envelope.ciphertext, remoteKey ? publicKeyToProtobuf(remoteKey) : undefined)
+      )
       await lp.write(ack, { signal })
       await stream.close({ signal })
     } catch (e) {
@@ -1091,10 +1246,178 @@ export class Messenger {
     }
   }
 
+  /**
+   * Runs `receive` for a message id unless it was already stored. The same message may arrive twice at once (a retry
+   * racing the first attempt, or copies from two mailbox relays): receives of one id run one after another (the chain
+   * is extended in the same tick as it is read, with no await between), and each checks the dedup record first, so
+   * the message is processed and shown once.
+   */
+  private async receiveOnce(messageId: Uint8Array, receive: () => Promise<Uint8Array>): Promise<Uint8Array> {
+    const id = toHex(messageId)
+    const previous = this.receiving.get(id) ?? Promise.resolve(encodeAck({ messageId, status: 'ok' }))
+    const work = previous
+      .catch(() => undefined)
+      .then(async () => {
+        if ((await this.store.get('seen', id)) !== undefined) return encodeAck({ messageId, status: 'ok' })
+        return receive()
+      })
+    this.receiving.set(id, work)
+    try {
+      return await work
+    } finally {
+      if (this.receiving.get(id) === work) this.receiving.delete(id)
+    }
+  }
+
+  // ---------------------------------------------------------------- mailboxes (our own)
+
+  /** Drains our mailboxes now and refreshes registrations and prekey batches (also runs on a timer). */
+  async checkMailboxes(): Promise<void> {
+    if (await this.refreshMailboxes()) await this.publish().catch((e: Error) => log('publish failed: %s', e.message))
+  }
+
+  private async mailboxLoop(): Promise<void> {
+    try {
+      await this.checkMailboxes()
+    } catch (e) {
+      log('mailbox round failed: %s', (e as Error).message)
+    }
+    this.schedule(() => this.mailboxLoop(), this.mailboxOptions.pollIntervalMs)
+  }
+
+  /** The relays we keep our mailbox at now (multiaddrs with /p2p/). */
+  get mailboxes(): readonly string[] {
+    return this.mailboxRelays
+  }
+
+  /**
+   * One mailbox round: at each candidate relay (configured ones, then bootstrap peers) until `target` of them
+   * accept, register, open an owner session, top up our one-time prekeys there and drain what waits. Returns whether
+   * the set of relays changed (our DHT record should then be republished). One round at a time.
+   */
+  private refreshMailboxes(): Promise<boolean> {
+    this.mailboxRound ??= this.mailboxRoundOnce().finally(() => {
+      this.mailboxRound = undefined
+    })
+    return this.mailboxRound
+  }
+
+  private async mailboxRoundOnce(): Promise<boolean> {
+    const candidates = [...new Set([...this.mailboxOptions.relays, ...(this.networkOptions.bootstrap ?? [])])]
+    const active: string[] = []
+    for (const relay of candidates) {
+      if (active.length >= this.mailboxOptions.target || this.shutdown.signal.aborted) break
+      const signal = this.signal(DEFAULT_LOOKUP_TIMEOUT)
+      let client: MailboxClient | undefined
+      try {
+        client = await openMailbox(this.libp2p, relay, this.ids.mailbox, signal)
+        const identity = this.manager.account.identity
+        await client.register(
+          this.backend,
+          identity,
+          { expiresAt: this.now() + MAILBOX_REGISTRATION_LIFETIME_MS },
+          { signal }
+        )
+        const held = await client.authenticate(this.backend, identity, { signal })
+        await this.topUpPrekeys(client, held, signal)
+        await this.drain(client, signal)
+        await client.close()
+        active.push(relay)
+      } catch (e) {
+        client?.abort(e as Error)
+        log('mailbox at %s unavailable: %s', relayName(relay), (e as Error).message)
+      }
+    }
+    const changed = active.join(' ') !== this.mailboxRelays.join(' ')
+    this.mailboxRelays = active
+    return changed
+  }
+
+  /** Leaves fresh one-time prekeys of each kind the relay is short of (each handed out to this relay only). */
+  private async topUpPrekeys(
+    client: MailboxClient,
+    held: { x25519: number; kem: number },
+    signal: AbortSignal
+  ): Promise<void> {
+    const want = {
+      x25519: held.x25519 < MAILBOX_PREKEY_TOP_UP_BELOW ? MAILBOX_PREKEY_BATCH - held.x25519 : 0,
+      kem: held.kem < MAILBOX_PREKEY_TOP_UP_BELOW ? MAILBOX_PREKEY_BATCH - held.kem : 0
+    }
+    if (want.x25519 === 0 && want.kem === 0) return
+    // Marked handed out (committed) before they leave: a batch given to this relay is never given to anyone else.
+    const prekeys = await this.manager.updateAccount(async (state) => {
+      let s = state
+      const out: SignedOneTimePrekey[] = []
+      for (const kind of ['x25519', 'kem'] as const) {
+        if (want[kind] === 0) continue
+        if (availableOneTimePrekeys(s, kind) < want[kind] + ONE_TIME_PREKEY_REPLENISH_BELOW) {
+          s = await generateOneTimePrekeys(this.backend, s, kind, want[kind] + ONE_TIME_PREKEY_TARGET)
+        }
+        const h = handOutOneTimePrekeys(s, kind, want[kind])
+        s = h.state
+        out.push(...h.prekeys)
+      }
+      return { state: s, result: out }
+    })
+    await client.putPrekeys(prekeys, { signal })
+  }
+
+  /**
+   * Fetches what waits at a relay, page by page: each envelope is received like a direct message (decrypted and
+   * stored durably, or recognised as a duplicate) and only then acknowledged, so the relay deletes nothing we have not
+   * stored. An envelope that can never be opened (malformed, or the ratchet refuses it) is acknowledged too: keeping
+   * it would only fill the mailbox.
+   */
+  private async drain(client: MailboxClient, signal: AbortSignal): Promise<number> {
+    let total = 0
+    for (;;) {
+      const { items, more } = await client.fetch({ signal })
+      const done: number[] = []
+      for (const item of items) {
+        let envelope: ReturnType<typeof decodeEnvelope>
+        try {
+          envelope = decodeEnvelope(item.envelope)
+        } catch {
+          done.push(item.id)
+          continue
+        }
+        const claimed = await this.openSealedSender(envelope.sealedSender)
+        // A store failure throws here: the item stays at the relay for the next round.
+        const ack = decodeAck(
+          await this.receiveOnce(envelope.messageId, () =>
+            this.receive(envelope.messageId, envelope.ciphertext, undefined, claimed)
+          )
+        )
+        if (ack.status !== 'ok') log('mailbox message %s refused: %s', toHex(envelope.messageId), ack.errorCode)
+        done.push(item.id)
+      }
+      await client.ack(done, { signal })
+      total += items.length
+      if (!more || items.length === 0) return total
+    }
+  }
+
+  /** The sender's device address a deposit claims (sealed to our device), if it opens. */
+  private async openSealedSender(sealed: Uint8Array | undefined): Promise<string | undefined> {
+    if (sealed === undefined) return undefined
+    try {
+      const bytes = await openDeviceSeal(this.backend, this.manager.account.device.agreementKeyPair, sealed)
+      if (bytes.length <= 32) return undefined
+      return deviceAddress(bytes.subarray(0, 32), bytes.subarray(32))
+    } catch {
+      return undefined
+    }
+  }
+
   /** Decrypts and durably stores one message; returns the ack to send. */
-  private async receive(messageId: Uint8Array, ciphertext: Uint8Array, deviceKey?: Uint8Array): Promise<Uint8Array> {
-    let address: string | undefined
-    if (deviceKey !== undefined) {
+  private async receive(
+    messageId: Uint8Array,
+    ciphertext: Uint8Array,
+    deviceKey?: Uint8Array,
+    claimed?: string
+  ): Promise<Uint8Array> {
+    let address: string | undefined = claimed
+    if (address === undefined && deviceKey !== undefined) {
       const identity = await this.store.get('devices', toHex(deviceKey))
       if (identity !== undefined) address = deviceAddress(fromHex(new TextDecoder().decode(identity)), deviceKey)
     }
@@ -1197,8 +1520,10 @@ export class Messenger {
         if (!hkey || !hb) continue
         const rec = decodeHistory(hb)
         if (rec.direction !== 'out' || rec.contact !== identityHex) continue
-        const rank = { pending: 0, sent: 1, delivered: 2, read: 3, failed: -1 }
-        if (rank[state] > rank[rec.state]) b.put('history', hkey, encodeRecord({ ...rec, state }))
+        if (DELIVERY_RANK[state] > DELIVERY_RANK[rec.state]) {
+          const { waitingAt: _relays, ...rest } = rec
+          b.put('history', hkey, encodeRecord({ ...rest, state }))
+        }
       }
       return () => this.events.emit('receipt', { contact: identityHex, type: state, ids })
     }

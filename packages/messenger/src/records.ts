@@ -34,8 +34,21 @@ export interface ContactRecord {
 }
 
 export type Direction = 'in' | 'out'
-/** `failed`: dropped unsent (queued for an identity the user then replaced). */
-export type DeliveryState = 'pending' | 'sent' | 'delivered' | 'read' | 'failed'
+/**
+ * `deposited`: held by the contact's mailbox relays (listed in `waitingAt`) until the contact comes online;
+ * `sent`: stored by the contact's device; `failed`: dropped unsent (queued for an identity the user then replaced).
+ */
+export type DeliveryState = 'pending' | 'deposited' | 'sent' | 'delivered' | 'read' | 'failed'
+
+/** How far along each state is: a receipt never moves a message back. */
+export const DELIVERY_RANK: Readonly<Record<DeliveryState, number>> = {
+  failed: -1,
+  pending: 0,
+  deposited: 1,
+  sent: 2,
+  delivered: 3,
+  read: 4
+}
 
 export interface HistoryRecord {
   readonly v: 1
@@ -48,6 +61,8 @@ export interface HistoryRecord {
   readonly receivedAt?: number
   readonly text: string
   readonly state: DeliveryState
+  /** For `deposited`: the peer ids of the relays holding it. */
+  readonly waitingAt?: readonly string[]
 }
 
 /** A message waiting for delivery: plaintext payload until a session exists, then the exact ciphertext. */
@@ -73,6 +88,10 @@ export interface DeviceRecord {
   readonly addresses: readonly string[]
   /** Sequence of the DHT record it came from (absent when learnt from a message): older records never win. */
   readonly sequence?: number
+  /** The contact's mailbox relays (multiaddrs with /p2p/) from that record. */
+  readonly relays?: readonly string[]
+  /** hex X25519 agreement key of the device (from its certificate): what deposits seal the sender to. */
+  readonly agreementKey?: string
 }
 
 export function decodeDevice(bytes: Uint8Array): DeviceRecord {
@@ -80,7 +99,9 @@ export function decodeDevice(bytes: Uint8Array): DeviceRecord {
   require('device', hex(r.deviceKey) &&
     Array.isArray(r.addresses) &&
     (r.addresses as unknown[]).every(str) &&
-    opt(r.sequence, nat))
+    opt(r.sequence, nat) &&
+    opt(r.relays, (x) => Array.isArray(x) && x.every(str)) &&
+    opt(r.agreementKey, hex))
   return r as unknown as DeviceRecord
 }
 
@@ -147,7 +168,8 @@ export function decodeHistory(bytes: Uint8Array): HistoryRecord {
     nat(r.sentAt) &&
     opt(r.receivedAt, nat) &&
     str(r.text) &&
-    ['pending', 'sent', 'delivered', 'read', 'failed'].includes(r.state as string))
+    Object.hasOwn(DELIVERY_RANK, r.state as string) &&
+    opt(r.waitingAt, (x) => Array.isArray(x) && x.every(str)))
   return r as unknown as HistoryRecord
 }
 

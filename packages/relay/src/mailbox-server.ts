@@ -94,6 +94,8 @@ export interface MailboxServer {
   stats(): MailboxStats
   /** Deletes envelopes past their TTL and lapsed registrations; returns how many envelopes went. */
   purgeExpired(): Promise<number>
+  /** Whether the relay still holds `owner`'s one-time prekey `id` of `kind` (diagnostics and tests). */
+  hasPrekey(owner: Uint8Array, kind: 'x25519' | 'kem', id: number): Promise<boolean>
   /** Stops taking requests and waits for the ones in flight (their synced writes finish first). */
   close(): Promise<void>
 }
@@ -268,6 +270,10 @@ class MailboxServerImpl implements MailboxServer {
     return { mailboxes, storedEnvelopes, storedBytes, storedPrekeys, ...this.#counters, rejects: { ...this.#rejects } }
   }
 
+  async hasPrekey(owner: Uint8Array, kind: Kind, id: number): Promise<boolean> {
+    return this.#boxes.get(await this.#idOf(owner))?.prekeys[kind].includes(id) ?? false
+  }
+
   async close(): Promise<void> {
     this.#shutdown.abort()
     if (this.#timer !== undefined) clearTimeout(this.#timer)
@@ -347,14 +353,14 @@ class MailboxServerImpl implements MailboxServer {
       }
       case 'auth':
         return this.#auth(request.mailbox, request.challenge, request.signature, session)
-      case 'takePrekeys':
+      case 'take-prekeys':
         this.#limit(this.#prekeyLimiter, range)
         return this.#takePrekeys(request.mailbox)
       case 'fetch':
         return this.#fetch(this.#owner(session))
       case 'ack':
         return this.#ack(this.#owner(session), request.ids)
-      case 'putPrekeys':
+      case 'put-prekeys':
         this.#limit(this.#ownerLimiter, range)
         return this.#putPrekeys(this.#owner(session), session.identityKey!, request.oneTimePrekeys)
     }

@@ -40,7 +40,7 @@ async function peer(options: { listen?: string[]; localAddress?: string } = {}):
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()]
   })
-  cleanups.push(() => node.stop())
+  cleanups.push(async () => node.stop())
   return node
 }
 

@@ -40,8 +40,10 @@ export const MAX_CIPHERTEXT_OVERHEAD_BYTES =
   1 + 32 + 4 + 4 + 1 + 4 + MLKEM1024_CIPHERTEXT_BYTES + 2 + MAX_CERTIFICATE_BYTES + 16 + RATCHET_OVERHEAD_BYTES
 /** Largest ciphertext an envelope carries: the largest padded payload, encrypted as an initial message. */
 export const MAX_ENVELOPE_CIPHERTEXT_BYTES = MAX_PADDED_PAYLOAD_BYTES + MAX_CIPHERTEXT_OVERHEAD_BYTES
+/** Largest sealed sender address in a deposited envelope: a seal (48 bytes) around identity and device keys. */
+export const MAX_SEALED_SENDER_BYTES = 512
 /** Largest encoded Envelope (the transport's length prefix should refuse longer frames unread). */
-export const MAX_ENVELOPE_BYTES = MAX_ENVELOPE_CIPHERTEXT_BYTES + 64
+export const MAX_ENVELOPE_BYTES = MAX_ENVELOPE_CIPHERTEXT_BYTES + MAX_SEALED_SENDER_BYTES + 64
 
 // ---- Ack and prekey exchange ----
 /** Longest error code in an Ack or PrekeyResponse (an identifier such as `NoSession`). */

@@ -254,7 +254,7 @@ export async function verifyMailboxAuth(
 
 // ---------------------------------------------------------------- requests
 
-export type MailboxOp = 'register' | 'deposit' | 'challenge' | 'auth' | 'fetch' | 'ack' | 'putPrekeys' | 'takePrekeys'
+export type MailboxOp = 'register' | 'deposit' | 'challenge' | 'auth' | 'fetch' | 'ack' | 'put-prekeys' | 'take-prekeys'
 
 export type MailboxRequest =
   | { readonly op: 'register'; readonly registration: Uint8Array }
@@ -273,10 +273,19 @@ export type MailboxRequest =
     }
   | { readonly op: 'fetch' }
   | { readonly op: 'ack'; readonly ids: readonly number[] }
-  | { readonly op: 'putPrekeys'; readonly oneTimePrekeys: readonly Uint8Array[] }
-  | { readonly op: 'takePrekeys'; readonly mailbox: Uint8Array }
+  | { readonly op: 'put-prekeys'; readonly oneTimePrekeys: readonly Uint8Array[] }
+  | { readonly op: 'take-prekeys'; readonly mailbox: Uint8Array }
 
-const OPS = { register: 1, deposit: 2, challenge: 3, auth: 4, fetch: 5, ack: 6, putPrekeys: 7, takePrekeys: 8 } as const
+const OPS = {
+  register: 1,
+  deposit: 2,
+  challenge: 3,
+  auth: 4,
+  fetch: 5,
+  ack: 6,
+  'put-prekeys': 7,
+  'take-prekeys': 8
+} as const
 
 export const MAILBOX_REQUEST_SCHEMA = defineSchema({
   name: 'MailboxRequest',
@@ -352,8 +361,8 @@ const REQUIRED: Record<MailboxOp, readonly (keyof RawRequest)[]> = {
   auth: ['mailbox', 'challenge', 'signature'],
   fetch: [],
   ack: ['ids'],
-  putPrekeys: ['oneTimePrekeys'],
-  takePrekeys: ['mailbox']
+  'put-prekeys': ['oneTimePrekeys'],
+  'take-prekeys': ['mailbox']
 }
 const OPTIONAL: Partial<Record<MailboxOp, readonly (keyof RawRequest)[]>> = { deposit: ['depositToken'] }
 const PAYLOAD_FIELDS = [

@@ -1,0 +1,180 @@
+/**
+ * Store-and-forward end to end: real messengers and two relays on loopback. A writes to B while B is offline; both
+ * relays hold every message; B comes back, drains both mailboxes and shows each message once. A's first message used
+ * a one-time prekey a relay handed out, and nothing on the relays' disks names A.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseInitialMessage, toHex } from '@parley/crypto'
+import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES, type Namespace } from '@parley/messenger'
+import { createProfileStore, openStore, type ProfileStore, type StoreBackend } from '@parley/store'
+import { decodeEnvelope, decodeMessage, MAILBOX_ITEM_SCHEMA } from '@parley/wire'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRelay, type Relay } from '../src/index.ts'
+
+const MARKER = 'plaintext-marker-7f3a9c'
+
+async function profile(): Promise<ProfileStore<Namespace>> {
+  return createProfileStore(await openStore({ kind: 'memory' }), 'pw', {
+    namespaces: NAMESPACES,
+    create: true,
+    unsafeFastKdfForTests: true
+  })
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms = 60_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+function collect<K extends keyof MessengerEvents>(m: Messenger, type: K): MessengerEvents[K][] {
+  const out: MessengerEvents[K][] = []
+  m.events.addEventListener(type, (e) => out.push((e as CustomEvent<MessengerEvents[K]>).detail))
+  return out
+}
+
+async function filesUnder(dir: string): Promise<Buffer[]> {
+  const out: Buffer[] = []
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) out.push(await readFile(join(entry.parentPath, entry.name)))
+  }
+  return out
+}
+
+describe('offline delivery through two mailbox relays', () => {
+  const dirs: string[] = []
+  const relays: Relay[] = []
+  const stores: StoreBackend[] = []
+  const logs: string[] = []
+  const messengers: Messenger[] = []
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) {
+      const dir = await mkdtemp(join(tmpdir(), 'parley-relay-'))
+      dirs.push(dir)
+      // The relay's own on-disk mailbox store, opened here so the test can look inside it.
+      const store = await openStore({ kind: 'level', path: join(dir, 'mailbox') })
+      stores.push(store)
+      relays.push(
+        await createRelay({
+          dataDir: dir,
+          datastore: store,
+          listen: ['/ip4/127.0.0.1/tcp/0'],
+          http: false,
+          logLevel: 'debug',
+          logSink: (line) => logs.push(line)
+        })
+      )
+    }
+  })
+
+  afterAll(async () => {
+    for (const m of messengers) await m.stop().catch(() => {})
+    for (const r of relays) await r.stop().catch(() => {})
+    for (const s of stores) await s.close().catch(() => {})
+    for (const d of dirs) await rm(d, { recursive: true, force: true })
+  })
+
+  it('B receives every message once after coming online; the first used a relay-handed one-time prekey', async () => {
+    const bootstrap = relays.map((r) => r.multiaddrs[0]!.toString())
+    const network = { bootstrap, kBucketSize: 4, listen: ['/ip4/127.0.0.1/tcp/0'] }
+    const mailbox = { relays: bootstrap, pollIntervalMs: 500 }
+    const bStore = await profile()
+    let b = await createMessenger({ store: bStore, network, mailbox })
+    messengers.push(b)
+    const a = await createMessenger({ store: await profile(), network, mailbox })
+    messengers.push(a)
+    const bHex = toHex(b.identityKey)
+    const aHex = toHex(a.identityKey)
+
+    // B keeps its mailbox at both relays, leaves prekeys there, and lists both in its DHT record.
+    await until(() => b.mailboxes.length === 2, 60_000, 'B to register at both relays')
+    await until(
+      async () => {
+        try {
+          await b.publish({ signal: AbortSignal.timeout(5000) })
+          const found = await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
+          return found.record.mailboxRelays.length === 2
+        } catch {
+          return false
+        }
+      },
+      60_000,
+      "B's record with its relays"
+    )
+    await until(() => relays.every((r) => r.mailbox.stats().storedPrekeys > 0), 30_000, 'prekey batches')
+    const prekeysBefore = relays.map((r) => r.mailbox.stats().storedPrekeys)
+    await a.addContact(bHex, { name: 'bob' })
+    await b.stop()
+
+    const sent = []
+    for (let i = 0; i < 5; i++) sent.push(await a.send(bHex, `${MARKER} #${i}`))
+    expect(sent.map((s) => s.status)).toEqual(Array(5).fill('deposited'))
+    const history = await a.history(bHex)
+    expect(history.map((h) => h.state)).toEqual(Array(5).fill('deposited'))
+    expect(history[0]!.waitingAt).toHaveLength(2)
+    for (const r of relays) expect(r.mailbox.stats().storedEnvelopes).toBe(5)
+
+    // Exactly one relay gave out one prekey of each kind, and A's first message names that one-time prekey.
+    const handedOut = relays.map((r) => r.mailbox.stats().prekeysHandedOut)
+    expect(handedOut.sort()).toEqual([0, 2])
+    const giver = relays[relays.findIndex((r) => r.mailbox.stats().prekeysHandedOut === 2)]!
+    expect(giver.mailbox.stats().storedPrekeys).toBe(prekeysBefore[relays.indexOf(giver)]! - 2)
+    const firstDeposit = await firstEnvelope(stores[relays.indexOf(giver)]!)
+    const initial = parseInitialMessage(decodeEnvelope(firstDeposit).ciphertext)
+    expect(initial.oneTimePrekeyId).toBeDefined()
+    expect(initial.kemIsOneTime).toBe(true)
+    expect(await giver.mailbox.hasPrekey(b.identityKey, 'x25519', initial.oneTimePrekeyId!)).toBe(false)
+
+    // B comes back: it drains both mailboxes and shows each message exactly once, in order.
+    b = await createMessenger({ store: bStore, network, mailbox })
+    messengers.push(b)
+    const shown = collect(b, 'message')
+    await until(() => shown.length >= 5, 60_000, 'B to receive the deposits')
+    await until(() => relays.every((r) => r.mailbox.stats().storedEnvelopes === 0), 30_000, 'relays to empty')
+    await new Promise((r) => setTimeout(r, 1500)) // another mailbox round: still nothing twice
+    expect(shown.map((m) => m.text)).toEqual(Array.from({ length: 5 }, (_, i) => `${MARKER} #${i}`))
+    expect(new Set(shown.map((m) => m.id)).size).toBe(5)
+    const incoming = (await b.history(aHex)).filter((h) => h.direction === 'in')
+    expect(incoming.map((h) => h.text)).toEqual(shown.map((m) => m.text))
+    // B's delivered receipts reach A directly (both online): the messages move on from `deposited`.
+    await until(
+      async () => (await a.history(bHex)).every((h) => h.state === 'delivered' && h.waitingAt === undefined),
+      60_000,
+      'delivered receipts'
+    )
+
+    // Nothing on the relays' disks or in their logs carries the plaintext, A's keys or peer id, or B's identity key.
+    for (const r of relays) await r.stop()
+    for (const s of stores) await s.close()
+    const forbidden: [string, Buffer][] = [
+      ['plaintext marker', Buffer.from(MARKER)],
+      ["A's identity key", Buffer.from(a.identityKey)],
+      ["A's identity key (hex)", Buffer.from(aHex)],
+      ["A's peer id bytes", Buffer.from(a.peerId.toMultihash().bytes)],
+      ["A's peer id", Buffer.from(a.peerId.toString())],
+      ["B's identity key", Buffer.from(b.identityKey)],
+      ["B's identity key (hex)", Buffer.from(bHex)]
+    ]
+    const files = (await Promise.all(dirs.map(filesUnder))).flat()
+    expect(files.length).toBeGreaterThan(0)
+    const logText = Buffer.from(logs.join('\n'))
+    expect(logs.length).toBeGreaterThan(0)
+    for (const [what, needle] of forbidden) {
+      for (const f of files) expect(f.includes(needle), `${what} on a relay's disk`).toBe(false)
+      expect(logText.includes(needle), `${what} in a relay's log`).toBe(false)
+    }
+  })
+})
+
+/** The oldest envelope waiting at a relay, read from its store. */
+async function firstEnvelope(store: StoreBackend): Promise<Uint8Array> {
+  for await (const { value } of store.query({ prefix: '/parley-mailbox/e/' })) {
+    return decodeMessage(MAILBOX_ITEM_SCHEMA, value).envelope
+  }
+  throw new Error('no envelope stored')
+}
