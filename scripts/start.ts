@@ -1,72 +1,73 @@
 /**
- * `pnpm start`: the most useful runnable thing until the relay exists — a walk through Parley's end-to-end
- * encryption between two devices in this process: identities, a signed prekey bundle, PQXDH (X25519 + ML-KEM-1024)
- * with a sealed sender, and a header-encrypted Double Ratchet. Prints what a relay or the DHT would see.
+ * `pnpm start`: one Parley relay on this machine (127.0.0.1), its state under ./data so its PeerId and mailboxes
+ * survive restarts, serving the web app's build (apps/web/dist) over HTTP when there is one. Prints the addresses,
+ * the web URL and the bootstrap address for `parley run --bootstrap`. Ctrl-C stops it cleanly.
+ * The crypto walk-through that used to live here is `pnpm demo:crypto`.
  */
-import {
-  defaultBackend as backend,
-  createAccount,
-  createSessionManager,
-  encodePrekeyBundle,
-  generateIdentity,
-  generateOneTimePrekeys,
-  MemoryProtocolStore,
-  safetyNumber,
-  takePrekeyBundle,
-  toHex
-} from '@parley/crypto'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { createRelay, type Relay, RelayError } from '@parley/relay'
 
-const DAY = 86_400_000
-const text = new TextEncoder()
-const show = (b: Uint8Array) => new TextDecoder().decode(b)
+const root = resolve(import.meta.dirname, '..')
+const dataDir = join(root, 'data')
+const webDir = join(root, 'apps/web/dist')
+// Fixed ports keep the bootstrap address the same across restarts; taken ports fall back to free ones.
+const HTTP_PORT = Number(process.env.PARLEY_RELAY_HTTP_PORT ?? 8080)
+const TCP_PORT = 4101
+const WS_PORT = 4102
 
-async function device(name: string) {
-  const identity = await generateIdentity(backend)
-  let account = await createAccount(backend, {
-    identity,
-    deviceKey: text.encode(`${name}'s laptop`),
-    now: Date.now(),
-    certificateLifetimeMs: 365 * DAY
-  })
-  account = await generateOneTimePrekeys(backend, account, 'x25519', 10)
-  account = await generateOneTimePrekeys(backend, account, 'kem', 10)
-  const store = new MemoryProtocolStore()
-  return { name, identity, store, manager: createSessionManager({ backend, account, store }) }
+/** The lines of an error that name the cause (libp2p's listen error is a paragraph, then a stack per address). */
+function firstLines(err: unknown): string {
+  const lines = String((err as Error).message ?? err).split('\n')
+  const causes = lines.filter((l) => /EADDRINUSE|EACCES/.test(l)).map((l) => l.trim())
+  return causes.length > 0 ? causes.join('; ') : lines[0]!
 }
 
-console.log(`Parley — end-to-end encryption walk-through (backend: ${backend.name}, Node ${process.version})\n`)
-const alice = await device('Alice')
-const bob = await device('Bob')
-console.log(`Alice's identity: ${toHex(alice.identity.publicKey)}`)
-console.log(`Bob's identity:   ${toHex(bob.identity.publicKey)}`)
+const hasWeb = existsSync(join(webDir, 'index.html'))
+const base = { dataDir, echo: false, ...(hasWeb && { webDir }) }
 
-const bundle = await bob.manager.updateAccount(async (state) => {
-  const t = await takePrekeyBundle(backend, state, Date.now(), 7 * DAY)
-  return { state: t.state, result: t.prekeyBundle }
-})
-console.log(
-  `\nBob publishes a signed prekey bundle (${encodePrekeyBundle(bundle).length} bytes with one-time prekeys).`
-)
+let relay: Relay
+try {
+  relay = await createRelay({
+    ...base,
+    listen: [`/ip4/127.0.0.1/tcp/${TCP_PORT}`, `/ip4/127.0.0.1/tcp/${WS_PORT}/ws`],
+    http: { host: '127.0.0.1', port: HTTP_PORT }
+  })
+} catch (err) {
+  if (err instanceof RelayError) {
+    console.error(`pnpm start: ${err.message}`)
+    process.exit(1)
+  }
+  console.error(
+    `pnpm start: ports ${TCP_PORT}/${WS_PORT}/${HTTP_PORT} unavailable (${firstLines(err)}); using free ports`
+  )
+  relay = await createRelay({
+    ...base,
+    listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'],
+    http: { host: '127.0.0.1', port: 0 }
+  })
+}
 
-await alice.manager.startSession(bundle)
-const first = await alice.manager.encrypt(bob.manager.address, text.encode('Hi Bob, it is Alice.'))
-console.log(`Alice's first message: ${first.ciphertext.length} bytes (PQXDH initial part + ratchet message).`)
-console.log(
-  `  A relay holding it sees no sender: Alice's identity bytes in it? ${toHex(first.ciphertext).includes(toHex(alice.identity.publicKey))}`
-)
-const got = await bob.manager.decrypt(first.ciphertext, { messageId: first.messageId })
-console.log(`Bob reads: "${show(got.plaintext)}" — sealed sender names ${toHex(got.identityKey).slice(0, 16)}… (Alice)`)
+const addrs = relay.multiaddrs.map(String)
+const boot = addrs.find((a) => !a.includes('/ws')) ?? addrs[0]
+console.log(`Parley relay ${relay.peerId.toString()} (state in ${dataDir})`)
+for (const a of addrs) console.log(`  listening: ${a}`)
+console.log(`  metrics:   ${relay.httpUrl}/metrics   health: ${relay.httpUrl}/healthz`)
+if (hasWeb) console.log(`  web app:   ${relay.httpUrl}/`)
+else console.log(`  web app:   not built (${webDir} does not exist yet); only /metrics and /healthz are served`)
+console.log(`\nJoin it from a terminal:\n  parley run --bootstrap ${boot}`)
+console.log('\nCtrl-C stops the relay. `pnpm demo:crypto` shows the end-to-end encryption walk-through.')
 
-const reply = await bob.manager.encrypt(alice.manager.address, text.encode('Hello Alice! Safety numbers?'))
-const back = await alice.manager.decrypt(reply.ciphertext, { messageId: reply.messageId, address: bob.manager.address })
-console.log(`Alice reads: "${show(back.plaintext)}" (${reply.ciphertext.length} bytes; header encrypted)`)
-
-const msg = new Uint8Array(100).fill(0x61)
-const steady = await alice.manager.encrypt(bob.manager.address, msg)
-console.log(
-  `\nA steady 100-byte message is ${steady.ciphertext.length} bytes on the wire; sender, counter and ratchet key are all encrypted.`
-)
-
-const sn = await safetyNumber(backend, alice.identity.publicKey, bob.identity.publicKey)
-console.log(`\nSafety number (both see the same):\n  ${sn.display}`)
-console.log('\nNext: `pnpm test` runs the whole suite; `pnpm bench:crypto` compares against libsignal.')
+const onSignal = () => {
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
+  relay.stop().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`pnpm start: stop failed: ${(err as Error).message}`)
+      process.exit(1)
+    }
+  )
+}
+process.on('SIGINT', onSignal)
+process.on('SIGTERM', onSignal)

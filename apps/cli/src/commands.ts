@@ -100,7 +100,8 @@ export async function execute(m: Messenger, c: Command): Promise<unknown> {
         direction: h.direction,
         text: h.text,
         sentAt: h.sentAt,
-        state: h.state
+        state: h.state,
+        ...(h.waitingAt !== undefined && { waitingAt: h.waitingAt })
       }))
     }
     case 'verify': {

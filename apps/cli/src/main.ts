@@ -15,6 +15,8 @@ const COMMON = `Common options:
   --data <dir>              profile directory (default: $PARLEY_DATA or ~/.parley)
   --passphrase-file <file>  read the profile passphrase from a file (else $PARLEY_PASSPHRASE, else a prompt)
   --bootstrap <multiaddr>   a bootstrap peer (repeatable); no public bootstrap is used by default
+  --relay <multiaddr>       a mailbox relay (repeatable): holds your mail while you are offline; bootstrap
+                            peers that run a relay are used too
   -h, --help                this help`
 
 const HELP: Record<string, string> = {
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
       data: { type: 'string' },
       'passphrase-file': { type: 'string' },
       bootstrap: { type: 'string', multiple: true },
+      relay: { type: 'string', multiple: true },
       listen: { type: 'string', multiple: true },
       name: { type: 'string' },
       json: { type: 'boolean' },
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
       return
     }
     case 'run':
-      return runNode(dir, profileOptions, network, { json: values.json ?? false })
+      return runNode(dir, profileOptions, network, { json: values.json ?? false, relays: values.relay ?? [] })
     case 'export':
       if (args[0] === undefined) fail('export needs a file name')
       return exportProfile(dir, profileOptions, args[0])
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
     let m: Messenger | undefined
     try {
       const needsNetwork = cmd.cmd === 'send'
-      m = await createMessenger({ store, offline: !needsNetwork, network })
+      m = await createMessenger({ store, offline: !needsNetwork, network, mailbox: { relays: values.relay ?? [] } })
       result = await execute(m, cmd)
       if (needsNetwork && (result as { status: string }).status === 'queued') {
         // Give a fresh node a moment to join the DHT and retry once before reporting the message as queued.
@@ -187,15 +190,22 @@ async function print(cmd: Command, result: unknown, noQr: boolean): Promise<void
       out(
         r.status === 'sent'
           ? `Delivered to the contact's device (id ${r.id}).`
-          : `Queued (id ${r.id}): the contact is not reachable now; it is retried while a node of this profile runs.`
+          : r.status === 'deposited'
+            ? `Deposited (id ${r.id}): the contact is offline; its mailbox relays hold the message until it comes online.`
+            : `Queued (id ${r.id}): the contact is not reachable now; it is retried while a node of this profile runs.`
       )
       return
     }
     case 'history':
-      for (const h of result as Array<{ direction: string; text: string; sentAt: number; state: string }>) {
-        out(
-          `${new Date(h.sentAt).toISOString()} ${h.direction === 'out' ? `> ${h.text}  [${h.state}]` : `< ${h.text}`}`
-        )
+      for (const h of result as Array<{
+        direction: string
+        text: string
+        sentAt: number
+        state: string
+        waitingAt?: string[]
+      }>) {
+        const state = h.waitingAt ? `${h.state} at relay ${h.waitingAt.join(', ')}` : h.state
+        out(`${new Date(h.sentAt).toISOString()} ${h.direction === 'out' ? `> ${h.text}  [${state}]` : `< ${h.text}`}`)
       }
       return
     case 'contacts':

@@ -22,10 +22,10 @@ export async function runNode(
   dir: string,
   profile: ProfileOptions,
   network: NetworkOptions,
-  options: { json: boolean }
+  options: { json: boolean; relays?: string[] }
 ): Promise<void> {
   const store = await openProfile(dir, profile)
-  const m = await createMessenger({ store, network })
+  const m = await createMessenger({ store, network, mailbox: { relays: options.relays ?? [] } })
   const socketPath = controlSocketPath(dir)
   const control = await serveControl(socketPath, m)
   const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`)

@@ -7,8 +7,8 @@
  */
 import { Libp2pRecord } from '@libp2p/record'
 import { DHT_KEY_PREFIX, decodeDhtRecord } from '@parley/wire'
-import { MemoryDatastore } from 'datastore-core'
-import type { Key } from 'interface-datastore'
+import { BaseDatastore, MemoryDatastore } from 'datastore-core'
+import type { Batch, Datastore, Key, KeyQuery, Pair, Query } from 'interface-datastore'
 import { MessengerError } from './errors.ts'
 
 const RECORD_PREFIX = '/dht/record/'
@@ -37,16 +37,72 @@ function sequenceOf(bytes: Uint8Array): number | undefined {
   }
 }
 
-/** An in-memory datastore whose Parley DHT records only move forward in sequence. */
-export class MonotonicRecordDatastore extends MemoryDatastore {
-  override async put(key: Key, value: Uint8Array, options?: Parameters<MemoryDatastore['put']>[2]): Promise<Key> {
-    if (key.toString().startsWith(RECORD_PREFIX)) {
-      const offered = sequenceOf(value)
-      if (offered !== undefined && (await this.has(key))) {
-        const stored = sequenceOf(await this.get(key))
-        if (stored !== undefined && offered < stored) throw new RolledBackRecordError(stored, offered)
+type Options = Parameters<Datastore['put']>[2]
+
+/**
+ * A datastore whose Parley DHT records only move forward in sequence. Wraps `inner` (default: a fresh in-memory
+ * store; a relay passes an on-disk one so records survive restarts); every other key passes through unchanged.
+ */
+export class MonotonicRecordDatastore extends BaseDatastore {
+  readonly #inner: Datastore
+
+  constructor(inner: Datastore = new MemoryDatastore()) {
+    super()
+    this.#inner = inner
+  }
+
+  override async put(key: Key, value: Uint8Array, options?: Options): Promise<Key> {
+    await this.#checkSequence(key, value, options)
+    return this.#inner.put(key, value, options)
+  }
+
+  override async get(key: Key, options?: Options): Promise<Uint8Array> {
+    return this.#inner.get(key, options)
+  }
+
+  override async has(key: Key, options?: Options): Promise<boolean> {
+    return this.#inner.has(key, options)
+  }
+
+  override async delete(key: Key, options?: Options): Promise<void> {
+    await this.#inner.delete(key, options)
+  }
+
+  /** The wrapped store's batch (atomic if it is), with each record put checked before anything is written. */
+  override batch(): Batch {
+    const ops: Array<{ key: Key; value?: Uint8Array }> = []
+    return {
+      put: (key, value) => {
+        ops.push({ key, value })
+      },
+      delete: (key) => {
+        ops.push({ key })
+      },
+      commit: async (options) => {
+        for (const op of ops) if (op.value !== undefined) await this.#checkSequence(op.key, op.value, options)
+        const batch = this.#inner.batch()
+        for (const op of ops.splice(0)) {
+          if (op.value === undefined) batch.delete(op.key)
+          else batch.put(op.key, op.value)
+        }
+        await batch.commit(options)
       }
     }
-    return super.put(key, value, options)
+  }
+
+  override async *query(q: Query, options?: Options): AsyncGenerator<Pair> {
+    yield* this.#inner.query(q, options)
+  }
+
+  override async *queryKeys(q: KeyQuery, options?: Options): AsyncGenerator<Key> {
+    yield* this.#inner.queryKeys(q, options)
+  }
+
+  async #checkSequence(key: Key, value: Uint8Array, options?: Options): Promise<void> {
+    if (!key.toString().startsWith(RECORD_PREFIX)) return
+    const offered = sequenceOf(value)
+    if (offered === undefined || !(await this.#inner.has(key, options))) return
+    const stored = sequenceOf(await this.#inner.get(key, options))
+    if (stored !== undefined && offered < stored) throw new RolledBackRecordError(stored, offered)
   }
 }

@@ -56,6 +56,13 @@ export interface NetworkOptions {
 
 export type ParleyServices = { dht: KadDHT; identify: unknown; ping: unknown }
 
+/**
+ * Builds a throwaway libp2p node (fresh key, no listening, no services) that deposits at mailbox relays and takes
+ * prekeys there, so relays never see the sender's own peer id. `dialable` lists the relay addresses it will dial
+ * (a browser preset lets exactly those through its dial gate).
+ */
+export type CourierFactory = (privateKey: PrivateKey, dialable: readonly string[]) => Promise<Libp2p>
+
 /** Builds a messenger's libp2p node (the Node preset from the Node entry, the browser preset from the browser one). */
 export type Libp2pFactory = (
   privateKey: PrivateKey,

@@ -3,11 +3,20 @@
  * to end encrypted, with a durable outbox, deduplicated delivery and typed events.
  */
 export * from './constants.ts'
+export { MonotonicRecordDatastore, RolledBackRecordError } from './dht-datastore.ts'
+export { type DhtTimers, parleyDht } from './dht-options.ts'
 export * from './errors.ts'
 export type { MessengerEvents } from './events.ts'
-export { createNodeLibp2p, type Libp2pFactory, type NetworkOptions, type ParleyServices } from './libp2p.ts'
+export {
+  type CourierFactory,
+  createNodeCourier,
+  createNodeLibp2p,
+  type Libp2pFactory,
+  type NetworkOptions,
+  type ParleyServices
+} from './libp2p.ts'
 
-import { createNodeLibp2p } from './libp2p.ts'
+import { createNodeCourier, createNodeLibp2p } from './libp2p.ts'
 import { type Messenger, type MessengerOptions, startMessenger } from './messenger.ts'
 
 /**
@@ -15,7 +24,8 @@ import { type Messenger, type MessengerOptions, startMessenger } from './messeng
  * kad-dht under /parley/kad/1.0.0) unless `options.libp2p` says otherwise. Creates the identity on first use.
  */
 export function createMessenger(options: MessengerOptions): Promise<Messenger> {
-  return startMessenger({ libp2p: createNodeLibp2p, ...options })
+  return startMessenger({ libp2p: createNodeLibp2p, courier: createNodeCourier, ...options })
 }
+export { MailboxClient, MailboxError } from './mailbox-client.ts'
 export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'

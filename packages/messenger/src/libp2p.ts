@@ -20,9 +20,9 @@ import type { CryptoBackend } from '@parley/crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS } from './constants.ts'
 import { MonotonicRecordDatastore } from './dht-datastore.ts'
-import { type NetworkOptions, type ParleyServices, parleyDht } from './dht-options.ts'
+import { type CourierFactory, type NetworkOptions, type ParleyServices, parleyDht } from './dht-options.ts'
 
-export type { Libp2pFactory, NetworkOptions, ParleyServices } from './dht-options.ts'
+export type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './dht-options.ts'
 
 /** Creates (does not start) the libp2p node of a Node.js messenger. */
 export async function createNodeLibp2p(
@@ -59,3 +59,14 @@ export async function createNodeLibp2p(
     }
   }) as Promise<Libp2p<ParleyServices>>
 }
+
+/** The Node courier: TCP and WebSockets out, Noise, Yamux, nothing else (see CourierFactory). */
+export const createNodeCourier: CourierFactory = (privateKey) =>
+  createLibp2p({
+    privateKey,
+    start: false,
+    addresses: { listen: [] },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })

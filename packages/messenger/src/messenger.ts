@@ -297,6 +297,11 @@ export class Messenger {
   }
 
   /** Whether this messenger runs a network node. */
+  /** Open connections to a peer (diagnostics: `limits` is set on relayed ones). */
+  connectionsTo(peer: PeerId): Connection[] {
+    return this.node?.getConnections(peer) ?? []
+  }
+
   get online(): boolean {
     return this.node !== undefined && !this.shutdown.signal.aborted
   }
@@ -345,10 +350,15 @@ export class Messenger {
       ...(this.networkOptions.now === undefined && { now: this.now })
     })
     this.node = node
+    // Both run over relayed (circuit) connections too, whose relay caps bytes and time: a message or a bundle is a
+    // few KiB, and a node with no listening address (a browser, a node behind NAT) is reachable no other way.
     await node.handle(this.ids.dm, (stream, connection) => this.onDmStream(stream, connection), {
-      maxInboundStreams: MAX_INBOUND_DM_STREAMS_PER_PEER
+      maxInboundStreams: MAX_INBOUND_DM_STREAMS_PER_PEER,
+      runOnLimitedConnection: true
     })
-    await node.handle(this.ids.prekeys, (stream, connection) => this.onPrekeyStream(stream, connection))
+    await node.handle(this.ids.prekeys, (stream, connection) => this.onPrekeyStream(stream, connection), {
+      runOnLimitedConnection: true
+    })
     const status = (online: boolean) => (e: CustomEvent<PeerId>) => {
       const key = e.detail.publicKey
       if (key === undefined) return
@@ -873,7 +883,7 @@ export class Messenger {
   ): Promise<Stream> {
     const node = this.libp2p
     if (addresses.length > 0) await node.peerStore.merge(peerId, { multiaddrs: addresses })
-    return node.dialProtocol(peerId, protocol, { signal })
+    return node.dialProtocol(peerId, protocol, { signal, runOnLimitedConnection: true })
   }
 
   /**

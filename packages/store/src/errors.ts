@@ -107,3 +107,11 @@ export class PowerCutError extends ParleyStoreError {
     super('PowerCut', 'the power was cut: this write was never acknowledged')
   }
 }
+
+/** Another process has the LevelDB directory open (LevelDB allows one at a time). */
+export class StoreLockedError extends ParleyStoreError {
+  static override readonly name = 'StoreLockedError'
+  constructor() {
+    super('StoreLocked', 'the store is open in another process')
+  }
+}

@@ -6,7 +6,8 @@
  */
 import { LevelDatastore } from 'datastore-level'
 import type { Batch, Key } from 'interface-datastore'
-import { DeleteFailedError, PutFailedError } from 'interface-store'
+import { DeleteFailedError, OpenFailedError, PutFailedError } from 'interface-store'
+import { StoreLockedError } from './errors.ts'
 import type { AbortOptions } from './kdf.ts'
 
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
@@ -15,6 +16,17 @@ const SYNC = { sync: true } as const
 
 /** LevelDatastore whose writes resolve only after LevelDB synced them to disk. Batches are atomic (LevelDB WAL). */
 export class DurableLevelDatastore extends LevelDatastore {
+  /** Opens the database; StoreLockedError when another process holds it (datastore-level would drop that cause). */
+  override async open(): Promise<void> {
+    try {
+      await this.db.open({ createIfMissing: true })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') throw new StoreLockedError()
+      throw new OpenFailedError(String(err))
+    }
+  }
+
   override async put(key: Key, value: Uint8Array, options: AbortOptions = {}): Promise<Key> {
     options.signal?.throwIfAborted()
     try {

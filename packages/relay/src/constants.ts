@@ -1,0 +1,48 @@
+/** Every default limit and timer of the relay node, named (the mailbox's own limits live in mailbox-types.ts). */
+
+/** Protocol prefix: kad-dht is `${prefix}/kad/1.0.0`, the mailbox `${prefix}/mailbox/1.0.0`. */
+export const DEFAULT_PROTOCOL_PREFIX = '/parley'
+/** Where a relay listens when the operator names nothing: loopback only, so a fresh install exposes nothing. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+export const DEFAULT_HTTP_HOST = '127.0.0.1'
+export const DEFAULT_HTTP_PORT = 8080
+
+/**
+ * Circuit reservations held at once. libp2p's default (15) is sized for a peer that relays on the side; a Parley
+ * relay exists to give every browser it serves a reachable circuit address.
+ */
+export const DEFAULT_MAX_RESERVATIONS = 1024
+/** How long a reservation lasts before the client must refresh it (libp2p's default). */
+export const DEFAULT_RESERVATION_TTL_MS = 2 * 3600_000
+/**
+ * Per relayed connection: bytes (both directions together) and lifetime. libp2p's 128 KiB / 2 min is enough for a
+ * WebRTC upgrade's signalling, not for a conversation that has to stay relayed because WebRTC failed; these allow a
+ * text chat and keep a relay from becoming a free bulk tunnel.
+ */
+export const DEFAULT_RELAY_DATA_LIMIT = 4n * 1024n * 1024n
+export const DEFAULT_RELAY_DURATION_LIMIT_MS = 10 * 60_000
+
+/** Open connections in all. Every browser keeps one to its relay, and the DHT needs room besides. */
+export const DEFAULT_MAX_CONNECTIONS = 4096
+/**
+ * New connections per second accepted from one IP address. libp2p's 5/s resets the 6th browser behind one NAT
+ * (a campus, a carrier-grade NAT) that connects in the same second.
+ */
+export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
+/** Connections still in their Noise/Yamux upgrade at once (libp2p's default is 10). */
+export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 256
+
+/** The benchmark's baseline protocol: length-prefixed frames echoed back. */
+export const ECHO_PROTOCOL = '/parley/bench-echo/1.0.0'
+/** Largest echo frame, and how long an echo stream may stay silent. */
+export const MAX_ECHO_FRAME_BYTES = 64 * 1024
+export const ECHO_IDLE_TIMEOUT_MS = 30_000
+
+/** How long stop() waits for open HTTP requests before closing their sockets. */
+export const HTTP_SHUTDOWN_GRACE_MS = 2_000
+/** Request headers must arrive within this time (slowloris). */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000
+
+/** File names under the data directory. */
+export const PRIVATE_KEY_FILE = 'peer-key'
+export const MAILBOX_DIR = 'mailbox'

@@ -1,0 +1,323 @@
+/**
+ * createRelay(): the libp2p node a Parley operator runs. TCP and WebSockets, Noise, Yamux, identify(-push), ping,
+ * autoNAT (answering others), a circuit relay v2 server with operator-set limits, kad-dht in server mode under the
+ * Parley protocol with Parley's record rules, the mailbox service, and an HTTP side for /metrics, /healthz and the
+ * web app's static files. State lives under one data directory: the key file (a stable PeerId), the mailbox
+ * LevelDB (synced writes) and the DHT's record LevelDB.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { autoNAT } from '@libp2p/autonat'
+import { bootstrap } from '@libp2p/bootstrap'
+import { type CircuitRelayService, circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { type Identify, type IdentifyPush, identify, identifyPush } from '@libp2p/identify'
+import type { PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { type Ping, ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { type CryptoBackend, defaultBackend } from '@parley/crypto'
+import { MonotonicRecordDatastore, parleyDht } from '@parley/messenger'
+import { openStore, type StoreBackend, StoreLockedError } from '@parley/store'
+import type { Datastore } from 'interface-datastore'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { Registry } from 'prom-client'
+import {
+  DEFAULT_HTTP_HOST,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_LISTEN,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
+  DEFAULT_MAX_RESERVATIONS,
+  DEFAULT_PROTOCOL_PREFIX,
+  DEFAULT_RELAY_DATA_LIMIT,
+  DEFAULT_RELAY_DURATION_LIMIT_MS,
+  DEFAULT_RESERVATION_TTL_MS,
+  ECHO_PROTOCOL,
+  MAILBOX_DIR,
+  PRIVATE_KEY_FILE
+} from './constants.ts'
+import { serveEcho } from './echo.ts'
+import { DataDirLockedError, InvalidRelayOptionError } from './errors.ts'
+import { type RelayHttp, startRelayHttp } from './http.ts'
+import { loadOrCreatePrivateKey } from './identity.ts'
+import { createJsonLogger, type LogLevel, type RelayLogger } from './log.ts'
+import { type MailboxServer, openMailboxServer } from './mailbox-server.ts'
+import type { MailboxLimits } from './mailbox-types.ts'
+import { formatRelayMetrics } from './metrics.ts'
+
+/** Options of createRelay(). Everything but `dataDir` has a named default (constants.ts). */
+export interface RelayOptions {
+  /** Directory for the key file, the mailbox store and the DHT store (created, mode 0700, if missing). */
+  dataDir: string
+  /** libp2p listen addresses (default TCP and WebSockets on 127.0.0.1, ephemeral ports). */
+  listen?: string[]
+  /** Addresses to announce instead of the listen addresses (a public IP or DNS name in front of a NAT or proxy). */
+  announce?: string[]
+  /** Multiaddrs (with /p2p/) of other DHT nodes to join; none by default. */
+  bootstrap?: string[]
+  /** Circuit reservations held at once (libp2p's default is 15). */
+  maxReservations?: number
+  /** How long a reservation lasts before the client must renew it (ms). */
+  reservationTtlMs?: number
+  /** Bytes one relayed connection may carry, both directions together. */
+  relayDataLimit?: bigint | number
+  /** How long one relayed connection may stay open (ms). */
+  relayDurationLimitMs?: number
+  /** Open connections in all. */
+  maxConnections?: number
+  /** New inbound connections per second from one IP address. */
+  inboundConnectionThreshold?: number
+  /** Inbound connections in their upgrade (handshake) at once. */
+  maxIncomingPendingConnections?: number
+  /** The mailbox service's limits (defaults: DEFAULT_MAILBOX_LIMITS). */
+  mailboxLimits?: Partial<MailboxLimits>
+  /** Mailbox datastore to use instead of `<dataDir>/mailbox` (tests pass a PowerCutDatastore). Not closed by stop(). */
+  datastore?: Datastore
+  /** Protocol prefix (default /parley). */
+  protocolPrefix?: string
+  /** Which peer addresses the DHT keeps: `private` (default, as the messenger) or `public` (internet relays). */
+  dhtAddressScope?: 'private' | 'public'
+  /** Serve `/parley/bench-echo/1.0.0` (the benchmark's baseline). Off by default. */
+  echo?: boolean
+  /** HTTP host and port (default 127.0.0.1:8080; port 0 picks a free one), or false for no HTTP server. */
+  http?: { host?: string; port?: number } | false
+  /** A directory of static files (the web app's build) served on every other GET path. */
+  webDir?: string
+  /** After stop() is called, /healthz answers 503 this long before the relay stops (for load balancers). */
+  shutdownDrainMs?: number
+  /** Log level (default info) and sink (default stderr, one JSON object per line). */
+  logLevel?: LogLevel
+  logSink?: (line: string) => void
+  backend?: CryptoBackend
+}
+
+/** The libp2p services of a relay node. */
+export type RelayServices = {
+  identify: Identify
+  identifyPush: IdentifyPush
+  ping: Ping
+  autoNAT: unknown
+  dht: KadDHT
+  circuitRelay: CircuitRelayService
+}
+
+/** A running relay. */
+export interface Relay {
+  readonly peerId: PeerId
+  /** The addresses others dial, each ending in /p2p/<peerId>. */
+  readonly multiaddrs: Multiaddr[]
+  /** Base URL of the HTTP server (undefined with `http: false`). */
+  readonly httpUrl: string | undefined
+  readonly node: Libp2p<RelayServices>
+  readonly mailbox: MailboxServer
+  readonly log: RelayLogger
+  /** Everything GET /metrics serves: libp2p's registry and the parley_* metrics. */
+  metrics(): Promise<string>
+  /** Drains and stops: healthz 503, HTTP closed, mailbox drained, libp2p stopped, stores flushed and closed. */
+  stop(): Promise<void>
+}
+
+function checkInt(option: string, value: number | undefined, min: number): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < min))
+    throw new InvalidRelayOptionError(option, `an integer >= ${min}`)
+}
+
+function validate(o: RelayOptions): void {
+  if (typeof o.dataDir !== 'string' || o.dataDir === '') throw new InvalidRelayOptionError('dataDir', 'a directory')
+  checkInt('maxReservations', o.maxReservations, 1)
+  checkInt('reservationTtlMs', o.reservationTtlMs, 1000)
+  checkInt('relayDurationLimitMs', o.relayDurationLimitMs, 1000)
+  checkInt('maxConnections', o.maxConnections, 1)
+  checkInt('inboundConnectionThreshold', o.inboundConnectionThreshold, 1)
+  checkInt('maxIncomingPendingConnections', o.maxIncomingPendingConnections, 1)
+  checkInt('shutdownDrainMs', o.shutdownDrainMs, 0)
+  if (o.relayDataLimit !== undefined) {
+    const ok = typeof o.relayDataLimit === 'bigint' ? o.relayDataLimit > 0n : Number.isSafeInteger(o.relayDataLimit)
+    if (!ok || BigInt(o.relayDataLimit) < 1n) throw new InvalidRelayOptionError('relayDataLimit', 'a byte count >= 1')
+  }
+  if (o.http !== false && o.http?.port !== undefined) {
+    if (!Number.isSafeInteger(o.http.port) || o.http.port < 0 || o.http.port > 65535)
+      throw new InvalidRelayOptionError('http.port', 'a port number 0-65535')
+  }
+}
+
+/** Opens the mailbox LevelDB, telling "another relay holds this directory" apart from other failures. */
+async function openMailboxStore(path: string): Promise<StoreBackend> {
+  try {
+    return await openStore({ kind: 'level', path })
+  } catch (err) {
+    if (err instanceof StoreLockedError) throw new DataDirLockedError(path)
+    throw err
+  }
+}
+
+/** Creates and starts a relay; every opened resource is released again if any step fails. */
+export async function createRelay(options: RelayOptions): Promise<Relay> {
+  validate(options)
+  const log = createJsonLogger({
+    ...(options.logLevel !== undefined && { level: options.logLevel }),
+    ...(options.logSink !== undefined && { sink: options.logSink })
+  })
+  const dataDir = resolve(options.dataDir)
+  const protocolPrefix = options.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX
+  const maxReservations = options.maxReservations ?? DEFAULT_MAX_RESERVATIONS
+  const cleanup: Array<() => unknown> = []
+  const unwind = async () => {
+    for (const step of cleanup.splice(0).reverse()) {
+      await Promise.resolve()
+        .then(step)
+        .catch((err: unknown) => log.error('relay.release.failed', { error: (err as Error)?.name ?? 'unknown' }))
+    }
+  }
+
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    const identity = await loadOrCreatePrivateKey(join(dataDir, PRIVATE_KEY_FILE))
+    if (identity.exposed)
+      log.warn('relay.key.exposed', { file: join(dataDir, PRIVATE_KEY_FILE), fix: 'chmod 600 (or 400) the key file' })
+    let datastore = options.datastore
+    if (datastore === undefined) {
+      const opened = await openMailboxStore(join(dataDir, MAILBOX_DIR))
+      cleanup.push(() => opened.close())
+      datastore = opened
+    }
+
+    // One registry per relay: prometheus-metrics would otherwise share prom-client's global one.
+    const registry = new Registry()
+    const node = await createLibp2p<RelayServices>({
+      privateKey: identity.key,
+      // Memory only: kad-dht's records (each names a user's identity key) and the peer store (every client's peer id
+      // and IP address). Records are soft state that owners republish every 10 minutes; a relay's disk holds nothing
+      // that names a user. Parley records only move forward in sequence.
+      datastore: new MonotonicRecordDatastore(),
+      start: false,
+      addresses: {
+        listen: options.listen ?? DEFAULT_LISTEN,
+        ...(options.announce && options.announce.length > 0 && { announce: options.announce })
+      },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: {
+        maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+        inboundConnectionThreshold: options.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+        maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS
+      },
+      metrics: prometheusMetrics({ registry, statfsLocation: dataDir }),
+      peerDiscovery: options.bootstrap && options.bootstrap.length > 0 ? [bootstrap({ list: options.bootstrap })] : [],
+      services: {
+        identify: identify(),
+        // Browsers behind this relay change their circuit addresses; their pushes keep the DHT's view current.
+        identifyPush: identifyPush(),
+        ping: ping(),
+        autoNAT: autoNAT(),
+        dht: parleyDht(
+          options.backend ?? defaultBackend,
+          { protocolPrefix, addressScope: options.dhtAddressScope ?? 'private', clientMode: false },
+          { clientMode: false }
+        ),
+        circuitRelay: circuitRelayServer({
+          reservations: {
+            maxReservations,
+            reservationTtl: options.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS,
+            // circuit-relay-v2 4.x enforces the duration in milliseconds (AbortSignal.timeout).
+            defaultDurationLimit: options.relayDurationLimitMs ?? DEFAULT_RELAY_DURATION_LIMIT_MS,
+            defaultDataLimit: BigInt(options.relayDataLimit ?? DEFAULT_RELAY_DATA_LIMIT)
+          }
+        })
+      }
+    })
+    await node.start()
+    cleanup.push(() => node.stop())
+    node.services.circuitRelay.addEventListener('relay:reservation', () => {
+      log.debug('relay.reservation', { reservations: node.services.circuitRelay.reservations.size })
+    })
+
+    const mailbox = await openMailboxServer({
+      datastore,
+      protocolPrefix,
+      log: log.mailbox,
+      ...(options.mailboxLimits !== undefined && { limits: options.mailboxLimits }),
+      ...(options.backend !== undefined && { backend: options.backend })
+    })
+    await mailbox.attach(node)
+    cleanup.push(() => mailbox.close())
+
+    const shutdown = new AbortController()
+    if (options.echo === true) {
+      await node.handle(ECHO_PROTOCOL, (stream) => serveEcho(stream, shutdown.signal))
+      cleanup.push(() => shutdown.abort())
+    }
+
+    const metrics = async (): Promise<string> => {
+      const own = formatRelayMetrics({
+        reservations: node.services.circuitRelay.reservations.size,
+        maxReservations,
+        connections: node.getConnections().length,
+        mailbox: mailbox.stats()
+      })
+      return `${await registry.metrics()}\n${own}`
+    }
+
+    let http: RelayHttp | undefined
+    if (options.http !== false) {
+      http = await startRelayHttp(
+        {
+          host: options.http?.host ?? DEFAULT_HTTP_HOST,
+          port: options.http?.port ?? DEFAULT_HTTP_PORT,
+          webDir: options.webDir,
+          log
+        },
+        {
+          health: () => ({ peerId: node.peerId.toString(), connections: node.getConnections().length }),
+          metrics: async () => ({ contentType: registry.contentType, body: await metrics() })
+        }
+      )
+    }
+
+    const peerId = node.peerId
+    log.info('relay.started', {
+      peerId: peerId.toString(),
+      newIdentity: identity.created,
+      addresses: node.getMultiaddrs().join(' '),
+      ...(http && { http: http.url }),
+      maxReservations
+    })
+
+    let stopping: Promise<void> | undefined
+    const stop = async (): Promise<void> => {
+      log.info('relay.stopping', { connections: node.getConnections().length })
+      http?.setShuttingDown()
+      if (options.shutdownDrainMs) await new Promise((r) => setTimeout(r, options.shutdownDrainMs))
+      await http?.close()
+      // mailbox.close() drains in-flight requests (their synced writes) before libp2p and the stores go away.
+      await unwind()
+      log.info('relay.stopped')
+    }
+
+    return {
+      peerId,
+      get multiaddrs() {
+        return node.getMultiaddrs()
+      },
+      httpUrl: http?.url,
+      node,
+      mailbox,
+      log,
+      metrics,
+      stop: () => {
+        stopping ??= stop()
+        return stopping
+      }
+    }
+  } catch (err) {
+    await unwind()
+    throw err
+  }
+}

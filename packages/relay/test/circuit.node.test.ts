@@ -1,0 +1,95 @@
+/**
+ * Two messengers with no listening address (DHT clients, reachable only through a circuit-relay reservation) talk
+ * through the relay's circuit: the relay carries their encrypted stream, limited in bytes and time.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { toHex } from '@parley/crypto'
+import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES } from '@parley/messenger'
+import { createProfileStore, openStore } from '@parley/store'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createRelay, type Relay } from '../src/index.ts'
+
+async function until(check: () => boolean | Promise<boolean>, ms = 60_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+describe('client-mode nodes through the relay circuit', () => {
+  let relay: Relay | undefined
+  let dir = ''
+  const messengers: Messenger[] = []
+
+  afterAll(async () => {
+    for (const m of messengers) await m.stop().catch(() => {})
+    await relay?.stop().catch(() => {})
+    if (dir !== '') await rm(dir, { recursive: true, force: true })
+  })
+
+  it('two nodes with no listening address exchange messages over a relayed connection', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'parley-circuit-'))
+    relay = await createRelay({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], http: false, logSink: () => {} })
+    const network = {
+      bootstrap: [relay.multiaddrs[0]!.toString()],
+      // No socket of their own: only a reservation at the relay makes them reachable.
+      listen: ['/p2p-circuit'],
+      clientMode: true
+    }
+    const make = async () => {
+      const store = await createProfileStore(await openStore({ kind: 'memory' }), 'pw', {
+        namespaces: NAMESPACES,
+        create: true,
+        unsafeFastKdfForTests: true
+      })
+      const m = await createMessenger({ store, network })
+      messengers.push(m)
+      return m
+    }
+    const a = await make()
+    const b = await make()
+    for (const m of [a, b]) {
+      await until(() => m.addresses.some((x) => x.includes('/p2p-circuit')), 30_000, 'a circuit reservation')
+      expect(m.addresses.every((x) => x.includes('/p2p-circuit'))).toBe(true)
+    }
+    await until(
+      async () => {
+        try {
+          await b.publish({ signal: AbortSignal.timeout(5000) })
+          await a.publish({ signal: AbortSignal.timeout(5000) })
+          const found = await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
+          return found.addresses.some((x) => x.toString().includes('/p2p-circuit'))
+        } catch {
+          return false
+        }
+      },
+      60_000,
+      "B's record with its circuit address"
+    )
+    const bHex = toHex(b.identityKey)
+    const aHex = toHex(a.identityKey)
+    await a.addContact(bHex)
+    const atB: MessengerEvents['message'][] = []
+    b.events.addEventListener('message', (e) => atB.push((e as CustomEvent<MessengerEvents['message']>).detail))
+    const atA: MessengerEvents['message'][] = []
+    a.events.addEventListener('message', (e) => atA.push((e as CustomEvent<MessengerEvents['message']>).detail))
+
+    const first = await a.send(bHex, 'hello through the relay')
+    expect(first.status).toBe('sent')
+    await until(() => atB.length === 1, 30_000, 'B to get the message')
+    await b.send(aHex, 'and back')
+    await until(() => atA.length === 1, 30_000, 'A to get the reply')
+    expect(atB[0]!.text).toBe('hello through the relay')
+    expect(atA[0]!.text).toBe('and back')
+
+    // The stream ran over a relayed (limited) connection, not a mailbox and not a direct socket.
+    const conns = a.connectionsTo(b.peerId)
+    expect(conns.length).toBeGreaterThan(0)
+    expect(conns.every((c) => c.remoteAddr.toString().includes('/p2p-circuit'))).toBe(true)
+    expect(conns.some((c) => c.limits !== undefined)).toBe(true)
+    expect(relay.mailbox.stats().deposits).toBe(0)
+  })
+})

@@ -1,0 +1,340 @@
+/**
+ * createRelay() over real sockets on 127.0.0.1: circuit reservations (counted in /metrics, capped by
+ * maxReservations, carrying the configured limits), the identity kept across restarts, the data directory's lock,
+ * /healthz during a drain, static files without traversal, the echo protocol, and kad-dht's monotonic records on disk.
+ */
+
+import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { Libp2pRecord } from '@libp2p/record'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { yamux } from '@libp2p/yamux'
+import { MonotonicRecordDatastore, RolledBackRecordError } from '@parley/messenger'
+import { DHT_KEY_PREFIX, decodeDhtRecord, encodeDhtRecord } from '@parley/wire'
+import { LevelDatastore } from 'datastore-level'
+import { Key } from 'interface-datastore'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createRelay, DataDirLockedError, ECHO_PROTOCOL, type Relay, type RelayOptions } from '../src/index.ts'
+
+const HOP = '/libp2p/circuit/relay/0.2.0/hop'
+const STATUS_OK = 100
+const STATUS_RESERVATION_REFUSED = 200
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
+})
+
+async function tempDir(name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `parley-relay-${name}-`))
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function startRelay(options: Partial<RelayOptions> & { dataDir: string }): Promise<Relay> {
+  const relay = await createRelay({
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    http: { host: '127.0.0.1', port: 0 },
+    logSink: () => {},
+    ...options
+  })
+  cleanups.push(() => relay.stop())
+  return relay
+}
+
+async function client(options: { circuit?: boolean } = {}): Promise<Libp2p> {
+  const node = await createLibp2p({
+    addresses: { listen: options.circuit ? ['/p2p-circuit'] : [] },
+    transports: [tcp(), ...(options.circuit ? [circuitRelayTransport()] : [])],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() }
+  })
+  cleanups.push(async () => node.stop())
+  return node
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** One sample of a metric without labels, from Prometheus text. */
+function sample(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
+  return line === undefined ? undefined : Number(line.slice(name.length + 1))
+}
+
+async function metricsText(relay: Relay): Promise<string> {
+  const res = await fetch(`${relay.httpUrl}/metrics`)
+  expect(res.status).toBe(200)
+  return res.text()
+}
+
+// --- a minimal protobuf reader for the HOP STATUS answer (the relay library does not export its codecs)
+
+type Fields = Map<number, Array<bigint | Uint8Array>>
+
+function readVarint(buf: Uint8Array, at: { i: number }): bigint {
+  let value = 0n
+  let shift = 0n
+  for (;;) {
+    const byte = buf[at.i++]
+    if (byte === undefined) throw new Error('truncated varint')
+    value |= BigInt(byte & 0x7f) << shift
+    if ((byte & 0x80) === 0) return value
+    shift += 7n
+  }
+}
+
+function decodeFields(buf: Uint8Array): Fields {
+  const fields: Fields = new Map()
+  const at = { i: 0 }
+  while (at.i < buf.length) {
+    const tag = Number(readVarint(buf, at))
+    const field = tag >>> 3
+    let value: bigint | Uint8Array
+    if ((tag & 7) === 0) value = readVarint(buf, at)
+    else if ((tag & 7) === 2) {
+      const len = Number(readVarint(buf, at))
+      value = buf.subarray(at.i, at.i + len)
+      at.i += len
+    } else throw new Error(`unexpected wire type ${tag & 7}`)
+    fields.set(field, [...(fields.get(field) ?? []), value])
+  }
+  return fields
+}
+
+/** Sends a raw HOP RESERVE from `node` to the relay and decodes the STATUS answer. */
+async function reserve(node: Libp2p, relay: Relay) {
+  const stream = await node.dialProtocol(relay.multiaddrs[0]!, HOP, { signal: AbortSignal.timeout(10_000) })
+  const lp = lpStream(stream)
+  await lp.write(Uint8Array.of(0x08, 0x00), { signal: AbortSignal.timeout(10_000) }) // type = RESERVE
+  const answer = decodeFields((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+  await stream.close().catch(() => {})
+  const reservation = answer.get(3)?.[0] as Uint8Array | undefined
+  const limit = answer.get(4)?.[0] as Uint8Array | undefined
+  return {
+    status: Number(answer.get(5)?.[0] ?? 0n),
+    expire: reservation ? Number(decodeFields(reservation).get(1)?.[0] ?? 0n) : undefined,
+    dataLimit: limit ? (decodeFields(limit).get(2)?.[0] as bigint | undefined) : undefined
+  }
+}
+
+function get(url: string, path: string): Promise<{ status: number; type: string; body: string }> {
+  // node:http sends the path as given (fetch would normalise `..` away before the server sees it).
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { path }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => {
+        body += c
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('createRelay', () => {
+  it("a libp2p client's circuit reservation appears in parley_relay_reservations", async () => {
+    const relay = await startRelay({ dataDir: await tempDir('reserve') })
+    expect(sample(await metricsText(relay), 'parley_relay_reservations')).toBe(0)
+    const browserLike = await client({ circuit: true })
+    await browserLike.dial(relay.multiaddrs[0]!)
+    await until(
+      () => browserLike.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')),
+      'a circuit address at the client'
+    )
+    expect(relay.node.services.circuitRelay.reservations.size).toBe(1)
+    const text = await metricsText(relay)
+    expect(sample(text, 'parley_relay_reservations')).toBe(1)
+    expect(sample(text, 'parley_relay_connections')).toBeGreaterThanOrEqual(1)
+  })
+
+  it('maxReservations is enforced and the configured TTL and data limit are handed to clients', async () => {
+    const ttl = 600_000
+    const relay = await startRelay({
+      dataDir: await tempDir('max'),
+      maxReservations: 1,
+      reservationTtlMs: ttl,
+      relayDataLimit: 12_345n
+    })
+    const before = Date.now()
+    const first = await reserve(await client(), relay)
+    expect(first.status).toBe(STATUS_OK)
+    expect(first.dataLimit).toBe(12_345n)
+    // expire is in seconds since the epoch
+    expect(first.expire! * 1000).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + ttl - 1000)
+    expect(first.expire! * 1000).toBeLessThanOrEqual(Date.now() + ttl + 1000)
+
+    const second = await reserve(await client(), relay)
+    expect(second.status).toBe(STATUS_RESERVATION_REFUSED)
+    const text = await metricsText(relay)
+    expect(sample(text, 'parley_relay_reservations')).toBe(1)
+    expect(sample(text, 'parley_relay_max_reservations')).toBe(1)
+  })
+
+  it('keeps its PeerId across restarts in a 0600 key file, and refuses a second relay on the same directory', async () => {
+    const dataDir = await tempDir('identity')
+    const first = await createRelay({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], http: false, logSink: () => {} })
+    const id = first.peerId.toString()
+    expect(first.multiaddrs.every((a) => a.toString().endsWith(`/p2p/${id}`))).toBe(true)
+    await expect(
+      createRelay({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], http: false, logSink: () => {} })
+    ).rejects.toBeInstanceOf(DataDirLockedError)
+    // A client's peer record (its IP address) lives in the peer store while the relay runs, never on disk.
+    const visitor = await client()
+    await visitor.dial(first.multiaddrs[0]!)
+    await until(() => first.node.peerStore.has(visitor.peerId), "the visitor in the relay's peer store")
+    await first.stop()
+    expect((await stat(join(dataDir, 'peer-key'))).mode & 0o777).toBe(0o600)
+    const disk = new LevelDatastore(join(dataDir, 'dht'))
+    await disk.open()
+    const keys: string[] = []
+    for await (const key of disk.queryKeys({})) keys.push(key.toString())
+    await disk.close()
+    expect(keys.filter((k) => !k.startsWith('/dht/'))).toEqual([])
+
+    const again = await startRelay({ dataDir, http: false })
+    expect(again.peerId.toString()).toBe(id)
+  })
+
+  it('/healthz answers 503 while the relay drains, and the metrics list every mailbox counter', async () => {
+    const relay = await startRelay({ dataDir: await tempDir('health'), shutdownDrainMs: 1000 })
+    const ok = await fetch(`${relay.httpUrl}/healthz`)
+    expect(ok.status).toBe(200)
+    expect(await ok.json()).toEqual({ status: 'ok', peerId: relay.peerId.toString(), connections: 0 })
+    const text = await metricsText(relay)
+    for (const name of [
+      'parley_mailbox_mailboxes',
+      'parley_mailbox_stored_envelopes',
+      'parley_mailbox_stored_bytes',
+      'parley_mailbox_deposits_total',
+      'parley_mailbox_fetched_total',
+      'parley_mailbox_acked_total',
+      'parley_mailbox_purged_total',
+      'parley_mailbox_prekeys_handed_out_total'
+    ])
+      expect(sample(text, name), name).toBe(0)
+    expect(text).toContain('# TYPE parley_mailbox_rejects_total counter')
+    expect(text).toContain('libp2p_connection_manager_connections')
+
+    const stopping = relay.stop()
+    const during = await fetch(`${relay.httpUrl}/healthz`)
+    expect(during.status).toBe(503)
+    expect(((await during.json()) as { status: string }).status).toBe('shutting-down')
+    await stopping
+    await expect(fetch(`${relay.httpUrl}/healthz`)).rejects.toThrow()
+  })
+
+  it('serves the web directory with content types and refuses traversal, dot-files and symlinks out', async () => {
+    const base = await tempDir('web')
+    const web = join(base, 'dist')
+    await mkdir(join(web, 'assets'), { recursive: true })
+    await writeFile(join(web, 'index.html'), '<!doctype html><title>Parley</title>')
+    await writeFile(join(web, 'assets', 'app.js'), 'console.log(1)')
+    await writeFile(join(web, '.env'), 'SECRET=dot')
+    await writeFile(join(base, 'secret.txt'), 'SECRET=outside')
+    await symlink(join(base, 'secret.txt'), join(web, 'link.txt'))
+    const relay = await startRelay({ dataDir: join(base, 'data'), webDir: web })
+    const url = relay.httpUrl!
+
+    const index = await get(url, '/')
+    expect(index).toMatchObject({ status: 200, type: 'text/html; charset=utf-8' })
+    expect(index.body).toContain('<title>Parley</title>')
+    expect(await get(url, '/assets/app.js')).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8' })
+    expect((await get(url, '/assets/')).status).toBe(404)
+    for (const path of [
+      '/../secret.txt',
+      '/assets/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/..%2fsecret.txt',
+      '/assets%2f..%2f..%2fsecret.txt',
+      '/.env',
+      '/link.txt',
+      '/nope.html'
+    ]) {
+      const res = await get(url, path)
+      expect(res.status, path).toBe(404)
+      expect(res.body, path).not.toContain('SECRET')
+    }
+    // Without a web directory nothing but /metrics and /healthz is served.
+    const bare = await startRelay({ dataDir: join(base, 'data2') })
+    expect((await get(bare.httpUrl!, '/')).status).toBe(404)
+  })
+
+  it('echoes length-prefixed frames on /parley/bench-echo/1.0.0 only when enabled', async () => {
+    const relay = await startRelay({ dataDir: await tempDir('echo'), echo: true })
+    const node = await client()
+    const stream = await node.dialProtocol(relay.multiaddrs[0]!, ECHO_PROTOCOL)
+    const lp = lpStream(stream)
+    for (const size of [1, 1000, 60_000]) {
+      const frame = Uint8Array.from({ length: size }, (_, i) => i % 251)
+      await lp.write(frame)
+      expect(new Uint8Array((await lp.read({ signal: AbortSignal.timeout(5000) })).subarray())).toEqual(frame)
+    }
+    await stream.close()
+
+    const plain = await startRelay({ dataDir: await tempDir('no-echo') })
+    await expect(node.dialProtocol(plain.multiaddrs[0]!, ECHO_PROTOCOL)).rejects.toThrow()
+  })
+})
+
+describe('MonotonicRecordDatastore over LevelDB', () => {
+  it('refuses a rolled-back Parley record, also after the store is reopened', async () => {
+    const path = join(await tempDir('dht'), 'dht')
+    const identityKey = new Uint8Array(32).fill(7)
+    const dhtKey = new Uint8Array([...new TextEncoder().encode(DHT_KEY_PREFIX), ...identityKey])
+    const expiresAt = Date.now() + 3600_000
+    const record = (sequence: number) =>
+      new Libp2pRecord(
+        dhtKey,
+        encodeDhtRecord({
+          version: 1,
+          identityKey,
+          bundle: new Uint8Array(64).fill(1),
+          addresses: [],
+          mailboxRelays: [],
+          sequence,
+          expiresAt,
+          signature: new Uint8Array(64)
+        }),
+        new Date()
+      ).serialize()
+    const key = new Key('/dht/record/test')
+
+    const open = async () => {
+      const level = new LevelDatastore(path)
+      await level.open()
+      return { level, store: new MonotonicRecordDatastore(level) }
+    }
+    let { level, store } = await open()
+    await store.put(key, record(5))
+    await expect(store.put(key, record(4))).rejects.toBeInstanceOf(RolledBackRecordError)
+    await level.close()
+    ;({ level, store } = await open())
+    cleanups.push(() => level.close())
+    await expect(store.put(key, record(3))).rejects.toBeInstanceOf(RolledBackRecordError)
+    // A batch is checked the same way, and a newer record still replaces the stored one.
+    const batch = store.batch()
+    batch.put(key, record(2))
+    await expect(batch.commit()).rejects.toBeInstanceOf(RolledBackRecordError)
+    await store.put(key, record(6))
+    expect(decodeDhtRecord(Libp2pRecord.deserialize(await store.get(key)).value).sequence).toBe(6)
+    // Other keys pass through to the wrapped store untouched.
+    await store.put(new Key('/peers/x'), Uint8Array.of(1))
+    expect(new Uint8Array(await level.get(new Key('/peers/x')))).toEqual(Uint8Array.of(1))
+  })
+})
