@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path'
 import { createRelay, type Relay, RelayError } from '@parley/relay'
 
 const root = resolve(import.meta.dirname, '..')
-const dataDir = join(root, 'data')
+// PARLEY_START_DATA moves the state elsewhere (tests run `pnpm start` without touching ./data).
+const dataDir = resolve(process.env.PARLEY_START_DATA ?? join(root, 'data'))
 const webDir = join(root, 'apps/web/dist')
 // Fixed ports keep the bootstrap address the same across restarts; taken ports fall back to free ones.
 const HTTP_PORT = Number(process.env.PARLEY_RELAY_HTTP_PORT ?? 8080)
@@ -48,16 +49,7 @@ try {
   })
 }
 
-const addrs = relay.multiaddrs.map(String)
-const boot = addrs.find((a) => !a.includes('/ws')) ?? addrs[0]
-console.log(`Parley relay ${relay.peerId.toString()} (state in ${dataDir})`)
-for (const a of addrs) console.log(`  listening: ${a}`)
-console.log(`  metrics:   ${relay.httpUrl}/metrics   health: ${relay.httpUrl}/healthz`)
-if (hasWeb) console.log(`  web app:   ${relay.httpUrl}/`)
-else console.log(`  web app:   not built (${webDir} does not exist yet); only /metrics and /healthz are served`)
-console.log(`\nJoin it from a terminal:\n  parley run --bootstrap ${boot}`)
-console.log('\nCtrl-C stops the relay. `pnpm demo:crypto` shows the end-to-end encryption walk-through.')
-
+// Handlers first: whoever reads the addresses below may stop us at once.
 const onSignal = () => {
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
@@ -71,3 +63,13 @@ const onSignal = () => {
 }
 process.on('SIGINT', onSignal)
 process.on('SIGTERM', onSignal)
+
+const addrs = relay.multiaddrs.map(String)
+const boot = addrs.find((a) => !a.includes('/ws')) ?? addrs[0]
+console.log(`Parley relay ${relay.peerId.toString()} (state in ${dataDir})`)
+for (const a of addrs) console.log(`  listening: ${a}`)
+console.log(`  metrics:   ${relay.httpUrl}/metrics   health: ${relay.httpUrl}/healthz`)
+if (hasWeb) console.log(`  web app:   ${relay.httpUrl}/`)
+else console.log(`  web app:   not built (${webDir} does not exist yet); only /metrics and /healthz are served`)
+console.log(`\nJoin it from a terminal:\n  parley run --bootstrap ${boot}`)
+console.log('\nCtrl-C stops the relay. `pnpm demo:crypto` shows the end-to-end encryption walk-through.')

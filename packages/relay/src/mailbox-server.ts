@@ -54,6 +54,8 @@ import { RangeRateLimiter, sourceRange } from './source-range.ts'
 
 /** How long a mailbox stream may sit idle between requests. */
 export const MAILBOX_STREAM_IDLE_MS = 30_000
+/** Refusals are logged at most once per reason and op in this interval (with a count). */
+export const REJECT_LOG_INTERVAL_MS = 10_000
 /** Most concurrent mailbox streams one connection may open. */
 export const MAX_MAILBOX_STREAMS_PER_CONNECTION = 32
 
@@ -169,6 +171,7 @@ class MailboxServerImpl implements MailboxServer {
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #counters = { deposits: 0, fetched: 0, acked: 0, purged: 0, prekeysHandedOut: 0, registrations: 0 }
   readonly #rejects: Record<string, number> = {}
+  readonly #rejectLog = new Map<string, { at: number; unlogged: number }>()
 
   constructor(options: MailboxServerOptions) {
     this.#store = options.datastore
@@ -323,7 +326,17 @@ class MailboxServerImpl implements MailboxServer {
 
   #reject(code: MailboxErrorCode, op: string): void {
     this.#rejects[code] = (this.#rejects[code] ?? 0) + 1
-    this.#log('mailbox.reject', { op, reason: code })
+    // A flood must not flood the log: one line per reason and op every REJECT_LOG_INTERVAL_MS, with the count since.
+    const key = `${code}/${op}`
+    const now = this.#now()
+    const last = this.#rejectLog.get(key) ?? { at: Number.NEGATIVE_INFINITY, unlogged: 0 }
+    last.unlogged++
+    if (now - last.at >= REJECT_LOG_INTERVAL_MS) {
+      this.#log('mailbox.reject', { op, reason: code, count: last.unlogged })
+      last.at = now
+      last.unlogged = 0
+    }
+    this.#rejectLog.set(key, last)
   }
 
   #limit(limiter: RangeRateLimiter, range: string): void {
