@@ -56,6 +56,8 @@ import { RangeRateLimiter, sourceRange } from './source-range.ts'
 export const MAILBOX_STREAM_IDLE_MS = 30_000
 /** Refusals are logged at most once per reason and op in this interval (with a count). */
 export const REJECT_LOG_INTERVAL_MS = 10_000
+/** Most items one FETCH answer carries (the response schema allows 1024). */
+export const MAX_PAGE_ITEMS = 1024
 /** Most concurrent mailbox streams one connection may open. */
 export const MAX_MAILBOX_STREAMS_PER_CONNECTION = 32
 
@@ -496,26 +498,23 @@ class MailboxServerImpl implements MailboxServer {
     const items: MailboxItem[] = []
     let bytes = 0
     let more = false
-    if (box !== undefined) {
+    if (box !== undefined && box.items.size > 0) {
       const cutoff = this.#now() - this.#limits.ttlMs
-      for (const [itemId, meta] of box.items) {
-        if (meta.depositedAt <= cutoff) continue
-        if (items.length > 0 && bytes + meta.size > MAX_MAILBOX_PAGE_BYTES) {
+      // One ordered range read over the mailbox's keys (ids are fixed-width hex, so key order is id order), not a
+      // read per envelope: a page of a hundred envelopes is one LevelDB iterator.
+      for await (const { value } of this.#store.query({ prefix: `${ENV}${id}/` })) {
+        const item = decodeMessage(MAILBOX_ITEM_SCHEMA, value)
+        // Not yet indexed (a deposit whose sync is in flight) or acknowledged meanwhile: not served.
+        if (!box.items.has(item.id) || item.depositedAt <= cutoff) continue
+        if (
+          items.length > 0 &&
+          (bytes + item.envelope.length > MAX_MAILBOX_PAGE_BYTES || items.length >= MAX_PAGE_ITEMS)
+        ) {
           more = true
           break
         }
-        let value: Uint8Array
-        try {
-          value = await this.#store.get(new Key(`${ENV}${id}/${idKey(itemId)}`))
-        } catch {
-          continue // acknowledged by another session meanwhile
-        }
-        items.push(decodeMessage(MAILBOX_ITEM_SCHEMA, value))
-        bytes += meta.size
-        if (items.length >= 1024) {
-          more = box.items.size > items.length
-          break
-        }
+        items.push(item)
+        bytes += item.envelope.length
       }
     }
     this.#counters.fetched += items.length
