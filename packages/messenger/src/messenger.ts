@@ -1058,31 +1058,8 @@ export class Messenger {
       return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
     })
     if (stored.length === 0) return false
-    await this.deposited(entry, stored)
+    await this.delivered(entry, stored)
     return true
-  }
-
-  /** Relays hold the message: it leaves the outbox; its history entry says where it waits. */
-  private async deposited(entry: OutboxRecord, relays: string[]): Promise<void> {
-    if ((await this.store.get('outbox', entry.id)) === undefined) return
-    const b = this.store.batch()
-    b.delete('outbox', entry.id)
-    if (entry.kind === 'text') {
-      const seen = await this.store.get('seen', entry.id)
-      const hkey = seen && decodeSeen(seen).history
-      const h = hkey && (await this.store.get('history', hkey))
-      if (hkey && h) {
-        const rec = decodeHistory(h)
-        if (rec.state === 'pending') {
-          b.put('history', hkey, encodeRecord({ ...rec, state: 'deposited', waitingAt: relays }))
-        }
-      }
-    }
-    await b.commit()
-    this.outboxSize--
-    if (entry.kind === 'text') {
-      this.events.emit('receipt', { contact: entry.contact, type: 'deposited', ids: [entry.id], relays })
-    }
   }
 
   private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -1121,9 +1098,13 @@ export class Messenger {
     return (await this.manager.sessionInfo(address)) === undefined ? undefined : address
   }
 
-  /** The peer stored the message: drop it from the outbox and mark it sent. */
-  private async delivered(entry: OutboxRecord): Promise<void> {
+  /**
+   * The message left our hands: the peer stored it (`sent`), or mailbox relays hold it for the peer (`deposited`,
+   * naming them). It leaves the outbox; a pending history entry moves to that state.
+   */
+  private async delivered(entry: OutboxRecord, relays?: string[]): Promise<void> {
     if ((await this.store.get('outbox', entry.id)) === undefined) return
+    const state = relays === undefined ? 'sent' : 'deposited'
     const b = this.store.batch()
     b.delete('outbox', entry.id)
     if (entry.kind === 'text') {
@@ -1132,12 +1113,16 @@ export class Messenger {
       const h = hkey && (await this.store.get('history', hkey))
       if (hkey && h) {
         const rec = decodeHistory(h)
-        if (rec.state === 'pending') b.put('history', hkey, encodeRecord({ ...rec, state: 'sent' }))
+        if (rec.state === 'pending') {
+          b.put('history', hkey, encodeRecord({ ...rec, state, ...(relays !== undefined && { waitingAt: relays }) }))
+        }
       }
     }
     await b.commit()
     this.outboxSize--
-    if (entry.kind === 'text') this.events.emit('receipt', { contact: entry.contact, type: 'sent', ids: [entry.id] })
+    if (entry.kind === 'text') {
+      this.events.emit('receipt', { contact: entry.contact, type: state, ids: [entry.id], ...(relays && { relays }) })
+    }
   }
 
   private async retryLoop(): Promise<void> {
