@@ -178,3 +178,61 @@ async function firstEnvelope(store: StoreBackend): Promise<Uint8Array> {
   }
   throw new Error('no envelope stored')
 }
+
+describe('a relay that refuses a deposit', () => {
+  const cleanups: Array<() => Promise<void>> = []
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {})
+  })
+
+  it('leaves the message queued (nothing lost) and it is delivered once the contact is back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-relay-quota-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    // A mailbox that holds one envelope: the second deposit gets QuotaExceeded.
+    const relay = await createRelay({
+      dataDir: dir,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      http: false,
+      logSink: () => {},
+      mailboxLimits: { maxItemsPerMailbox: 1 }
+    })
+    cleanups.push(() => relay.stop())
+    const bootstrap = [relay.multiaddrs[0]!.toString()]
+    const network = { bootstrap, kBucketSize: 4, listen: ['/ip4/127.0.0.1/tcp/0'] }
+    const mailbox = { relays: bootstrap, pollIntervalMs: 500 }
+    const bStore = await profile()
+    let b = await createMessenger({ store: bStore, network, mailbox })
+    cleanups.push(() => b.stop())
+    const a = await createMessenger({ store: await profile(), network, mailbox })
+    cleanups.push(() => a.stop())
+    const bHex = toHex(b.identityKey)
+    await until(() => b.mailboxes.length === 1, 30_000, 'B to register')
+    await until(
+      async () => {
+        try {
+          await b.publish({ signal: AbortSignal.timeout(5000) })
+          return (await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })).relays.length === 1
+        } catch {
+          return false
+        }
+      },
+      30_000,
+      "B's record"
+    )
+    await a.addContact(bHex)
+    await b.stop()
+
+    expect((await a.send(bHex, 'first')).status).toBe('deposited')
+    expect((await a.send(bHex, 'second')).status).toBe('queued')
+    expect(a.queued).toBe(1)
+    expect(relay.mailbox.stats().rejects.QuotaExceeded).toBeGreaterThanOrEqual(1)
+
+    b = await createMessenger({ store: bStore, network, mailbox })
+    cleanups.push(() => b.stop())
+    const shown = collect(b, 'message')
+    await until(() => shown.length >= 2, 60_000, 'both messages at B')
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(shown.map((m) => m.text).sort()).toEqual(['first', 'second'])
+    expect(a.queued).toBe(0)
+  })
+})
