@@ -58,6 +58,7 @@ import {
 } from '@parley/crypto'
 import type { ProfileBatch, ProfileStore } from '@parley/store'
 import {
+  DEPOSIT_TOKEN_BYTES,
   decodeAck,
   decodeDhtRecord,
   decodeEnvelope,
@@ -73,8 +74,10 @@ import {
   encodePaddedPayload,
   encodePrekeyRequest,
   encodePrekeyResponse,
+  MAX_DEPOSIT_TOKENS,
   MAX_ENVELOPE_BYTES,
   type Payload,
+  type PayloadInit,
   type ProtocolIds,
   protocols,
   selectDhtRecord,
@@ -164,7 +167,16 @@ export interface MessengerOptions {
    * Mailbox relays: where our mail waits while we are offline, and where our one-time prekeys are handed out. Tried in
    * order, then the bootstrap peers (those that run the mailbox service qualify), until `target` (default 2) accept.
    */
-  mailbox?: { relays?: string[]; target?: number; pollIntervalMs?: number }
+  mailbox?: {
+    relays?: string[]
+    target?: number
+    pollIntervalMs?: number
+    /**
+     * Only contacts may deposit: each contact gets its own deposit token over the E2EE session, and our relays refuse
+     * deposits without one of ours (strangers cannot fill the mailbox; their first message must come directly).
+     */
+    requireDepositTokens?: boolean
+  }
   /** Builds the throwaway node deposits go out from (the entry points fill it in). */
   courier?: CourierFactory
 }
@@ -208,6 +220,9 @@ const REPUBLISH_RETRY_MS = 2000
 
 const META_ACCOUNT = 'account'
 const META_NETWORK_KEY = 'network-key'
+/** meta keys of deposit tokens: the one we gave a contact (`out`), the one a contact gave us (`in`). */
+const TOKEN_OUT = 'deposit-token/out/'
+const TOKEN_IN = 'deposit-token/in/'
 
 /** Creates and starts a messenger over an opened profile (`options.libp2p` required: see the package entries). */
 export async function startMessenger(options: MessengerOptions): Promise<Messenger> {
@@ -227,7 +242,14 @@ export class Messenger {
   private readonly offline: boolean
   private readonly libp2pFactory: Libp2pFactory | undefined
   private readonly courierFactory: CourierFactory | undefined
-  private readonly mailboxOptions: { relays: string[]; target: number; pollIntervalMs: number }
+  private readonly mailboxOptions: {
+    relays: string[]
+    target: number
+    pollIntervalMs: number
+    requireDepositTokens: boolean
+  }
+  /** Contacts a deposit token is being given to right now. */
+  private readonly givingTokens = new Set<string>()
   /** Relays holding our mailbox now (multiaddrs with /p2p/), as listed in our DHT record. */
   private mailboxRelays: string[] = []
   private mailboxRound: Promise<boolean> | undefined
@@ -263,7 +285,8 @@ export class Messenger {
     this.mailboxOptions = {
       relays: options.mailbox?.relays ?? [],
       target: options.mailbox?.target ?? MAILBOX_RELAY_TARGET,
-      pollIntervalMs: options.mailbox?.pollIntervalMs ?? MAILBOX_POLL_INTERVAL_MS
+      pollIntervalMs: options.mailbox?.pollIntervalMs ?? MAILBOX_POLL_INTERVAL_MS,
+      requireDepositTokens: options.mailbox?.requireDepositTokens ?? false
     }
     this.maxOutbox = options.limits?.maxOutbox ?? MAX_OUTBOX
     this.dmPerMinutePerPeer = options.limits?.dmPerMinutePerPeer ?? MAX_DM_MESSAGES_PER_MINUTE_PER_PEER
@@ -719,6 +742,7 @@ export class Messenger {
     const id = outbox.id
     this.outboxSize++
     const outcome = this.online ? await this.attempt(outbox, options).catch(() => false as const) : false
+    void this.giveDepositToken(contact).catch((e: Error) => log('giving a deposit token failed: %s', e.message))
     return { id, status: outcome === false ? 'queued' : outcome }
   }
 
@@ -790,20 +814,33 @@ export class Messenger {
 
   private async sendReceipt(contact: string, type: 'delivered' | 'read', ids: string[]): Promise<void> {
     if (ids.length === 0) return
+    await this.queueControl(contact, 'receipt', (senderSeq) => ({
+      kind: 'receipt',
+      senderSeq,
+      sentAt: this.now(),
+      receipt: { type, messageIds: ids.map(fromHex) }
+    }))
+  }
+
+  /**
+   * Queues a payload that is not a text (a receipt, a deposit token) in the durable outbox and tries it at once;
+   * `also` adds writes to the same batch.
+   */
+  private async queueControl(
+    contact: string,
+    kind: 'receipt' | 'token',
+    build: (senderSeq: number) => PayloadInit,
+    also?: (b: ProfileBatch<Namespace>) => void
+  ): Promise<void> {
     const outbox = await this.locked(contact, async () => {
       const c = await this.contact(contact)
       const id = toHex(this.backend.randomBytes(16))
-      const payload = encodePaddedPayload({
-        kind: 'receipt',
-        senderSeq: c.nextSeq,
-        sentAt: this.now(),
-        receipt: { type, messageIds: ids.map(fromHex) }
-      })
+      const payload = encodePaddedPayload(build(c.nextSeq))
       const entry: OutboxRecord = {
         v: 1,
         id,
         contact,
-        kind: 'receipt',
+        kind,
         payload: toHex(payload),
         attempts: 0,
         nextAttemptAt: this.now(),
@@ -812,11 +849,46 @@ export class Messenger {
       const b = this.store.batch()
       b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
       b.put('outbox', id, encodeRecord(entry))
+      also?.(b)
       await b.commit()
       return entry
     })
     this.outboxSize++
     if (this.online) await this.attempt(outbox).catch(() => false)
+  }
+
+  /**
+   * With `mailbox.requireDepositTokens`: gives a contact its own deposit token (once), end-to-end encrypted, and
+   * re-registers our mailboxes so the relays accept it. The token and the outbox entry carrying it land in one batch.
+   */
+  private async giveDepositToken(contact: string): Promise<void> {
+    if (!this.mailboxOptions.requireDepositTokens || this.givingTokens.has(contact)) return
+    this.givingTokens.add(contact)
+    try {
+      if ((await this.store.get('meta', `${TOKEN_OUT}${contact}`)) !== undefined) return
+      const token = this.backend.randomBytes(DEPOSIT_TOKEN_BYTES)
+      await this.queueControl(
+        contact,
+        'token',
+        (senderSeq) => ({ kind: 'deposit-token', senderSeq, sentAt: this.now(), depositToken: token }),
+        (b) => b.put('meta', `${TOKEN_OUT}${contact}`, token)
+      )
+      if (this.online) await this.refreshMailboxes()
+    } finally {
+      this.givingTokens.delete(contact)
+    }
+  }
+
+  /** SHA-256 of the deposit tokens we gave out (at most MAX_DEPOSIT_TOKENS), for our registrations. */
+  private async depositTokenHashes(): Promise<Uint8Array[] | undefined> {
+    if (!this.mailboxOptions.requireDepositTokens) return undefined
+    const hashes: Uint8Array[] = []
+    for await (const { value } of this.store.query('meta', { prefix: TOKEN_OUT, limit: MAX_DEPOSIT_TOKENS })) {
+      hashes.push(await this.backend.sha256(value))
+    }
+    // None given yet: the hash of a token nobody holds, since an empty list would mean "anyone may deposit".
+    if (hashes.length === 0) hashes.push(await this.backend.sha256(this.backend.randomBytes(DEPOSIT_TOKEN_BYTES)))
+    return hashes
   }
 
   /**
@@ -1033,6 +1105,7 @@ export class Messenger {
     }
     const relays = (device.relays ?? []).slice(0, MAX_DEPOSIT_RELAYS)
     if (relays.length === 0 || device.agreementKey === undefined) return false
+    const depositToken = await this.store.get('meta', `${TOKEN_IN}${c.identity}`)
     const sender = this.manager.account
     const senderAddress = new Uint8Array([...sender.identity.publicKey, ...sender.device.certificate.deviceKey])
     const envelope = encodeEnvelope({
@@ -1045,7 +1118,10 @@ export class Messenger {
         relays.map(async (relay) => {
           const client = await openMailbox(courier, relay, this.ids.mailbox, signal)
           try {
-            await client.deposit(fromHex(c.identity), envelope, { signal })
+            await client.deposit(fromHex(c.identity), envelope, {
+              signal,
+              ...(depositToken !== undefined && { depositToken })
+            })
             await client.close()
           } catch (e) {
             client.abort(e as Error)
@@ -1299,6 +1375,7 @@ export class Messenger {
 
   private async mailboxRoundOnce(): Promise<boolean> {
     const candidates = [...new Set([...this.mailboxOptions.relays, ...(this.networkOptions.bootstrap ?? [])])]
+    const tokenHashes = await this.depositTokenHashes()
     const active: string[] = []
     for (const relay of candidates) {
       if (active.length >= this.mailboxOptions.target || this.shutdown.signal.aborted) break
@@ -1310,7 +1387,10 @@ export class Messenger {
         await client.register(
           this.backend,
           identity,
-          { expiresAt: this.now() + MAILBOX_REGISTRATION_LIFETIME_MS },
+          {
+            expiresAt: this.now() + MAILBOX_REGISTRATION_LIFETIME_MS,
+            ...(tokenHashes !== undefined && { depositTokenHashes: tokenHashes })
+          },
           { signal }
         )
         const held = await client.authenticate(this.backend, identity, { signal })
@@ -1465,6 +1545,7 @@ export class Messenger {
     const known = await this.device(identityHex)
     if (known?.deviceKey !== deviceHex) this.rememberDevice(b, identityHex, deviceHex, [])
     const contactBytes = await this.store.get('contacts', identityHex)
+    const addedContact = contactBytes !== undefined
     if (contactBytes === undefined) {
       // A message request: someone we have not added wrote to us. Keep it under a new, unnamed contact.
       const fresh: ContactRecord = {
@@ -1502,6 +1583,12 @@ export class Messenger {
           sentAt: payload.sentAt
         })
         this.queueDeliveredReceipt(identityHex, id)
+        // A contact we added gets a deposit token; a stranger's message request does not (until we write back).
+        if (addedContact) {
+          void this.giveDepositToken(identityHex).catch((e: Error) =>
+            log('giving a deposit token failed: %s', e.message)
+          )
+        }
       }
     }
     b.put('seen', id, encodeRecord({ v: 1, at: this.now() }))
@@ -1521,6 +1608,11 @@ export class Messenger {
         }
       }
       return () => this.events.emit('receipt', { contact: identityHex, type: state, ids })
+    }
+    if (payload.kind === 'deposit-token') {
+      // What this contact's relays want from us to accept our deposits for it (replaces an older one).
+      b.put('meta', `${TOKEN_IN}${identityHex}`, payload.depositToken)
+      return () => {}
     }
     if (payload.kind === 'typing') {
       const active = payload.typing.active

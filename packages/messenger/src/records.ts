@@ -70,7 +70,8 @@ export interface OutboxRecord {
   readonly v: 1
   readonly id: string
   readonly contact: string
-  readonly kind: 'text' | 'receipt'
+  /** `token`: a deposit token for the contact (see mailbox.requireDepositTokens). */
+  readonly kind: 'text' | 'receipt' | 'token'
   /** hex padded payload; kept only until the message is encrypted. */
   readonly payload?: string
   /** hex ciphertext and the device address it is for; retries resend exactly these bytes. */
@@ -177,7 +178,7 @@ export function decodeOutbox(bytes: Uint8Array): OutboxRecord {
   const r = parse('outbox', bytes)
   require('outbox', hex(r.id) &&
     hex(r.contact) &&
-    (r.kind === 'text' || r.kind === 'receipt') &&
+    (r.kind === 'text' || r.kind === 'receipt' || r.kind === 'token') &&
     opt(r.payload, hex) &&
     opt(r.ciphertext, hex) &&
     opt(r.address, str) &&

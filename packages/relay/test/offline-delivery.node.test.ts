@@ -236,3 +236,64 @@ describe('a relay that refuses a deposit', () => {
     expect(a.queued).toBe(0)
   })
 })
+
+describe('deposit tokens', () => {
+  const cleanups: Array<() => Promise<void>> = []
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {})
+  })
+
+  it('a contact deposits with the token it was given; a stranger cannot fill the mailbox and waits to send directly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-relay-tokens-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const relay = await createRelay({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], http: false, logSink: () => {} })
+    cleanups.push(() => relay.stop())
+    const bootstrap = [relay.multiaddrs[0]!.toString()]
+    const network = { bootstrap, kBucketSize: 4, listen: ['/ip4/127.0.0.1/tcp/0'] }
+    const bOptions = { relays: bootstrap, pollIntervalMs: 500, requireDepositTokens: true }
+    const bStore = await profile()
+    let b = await createMessenger({ store: bStore, network, mailbox: bOptions })
+    cleanups.push(() => b.stop())
+    const a = await createMessenger({ store: await profile(), network, mailbox: { pollIntervalMs: 500 } })
+    cleanups.push(() => a.stop())
+    const stranger = await createMessenger({ store: await profile(), network, mailbox: { pollIntervalMs: 500 } })
+    cleanups.push(() => stranger.stop())
+    const bHex = toHex(b.identityKey)
+    await until(() => b.mailboxes.length === 1, 30_000, 'B to register')
+    await until(
+      async () => {
+        try {
+          await b.publish({ signal: AbortSignal.timeout(5000) })
+          await a.publish({ signal: AbortSignal.timeout(5000) })
+          await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
+          return (await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })).relays.length === 1
+        } catch {
+          return false
+        }
+      },
+      30_000,
+      'records'
+    )
+    // B added A: A's first message earns it a deposit token, sent back end-to-end encrypted.
+    await b.addContact(toHex(a.identityKey))
+    await a.addContact(bHex)
+    await stranger.addContact(bHex)
+    expect((await a.send(bHex, 'hello B')).status).toBe('sent')
+    await until(() => b.queued === 0, 30_000, "B's token (and receipt) to reach A")
+    await b.checkMailboxes()
+    await b.stop()
+
+    expect((await a.send(bHex, 'from a contact')).status).toBe('deposited')
+    expect((await stranger.send(bHex, 'from a stranger')).status).toBe('queued')
+    expect(relay.mailbox.stats().rejects.DepositTokenRequired).toBeGreaterThanOrEqual(1)
+    expect(relay.mailbox.stats().storedEnvelopes).toBe(1)
+
+    // B comes back: the contact's message from the mailbox, the stranger's directly (as a message request), once each.
+    b = await createMessenger({ store: bStore, network, mailbox: bOptions })
+    cleanups.push(() => b.stop())
+    const shown = collect(b, 'message')
+    await until(() => shown.length >= 2, 60_000, 'both messages at B')
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(shown.map((m) => m.text).sort()).toEqual(['from a contact', 'from a stranger'])
+  })
+})

@@ -26,6 +26,8 @@ export const MAX_PAYLOAD_BYTES = MAX_PADDED_PAYLOAD_BYTES - 1
 export const MAX_TEXT_BYTES = 64 * 1024
 /** Largest call-signalling blob (an SDP offer with its ICE candidates is a few KiB). */
 export const MAX_CALL_SIGNAL_BYTES = 64 * 1024
+/** Length of a mailbox deposit token (given to contacts in a deposit-token payload, shown to relays on deposit). */
+export const DEPOSIT_TOKEN_BYTES = 32
 /** Most message ids one receipt acknowledges. */
 export const MAX_RECEIPT_MESSAGE_IDS = 1024
 

@@ -9,7 +9,7 @@
  *   bytes identity_key = 2;            // 32 bytes: the mailbox is this identity's
  *   bytes relay = 3;                   // the relay's peer id (binary): a registration is valid at one relay only
  *   uint64 expires_at = 4;             // ms since the epoch
- *   repeated bytes deposit_token_hashes = 5;  // SHA-256 of deposit tokens, at most 64; none: anyone may deposit
+ *   repeated bytes deposit_token_hashes = 5;  // SHA-256 of deposit tokens, at most 256; none: anyone may deposit
  *   bytes signature = 6;               // Ed25519 over "Parley/v1/mailbox-registration" ‖ 0x00 ‖ fields 1–5
  * }
  * message MailboxRequest {
@@ -53,7 +53,7 @@
  */
 import { type CryptoBackend, type IdentityKeyPair, validateEd25519PublicKey } from '@parley/crypto'
 import { checkErrorCode, checkStatus, ERROR_CODE_TYPE } from './ack.ts'
-import { IDENTITY_KEY_BYTES, MAX_ENVELOPE_BYTES, SIGNATURE_BYTES } from './constants.ts'
+import { DEPOSIT_TOKEN_BYTES, IDENTITY_KEY_BYTES, MAX_ENVELOPE_BYTES, SIGNATURE_BYTES } from './constants.ts'
 import { InvalidParameterError, InvalidValueError, RecordSignatureError } from './errors.ts'
 import { defineSchema, encodeMessage, type FieldSpec } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
@@ -62,9 +62,8 @@ import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 export const MAX_MAILBOX_ENVELOPE_BYTES = MAX_ENVELOPE_BYTES
 /** Length of a fetch challenge and of a deposit token. */
 export const MAILBOX_CHALLENGE_BYTES = 32
-export const DEPOSIT_TOKEN_BYTES = 32
 /** Most deposit-token hashes one registration carries. */
-export const MAX_DEPOSIT_TOKENS = 64
+export const MAX_DEPOSIT_TOKENS = 256
 /** Most ids one ACK names. */
 export const MAX_MAILBOX_ACK_IDS = 256
 /** Most one-time prekeys one PUT_PREKEYS carries. */

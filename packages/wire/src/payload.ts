@@ -4,13 +4,14 @@
  * ```proto
  * message Payload {
  *   uint64 version = 1;      // 1
- *   Kind kind = 2;           // TEXT = 1, RECEIPT = 2, TYPING = 3, CALL_SIGNAL = 4
+ *   Kind kind = 2;           // TEXT = 1, RECEIPT = 2, TYPING = 3, CALL_SIGNAL = 4, DEPOSIT_TOKEN = 5
  *   uint64 sender_seq = 3;   // per-sender sequence number
  *   uint64 sent_at = 4;      // sender's clock, ms since the epoch
  *   string text = 5;         // kind TEXT: at most MAX_TEXT_BYTES
  *   Receipt receipt = 6;     // kind RECEIPT
  *   Typing typing = 7;       // kind TYPING
  *   bytes call_signal = 8;   // kind CALL_SIGNAL: opaque to us (owned by @parley/calls), 1..MAX_CALL_SIGNAL_BYTES
+ *   bytes deposit_token = 9; // kind DEPOSIT_TOKEN: 32 bytes that let the receiver deposit at the sender's mailboxes
  * }
  * message Receipt {
  *   ReceiptType type = 1;            // DELIVERED = 1, READ = 2
@@ -24,6 +25,7 @@
  * without blocking on gaps (a missing number is shown late, never waited for).
  */
 import {
+  DEPOSIT_TOKEN_BYTES,
   MAX_CALL_SIGNAL_BYTES,
   MAX_PAYLOAD_BYTES,
   MAX_RECEIPT_MESSAGE_IDS,
@@ -36,7 +38,7 @@ import { defineSchema, encodeMessage, type Infer } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 /** What kind of message a payload is. */
-export type PayloadKind = 'text' | 'receipt' | 'typing' | 'call-signal'
+export type PayloadKind = 'text' | 'receipt' | 'typing' | 'call-signal' | 'deposit-token'
 
 /** Delivery or read receipt for one or more messages of the same conversation. */
 export interface Receipt {
@@ -66,6 +68,7 @@ export type Payload = PayloadHeader &
     | { readonly kind: 'receipt'; readonly receipt: Receipt }
     | { readonly kind: 'typing'; readonly typing: Typing }
     | { readonly kind: 'call-signal'; readonly callSignal: Uint8Array }
+    | { readonly kind: 'deposit-token'; readonly depositToken: Uint8Array }
   )
 
 /** What a sender supplies: the version is always ours. */
@@ -74,6 +77,7 @@ export type PayloadInit = Omit<PayloadHeader, 'version'> & { readonly version?: 
     | { readonly kind: 'receipt'; readonly receipt: Receipt }
     | { readonly kind: 'typing'; readonly typing: Typing }
     | { readonly kind: 'call-signal'; readonly callSignal: Uint8Array }
+    | { readonly kind: 'deposit-token'; readonly depositToken: Uint8Array }
   )
 
 const RECEIPT_SCHEMA = defineSchema({
@@ -106,7 +110,7 @@ export const PAYLOAD_SCHEMA = defineSchema({
     {
       no: 2,
       name: 'kind',
-      type: { kind: 'enum', values: { text: 1, receipt: 2, typing: 3, 'call-signal': 4 } },
+      type: { kind: 'enum', values: { text: 1, receipt: 2, typing: 3, 'call-signal': 4, 'deposit-token': 5 } },
       rule: 'required'
     },
     { no: 3, name: 'senderSeq', type: { kind: 'uint' }, rule: 'required' },
@@ -129,17 +133,24 @@ export const PAYLOAD_SCHEMA = defineSchema({
       name: 'callSignal',
       type: { kind: 'bytes', minLength: 1, maxLength: MAX_CALL_SIGNAL_BYTES },
       rule: 'optional'
+    },
+    {
+      no: 9,
+      name: 'depositToken',
+      type: { kind: 'bytes', length: DEPOSIT_TOKEN_BYTES, maxLength: DEPOSIT_TOKEN_BYTES },
+      rule: 'optional'
     }
   ]
 })
 
 type RawPayload = Infer<typeof PAYLOAD_SCHEMA>
 
-const BODY_OF: Record<PayloadKind, 'text' | 'receipt' | 'typing' | 'callSignal'> = {
+const BODY_OF: Record<PayloadKind, 'text' | 'receipt' | 'typing' | 'callSignal' | 'depositToken'> = {
   text: 'text',
   receipt: 'receipt',
   typing: 'typing',
-  'call-signal': 'callSignal'
+  'call-signal': 'callSignal',
+  'deposit-token': 'depositToken'
 }
 
 /** Encodes a payload (unpadded); InvalidParameterError when a field breaks its limit. */
@@ -153,7 +164,8 @@ export function encodePayload(payload: PayloadInit): Uint8Array {
     text: undefined,
     receipt: undefined,
     typing: undefined,
-    callSignal: undefined
+    callSignal: undefined,
+    depositToken: undefined
   }
   switch (payload.kind) {
     case 'text':
@@ -171,8 +183,11 @@ export function encodePayload(payload: PayloadInit): Uint8Array {
     case 'call-signal':
       raw.callSignal = payload.callSignal
       break
+    case 'deposit-token':
+      raw.depositToken = payload.depositToken
+      break
     default:
-      throw new InvalidParameterError('Payload.kind', 'text, receipt, typing or call-signal')
+      throw new InvalidParameterError('Payload.kind', 'text, receipt, typing, call-signal or deposit-token')
   }
   return encodeMessage(PAYLOAD_SCHEMA, raw)
 }
@@ -197,6 +212,8 @@ export function decodePayload(bytes: Uint8Array): Payload {
       return { ...header, kind: 'typing', typing: raw.typing! }
     case 'call-signal':
       return { ...header, kind: 'call-signal', callSignal: raw.callSignal! }
+    case 'deposit-token':
+      return { ...header, kind: 'deposit-token', depositToken: raw.depositToken! }
   }
 }
 

@@ -352,6 +352,12 @@ const payloadArb: fc.Arbitrary<PayloadInit> = fc.oneof(
     senderSeq: fc.maxSafeNat(),
     sentAt: fc.maxSafeNat(),
     callSignal: fc.uint8Array({ minLength: 1, maxLength: 300 })
+  }),
+  fc.record({
+    kind: fc.constant('deposit-token' as const),
+    senderSeq: fc.maxSafeNat(),
+    sentAt: fc.maxSafeNat(),
+    depositToken: fc.uint8Array({ minLength: 32, maxLength: 32 })
   })
 )
 

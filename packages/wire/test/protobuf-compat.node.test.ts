@@ -205,6 +205,12 @@ describe('proto/parley.proto and protobufjs', () => {
         senderSeq: fc.maxSafeNat(),
         sentAt: fc.maxSafeNat(),
         callSignal: fc.uint8Array({ minLength: 1, maxLength: 50 })
+      }),
+      fc.record({
+        kind: fc.constant('deposit-token' as const),
+        senderSeq: fc.maxSafeNat(),
+        sentAt: fc.maxSafeNat(),
+        depositToken: fc.uint8Array({ minLength: 32, maxLength: 32 })
       })
     )
     fc.assert(
