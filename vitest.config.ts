@@ -12,6 +12,12 @@ export const CHROMIUM_ARGS = [
   '--disable-sync'
 ]
 
+/**
+ * The Node side of packages/relay/test/relay.browser.test.ts (a relay and a Node messenger), imported on first use so
+ * that runs which never call it do not load it; Node runs it as TypeScript directly.
+ */
+const RELAY_OPS = new URL('./packages/relay/test/browser-relay-commands.ts', import.meta.url).href
+
 export default defineConfig({
   test: {
     projects: [
@@ -49,6 +55,14 @@ export default defineConfig({
           globalSetup: ['packages/messenger/test/browser-global-setup.ts'],
           testTimeout: 120_000,
           browser: {
+            // Run in this (Node) process; a browser test calls them as `commands.<name>(...)` from 'vitest/browser'.
+            commands: {
+              parleyRelay: async (_ctx, op: string, ...args: unknown[]) => {
+                const { relayOps } = await import(RELAY_OPS)
+                if (typeof relayOps[op] !== 'function') throw new Error(`parleyRelay: no operation ${op}`)
+                return relayOps[op](...args)
+              }
+            },
             enabled: true,
             headless: true,
             provider: playwright({

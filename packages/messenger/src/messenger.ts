@@ -217,6 +217,8 @@ const log = logger('parley:messenger')
 const MAX_RECEIPT_IDS = 256
 /** Retry delay of a publish that failed (or found no peers). */
 const REPUBLISH_RETRY_MS = 2000
+/** After our addresses change, wait this long for more changes before republishing. */
+const ADDRESS_REPUBLISH_DELAY_MS = 1000
 
 const META_ACCOUNT = 'account'
 const META_NETWORK_KEY = 'network-key'
@@ -253,6 +255,7 @@ export class Messenger {
   /** Relays holding our mailbox now (multiaddrs with /p2p/), as listed in our DHT record. */
   private mailboxRelays: string[] = []
   private mailboxRound: Promise<boolean> | undefined
+  private republishTimer: ReturnType<typeof setTimeout> | undefined
   private readonly maxOutbox: number
   private readonly dmPerMinutePerPeer: number
   /** Per remote peer: DM messages accepted in the current minute (a misbehaving peer is cut off). */
@@ -396,6 +399,9 @@ export class Messenger {
     }
     node.addEventListener('peer:connect', status(true))
     node.addEventListener('peer:disconnect', status(false))
+    // Our addresses changed (a circuit reservation came or went, a listener moved): republish soon, so contacts find
+    // the addresses we can be reached at now rather than at the next timer.
+    node.addEventListener('self:peer:update', () => this.republishSoon())
     await node.start()
     this.schedule(() => this.republishLoop(), 0)
     this.schedule(() => this.retryLoop(), RETRY_INITIAL_MS)
@@ -405,6 +411,7 @@ export class Messenger {
   async stop(): Promise<void> {
     this.shutdown.abort()
     for (const t of this.timers) clearTimeout(t)
+    if (this.republishTimer !== undefined) clearTimeout(this.republishTimer)
     await this.node?.stop()
   }
 
@@ -468,6 +475,17 @@ export class Messenger {
     })) {
       // drain the query
     }
+  }
+
+  /** Republishes our record once, ADDRESS_REPUBLISH_DELAY_MS after the last address change (debounced). */
+  private republishSoon(): void {
+    if (this.republishTimer !== undefined) clearTimeout(this.republishTimer)
+    if (this.shutdown.signal.aborted) return
+    this.republishTimer = setTimeout(() => {
+      this.republishTimer = undefined
+      if (this.libp2p.getConnections().length === 0) return
+      this.publish().catch((e: Error) => log('republishing after an address change failed: %s', e.message))
+    }, ADDRESS_REPUBLISH_DELAY_MS)
   }
 
   private async republishLoop(): Promise<void> {
@@ -954,6 +972,19 @@ export class Messenger {
     signal: AbortSignal
   ): Promise<Stream> {
     const node = this.libp2p
+    // libp2p never reuses a limited (relayed) connection for a new dial: it dials the peer's own addresses instead,
+    // which a browser cannot reach (no TCP, private ws:// gated). When every open connection to the peer is relayed,
+    // open the stream on one of those first (the peer reached us through its relay; it answers there).
+    const open = node.getConnections(peerId).filter((c) => c.status === 'open')
+    if (open.length > 0 && open.every((c) => c.limits !== undefined)) {
+      for (const c of open) {
+        try {
+          return await c.newStream(protocol, { signal, runOnLimitedConnection: true })
+        } catch (e) {
+          log('stream on a relayed connection failed: %s', (e as Error).message)
+        }
+      }
+    }
     if (addresses.length > 0) await node.peerStore.merge(peerId, { multiaddrs: addresses })
     return node.dialProtocol(peerId, protocol, { signal, runOnLimitedConnection: true })
   }
