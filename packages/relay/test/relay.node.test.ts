@@ -49,10 +49,10 @@ async function startRelay(options: Partial<RelayOptions> & { dataDir: string }):
   return relay
 }
 
-async function client(options: { circuit?: boolean } = {}): Promise<Libp2p> {
+async function client(options: { circuit?: boolean; dialCircuits?: boolean } = {}): Promise<Libp2p> {
   const node = await createLibp2p({
     addresses: { listen: options.circuit ? ['/p2p-circuit'] : [] },
-    transports: [tcp(), ...(options.circuit ? [circuitRelayTransport()] : [])],
+    transports: [tcp(), ...(options.circuit || options.dialCircuits ? [circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() }
@@ -184,6 +184,54 @@ describe('createRelay', () => {
     const text = await metricsText(relay)
     expect(sample(text, 'parley_relay_reservations')).toBe(1)
     expect(sample(text, 'parley_relay_max_reservations')).toBe(1)
+  })
+
+  it('a relayed connection is cut past its data limit, and another past its duration limit', async () => {
+    const relay = await startRelay({
+      dataDir: await tempDir('limits'),
+      relayDataLimit: 32n * 1024n,
+      relayDurationLimitMs: 1500
+    })
+    const sink = '/parley/test-sink/1.0.0'
+    const listener = await client({ circuit: true })
+    let received = 0
+    await listener.handle(
+      sink,
+      async (stream) => {
+        for await (const chunk of stream) received += chunk.byteLength
+      },
+      { runOnLimitedConnection: true }
+    )
+    await listener.dial(relay.multiaddrs[0]!)
+    await until(() => listener.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')), 'a reservation')
+    const circuit = listener.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit'))!
+
+    // Data: 256 KiB through a circuit allowed 32 KiB (both directions together) ends the connection early.
+    const dialer = await client({ dialCircuits: true })
+    const conn = await dialer.dial(circuit, { signal: AbortSignal.timeout(10_000) })
+    expect(conn.limits).toBeDefined()
+    const stream = await conn.newStream(sink, { runOnLimitedConnection: true })
+    const chunk = new Uint8Array(4096)
+    let sent = 0
+    try {
+      for (let i = 0; i < 64; i++) {
+        if (!stream.send(chunk)) await stream.onDrain({ signal: AbortSignal.timeout(5000) })
+        sent += chunk.length
+      }
+    } catch {
+      // the relay reset the circuit under us
+    }
+    await until(() => conn.status !== 'open', 'the over-limit circuit to be closed', 10_000)
+    expect(received).toBeLessThanOrEqual(32 * 1024)
+    expect(sent).toBeGreaterThan(received)
+
+    // Duration: an idle circuit is closed once its 1.5 s are up.
+    const dialer2 = await client({ dialCircuits: true })
+    const started = Date.now()
+    const idle = await dialer2.dial(circuit, { signal: AbortSignal.timeout(10_000) })
+    expect(idle.status).toBe('open')
+    await until(() => idle.status !== 'open', 'the circuit to expire', 10_000)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
   })
 
   it('keeps its PeerId across restarts in a 0600 key file, and refuses a second relay on the same directory', async () => {
