@@ -36,11 +36,9 @@ import {
   fromHex,
   generateIdentity,
   generateOneTimePrekeys,
-  handOutOneTimePrekeys,
   type IdentityKeyPair,
   KeyedMutex,
   needsSessionReset,
-  openDeviceSeal,
   ParleyCryptoError,
   type PrekeyBundle,
   type ProtocolStore,
@@ -95,9 +93,6 @@ import {
   DEFAULT_PROTOCOL_PREFIX,
   DEFAULT_REPUBLISH_INTERVAL,
   MAILBOX_POLL_INTERVAL_MS,
-  MAILBOX_PREKEY_BATCH,
-  MAILBOX_PREKEY_TOP_UP_BELOW,
-  MAILBOX_REGISTRATION_LIFETIME_MS,
   MAILBOX_RELAY_TARGET,
   MAX_DEPOSIT_RELAYS,
   MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
@@ -126,6 +121,7 @@ import {
 import type { MessengerEvents } from './events.ts'
 import type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './libp2p.ts'
 import type { MailboxClient } from './mailbox-client.ts'
+import { keepMailbox, type MailboxOwner } from './mailbox-owner.ts'
 import {
   type ContactRecord,
   DELIVERY_RANK,
@@ -250,6 +246,8 @@ export class Messenger {
     pollIntervalMs: number
     requireDepositTokens: boolean
   }
+  /** What a mailbox round needs from us (mailbox-owner.ts). */
+  private readonly owner: MailboxOwner
   /** Contacts a deposit token is being given to right now. */
   private readonly givingTokens = new Set<string>()
   /** Relays holding our mailbox now (multiaddrs with /p2p/), as listed in our DHT record. */
@@ -290,6 +288,17 @@ export class Messenger {
       target: options.mailbox?.target ?? MAILBOX_RELAY_TARGET,
       pollIntervalMs: options.mailbox?.pollIntervalMs ?? MAILBOX_POLL_INTERVAL_MS,
       requireDepositTokens: options.mailbox?.requireDepositTokens ?? false
+    }
+    this.owner = {
+      backend: this.backend,
+      now: this.now,
+      account: () => this.manager.account,
+      updateAccount: (fn) => this.manager.updateAccount(fn),
+      receive: (envelope, claimed) =>
+        this.receiveOnce(envelope.messageId, () =>
+          this.receive(envelope.messageId, envelope.ciphertext, undefined, claimed)
+        ),
+      log: (format, ...args) => log(format, ...args)
     }
     this.maxOutbox = options.limits?.maxOutbox ?? MAX_OUTBOX
     this.dmPerMinutePerPeer = options.limits?.dmPerMinutePerPeer ?? MAX_DM_MESSAGES_PER_MINUTE_PER_PEER
@@ -1414,19 +1423,7 @@ export class Messenger {
       let client: MailboxClient | undefined
       try {
         client = await openMailbox(this.libp2p, relay, this.ids.mailbox, signal)
-        const identity = this.manager.account.identity
-        await client.register(
-          this.backend,
-          identity,
-          {
-            expiresAt: this.now() + MAILBOX_REGISTRATION_LIFETIME_MS,
-            ...(tokenHashes !== undefined && { depositTokenHashes: tokenHashes })
-          },
-          { signal }
-        )
-        const held = await client.authenticate(this.backend, identity, { signal })
-        await this.topUpPrekeys(client, held, signal)
-        await this.drain(client, signal)
+        await keepMailbox(this.owner, client, tokenHashes, signal)
         await client.close()
         active.push(relay)
       } catch (e) {
@@ -1437,82 +1434,6 @@ export class Messenger {
     const changed = active.join(' ') !== this.mailboxRelays.join(' ')
     this.mailboxRelays = active
     return changed
-  }
-
-  /** Leaves fresh one-time prekeys of each kind the relay is short of (each handed out to this relay only). */
-  private async topUpPrekeys(
-    client: MailboxClient,
-    held: { x25519: number; kem: number },
-    signal: AbortSignal
-  ): Promise<void> {
-    const want = {
-      x25519: held.x25519 < MAILBOX_PREKEY_TOP_UP_BELOW ? MAILBOX_PREKEY_BATCH - held.x25519 : 0,
-      kem: held.kem < MAILBOX_PREKEY_TOP_UP_BELOW ? MAILBOX_PREKEY_BATCH - held.kem : 0
-    }
-    if (want.x25519 === 0 && want.kem === 0) return
-    // Marked handed out (committed) before they leave: a batch given to this relay is never given to anyone else.
-    const prekeys = await this.manager.updateAccount(async (state) => {
-      let s = state
-      const out: SignedOneTimePrekey[] = []
-      for (const kind of ['x25519', 'kem'] as const) {
-        if (want[kind] === 0) continue
-        if (availableOneTimePrekeys(s, kind) < want[kind] + ONE_TIME_PREKEY_REPLENISH_BELOW) {
-          s = await generateOneTimePrekeys(this.backend, s, kind, want[kind] + ONE_TIME_PREKEY_TARGET)
-        }
-        const h = handOutOneTimePrekeys(s, kind, want[kind])
-        s = h.state
-        out.push(...h.prekeys)
-      }
-      return { state: s, result: out }
-    })
-    await client.putPrekeys(prekeys, { signal })
-  }
-
-  /**
-   * Fetches what waits at a relay, page by page: each envelope is received like a direct message (decrypted and
-   * stored durably, or recognised as a duplicate) and only then acknowledged, so the relay deletes nothing we have not
-   * stored. An envelope that can never be opened (malformed, or the ratchet refuses it) is acknowledged too: keeping
-   * it would only fill the mailbox.
-   */
-  private async drain(client: MailboxClient, signal: AbortSignal): Promise<number> {
-    let total = 0
-    for (;;) {
-      const { items, more } = await client.fetch({ signal })
-      const done: number[] = []
-      for (const item of items) {
-        let envelope: ReturnType<typeof decodeEnvelope>
-        try {
-          envelope = decodeEnvelope(item.envelope)
-        } catch {
-          done.push(item.id)
-          continue
-        }
-        const claimed = await this.openSealedSender(envelope.sealedSender)
-        // A store failure throws here: the item stays at the relay for the next round.
-        const ack = decodeAck(
-          await this.receiveOnce(envelope.messageId, () =>
-            this.receive(envelope.messageId, envelope.ciphertext, undefined, claimed)
-          )
-        )
-        if (ack.status !== 'ok') log('mailbox message %s refused: %s', toHex(envelope.messageId), ack.errorCode)
-        done.push(item.id)
-      }
-      await client.ack(done, { signal })
-      total += items.length
-      if (!more || items.length === 0) return total
-    }
-  }
-
-  /** The sender's device address a deposit claims (sealed to our device), if it opens. */
-  private async openSealedSender(sealed: Uint8Array | undefined): Promise<string | undefined> {
-    if (sealed === undefined) return undefined
-    try {
-      const bytes = await openDeviceSeal(this.backend, this.manager.account.device.agreementKeyPair, sealed)
-      if (bytes.length <= 32) return undefined
-      return deviceAddress(bytes.subarray(0, 32), bytes.subarray(32))
-    } catch {
-      return undefined
-    }
   }
 
   /** Decrypts and durably stores one message; returns the ack to send. */
