@@ -12,6 +12,7 @@ import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const PARLEY = resolve(import.meta.dirname, '../../../node_modules/.bin/parley')
+const PARLEY_RELAY = resolve(import.meta.dirname, '../../../node_modules/.bin/parley-relay')
 // A plain shell: system PATH only (no node_modules/.bin), test passphrase from the environment.
 const ENV = {
   PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -40,10 +41,14 @@ interface Node {
   next(pred: (e: Record<string, unknown>) => boolean, what: string, ms?: number): Promise<Record<string, unknown>>
 }
 
-async function startNode(name: string, extra: string[]): Promise<Node> {
-  const dir = await mkdtemp(join(tmpdir(), `parley-cli-${name}-`))
-  dirs.push(dir)
-  await parley('init', '--data', dir)
+/** `parley run --json` on a new profile, or on `existing` (a profile made before). */
+async function startNode(name: string, extra: string[], existing?: string): Promise<Node & { stop(): Promise<void> }> {
+  let dir = existing
+  if (dir === undefined) {
+    dir = await mkdtemp(join(tmpdir(), `parley-cli-${name}-`))
+    dirs.push(dir)
+    await parley('init', '--data', dir)
+  }
   const child = spawn(PARLEY, ['run', '--json', '--data', dir, ...extra], { env: ENV })
   children.push(child)
   const events: Array<Record<string, unknown>> = []
@@ -52,11 +57,16 @@ async function startNode(name: string, extra: string[]): Promise<Node> {
     events.push(JSON.parse(line) as Record<string, unknown>)
     for (const w of waiters.splice(0)) w()
   })
-  const node: Node = {
+  const node = {
     dir,
     events,
-    send: (cmd) => child.stdin.write(`${JSON.stringify(cmd)}\n`),
-    next: async (pred, what, ms = 45_000) => {
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r))
+      child.kill('SIGTERM')
+      await exited
+    },
+    send: (cmd: object) => child.stdin.write(`${JSON.stringify(cmd)}\n`),
+    next: async (pred: (e: Record<string, unknown>) => boolean, what: string, ms = 45_000) => {
       const end = Date.now() + ms
       for (;;) {
         const found = events.find(pred)
@@ -121,4 +131,87 @@ describe('parley CLI', () => {
     const verify = await parley('verify', '--data', a.dir, 'bob')
     expect(verify).toMatch(/Safety number:\n {2}(\d{5} ){11}\d{5}/)
   })
+
+  it('a message to an offline contact waits at its relay: "deposited", then delivered when it comes back', async () => {
+    const relay = await startRelayDaemon()
+    const b = await startNode('mb', ['--bootstrap', relay.bootstrap])
+    const bId = (await b.next((e) => e.event === 'ready', 'ready')).identity as string
+    // B keeps its mailbox (and one-time prekeys) at the relay it bootstrapped from.
+    await until(async () => (await relay.metric('parley_mailbox_mailboxes')) === 1, 'B registered at the relay')
+    const a = await startNode('ma', ['--bootstrap', relay.bootstrap])
+    a.send({ id: 1, cmd: 'add', contact: bId, name: 'bob' })
+    await a.next((e) => e.event === 'result' && e.id === 1, 'add result')
+    let sent = false
+    for (let i = 0; i < 20 && !sent; i++) {
+      a.send({ id: 100 + i, cmd: 'send', contact: 'bob', text: `online ${i}` })
+      const r = await a.next((e) => (e.event === 'result' || e.event === 'error') && e.id === 100 + i, 'send result')
+      sent = r.event === 'result' && (r.result as { status: string }).status === 'sent'
+      if (!sent) await new Promise((res) => setTimeout(res, 1000))
+    }
+    expect(sent).toBe(true)
+    await b.next((e) => e.event === 'message', 'the first message at B')
+    await b.stop()
+
+    a.send({ id: 2, cmd: 'send', contact: 'bob', text: 'while you were away' })
+    const r = await a.next((e) => e.event === 'result' && e.id === 2, 'send result')
+    expect((r.result as { status: string }).status).toBe('deposited')
+    const history = await parley('history', '--data', a.dir, 'bob')
+    expect(history).toContain(`while you were away  [deposited at relay ${relay.peerId}]`)
+    expect(await relay.metric('parley_mailbox_stored_envelopes')).toBe(1)
+
+    const back = await startNode('mb2', ['--bootstrap', relay.bootstrap], b.dir)
+    await back.next((e) => e.event === 'message' && e.text === 'while you were away', 'the deposit at B')
+    await a.next(
+      (e) =>
+        e.event === 'receipt' &&
+        e.type === 'delivered' &&
+        (e.ids as string[]).includes(String((r.result as { id: string }).id)),
+      'the delivered receipt at A'
+    )
+    expect(await relay.metric('parley_mailbox_stored_envelopes')).toBe(0)
+  })
 })
+
+/** The relay daemon from a plain shell, on a fresh data directory; its bootstrap address and metrics. */
+async function startRelayDaemon(): Promise<{
+  bootstrap: string
+  peerId: string
+  metric(name: string): Promise<number>
+}> {
+  const dir = await mkdtemp(join(tmpdir(), 'parley-cli-relay-'))
+  dirs.push(dir)
+  const child = spawn(PARLEY_RELAY, ['--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'], {
+    env: ENV
+  })
+  children.push(child)
+  let out = ''
+  const printed = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`relay did not start: ${out}`)), 30_000)
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (/^bootstrap:/m.test(out) && /^http:/m.test(out)) {
+        clearTimeout(timer)
+        resolve(out)
+      }
+    })
+  })
+  const bootstrap = printed.match(/^bootstrap:\s+(\S+)/m)![1]!
+  const url = printed.match(/^http:\s+(\S+)/m)![1]!
+  return {
+    bootstrap,
+    peerId: bootstrap.split('/p2p/')[1]!,
+    metric: async (name) => {
+      const text = await (await fetch(`${url}/metrics`)).text()
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `))
+      return line === undefined ? Number.NaN : Number(line.split(' ')[1])
+    }
+  }
+}
+
+async function until(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
