@@ -222,8 +222,17 @@ describe('createRelay', () => {
       // the relay reset the circuit under us
     }
     await until(() => conn.status !== 'open', 'the over-limit circuit to be closed', 10_000)
+    expect(received).toBeGreaterThan(0)
     expect(received).toBeLessThanOrEqual(32 * 1024)
     expect(sent).toBeGreaterThan(received)
+    // The operator sees the relayed bytes in libp2p's per-protocol transfer counter (docs/relay-operator.md).
+    const hop = (await metricsText(relay))
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('libp2p_data_transfer_bytes_total{') && l.includes('/libp2p/circuit/relay/0.2.0/hop received')
+      )
+    expect(Number(hop?.split(' ').at(-1))).toBeGreaterThanOrEqual(received)
 
     // Duration: an idle circuit is closed once its 1.5 s are up.
     const dialer2 = await client({ dialCircuits: true })
