@@ -187,24 +187,25 @@ describe('createRelay', () => {
   })
 
   it('a relayed connection is cut past its data limit, and another past its duration limit', async () => {
-    const relay = await startRelay({
-      dataDir: await tempDir('limits'),
-      relayDataLimit: 32n * 1024n,
-      relayDurationLimitMs: 1500
-    })
     const sink = '/parley/test-sink/1.0.0'
-    const listener = await client({ circuit: true })
     let received = 0
-    await listener.handle(
-      sink,
-      async (stream) => {
-        for await (const chunk of stream) received += chunk.byteLength
-      },
-      { runOnLimitedConnection: true }
-    )
-    await listener.dial(relay.multiaddrs[0]!)
-    await until(() => listener.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')), 'a reservation')
-    const circuit = listener.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit'))!
+    /** A relay with `limits`, and a circuit address through it to a listener that counts what reaches it. */
+    const circuitThrough = async (limits: Partial<RelayOptions>) => {
+      const relay = await startRelay({ dataDir: await tempDir('limits'), ...limits })
+      const listener = await client({ circuit: true })
+      await listener.handle(
+        sink,
+        async (stream) => {
+          for await (const chunk of stream) received += chunk.byteLength
+        },
+        { runOnLimitedConnection: true }
+      )
+      await listener.dial(relay.multiaddrs[0]!)
+      const reserved = () => listener.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit'))
+      await until(() => reserved() !== undefined, 'a reservation')
+      return { relay, circuit: reserved()! }
+    }
+    const { relay, circuit } = await circuitThrough({ relayDataLimit: 32n * 1024n })
 
     // Data: 256 KiB through a circuit allowed 32 KiB (both directions together) ends the connection early.
     const dialer = await client({ dialCircuits: true })
@@ -214,9 +215,13 @@ describe('createRelay', () => {
     const chunk = new Uint8Array(4096)
     let sent = 0
     try {
-      for (let i = 0; i < 64; i++) {
+      // 4 KiB at a time, each one seen at the far end before the next: data flows until the limit cuts it.
+      for (let i = 0; i < 64 && conn.status === 'open'; i++) {
         if (!stream.send(chunk)) await stream.onDrain({ signal: AbortSignal.timeout(5000) })
         sent += chunk.length
+        const end = Date.now() + 3000
+        while (received < sent && conn.status === 'open' && Date.now() < end)
+          await new Promise((r) => setTimeout(r, 10))
       }
     } catch {
       // the relay reset the circuit under us
@@ -235,9 +240,10 @@ describe('createRelay', () => {
     expect(Number(hop?.split(' ').at(-1))).toBeGreaterThanOrEqual(received)
 
     // Duration: an idle circuit is closed once its 1.5 s are up.
+    const short = await circuitThrough({ relayDurationLimitMs: 1500 })
     const dialer2 = await client({ dialCircuits: true })
     const started = Date.now()
-    const idle = await dialer2.dial(circuit, { signal: AbortSignal.timeout(10_000) })
+    const idle = await dialer2.dial(short.circuit, { signal: AbortSignal.timeout(10_000) })
     expect(idle.status).toBe('open')
     await until(() => idle.status !== 'open', 'the circuit to expire', 10_000)
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
