@@ -10,8 +10,8 @@ import { parseInitialMessage, toHex } from '@parley/crypto'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES, type Namespace } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore, type StoreBackend } from '@parley/store'
 import { decodeEnvelope, decodeMessage, MAILBOX_ITEM_SCHEMA } from '@parley/wire'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRelay, type Relay } from '../src/index.ts'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createRelay, type MailboxLimits, type Relay } from '../src/index.ts'
 
 const MARKER = 'plaintext-marker-7f3a9c'
 
@@ -179,46 +179,83 @@ async function firstEnvelope(store: StoreBackend): Promise<Uint8Array> {
   throw new Error('no envelope stored')
 }
 
-describe('a relay that refuses a deposit', () => {
+/**
+ * One relay and messengers around it: `owner` (B) keeps its mailbox there with `ownerMailbox`, each of `senders`
+ * finds B's record listing the relay and B finds theirs. Everything is stopped and removed after the describe.
+ */
+async function oneRelay(
+  cleanups: Array<() => Promise<void>>,
+  options: {
+    mailboxLimits?: Partial<MailboxLimits>
+    ownerMailbox?: { requireDepositTokens?: boolean }
+    senders: number
+  }
+) {
+  const dir = await mkdtemp(join(tmpdir(), 'parley-relay-one-'))
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  const relay = await createRelay({
+    dataDir: dir,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    http: false,
+    logSink: () => {},
+    ...(options.mailboxLimits && { mailboxLimits: options.mailboxLimits })
+  })
+  cleanups.push(() => relay.stop())
+  const bootstrap = [relay.multiaddrs[0]!.toString()]
+  const network = { bootstrap, kBucketSize: 4, listen: ['/ip4/127.0.0.1/tcp/0'] }
+  const ownerMailbox = { relays: bootstrap, pollIntervalMs: 500, ...options.ownerMailbox }
+  const ownerStore = await profile()
+  const start = async (store: ProfileStore<Namespace>, mailbox: object) => {
+    const m = await createMessenger({ store, network, mailbox })
+    cleanups.push(() => m.stop())
+    return m
+  }
+  const owner = await start(ownerStore, ownerMailbox)
+  const senders: Messenger[] = []
+  for (let i = 0; i < options.senders; i++) senders.push(await start(await profile(), { pollIntervalMs: 500 }))
+  await until(() => owner.mailboxes.length === 1, 30_000, 'the owner to register')
+  await until(
+    async () => {
+      try {
+        await owner.publish({ signal: AbortSignal.timeout(5000) })
+        for (const s of senders) {
+          await s.publish({ signal: AbortSignal.timeout(5000) })
+          await owner.lookup(s.identityKey, { signal: AbortSignal.timeout(5000) })
+          if ((await s.lookup(owner.identityKey, { signal: AbortSignal.timeout(5000) })).relays.length !== 1)
+            return false
+        }
+        return true
+      } catch {
+        return false
+      }
+    },
+    30_000,
+    'the records'
+  )
+  /** The owner again, on its profile, after it was stopped. */
+  const restartOwner = () => start(ownerStore, ownerMailbox)
+  return { relay, owner, senders, restartOwner }
+}
+
+describe('one relay, one mailbox owner', () => {
   const cleanups: Array<() => Promise<void>> = []
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {})
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
   })
 
-  it('leaves the message queued (nothing lost) and it is delivered once the contact is back', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'parley-relay-quota-'))
-    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  it('a refused deposit leaves the message queued (nothing lost) and it is delivered once the contact is back', async () => {
     // A mailbox that holds one envelope: the second deposit gets QuotaExceeded.
-    const relay = await createRelay({
-      dataDir: dir,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      http: false,
-      logSink: () => {},
-      mailboxLimits: { maxItemsPerMailbox: 1 }
+    const {
+      relay,
+      owner: b,
+      senders,
+      restartOwner
+    } = await oneRelay(cleanups, {
+      mailboxLimits: { maxItemsPerMailbox: 1 },
+      senders: 1
     })
-    cleanups.push(() => relay.stop())
-    const bootstrap = [relay.multiaddrs[0]!.toString()]
-    const network = { bootstrap, kBucketSize: 4, listen: ['/ip4/127.0.0.1/tcp/0'] }
-    const mailbox = { relays: bootstrap, pollIntervalMs: 500 }
-    const bStore = await profile()
-    let b = await createMessenger({ store: bStore, network, mailbox })
-    cleanups.push(() => b.stop())
-    const a = await createMessenger({ store: await profile(), network, mailbox })
-    cleanups.push(() => a.stop())
+    const a = senders[0]!
     const bHex = toHex(b.identityKey)
-    await until(() => b.mailboxes.length === 1, 30_000, 'B to register')
-    await until(
-      async () => {
-        try {
-          await b.publish({ signal: AbortSignal.timeout(5000) })
-          return (await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })).relays.length === 1
-        } catch {
-          return false
-        }
-      },
-      30_000,
-      "B's record"
-    )
     await a.addContact(bHex)
     await b.stop()
 
@@ -227,53 +264,26 @@ describe('a relay that refuses a deposit', () => {
     expect(a.queued).toBe(1)
     expect(relay.mailbox.stats().rejects.QuotaExceeded).toBeGreaterThanOrEqual(1)
 
-    b = await createMessenger({ store: bStore, network, mailbox })
-    cleanups.push(() => b.stop())
-    const shown = collect(b, 'message')
+    const back = await restartOwner()
+    const shown = collect(back, 'message')
     await until(() => shown.length >= 2, 60_000, 'both messages at B')
     await new Promise((r) => setTimeout(r, 1000))
     expect(shown.map((m) => m.text).sort()).toEqual(['first', 'second'])
     expect(a.queued).toBe(0)
   })
-})
 
-describe('deposit tokens', () => {
-  const cleanups: Array<() => Promise<void>> = []
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {})
-  })
-
-  it('a contact deposits with the token it was given; a stranger cannot fill the mailbox and waits to send directly', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'parley-relay-tokens-'))
-    cleanups.push(() => rm(dir, { recursive: true, force: true }))
-    const relay = await createRelay({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], http: false, logSink: () => {} })
-    cleanups.push(() => relay.stop())
-    const bootstrap = [relay.multiaddrs[0]!.toString()]
-    const network = { bootstrap, kBucketSize: 4, listen: ['/ip4/127.0.0.1/tcp/0'] }
-    const bOptions = { relays: bootstrap, pollIntervalMs: 500, requireDepositTokens: true }
-    const bStore = await profile()
-    let b = await createMessenger({ store: bStore, network, mailbox: bOptions })
-    cleanups.push(() => b.stop())
-    const a = await createMessenger({ store: await profile(), network, mailbox: { pollIntervalMs: 500 } })
-    cleanups.push(() => a.stop())
-    const stranger = await createMessenger({ store: await profile(), network, mailbox: { pollIntervalMs: 500 } })
-    cleanups.push(() => stranger.stop())
+  it('with deposit tokens, a contact deposits with the token it was given; a stranger cannot fill the mailbox and waits to send directly', async () => {
+    const {
+      relay,
+      owner: b,
+      senders,
+      restartOwner
+    } = await oneRelay(cleanups, {
+      ownerMailbox: { requireDepositTokens: true },
+      senders: 2
+    })
+    const [a, stranger] = senders as [Messenger, Messenger]
     const bHex = toHex(b.identityKey)
-    await until(() => b.mailboxes.length === 1, 30_000, 'B to register')
-    await until(
-      async () => {
-        try {
-          await b.publish({ signal: AbortSignal.timeout(5000) })
-          await a.publish({ signal: AbortSignal.timeout(5000) })
-          await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
-          return (await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })).relays.length === 1
-        } catch {
-          return false
-        }
-      },
-      30_000,
-      'records'
-    )
     // B added A: A's first message earns it a deposit token, sent back end-to-end encrypted.
     await b.addContact(toHex(a.identityKey))
     await a.addContact(bHex)
@@ -289,9 +299,8 @@ describe('deposit tokens', () => {
     expect(relay.mailbox.stats().storedEnvelopes).toBe(1)
 
     // B comes back: the contact's message from the mailbox, the stranger's directly (as a message request), once each.
-    b = await createMessenger({ store: bStore, network, mailbox: bOptions })
-    cleanups.push(() => b.stop())
-    const shown = collect(b, 'message')
+    const back = await restartOwner()
+    const shown = collect(back, 'message')
     await until(() => shown.length >= 2, 60_000, 'both messages at B')
     await new Promise((r) => setTimeout(r, 1000))
     expect(shown.map((m) => m.text).sort()).toEqual(['from a contact', 'from a stranger'])
