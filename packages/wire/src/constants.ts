@@ -98,3 +98,30 @@ export const MAX_NAME_BYTES = 64
 // ---- Protocol ids ----
 /** The default protocol-id prefix; the simulator overrides it to run separate networks side by side. */
 export const DEFAULT_PROTOCOL_PREFIX = '/parley'
+
+// ---- Mailboxes (/parley/mailbox/1.0.0: mailbox.ts, mailbox-auth.ts) ----
+/** Largest envelope a relay stores (a DM Envelope, which is what senders deposit). */
+export const MAX_MAILBOX_ENVELOPE_BYTES = MAX_ENVELOPE_BYTES
+/** Length of a fetch challenge. */
+export const MAILBOX_CHALLENGE_BYTES = 32
+/** Most deposit-token hashes one registration carries. */
+export const MAX_DEPOSIT_TOKENS = 256
+/** Most ids one ACK names. */
+export const MAX_MAILBOX_ACK_IDS = 256
+/** Most one-time prekeys one PUT_PREKEYS carries. */
+export const MAX_MAILBOX_PREKEYS_PER_PUT = 64
+/** Largest one encoded one-time prekey (an ML-KEM-1024 key, its id and signature: ~1.65 KiB). */
+export const MAX_ONE_TIME_PREKEY_BYTES = 2048
+/** A FETCH answer carries items up to about this many bytes (at least one item, whatever its size). */
+export const MAX_MAILBOX_PAGE_BYTES = 512 * 1024
+/** Largest relay peer id in binary form (an Ed25519 identity multihash is 38 bytes; RSA ones are longer). */
+export const MAX_RELAY_ID_BYTES = 128
+export const MAX_MAILBOX_REGISTRATION_BYTES = 2 * 1024 + MAX_DEPOSIT_TOKENS * 34
+export const MAX_MAILBOX_REQUEST_BYTES =
+  MAX_MAILBOX_ENVELOPE_BYTES + MAX_MAILBOX_PREKEYS_PER_PUT * (MAX_ONE_TIME_PREKEY_BYTES + 4) + 4096
+export const MAX_MAILBOX_RESPONSE_BYTES = MAX_MAILBOX_PAGE_BYTES + MAX_MAILBOX_ENVELOPE_BYTES + 4096
+/** Signature contexts (see the KDF and context registry in docs/crypto/kdf-registry.md). */
+export const CONTEXT_MAILBOX_REGISTRATION = 'Parley/v1/mailbox-registration'
+export const CONTEXT_MAILBOX_AUTH = 'Parley/v1/mailbox-auth'
+/** Domain separation of mailbox ids: SHA-256(context ‖ 0x00 ‖ identity key). */
+export const CONTEXT_MAILBOX_ID = 'Parley/v1/mailbox-id'

@@ -25,6 +25,7 @@ export { decodeEnvelope, ENVELOPE_SCHEMA, type Envelope, type EnvelopeInit, enco
 export * from './errors.ts'
 export { decodeInvite, encodeInvite, INVITE_SCHEMA, type Invite, type InviteInit } from './invite.ts'
 export * from './mailbox.ts'
+export * from './mailbox-auth.ts'
 export { isBucketSize, padCiphertext, paddedLength, padPayload, unpad } from './padding.ts'
 export {
   decodePaddedPayload,

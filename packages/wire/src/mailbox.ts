@@ -51,205 +51,23 @@
  * wire in requests, never to disk. Prekey batches hold one-time prekeys only: a sender takes the signed bundle from
  * the owner's DHT record (it found the relays there) and one-time prekeys from TAKE_PREKEYS, and verifies both.
  */
-import { type CryptoBackend, type IdentityKeyPair, validateEd25519PublicKey } from '@parley/crypto'
 import { checkErrorCode, checkStatus, ERROR_CODE_TYPE } from './ack.ts'
-import { DEPOSIT_TOKEN_BYTES, IDENTITY_KEY_BYTES, MAX_ENVELOPE_BYTES, SIGNATURE_BYTES } from './constants.ts'
-import { InvalidParameterError, InvalidValueError, RecordSignatureError } from './errors.ts'
-import { defineSchema, encodeMessage, type FieldSpec } from './protobuf.ts'
-import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
-
-/** Largest envelope a relay stores (a DM Envelope, which is what senders deposit). */
-export const MAX_MAILBOX_ENVELOPE_BYTES = MAX_ENVELOPE_BYTES
-/** Length of a fetch challenge and of a deposit token. */
-export const MAILBOX_CHALLENGE_BYTES = 32
-/** Most deposit-token hashes one registration carries. */
-export const MAX_DEPOSIT_TOKENS = 256
-/** Most ids one ACK names. */
-export const MAX_MAILBOX_ACK_IDS = 256
-/** Most one-time prekeys one PUT_PREKEYS carries. */
-export const MAX_MAILBOX_PREKEYS_PER_PUT = 64
-/** Largest one encoded one-time prekey (an ML-KEM-1024 key, its id and signature: ~1.65 KiB). */
-export const MAX_ONE_TIME_PREKEY_BYTES = 2048
-/** A FETCH answer carries items up to about this many bytes (at least one item, whatever its size). */
-export const MAX_MAILBOX_PAGE_BYTES = 512 * 1024
-/** Largest relay peer id in binary form (an Ed25519 identity multihash is 38 bytes; RSA ones are longer). */
-export const MAX_RELAY_ID_BYTES = 128
-export const MAX_MAILBOX_REGISTRATION_BYTES = 2 * 1024 + MAX_DEPOSIT_TOKENS * 34
-export const MAX_MAILBOX_REQUEST_BYTES =
-  MAX_MAILBOX_ENVELOPE_BYTES + MAX_MAILBOX_PREKEYS_PER_PUT * (MAX_ONE_TIME_PREKEY_BYTES + 4) + 4096
-export const MAX_MAILBOX_RESPONSE_BYTES = MAX_MAILBOX_PAGE_BYTES + MAX_MAILBOX_ENVELOPE_BYTES + 4096
-/** Signature contexts (see the KDF and context registry in docs/crypto/kdf-registry.md). */
-export const CONTEXT_MAILBOX_REGISTRATION = 'Parley/v1/mailbox-registration'
-export const CONTEXT_MAILBOX_AUTH = 'Parley/v1/mailbox-auth'
-/** Domain separation of mailbox ids: SHA-256(context ‖ 0x00 ‖ identity key). */
-export const CONTEXT_MAILBOX_ID = 'Parley/v1/mailbox-id'
-
-// ---------------------------------------------------------------- registration
-
-export interface MailboxRegistration {
-  readonly version: number
-  readonly identityKey: Uint8Array
-  readonly relay: Uint8Array
-  readonly expiresAt: number
-  readonly depositTokenHashes: readonly Uint8Array[]
-  readonly signature: Uint8Array
-}
-
-const REGISTRATION_BODY = [
-  VERSION_FIELD,
-  {
-    no: 2,
-    name: 'identityKey',
-    type: { kind: 'bytes', length: IDENTITY_KEY_BYTES, maxLength: IDENTITY_KEY_BYTES },
-    rule: 'required'
-  },
-  { no: 3, name: 'relay', type: { kind: 'bytes', minLength: 1, maxLength: MAX_RELAY_ID_BYTES }, rule: 'required' },
-  { no: 4, name: 'expiresAt', type: { kind: 'uint' }, rule: 'required' },
-  {
-    no: 5,
-    name: 'depositTokenHashes',
-    type: { kind: 'bytes', length: 32, maxLength: 32 },
-    rule: 'repeated',
-    maxCount: MAX_DEPOSIT_TOKENS
-  }
-] as const satisfies readonly FieldSpec[]
-
-export const MAILBOX_REGISTRATION_SCHEMA = defineSchema({
-  name: 'MailboxRegistration',
-  maxBytes: MAX_MAILBOX_REGISTRATION_BYTES,
-  fields: [
-    ...REGISTRATION_BODY,
-    {
-      no: 6,
-      name: 'signature',
-      type: { kind: 'bytes', length: SIGNATURE_BYTES, maxLength: SIGNATURE_BYTES },
-      rule: 'required'
-    }
-  ]
-})
-
-const REGISTRATION_BODY_SCHEMA = defineSchema({
-  name: 'MailboxRegistration',
-  maxBytes: MAX_MAILBOX_REGISTRATION_BYTES,
-  fields: REGISTRATION_BODY
-})
-
-const utf8 = new TextEncoder()
-
-function withContext(context: string, body: Uint8Array): Uint8Array {
-  const ctx = utf8.encode(context)
-  const out = new Uint8Array(ctx.length + 1 + body.length)
-  out.set(ctx)
-  out.set(body, ctx.length + 1)
-  return out
-}
-
-function registrationMessage(r: Omit<MailboxRegistration, 'signature'>): Uint8Array {
-  return withContext(
-    CONTEXT_MAILBOX_REGISTRATION,
-    encodeMessage(REGISTRATION_BODY_SCHEMA, {
-      version: 1,
-      identityKey: r.identityKey,
-      relay: r.relay,
-      expiresAt: r.expiresAt,
-      depositTokenHashes: r.depositTokenHashes
-    })
-  )
-}
-
-/** Signs a registration of `identity`'s mailbox at the relay whose binary peer id is `relay`. */
-export async function signMailboxRegistration(
-  backend: CryptoBackend,
-  identity: IdentityKeyPair,
-  fields: { relay: Uint8Array; expiresAt: number; depositTokenHashes?: readonly Uint8Array[] }
-): Promise<MailboxRegistration> {
-  const unsigned = {
-    version: 1,
-    identityKey: identity.publicKey,
-    relay: fields.relay,
-    expiresAt: fields.expiresAt,
-    depositTokenHashes: fields.depositTokenHashes ?? []
-  }
-  // Encode once to check every limit before signing.
-  encodeMessage(REGISTRATION_BODY_SCHEMA, unsigned)
-  const signature = await backend.ed25519Sign(identity.secretKey, registrationMessage(unsigned))
-  return { ...unsigned, signature }
-}
-
-export function encodeMailboxRegistration(r: MailboxRegistration): Uint8Array {
-  checkVersion('MailboxRegistration', r.version)
-  return encodeMessage(MAILBOX_REGISTRATION_SCHEMA, { ...r, version: 1 })
-}
-
-export function decodeMailboxRegistration(bytes: Uint8Array): MailboxRegistration {
-  return decodeVersioned(MAILBOX_REGISTRATION_SCHEMA, bytes)
-}
-
-/** Checks the signature by the identity the registration names; RecordSignatureError otherwise. */
-export async function verifyMailboxRegistration(backend: CryptoBackend, r: MailboxRegistration): Promise<void> {
-  let ok = false
-  try {
-    validateEd25519PublicKey('identity key', r.identityKey)
-    ok = await backend.ed25519Verify(r.identityKey, registrationMessage(r), r.signature)
-  } catch {
-    ok = false
-  }
-  if (!ok) throw new RecordSignatureError()
-}
-
-// ---------------------------------------------------------------- owner authentication
-
-const MAILBOX_ID_CONTEXT = utf8.encode(CONTEXT_MAILBOX_ID)
-
-/** The key a relay files an identity's mailbox under: SHA-256("Parley/v1/mailbox-id" ‖ 0x00 ‖ identity key). */
-export function mailboxId(backend: CryptoBackend, identityKey: Uint8Array): Promise<Uint8Array> {
-  if (!(identityKey instanceof Uint8Array) || identityKey.length !== IDENTITY_KEY_BYTES) {
-    throw new InvalidParameterError('identityKey', `${IDENTITY_KEY_BYTES} bytes`)
-  }
-  const input = new Uint8Array(MAILBOX_ID_CONTEXT.length + 1 + IDENTITY_KEY_BYTES)
-  input.set(MAILBOX_ID_CONTEXT)
-  input.set(identityKey, MAILBOX_ID_CONTEXT.length + 1)
-  return backend.sha256(input)
-}
-
-/** The bytes an owner signs to open a session at `relay` with `challenge`. */
-export function mailboxAuthMessage(relay: Uint8Array, mailbox: Uint8Array, challenge: Uint8Array): Uint8Array {
-  if (relay.length < 1 || relay.length > MAX_RELAY_ID_BYTES) throw new InvalidParameterError('relay', 'a peer id')
-  if (mailbox.length !== IDENTITY_KEY_BYTES) throw new InvalidParameterError('mailbox', '32 bytes')
-  if (challenge.length !== MAILBOX_CHALLENGE_BYTES) throw new InvalidParameterError('challenge', '32 bytes')
-  const body = new Uint8Array(1 + relay.length + mailbox.length + challenge.length)
-  body[0] = relay.length
-  body.set(relay, 1)
-  body.set(mailbox, 1 + relay.length)
-  body.set(challenge, 1 + relay.length + mailbox.length)
-  return withContext(CONTEXT_MAILBOX_AUTH, body)
-}
-
-/** The owner's AUTH signature. */
-export function signMailboxAuth(
-  backend: CryptoBackend,
-  identity: IdentityKeyPair,
-  relay: Uint8Array,
-  challenge: Uint8Array
-): Promise<Uint8Array> {
-  return backend.ed25519Sign(identity.secretKey, mailboxAuthMessage(relay, identity.publicKey, challenge))
-}
-
-/** Whether `signature` is the owner of `mailbox` signing `challenge` for `relay`. */
-export async function verifyMailboxAuth(
-  backend: CryptoBackend,
-  relay: Uint8Array,
-  mailbox: Uint8Array,
-  challenge: Uint8Array,
-  signature: Uint8Array
-): Promise<boolean> {
-  try {
-    validateEd25519PublicKey('mailbox', mailbox)
-    return await backend.ed25519Verify(mailbox, mailboxAuthMessage(relay, mailbox, challenge), signature)
-  } catch {
-    return false
-  }
-}
+import {
+  DEPOSIT_TOKEN_BYTES,
+  IDENTITY_KEY_BYTES,
+  MAILBOX_CHALLENGE_BYTES,
+  MAX_MAILBOX_ACK_IDS,
+  MAX_MAILBOX_ENVELOPE_BYTES,
+  MAX_MAILBOX_PREKEYS_PER_PUT,
+  MAX_MAILBOX_REGISTRATION_BYTES,
+  MAX_MAILBOX_REQUEST_BYTES,
+  MAX_MAILBOX_RESPONSE_BYTES,
+  MAX_ONE_TIME_PREKEY_BYTES,
+  SIGNATURE_BYTES
+} from './constants.ts'
+import { InvalidValueError } from './errors.ts'
+import { defineSchema, encodeMessage } from './protobuf.ts'
+import { decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 // ---------------------------------------------------------------- requests
 
