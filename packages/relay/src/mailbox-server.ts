@@ -40,8 +40,9 @@ import {
   verifyMailboxRegistration,
   WireError
 } from '@parley/wire'
-import { type Batch, type Datastore, Key } from 'interface-datastore'
+import { type Datastore, Key } from 'interface-datastore'
 import type { Libp2p } from 'libp2p'
+import { GroupCommit } from './group-commit.ts'
 import {
   DEFAULT_MAILBOX_LIMITS,
   type MailboxErrorCode,
@@ -102,41 +103,6 @@ export interface MailboxServer {
   hasPrekey(owner: Uint8Array, kind: 'x25519' | 'kem', id: number): Promise<boolean>
   /** Stops taking requests and waits for the ones in flight (their synced writes finish first). */
   close(): Promise<void>
-}
-
-/** One synced batch at a time; writes arriving meanwhile share the next one. */
-class GroupCommit {
-  readonly #store: Datastore
-  #pending: Array<{ apply: (b: Batch) => void; resolve: () => void; reject: (e: unknown) => void }> = []
-  #running = false
-
-  constructor(store: Datastore) {
-    this.#store = store
-  }
-
-  write(apply: (b: Batch) => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ apply, resolve, reject })
-      if (!this.#running) void this.#run()
-    })
-  }
-
-  async #run(): Promise<void> {
-    this.#running = true
-    while (this.#pending.length > 0) {
-      const group = this.#pending
-      this.#pending = []
-      const batch = this.#store.batch()
-      for (const w of group) w.apply(batch)
-      try {
-        await batch.commit()
-        for (const w of group) w.resolve()
-      } catch (e) {
-        for (const w of group) w.reject(e)
-      }
-    }
-    this.#running = false
-  }
 }
 
 function idKey(id: number): string {
