@@ -5,6 +5,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { SignedOneTimePrekey } from '@parley/crypto'
 import type { Libp2p } from 'libp2p'
 import type { CourierFactory } from './dht-options.ts'
 import { InvalidInputError } from './errors.ts'
@@ -50,4 +51,78 @@ export function relayName(address: string): string {
   } catch {
     return address
   }
+}
+
+/** Runs `fn` on a mailbox stream to `relay` from `node`; closes the stream after, or aborts it when `fn` throws. */
+export async function withMailbox<T>(
+  node: Libp2p,
+  relay: string,
+  protocol: string,
+  signal: AbortSignal,
+  fn: (client: MailboxClient) => Promise<T>
+): Promise<T> {
+  const client = await openMailbox(node, relay, protocol, signal)
+  try {
+    const result = await fn(client)
+    await client.close()
+    return result
+  } catch (e) {
+    client.abort(e instanceof Error ? e : new Error(String(e)))
+    throw e
+  }
+}
+
+type Log = (format: string, ...args: unknown[]) => void
+
+/**
+ * Deposits `envelope` for `recipient` at each of `relays` at once, from one fresh courier. Returns the peer ids of
+ * the relays that stored it (durably: a relay answers only after its sync); failures are logged, not thrown.
+ */
+export function depositAtRelays(
+  factory: CourierFactory,
+  protocol: string,
+  relays: readonly string[],
+  deposit: { recipient: Uint8Array; envelope: Uint8Array; depositToken?: Uint8Array | undefined },
+  signal: AbortSignal,
+  log: Log
+): Promise<string[]> {
+  return withCourier(factory, relays, async (courier) => {
+    const results = await Promise.allSettled(
+      relays.map((relay) =>
+        withMailbox(courier, relay, protocol, signal, async (client) => {
+          await client.deposit(deposit.recipient, deposit.envelope, {
+            signal,
+            ...(deposit.depositToken !== undefined && { depositToken: deposit.depositToken })
+          })
+          return relayName(relay)
+        })
+      )
+    )
+    for (const r of results) if (r.status === 'rejected') log('deposit failed: %s', (r.reason as Error).message)
+    return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+  })
+}
+
+/** One-time prekeys of `owner` from the first of `relays` that still has any (from a fresh courier); [] if none. */
+export function takePrekeysAtRelays(
+  factory: CourierFactory,
+  protocol: string,
+  relays: readonly string[],
+  owner: Uint8Array,
+  signal: AbortSignal,
+  log: Log
+): Promise<SignedOneTimePrekey[]> {
+  return withCourier(factory, relays, async (courier) => {
+    for (const relay of relays) {
+      try {
+        const keys = await withMailbox(courier, relay, protocol, signal, (client) =>
+          client.takePrekeys(owner, { signal })
+        )
+        if (keys.length > 0) return keys
+      } catch (e) {
+        log('no one-time prekeys from relay %s: %s', relayName(relay), (e as Error).message)
+      }
+    }
+    return []
+  })
 }

@@ -26,7 +26,6 @@ import {
   createAccount,
   createSessionManager,
   decodeAccount,
-  decodeBundle,
   decodePrekeyBundle,
   defaultBackend,
   deviceAddress,
@@ -48,7 +47,6 @@ import {
   rotateLastResortPrekey,
   rotateSignedPrekey,
   type SessionManager,
-  type SignedOneTimePrekey,
   safetyNumber,
   sealToDevice,
   takePrekeyBundle,
@@ -58,7 +56,6 @@ import type { ProfileBatch, ProfileStore } from '@parley/store'
 import {
   DEPOSIT_TOKEN_BYTES,
   decodeAck,
-  decodeDhtRecord,
   decodeEnvelope,
   decodeInvite,
   decodePaddedPayload,
@@ -78,9 +75,7 @@ import {
   type PayloadInit,
   type ProtocolIds,
   protocols,
-  selectDhtRecord,
-  signDhtRecord,
-  validateDhtRecord
+  signDhtRecord
 } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
 import { cachedProfileStore } from './cached-store.ts'
@@ -108,9 +103,9 @@ import {
   RETRY_INITIAL_MS,
   RETRY_MAX_MS
 } from './constants.ts'
-import { openMailbox, relayName, withCourier } from './courier.ts'
+import { depositAtRelays, relayName, takePrekeysAtRelays, withMailbox } from './courier.ts'
+import { type FoundRecord, lookupRecord } from './dht-lookup.ts'
 import {
-  ContactNotFoundError,
   IdentityChangedError,
   InvalidInputError,
   NotStartedError,
@@ -120,7 +115,6 @@ import {
 } from './errors.ts'
 import type { MessengerEvents } from './events.ts'
 import type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './libp2p.ts'
-import type { MailboxClient } from './mailbox-client.ts'
 import { keepMailbox, type MailboxOwner } from './mailbox-owner.ts'
 import {
   type ContactRecord,
@@ -533,42 +527,10 @@ export class Messenger {
   }
 
   /** Finds a contact's current record in the DHT (validated; the newest sequence wins). */
-  async lookup(identity: Uint8Array, options: { signal?: AbortSignal } = {}) {
-    const node = this.libp2p
-    const key = dhtKeyForIdentity(identity)
-    const values: Uint8Array[] = []
-    const signal = this.signal(DEFAULT_LOOKUP_TIMEOUT, options.signal)
-    try {
-      for await (const e of node.services.dht.get(key, { signal })) {
-        // Records come as VALUE events and inside PEER_RESPONSE events; take both, so that one server refusing
-        // kad-dht's correction step (which makes get() throw before its VALUE) does not hide the others' answers.
-        const value = e.name === 'VALUE' ? e.value : e.name === 'PEER_RESPONSE' ? e.record?.value : undefined
-        if (value === undefined) continue
-        try {
-          await validateDhtRecord(this.backend, key, value, this.now())
-          values.push(value)
-        } catch {
-          // A peer served an invalid record: ignore it (every reader validates).
-        }
-      }
-    } catch (e) {
-      if (values.length === 0) throw e instanceof Error && e.name === 'NotFoundError' ? new ContactNotFoundError() : e
-    }
-    if (values.length === 0) throw new ContactNotFoundError()
-    const record = decodeDhtRecord(values[selectDhtRecord(values, key)]!)
-    const bundle = decodeBundle(record.bundle)
-    const deviceKey = bundle.certificate.deviceKey
-    const peerId = peerIdFromPublicKey(publicKeyFromProtobuf(deviceKey))
-    const addresses = record.addresses.map((a) => multiaddr(a))
-    const relays: string[] = []
-    for (const r of record.mailboxRelays) {
-      try {
-        relays.push(multiaddr(r).toString())
-      } catch {
-        // not a multiaddr: skip it (the record is signed, but a relay entry we cannot dial is no use)
-      }
-    }
-    return { peerId, deviceKey, addresses, record, bundle, relays }
+  async lookup(identity: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<FoundRecord> {
+    return lookupRecord(this.libp2p.services.dht, this.backend, identity, this.now(), {
+      signal: this.signal(DEFAULT_LOOKUP_TIMEOUT, options.signal)
+    })
   }
 
   // ---------------------------------------------------------------- contacts
@@ -1040,24 +1002,7 @@ export class Messenger {
     if (!('bundle' in found) || found.relays.length === 0 || this.courierFactory === undefined) return undefined
     const owner = fromHex(c.identity)
     const relays = found.relays.slice(0, MAX_DEPOSIT_RELAYS)
-    const taken = await withCourier(this.courierFactory, relays, async (courier) => {
-      for (const relay of relays) {
-        try {
-          const client = await openMailbox(courier, relay, this.ids.mailbox, signal)
-          try {
-            const keys = await client.takePrekeys(owner, { signal })
-            await client.close()
-            if (keys.length > 0) return keys
-          } catch (e) {
-            client.abort(e as Error)
-            throw e
-          }
-        } catch (e) {
-          log('no one-time prekeys from relay %s: %s', relayName(relay), (e as Error).message)
-        }
-      }
-      return [] as SignedOneTimePrekey[]
-    })
+    const taken = await takePrekeysAtRelays(this.courierFactory, this.ids.mailbox, relays, owner, signal, log)
     const x = taken.find((p) => p.kind === 'x25519')
     const k = taken.find((p) => p.kind === 'kem')
     return { bundle: found.bundle, ...(x && { oneTimePrekey: x }), ...(k && { oneTimeKemPrekey: k }) }
@@ -1153,26 +1098,14 @@ export class Messenger {
       ciphertext: fromHex(entry.ciphertext),
       sealedSender: await sealToDevice(this.backend, fromHex(device.agreementKey), senderAddress)
     })
-    const stored = await withCourier(this.courierFactory, relays, async (courier) => {
-      const results = await Promise.allSettled(
-        relays.map(async (relay) => {
-          const client = await openMailbox(courier, relay, this.ids.mailbox, signal)
-          try {
-            await client.deposit(fromHex(c.identity), envelope, {
-              signal,
-              ...(depositToken !== undefined && { depositToken })
-            })
-            await client.close()
-          } catch (e) {
-            client.abort(e as Error)
-            throw e
-          }
-          return relayName(relay)
-        })
-      )
-      for (const r of results) if (r.status === 'rejected') log('deposit failed: %s', (r.reason as Error).message)
-      return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
-    })
+    const stored = await depositAtRelays(
+      this.courierFactory,
+      this.ids.mailbox,
+      relays,
+      { recipient: fromHex(c.identity), envelope, depositToken },
+      signal,
+      log
+    )
     if (stored.length === 0) return false
     await this.delivered(entry, stored)
     return true
@@ -1420,14 +1353,12 @@ export class Messenger {
     for (const relay of candidates) {
       if (active.length >= this.mailboxOptions.target || this.shutdown.signal.aborted) break
       const signal = this.signal(DEFAULT_LOOKUP_TIMEOUT)
-      let client: MailboxClient | undefined
       try {
-        client = await openMailbox(this.libp2p, relay, this.ids.mailbox, signal)
-        await keepMailbox(this.owner, client, tokenHashes, signal)
-        await client.close()
+        await withMailbox(this.libp2p, relay, this.ids.mailbox, signal, (client) =>
+          keepMailbox(this.owner, client, tokenHashes, signal)
+        )
         active.push(relay)
       } catch (e) {
-        client?.abort(e as Error)
         log('mailbox at %s unavailable: %s', relayName(relay), (e as Error).message)
       }
     }

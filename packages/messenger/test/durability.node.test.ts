@@ -124,7 +124,7 @@ describe('a power cut at B', () => {
     // B's disk stops syncing: B decrypts and writes the next message (its reads see it) but cannot acknowledge it.
     datastore.holdSyncs()
     expect((await a.send(bHex, 'in flight at the cut', { signal: AbortSignal.timeout(1500) })).status).toBe('queued')
-    await until(async () => (await texts(b, aHex, 'in')).length === 2, 5_000, 'the in-flight write at B')
+    await until(async () => (await texts(b, aHex, 'in')).length === 2, 30_000, 'the in-flight write at B')
     // A retry while the commit is in flight finds the message in B's dedup records (written, not durable): it must
     // not be acknowledged from there.
     const retry = a.flush().catch(() => {})
@@ -141,7 +141,7 @@ describe('a power cut at B', () => {
     await a.flush()
     await until(
       async () => (await texts(b2, aHex, 'in')).includes('in flight at the cut'),
-      10_000,
+      30_000,
       'the in-flight message after the restart'
     )
     expect(await texts(b2, aHex, 'in')).toEqual(['before the cut', 'in flight at the cut'])
