@@ -17,6 +17,7 @@ import { noise } from '@libp2p/noise'
 import { type Ping, ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
+import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -201,7 +202,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         listen: options.listen ?? DEFAULT_LISTEN,
         ...(options.announce && options.announce.length > 0 && { announce: options.announce })
       },
-      transports: [tcp(), webSockets()],
+      // WebRTC-direct lets browsers reach a relay with no TLS certificate (the relay's certhash is in its address).
+      transports: [tcp(), webSockets(), webRTCDirect({ rtcConfiguration: { iceServers: [] } })],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: {
