@@ -145,7 +145,12 @@ describe('a power cut at B', () => {
       'the in-flight message after the restart'
     )
     expect(await texts(b2, aHex, 'in')).toEqual(['before the cut', 'in flight at the cut'])
-    expect((await a.history(bHex)).find((h) => h.id === inFlight.id)!.state).not.toBe('pending')
+    // B2 stores before it acknowledges, so A leaves `pending` a moment after B2 shows the message.
+    await until(
+      async () => (await a.history(bHex)).find((h) => h.id === inFlight.id)!.state !== 'pending',
+      30_000,
+      'A to see the message acknowledged'
+    )
   })
 })
 
