@@ -13,7 +13,7 @@ export {
   type LogLevel,
   type RelayLogger
 } from './log.ts'
-export { MAILBOX_STREAM_IDLE_MS, type MailboxServer, openMailboxServer } from './mailbox-server.ts'
+export { type MailboxServer, openMailboxServer } from './mailbox-server.ts'
 export * from './mailbox-types.ts'
 export { formatRelayMetrics, type RelaySnapshot } from './metrics.ts'
 export { createRelay, type Relay, type RelayOptions, type RelayServices } from './relay.ts'

@@ -53,14 +53,10 @@ import {
 } from './mailbox-types.ts'
 import { RangeRateLimiter, sourceRange } from './source-range.ts'
 
-/** How long a mailbox stream may sit idle between requests. */
-export const MAILBOX_STREAM_IDLE_MS = 30_000
 /** Refusals are logged at most once per reason and op in this interval (with a count). */
 export const REJECT_LOG_INTERVAL_MS = 10_000
 /** Most items one FETCH answer carries (the response schema allows 1024). */
 export const MAX_PAGE_ITEMS = 1024
-/** Most concurrent mailbox streams one connection may open. */
-export const MAX_MAILBOX_STREAMS_PER_CONNECTION = 32
 
 const PREFIX = '/parley-mailbox'
 const REG = `${PREFIX}/r/`
@@ -205,7 +201,7 @@ class MailboxServerImpl implements MailboxServer {
     this.#node = node
     this.#relayId = node.peerId.toMultihash().bytes
     await node.handle(this.#protocol, (stream, connection) => this.#track(this.#serve(stream, connection)), {
-      maxInboundStreams: MAX_MAILBOX_STREAMS_PER_CONNECTION
+      maxInboundStreams: this.#limits.maxStreamsPerConnection
     })
     this.#schedulePurge()
   }
@@ -261,7 +257,7 @@ class MailboxServerImpl implements MailboxServer {
     const session: Session = {}
     try {
       while (!this.#shutdown.signal.aborted) {
-        const signal = AbortSignal.any([AbortSignal.timeout(MAILBOX_STREAM_IDLE_MS), this.#shutdown.signal])
+        const signal = AbortSignal.any([AbortSignal.timeout(this.#limits.streamIdleMs), this.#shutdown.signal])
         let bytes: Uint8Array
         try {
           bytes = (await lp.read({ signal })).subarray()
@@ -284,7 +280,7 @@ class MailboxServerImpl implements MailboxServer {
             ...(e instanceof MailboxReject && e.retryAfterMs !== undefined && { retryAfterMs: e.retryAfterMs })
           }
         }
-        await lp.write(encodeMailboxResponse(response), { signal: AbortSignal.timeout(MAILBOX_STREAM_IDLE_MS) })
+        await lp.write(encodeMailboxResponse(response), { signal: AbortSignal.timeout(this.#limits.streamIdleMs) })
       }
       await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => stream.abort(new Error('close failed')))
     } catch (e) {

@@ -24,12 +24,14 @@ export interface MailboxLimits {
   prekeyRequestsPerMinutePerRange: number
   /** Most one-time prekeys of each kind held for one mailbox. */
   maxOneTimePrekeysPerMailbox: number
-  /** How long a fetch challenge stays usable. */
+  /** How long a fetch challenge stays usable (each lives in its stream only: at most one per stream). */
   challengeTtlMs: number
-  /** Most outstanding challenges (oldest dropped first). */
-  maxOpenChallenges: number
   /** How often expired envelopes and registrations are purged. */
   purgeIntervalMs: number
+  /** How long a mailbox stream may sit idle between requests before the relay closes it. */
+  streamIdleMs: number
+  /** Most mailbox streams one connection may have open at once. */
+  maxStreamsPerConnection: number
 }
 
 /** Counters and gauges the relay exports as Prometheus metrics. */
@@ -85,8 +87,9 @@ export const DEFAULT_MAILBOX_LIMITS: Readonly<MailboxLimits> = {
   prekeyRequestsPerMinutePerRange: 60,
   maxOneTimePrekeysPerMailbox: 100,
   challengeTtlMs: 60_000,
-  maxOpenChallenges: 10_000,
-  purgeIntervalMs: 10 * 60 * 1000
+  purgeIntervalMs: 10 * 60 * 1000,
+  streamIdleMs: 30_000,
+  maxStreamsPerConnection: 32
 }
 
 /** Error codes the mailbox service answers with (each also counted in `MailboxStats.rejects`). */

@@ -310,6 +310,74 @@ describe('mailbox service', () => {
     await refused(takers[0]!.takePrekeys(b.id.publicKey), 'RateLimited')
   })
 
+  it('enforces the remaining named limits: mailbox count, owner operations per range, challenge lifetime, prekeys held', async () => {
+    const r = await relay({
+      limits: { maxMailboxes: 2, ownerOpsPerMinutePerRange: 8, challengeTtlMs: 1000, maxOneTimePrekeysPerMailbox: 2 }
+    })
+    const b = await owner(r) // 1 owner op (register)
+    await owner(r) // 2
+    const third = await generateIdentity(backend)
+    const c = await connect(await peer(), r)
+    await refused(c.register(backend, third, { expiresAt: r.clock.now + DAY }), 'TooManyMailboxes') // 3
+    // A challenge older than its lifetime opens nothing.
+    const { challenge } = await b.client.request({ op: 'challenge', mailbox: b.id.publicKey }) // 4
+    r.clock.now += 1001
+    const { signMailboxAuth } = await import('@parley/wire')
+    const sig = await signMailboxAuth(backend, b.id, r.node.peerId.toMultihash().bytes, challenge!)
+    await refused(
+      b.client.request({ op: 'auth', mailbox: b.id.publicKey, challenge: challenge!, signature: sig }),
+      'UnknownChallenge'
+    )
+    // At most two one-time prekeys of a kind are held; extra ones are not stored.
+    await b.client.authenticate(backend, b.id) // 5
+    const keys: SignedOneTimePrekey[] = []
+    for (let i = 0; i < 4; i++) {
+      keys.push(
+        await signOneTimePrekey(backend, b.id.secretKey, {
+          kind: 'x25519',
+          id: i,
+          publicKey: (await backend.x25519KeyPair()).publicKey
+        })
+      )
+    }
+    expect(await b.client.putPrekeys(keys)).toEqual({ x25519: 2, kem: 0 }) // 6
+    // Owner operations from one range: register, challenge and prekey uploads share a budget of 8 a minute.
+    await b.client.putPrekeys(keys) // 7
+    await b.client.putPrekeys(keys) // 8
+    await refused(b.client.putPrekeys(keys), 'RateLimited')
+    await refused(c.register(backend, third, { expiresAt: r.clock.now + DAY }), 'RateLimited')
+  })
+
+  it('closes idle mailbox streams and caps the streams one connection may hold', async () => {
+    const r = await relay({ limits: { streamIdleMs: 300, maxStreamsPerConnection: 2 } })
+    const b = await owner(r)
+    const sender = await peer()
+    const idle = await connect(sender, r)
+    await idle.deposit(b.id.publicKey, bytes(8))
+    await new Promise((res) => setTimeout(res, 900))
+    // The relay closed the stream after 300 ms of silence: the next request on it fails (not a relay answer).
+    const late = await idle.deposit(b.id.publicKey, bytes(8)).then(
+      () => 'answered',
+      (e: unknown) => (e instanceof MailboxError ? e.code : 'stream closed')
+    )
+    expect(late).toBe('stream closed')
+    idle.abort(new Error('done'))
+    await new Promise((res) => setTimeout(res, 100))
+    // Two streams at once on one connection are fine; a third is refused by the relay.
+    const held = [await connect(sender, r), await connect(sender, r)]
+    for (const h of held) await h.deposit(b.id.publicKey, bytes(8))
+    const third = await connect(sender, r).then(
+      (c) =>
+        c.deposit(b.id.publicKey, bytes(8)).then(
+          () => 'answered',
+          () => 'refused'
+        ),
+      () => 'refused'
+    )
+    expect(third).toBe('refused')
+    expect(r.server.stats().storedEnvelopes).toBe(3)
+  })
+
   it('acknowledges a deposit only once it is durable: a power cut keeps every acked deposit and nothing else', async () => {
     const disk = new PowerCutDatastore()
     const clock = { now: Date.now() }
