@@ -203,7 +203,14 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         ...(options.announce && options.announce.length > 0 && { announce: options.announce })
       },
       // WebRTC-direct lets browsers reach a relay with no TLS certificate (the relay's certhash is in its address).
-      transports: [tcp(), webSockets(), webRTCDirect({ rtcConfiguration: { iceServers: [] } })],
+      // Only when the operator listens on it: the transport loads a native WebRTC stack.
+      transports: [
+        tcp(),
+        webSockets(),
+        ...((options.listen ?? DEFAULT_LISTEN).some((a) => a.includes('/webrtc-direct'))
+          ? [webRTCDirect({ rtcConfiguration: { iceServers: [] } })]
+          : [])
+      ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: {
