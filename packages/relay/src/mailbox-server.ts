@@ -30,6 +30,7 @@ import {
   MAILBOX_CHALLENGE_BYTES,
   MAILBOX_ITEM_SCHEMA,
   MAX_MAILBOX_PAGE_BYTES,
+  MAX_MAILBOX_PAGE_ITEMS,
   MAX_MAILBOX_REQUEST_BYTES,
   type MailboxItem,
   type MailboxRequest,
@@ -55,8 +56,6 @@ import { RangeRateLimiter, sourceRange } from './source-range.ts'
 
 /** Refusals are logged at most once per reason and op in this interval (with a count). */
 export const REJECT_LOG_INTERVAL_MS = 10_000
-/** Most items one FETCH answer carries (the response schema allows 1024). */
-export const MAX_PAGE_ITEMS = 1024
 
 const PREFIX = '/parley-mailbox'
 const REG = `${PREFIX}/r/`
@@ -470,7 +469,7 @@ class MailboxServerImpl implements MailboxServer {
         if (!box.items.has(item.id) || item.depositedAt <= cutoff) continue
         if (
           items.length > 0 &&
-          (bytes + item.envelope.length > MAX_MAILBOX_PAGE_BYTES || items.length >= MAX_PAGE_ITEMS)
+          (bytes + item.envelope.length > MAX_MAILBOX_PAGE_BYTES || items.length >= MAX_MAILBOX_PAGE_ITEMS)
         ) {
           more = true
           break

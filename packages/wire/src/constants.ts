@@ -112,6 +112,8 @@ export const MAX_MAILBOX_ACK_IDS = 256
 export const MAX_MAILBOX_PREKEYS_PER_PUT = 64
 /** Largest one encoded one-time prekey (an ML-KEM-1024 key, its id and signature: ~1.65 KiB). */
 export const MAX_ONE_TIME_PREKEY_BYTES = 2048
+/** Most items one FETCH answer carries. */
+export const MAX_MAILBOX_PAGE_ITEMS = 1024
 /** A FETCH answer carries items up to about this many bytes (at least one item, whatever its size). */
 export const MAX_MAILBOX_PAGE_BYTES = 512 * 1024
 /** Largest relay peer id in binary form (an Ed25519 identity multihash is 38 bytes; RSA ones are longer). */

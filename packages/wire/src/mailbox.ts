@@ -58,6 +58,7 @@ import {
   MAILBOX_CHALLENGE_BYTES,
   MAX_MAILBOX_ACK_IDS,
   MAX_MAILBOX_ENVELOPE_BYTES,
+  MAX_MAILBOX_PAGE_ITEMS,
   MAX_MAILBOX_PREKEYS_PER_PUT,
   MAX_MAILBOX_REGISTRATION_BYTES,
   MAX_MAILBOX_REQUEST_BYTES,
@@ -280,7 +281,7 @@ export const MAILBOX_RESPONSE_SCHEMA = defineSchema({
       name: 'items',
       type: { kind: 'message', schema: MAILBOX_ITEM_SCHEMA, maxLength: MAILBOX_ITEM_SCHEMA.maxBytes },
       rule: 'repeated',
-      maxCount: 1024
+      maxCount: MAX_MAILBOX_PAGE_ITEMS
     },
     { no: 7, name: 'more', type: { kind: 'bool' }, rule: 'optional' },
     { no: 8, name: 'prekeysX25519', type: { kind: 'uint' }, rule: 'optional' },
