@@ -58,7 +58,6 @@ import {
   decodeAck,
   decodeEnvelope,
   decodeInvite,
-  decodePaddedPayload,
   decodePrekeyRequest,
   decodePrekeyResponse,
   dhtKeyForIdentity,
@@ -71,7 +70,6 @@ import {
   encodePrekeyResponse,
   MAX_DEPOSIT_TOKENS,
   MAX_ENVELOPE_BYTES,
-  type Payload,
   type PayloadInit,
   type ProtocolIds,
   protocols,
@@ -116,12 +114,11 @@ import {
 import type { MessengerEvents } from './events.ts'
 import type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './libp2p.ts'
 import { keepMailbox, type MailboxOwner } from './mailbox-owner.ts'
+import { applyReceived, type ReceivedOutcome } from './received.ts'
 import {
   type ContactRecord,
-  DELIVERY_RANK,
   type DeviceRecord,
   decodeContact,
-  decodeDevice,
   decodeHistory,
   decodeOutbox,
   decodeSeen,
@@ -129,7 +126,11 @@ import {
   type HistoryRecord,
   historyKey,
   type Namespace,
-  type OutboxRecord
+  type OutboxRecord,
+  putDevice,
+  readDevice,
+  TOKEN_IN,
+  TOKEN_OUT
 } from './records.ts'
 
 export interface MessengerOptions {
@@ -212,9 +213,6 @@ const ADDRESS_REPUBLISH_DELAY_MS = 1000
 
 const META_ACCOUNT = 'account'
 const META_NETWORK_KEY = 'network-key'
-/** meta keys of deposit tokens: the one we gave a contact (`out`), the one a contact gave us (`in`). */
-const TOKEN_OUT = 'deposit-token/out/'
-const TOKEN_IN = 'deposit-token/in/'
 
 /** Creates and starts a messenger over an opened profile (`options.libp2p` required: see the package entries). */
 export async function startMessenger(options: MessengerOptions): Promise<Messenger> {
@@ -880,25 +878,8 @@ export class Messenger {
     return hashes
   }
 
-  /**
-   * A contact's last known device (key and addresses). Kept apart from the contact record, which only send()
-   * changes under the contact's lock, so that learning a device never races a sequence-number update.
-   */
-  private async device(identity: string): Promise<DeviceRecord | undefined> {
-    const bytes = await this.store.get('devices', `of/${identity}`)
-    return bytes === undefined ? undefined : decodeDevice(bytes)
-  }
-
-  /** Records a contact's device in `b`: both directions (device key -> identity, identity -> device). */
-  private rememberDevice(
-    b: ProfileBatch<Namespace>,
-    identity: string,
-    deviceKey: string,
-    addresses: string[],
-    fromRecord?: { sequence: number; relays: string[]; agreementKey: string }
-  ): void {
-    b.put('devices', deviceKey, new TextEncoder().encode(identity))
-    b.put('devices', `of/${identity}`, encodeRecord({ v: 1, deviceKey, addresses, ...fromRecord }))
+  private device(identity: string): Promise<DeviceRecord | undefined> {
+    return readDevice(this.store, identity)
   }
 
   /** The device address of a contact's current device, from its stored record or a DHT lookup. */
@@ -921,7 +902,7 @@ export class Messenger {
       }
     }
     const b = this.store.batch()
-    this.rememberDevice(
+    putDevice(
       b,
       c.identity,
       toHex(found.deviceKey),
@@ -1408,100 +1389,28 @@ export class Messenger {
   /** Per message being received: where its commit hands the work to do once it is durable (events, receipts). */
   private readonly afterCommit = new Map<string, (after: () => void) => void>()
 
-  /**
-   * Adds what a received payload changes to the crypto commit's batch: the history entry, the dedup id, receipt
-   * states. Runs inside the session manager's commit, so all of it lands with the session update, atomically.
-   */
-  private async applyReceived(
-    b: ProfileBatch<Namespace>,
-    received: NonNullable<ProtocolTransaction['received']>
-  ): Promise<() => void> {
-    const id = toHex(received.messageId)
-    const [identityHex, deviceHex] = received.address.split('.') as [string, string]
-    let payload: Payload
-    try {
-      payload = decodePaddedPayload(received.plaintext)
-    } catch {
-      b.put('seen', id, encodeRecord({ v: 1, at: this.now() }))
-      return () => {}
-    }
-    const known = await this.device(identityHex)
-    if (known?.deviceKey !== deviceHex) this.rememberDevice(b, identityHex, deviceHex, [])
-    const contactBytes = await this.store.get('contacts', identityHex)
-    const addedContact = contactBytes !== undefined
-    if (contactBytes === undefined) {
-      // A message request: someone we have not added wrote to us. Keep it under a new, unnamed contact.
-      const fresh: ContactRecord = {
-        v: 1,
-        identity: identityHex,
-        addresses: [],
-        status: 'ok',
-        nextSeq: 0,
-        verified: false,
-        createdAt: this.now()
-      }
-      b.put('contacts', identityHex, encodeRecord(fresh))
-    }
-    if (payload.kind === 'text') {
-      const hkey = historyKey(identityHex, 'in', payload.senderSeq, id)
-      const h: HistoryRecord = {
-        v: 1,
-        id,
-        contact: identityHex,
-        direction: 'in',
-        senderSeq: payload.senderSeq,
-        sentAt: payload.sentAt,
-        receivedAt: this.now(),
-        text: payload.text,
-        state: 'delivered'
-      }
-      b.put('history', hkey, encodeRecord(h))
-      b.put('seen', id, encodeRecord({ v: 1, at: this.now(), history: hkey }))
-      return () => {
-        this.events.emit('message', {
-          contact: identityHex,
-          id,
-          text: payload.text,
-          senderSeq: payload.senderSeq,
-          sentAt: payload.sentAt
-        })
-        this.queueDeliveredReceipt(identityHex, id)
+  /** What to do once a received message is durable: show it, send receipts back, give a deposit token. */
+  private react(outcome: ReceivedOutcome): void {
+    switch (outcome.kind) {
+      case 'text': {
+        const { contact, id, text, senderSeq, sentAt } = outcome
+        this.events.emit('message', { contact, id, text, senderSeq, sentAt })
+        this.queueDeliveredReceipt(contact, id)
         // A contact we added gets a deposit token; a stranger's message request does not (until we write back).
-        if (addedContact) {
-          void this.giveDepositToken(identityHex).catch((e: Error) =>
-            log('giving a deposit token failed: %s', e.message)
-          )
+        if (outcome.addedContact) {
+          void this.giveDepositToken(contact).catch((e: Error) => log('giving a deposit token failed: %s', e.message))
         }
+        return
       }
+      case 'receipt':
+        this.events.emit('receipt', { contact: outcome.contact, type: outcome.type, ids: outcome.ids })
+        return
+      case 'typing':
+        this.events.emit('typing', { contact: outcome.contact, active: outcome.active })
+        return
+      case 'none':
+        return
     }
-    b.put('seen', id, encodeRecord({ v: 1, at: this.now() }))
-    if (payload.kind === 'receipt') {
-      const ids = payload.receipt.messageIds.map(toHex)
-      const state = payload.receipt.type
-      for (const mid of ids) {
-        const seen = await this.store.get('seen', mid)
-        const hkey = seen && decodeSeen(seen).history
-        const hb = hkey && (await this.store.get('history', hkey))
-        if (!hkey || !hb) continue
-        const rec = decodeHistory(hb)
-        if (rec.direction !== 'out' || rec.contact !== identityHex) continue
-        if (DELIVERY_RANK[state] > DELIVERY_RANK[rec.state]) {
-          const { waitingAt: _relays, ...rest } = rec
-          b.put('history', hkey, encodeRecord({ ...rest, state }))
-        }
-      }
-      return () => this.events.emit('receipt', { contact: identityHex, type: state, ids })
-    }
-    if (payload.kind === 'deposit-token') {
-      // What this contact's relays want from us to accept our deposits for it (replaces an older one).
-      b.put('meta', `${TOKEN_IN}${identityHex}`, payload.depositToken)
-      return () => {}
-    }
-    if (payload.kind === 'typing') {
-      const active = payload.typing.active
-      return () => this.events.emit('typing', { contact: identityHex, active })
-    }
-    return () => {}
   }
 
   /** The crypto layer's persistence: every commit is one batch of the profile store. */
@@ -1513,7 +1422,10 @@ export class Messenger {
         for (const { address, record } of tx.sessions) b.put('sessions', address, record)
         if (tx.account !== undefined) b.put('meta', META_ACCOUNT, tx.account)
         let after: (() => void) | undefined
-        if (tx.received !== undefined) after = await this.applyReceived(b, tx.received)
+        if (tx.received !== undefined) {
+          const outcome = await applyReceived(this.store, this.now(), b, tx.received)
+          after = () => this.react(outcome)
+        }
         if (tx.sent !== undefined) {
           const id = toHex(tx.sent.messageId)
           const pending = this.pendingSends.get(id)

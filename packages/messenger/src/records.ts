@@ -201,3 +201,38 @@ export function decodeSeen(bytes: Uint8Array): SeenRecord {
 export function historyKey(contact: string, direction: Direction, senderSeq: number, id: string): string {
   return `${contact}/${direction}/${String(senderSeq).padStart(16, '0')}/${id}`
 }
+
+/** meta keys of deposit tokens: the one we gave a contact (`out`), the one a contact gave us (`in`). */
+export const TOKEN_OUT = 'deposit-token/out/'
+export const TOKEN_IN = 'deposit-token/in/'
+
+/** What reads a profile (a ProfileStore or the messenger's cached view of one). */
+export interface ProfileReader {
+  get(namespace: Namespace, key: string): Promise<Uint8Array | undefined>
+}
+
+/** What writes a batch of profile records. */
+export interface RecordBatch {
+  put(namespace: Namespace, key: string, value: Uint8Array): void
+}
+
+/**
+ * A contact's last known device (key and addresses). Kept apart from the contact record, which only send() changes
+ * under the contact's lock, so that learning a device never races a sequence-number update.
+ */
+export async function readDevice(store: ProfileReader, identity: string): Promise<DeviceRecord | undefined> {
+  const bytes = await store.get('devices', `of/${identity}`)
+  return bytes === undefined ? undefined : decodeDevice(bytes)
+}
+
+/** Records a contact's device in `b`: both directions (device key -> identity, identity -> device). */
+export function putDevice(
+  b: RecordBatch,
+  identity: string,
+  deviceKey: string,
+  addresses: string[],
+  fromRecord?: { sequence: number; relays: string[]; agreementKey: string }
+): void {
+  b.put('devices', deviceKey, enc.encode(identity))
+  b.put('devices', `of/${identity}`, encodeRecord({ v: 1, deviceKey, addresses, ...fromRecord }))
+}
