@@ -30,6 +30,8 @@ export const MAX_CALL_SIGNAL_BYTES = 64 * 1024
 export const DEPOSIT_TOKEN_BYTES = 32
 /** Most message ids one receipt acknowledges. */
 export const MAX_RECEIPT_MESSAGE_IDS = 1024
+/** Most items (sequence numbers and message ids together) one resend request names. */
+export const MAX_RESEND_ITEMS = 256
 
 // ---- Envelope (a DM frame) ----
 // ML-KEM-1024 ciphertext length (FIPS 203), part of every initial message.

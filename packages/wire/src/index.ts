@@ -38,6 +38,7 @@ export {
   type PayloadInit,
   type PayloadKind,
   type Receipt,
+  type Resend,
   type Typing
 } from './payload.ts'
 export {

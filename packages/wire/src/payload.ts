@@ -4,7 +4,7 @@
  * ```proto
  * message Payload {
  *   uint64 version = 1;      // 1
- *   Kind kind = 2;           // TEXT = 1, RECEIPT = 2, TYPING = 3, CALL_SIGNAL = 4, DEPOSIT_TOKEN = 5
+ *   Kind kind = 2;           // TEXT = 1, RECEIPT = 2, TYPING = 3, CALL_SIGNAL = 4, DEPOSIT_TOKEN = 5, RESEND = 6
  *   uint64 sender_seq = 3;   // per-sender sequence number
  *   uint64 sent_at = 4;      // sender's clock, ms since the epoch
  *   string text = 5;         // kind TEXT: at most MAX_TEXT_BYTES
@@ -12,6 +12,11 @@
  *   Typing typing = 7;       // kind TYPING
  *   bytes call_signal = 8;   // kind CALL_SIGNAL: opaque to us (owned by @parley/calls), 1..MAX_CALL_SIGNAL_BYTES
  *   bytes deposit_token = 9; // kind DEPOSIT_TOKEN: 32 bytes that let the receiver deposit at the sender's mailboxes
+ *   Resend resend = 10;      // kind RESEND
+ * }
+ * message Resend {                   // "send these again": a gap that did not fill, or a message we could not open
+ *   repeated uint64 sender_seqs = 1; // text sequence numbers of the receiver's missing messages
+ *   repeated bytes message_ids = 2;  // 16 bytes each; together with sender_seqs 1..MAX_RESEND_ITEMS
  * }
  * message Receipt {
  *   ReceiptType type = 1;            // DELIVERED = 1, READ = 2
@@ -29,6 +34,7 @@ import {
   MAX_CALL_SIGNAL_BYTES,
   MAX_PAYLOAD_BYTES,
   MAX_RECEIPT_MESSAGE_IDS,
+  MAX_RESEND_ITEMS,
   MAX_TEXT_BYTES,
   MESSAGE_ID_BYTES
 } from './constants.ts'
@@ -38,12 +44,21 @@ import { defineSchema, encodeMessage, type Infer } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 /** What kind of message a payload is. */
-export type PayloadKind = 'text' | 'receipt' | 'typing' | 'call-signal' | 'deposit-token'
+export type PayloadKind = 'text' | 'receipt' | 'typing' | 'call-signal' | 'deposit-token' | 'resend'
 
 /** Delivery or read receipt for one or more messages of the same conversation. */
 export interface Receipt {
   readonly type: 'delivered' | 'read'
   /** 1..MAX_RECEIPT_MESSAGE_IDS ids, 16 bytes each. */
+  readonly messageIds: readonly Uint8Array[]
+}
+
+/**
+ * A request to send messages again: text sequence numbers the receiver is missing (a gap that did not fill) and ids
+ * of messages it received but could not open (a session problem). The sender resends from its own copy.
+ */
+export interface Resend {
+  readonly senderSeqs: readonly number[]
   readonly messageIds: readonly Uint8Array[]
 }
 
@@ -69,6 +84,7 @@ export type Payload = PayloadHeader &
     | { readonly kind: 'typing'; readonly typing: Typing }
     | { readonly kind: 'call-signal'; readonly callSignal: Uint8Array }
     | { readonly kind: 'deposit-token'; readonly depositToken: Uint8Array }
+    | { readonly kind: 'resend'; readonly resend: Resend }
   )
 
 /** What a sender supplies: the version is always ours. */
@@ -78,6 +94,7 @@ export type PayloadInit = Omit<PayloadHeader, 'version'> & { readonly version?: 
     | { readonly kind: 'typing'; readonly typing: Typing }
     | { readonly kind: 'call-signal'; readonly callSignal: Uint8Array }
     | { readonly kind: 'deposit-token'; readonly depositToken: Uint8Array }
+    | { readonly kind: 'resend'; readonly resend: Resend }
   )
 
 const RECEIPT_SCHEMA = defineSchema({
@@ -91,6 +108,21 @@ const RECEIPT_SCHEMA = defineSchema({
       type: { kind: 'bytes', length: MESSAGE_ID_BYTES, maxLength: MESSAGE_ID_BYTES },
       rule: 'repeated',
       maxCount: MAX_RECEIPT_MESSAGE_IDS
+    }
+  ]
+})
+
+const RESEND_SCHEMA = defineSchema({
+  name: 'Resend',
+  maxBytes: MAX_RESEND_ITEMS * (2 + MESSAGE_ID_BYTES) + 8,
+  fields: [
+    { no: 1, name: 'senderSeqs', type: { kind: 'uint' }, rule: 'repeated', maxCount: MAX_RESEND_ITEMS },
+    {
+      no: 2,
+      name: 'messageIds',
+      type: { kind: 'bytes', length: MESSAGE_ID_BYTES, maxLength: MESSAGE_ID_BYTES },
+      rule: 'repeated',
+      maxCount: MAX_RESEND_ITEMS
     }
   ]
 })
@@ -110,7 +142,10 @@ export const PAYLOAD_SCHEMA = defineSchema({
     {
       no: 2,
       name: 'kind',
-      type: { kind: 'enum', values: { text: 1, receipt: 2, typing: 3, 'call-signal': 4, 'deposit-token': 5 } },
+      type: {
+        kind: 'enum',
+        values: { text: 1, receipt: 2, typing: 3, 'call-signal': 4, 'deposit-token': 5, resend: 6 }
+      },
       rule: 'required'
     },
     { no: 3, name: 'senderSeq', type: { kind: 'uint' }, rule: 'required' },
@@ -139,18 +174,25 @@ export const PAYLOAD_SCHEMA = defineSchema({
       name: 'depositToken',
       type: { kind: 'bytes', length: DEPOSIT_TOKEN_BYTES, maxLength: DEPOSIT_TOKEN_BYTES },
       rule: 'optional'
+    },
+    {
+      no: 10,
+      name: 'resend',
+      type: { kind: 'message', schema: RESEND_SCHEMA, maxLength: RESEND_SCHEMA.maxBytes },
+      rule: 'optional'
     }
   ]
 })
 
 type RawPayload = Infer<typeof PAYLOAD_SCHEMA>
 
-const BODY_OF: Record<PayloadKind, 'text' | 'receipt' | 'typing' | 'callSignal' | 'depositToken'> = {
+const BODY_OF: Record<PayloadKind, 'text' | 'receipt' | 'typing' | 'callSignal' | 'depositToken' | 'resend'> = {
   text: 'text',
   receipt: 'receipt',
   typing: 'typing',
   'call-signal': 'callSignal',
-  'deposit-token': 'depositToken'
+  'deposit-token': 'depositToken',
+  resend: 'resend'
 }
 
 /** Encodes a payload (unpadded); InvalidParameterError when a field breaks its limit. */
@@ -165,7 +207,8 @@ export function encodePayload(payload: PayloadInit): Uint8Array {
     receipt: undefined,
     typing: undefined,
     callSignal: undefined,
-    depositToken: undefined
+    depositToken: undefined,
+    resend: undefined
   }
   switch (payload.kind) {
     case 'text':
@@ -186,8 +229,16 @@ export function encodePayload(payload: PayloadInit): Uint8Array {
     case 'deposit-token':
       raw.depositToken = payload.depositToken
       break
+    case 'resend': {
+      const n = (payload.resend?.senderSeqs?.length ?? 0) + (payload.resend?.messageIds?.length ?? 0)
+      if (n === 0 || n > MAX_RESEND_ITEMS) {
+        throw new InvalidParameterError('Payload.resend', `1..${MAX_RESEND_ITEMS} sequence numbers and ids`)
+      }
+      raw.resend = payload.resend
+      break
+    }
     default:
-      throw new InvalidParameterError('Payload.kind', 'text, receipt, typing, call-signal or deposit-token')
+      throw new InvalidParameterError('Payload.kind', 'text, receipt, typing, call-signal, deposit-token or resend')
   }
   return encodeMessage(PAYLOAD_SCHEMA, raw)
 }
@@ -214,6 +265,11 @@ export function decodePayload(bytes: Uint8Array): Payload {
       return { ...header, kind: 'call-signal', callSignal: raw.callSignal! }
     case 'deposit-token':
       return { ...header, kind: 'deposit-token', depositToken: raw.depositToken! }
+    case 'resend': {
+      const n = raw.resend!.senderSeqs.length + raw.resend!.messageIds.length
+      if (n === 0 || n > MAX_RESEND_ITEMS) throw new InvalidValueError('Payload', 'resend', 'names 0 or too many items')
+      return { ...header, kind: 'resend', resend: raw.resend! }
+    }
   }
 }
 

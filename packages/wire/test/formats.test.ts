@@ -358,6 +358,15 @@ const payloadArb: fc.Arbitrary<PayloadInit> = fc.oneof(
     senderSeq: fc.maxSafeNat(),
     sentAt: fc.maxSafeNat(),
     depositToken: fc.uint8Array({ minLength: 32, maxLength: 32 })
+  }),
+  fc.record({
+    kind: fc.constant('resend' as const),
+    senderSeq: fc.maxSafeNat(),
+    sentAt: fc.maxSafeNat(),
+    resend: fc.record({
+      senderSeqs: fc.array(fc.maxSafeNat(), { minLength: 1, maxLength: 40 }),
+      messageIds: fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { maxLength: 40 })
+    })
   })
 )
 

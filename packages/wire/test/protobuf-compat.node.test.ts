@@ -211,6 +211,15 @@ describe('proto/parley.proto and protobufjs', () => {
         senderSeq: fc.maxSafeNat(),
         sentAt: fc.maxSafeNat(),
         depositToken: fc.uint8Array({ minLength: 32, maxLength: 32 })
+      }),
+      fc.record({
+        kind: fc.constant('resend' as const),
+        senderSeq: fc.maxSafeNat(),
+        sentAt: fc.maxSafeNat(),
+        resend: fc.record({
+          senderSeqs: fc.array(fc.maxSafeNat(), { minLength: 1, maxLength: 5 }),
+          messageIds: fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { maxLength: 5 })
+        })
       })
     )
     fc.assert(
