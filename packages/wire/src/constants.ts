@@ -88,8 +88,12 @@ export const MAX_DHT_RECORD_LIFETIME_MS = 30 * 24 * 3600 * 1000
 export const INVITE_PREFIX = 'parley://invite/'
 /** Largest encoded invite protobuf (QR codes stay readable). */
 export const MAX_INVITE_BYTES = 2048
-/** Longest invite link: the prefix and the unpadded base64url of MAX_INVITE_BYTES. */
-export const MAX_INVITE_LENGTH = INVITE_PREFIX.length + Math.ceil((MAX_INVITE_BYTES * 4) / 3)
+/** Version of the Invite protobuf written since invite links carry a checksum (version 1 had none). */
+export const INVITE_VERSION = 2
+/** Bytes of the checksum that ends an invite payload: the first bytes of SHA-256 over the protobuf before it. */
+export const INVITE_CHECKSUM_BYTES = 4
+/** Longest invite link: the prefix and the unpadded base64url of MAX_INVITE_BYTES and the checksum. */
+export const MAX_INVITE_LENGTH = INVITE_PREFIX.length + Math.ceil(((MAX_INVITE_BYTES + INVITE_CHECKSUM_BYTES) * 4) / 3)
 /** Most addresses an invite lists. */
 export const MAX_INVITE_ADDRESSES = 8
 /** Most relays an invite lists. */

@@ -154,6 +154,28 @@ export class InvalidInviteError extends WireError {
   }
 }
 
+/**
+ * An invite link whose checksum does not match its payload: mistyped, cut short or damaged on the way. Never an
+ * invite for someone else: a changed character must not silently add a different identity.
+ */
+export class InviteChecksumError extends WireError {
+  static override readonly name = 'InviteChecksumError'
+  constructor() {
+    super('InviteChecksum', 'invite: the checksum does not match (mistyped or cut short): copy the whole link again')
+  }
+}
+
+/**
+ * A version-1 invite link: it has no checksum, so a typo in it cannot be told from an invite for someone else. Refused;
+ * the inviter's current Parley makes checksummed (version 2) links.
+ */
+export class OutdatedInviteError extends WireError {
+  static override readonly name = 'OutdatedInviteError'
+  constructor() {
+    super('OutdatedInvite', 'invite: an old link without a checksum: ask your contact for a new invite link')
+  }
+}
+
 /** A DHT key that is not `/parley/` followed by a 32-byte identity key, or not the key of the record's identity. */
 export class RecordKeyMismatchError extends WireError {
   static override readonly name = 'RecordKeyMismatchError'

@@ -1,20 +1,28 @@
-/** Invite links: the fixed vector, round trips, strict base64url, and typed errors for every bad link. */
-import { fromHex, toHex } from '@parley/crypto'
+/**
+ * Invite links: the fixed vector, round trips, strict base64url, the checksum against typos, identity-key validation,
+ * and typed errors for every bad link.
+ */
+import { sha256 } from '@noble/hashes/sha2.js'
+import { fromHex, toHex, validateEd25519PublicKey } from '@parley/crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   decodeInvite,
   encodeInvite,
   fromBase64url,
+  INVITE_CHECKSUM_BYTES,
   INVITE_PREFIX,
+  INVITE_VERSION,
   InvalidInviteError,
   InvalidParameterError,
   InvalidValueError,
+  InviteChecksumError,
   type InviteInit,
   MAX_INVITE_ADDRESSES,
   MAX_INVITE_BYTES,
   MAX_INVITE_LENGTH,
   MAX_NAME_BYTES,
+  OutdatedInviteError,
   OversizeError,
   toBase64url,
   UnknownVersionError
@@ -22,6 +30,39 @@ import {
 import { decodeOutcome, expectWireError, FUZZ_RUNS, PROPERTY_RUNS, vector } from './helpers.ts'
 
 const v = vector('invite')
+
+/**
+ * The vector's invite as a version-2 link: the vector's protobuf with version 2, then the first 4 bytes of its
+ * SHA-256. Computed outside this code base (Python: hashlib.sha256(body).digest()[:4], base64.urlsafe_b64encode).
+ */
+const V2_LINK =
+  'parley://invite/CAISIAOhB7_zzhC-HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4GggEfwAAAQYPoSIUNg1yZWxheS5leGFtcGxlBgG73gMqBkFsw69jZZws3X0'
+
+/** A link for any protobuf body, with a correct checksum (to reach the checks after it). */
+function linkOf(body: Uint8Array): string {
+  const payload = new Uint8Array(body.length + INVITE_CHECKSUM_BYTES)
+  payload.set(body)
+  payload.set(sha256(body).subarray(0, INVITE_CHECKSUM_BYTES), body.length)
+  return INVITE_PREFIX + toBase64url(payload)
+}
+
+/** The vector's protobuf as version 2. */
+function v2Body(): Uint8Array {
+  const bytes = fromHex(v.hex)
+  bytes[1] = INVITE_VERSION
+  return bytes
+}
+
+function isValidKey(key: Uint8Array): boolean {
+  try {
+    validateEd25519PublicKey('k', key)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 const f = v.fields as { identityKey: string; addresses: string[]; relays: string[]; name: string }
 const invite: InviteInit = {
   identityKey: fromHex(f.identityKey),
@@ -62,41 +103,91 @@ describe('base64url', () => {
 })
 
 describe('invite links', () => {
-  it('match the fixed vector both ways', () => {
-    expect(encodeInvite(invite)).toBe(v.link)
+  it('match the fixed version-2 vector both ways: the protobuf, then 4 bytes of its SHA-256', () => {
+    expect(INVITE_VERSION).toBe(2)
+    expect(INVITE_CHECKSUM_BYTES).toBe(4)
+    expect(encodeInvite(invite)).toBe(V2_LINK)
+    expect(decodeInvite(V2_LINK)).toEqual({ version: 2, ...invite })
+    expect(linkOf(v2Body())).toBe(V2_LINK)
+  })
+
+  it('a version-1 link (no checksum) is refused with OutdatedInviteError, not accepted unchecked', () => {
     expect(toHex(fromBase64url(v.link!.slice(INVITE_PREFIX.length))!)).toBe(v.hex)
-    expect(decodeInvite(v.link!)).toEqual({ version: 1, ...invite })
+    expectWireError(() => decodeInvite(v.link!), OutdatedInviteError)
+  })
+
+  it('every one-character typo, dropped or added character in the payload is refused with a typed error', () => {
+    const payload = V2_LINK.slice(INVITE_PREFIX.length)
+    const variants: string[] = []
+    for (let i = 0; i < payload.length; i++) {
+      for (const c of BASE64URL) if (c !== payload[i]) variants.push(payload.slice(0, i) + c + payload.slice(i + 1))
+      variants.push(payload.slice(0, i) + payload.slice(i + 1))
+      variants.push(`${payload.slice(0, i)}A${payload.slice(i)}`)
+    }
+    let checksum = 0
+    for (const typo of variants) {
+      let thrown: unknown
+      try {
+        decodeInvite(INVITE_PREFIX + typo)
+      } catch (e) {
+        thrown = e
+      }
+      // The strict base64url decoder catches some (spare bits, impossible lengths); the checksum every other one.
+      expect(thrown instanceof InviteChecksumError || thrown instanceof InvalidInviteError, typo).toBe(true)
+      if (thrown instanceof InviteChecksumError) checksum++
+    }
+    expect(checksum).toBeGreaterThan(variants.length / 2)
+    expect(expectWireError(() => decodeInvite(INVITE_PREFIX + variants[0]), InviteChecksumError).code).toBe(
+      'InviteChecksum'
+    )
+  })
+
+  it('an all-zero, small-order or off-curve identity key is refused both ways', () => {
+    const bad = [
+      new Uint8Array(32), // all zero: y = 0, a point of order 4
+      Uint8Array.from([1, ...new Uint8Array(31)]), // the neutral point
+      Uint8Array.from([0xec, ...new Uint8Array(30).fill(0xff), 0x7f]), // y = -1, order 2
+      fromHex('ab'.repeat(32)) // not on the curve
+    ]
+    for (const identityKey of bad) {
+      expectWireError(() => encodeInvite({ ...invite, identityKey }), InvalidParameterError)
+      const body = v2Body()
+      body.set(identityKey, 4) // field 2: tag, length, then the 32 key bytes
+      const err = expectWireError(() => decodeInvite(linkOf(body)), InvalidValueError)
+      expect(err.message).toMatch(/identityKey: not a valid Ed25519 public key/)
+    }
   })
 
   it('round-trip with and without a name', () => {
     const arb = fc.record(
       {
-        identityKey: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        identityKey: fc.uint8Array({ minLength: 32, maxLength: 32 }).filter(isValidKey),
         addresses: fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: MAX_INVITE_ADDRESSES }),
         relays: fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: 8 }),
-        name: fc.string({ minLength: 1, maxLength: 10 }).filter((s) => !/[\p{Cc}]/u.test(s))
+        name: fc.string({ minLength: 1, maxLength: 10 }).filter((s) => !/[\p{Cc}\p{Zl}\p{Zp}]/u.test(s))
       },
       { requiredKeys: ['identityKey', 'addresses', 'relays'] }
     )
     fc.assert(
       fc.property(arb, (i) => {
-        expect(decodeInvite(encodeInvite(i))).toEqual({ version: 1, ...i })
+        expect(decodeInvite(encodeInvite(i))).toEqual({ version: 2, ...i })
       }),
       { numRuns: PROPERTY_RUNS }
     )
   })
 
   it('another scheme or path, a mixed-case prefix, or a bad payload is InvalidInviteError', () => {
-    const payload = v.link!.slice(INVITE_PREFIX.length)
+    const payload = V2_LINK.slice(INVITE_PREFIX.length)
     for (const link of [
       `https://invite/${payload}`,
       `parley://contact/${payload}`,
       `PARLEY://invite/${payload}`,
       `parley:/invite/${payload}`,
-      ` ${v.link}`,
-      `${v.link}=`,
-      `${v.link} `,
-      `${v.link}\n`,
+      ` ${V2_LINK}`,
+      `${V2_LINK}=`,
+      `${V2_LINK} `,
+      `${V2_LINK}\n`,
+      `${INVITE_PREFIX}AAAAAA`,
       `${INVITE_PREFIX}${payload.replaceAll('_', '/')}x`,
       `${INVITE_PREFIX}a`,
       ''
@@ -108,23 +199,35 @@ describe('invite links', () => {
 
   it('a link over MAX_INVITE_LENGTH is OversizeError before decoding', () => {
     expectWireError(() => decodeInvite(INVITE_PREFIX + 'A'.repeat(MAX_INVITE_LENGTH)), OversizeError)
-    expect(MAX_INVITE_LENGTH).toBe(INVITE_PREFIX.length + Math.ceil((MAX_INVITE_BYTES * 4) / 3))
+    expect(MAX_INVITE_LENGTH).toBe(
+      INVITE_PREFIX.length + Math.ceil(((MAX_INVITE_BYTES + INVITE_CHECKSUM_BYTES) * 4) / 3)
+    )
   })
 
-  it('a payload of another version is UnknownVersionError', () => {
-    const bytes = fromHex(v.hex)
-    bytes[1] = 2
-    expectWireError(() => decodeInvite(INVITE_PREFIX + toBase64url(bytes)), UnknownVersionError)
+  it('a checksummed payload of another version is UnknownVersionError', () => {
+    const bytes = v2Body()
+    bytes[1] = 3
+    expectWireError(() => decodeInvite(linkOf(bytes)), UnknownVersionError)
+    expectWireError(() => encodeInvite({ ...invite, version: 1 }), InvalidParameterError)
   })
 
   it('names with control or bidi characters, or over 64 bytes, are refused both ways', () => {
-    for (const name of ['Bob\u202eecilA', 'a\u0000b', 'line\nbreak', 'x\u2067y', 'é'.repeat(MAX_NAME_BYTES / 2 + 1)]) {
+    for (const name of [
+      'Bob\u202eecilA',
+      'a\u0000b',
+      'line\nbreak',
+      'x\u2067y',
+      'para\u2029graph',
+      'line\u2028sep',
+      'c1\u009bcontrol',
+      'é'.repeat(MAX_NAME_BYTES / 2 + 1)
+    ]) {
       expectWireError(() => encodeInvite({ ...invite, name }), InvalidParameterError)
     }
-    const bytes = fromHex(v.hex)
+    const bytes = v2Body()
     // The vector ends with field 5, the name 'Alïce': its last 6 bytes. Its 'l' becomes a line feed.
     bytes[bytes.length - 5] = 0x0a
-    expectWireError(() => decodeInvite(INVITE_PREFIX + toBase64url(bytes)), InvalidValueError)
+    expectWireError(() => decodeInvite(linkOf(bytes)), InvalidValueError)
   })
 
   it(`random strings after the prefix give an invite or a typed error (${FUZZ_RUNS} runs)`, () => {
