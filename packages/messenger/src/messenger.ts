@@ -50,7 +50,8 @@ import {
   safetyNumber,
   sealToDevice,
   takePrekeyBundle,
-  toHex
+  toHex,
+  validateEd25519PublicKey
 } from '@parley/crypto'
 import type { ProfileBatch, ProfileStore } from '@parley/store'
 import {
@@ -563,6 +564,7 @@ export class Messenger {
     } else {
       if (!/^[0-9a-f]{64}$/.test(input))
         throw new InvalidInputError('contact', 'an invite link or a 64-hex identity key')
+      validateEd25519PublicKey('contact identity key', fromHex(input)) // InvalidKey: off-curve or small-order (zero)
       identity = input
     }
     if (identity === toHex(this.identityKey)) throw new InvalidInputError('contact', 'someone else than yourself')
