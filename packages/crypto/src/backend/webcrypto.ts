@@ -1,7 +1,7 @@
 /**
  * WebCrypto backend (`globalThis.crypto.subtle`), the default in browsers; it runs on Node's WebCrypto too, which is
- * how it is tested there. ML-KEM-1024 comes from WebCrypto where the runtime has it (Chromium does, behind no flag,
- * as of version 156) and from @noble/post-quantum elsewhere: support is probed once with a full round trip.
+ * how it is tested there. ML-KEM-1024 comes from WebCrypto where the runtime has it and from @noble/post-quantum
+ * elsewhere (browsers differ, and so do builds of one browser): support is probed once with a full round trip.
  *
  * Secret keys enter WebCrypto as PKCS#8 (X25519, Ed25519) or `raw-seed` (ML-KEM) imports. An import costs more than
  * the operation, so each imported CryptoKey is cached per byte array, as the node backend caches KeyObjects.
@@ -65,10 +65,6 @@ function randomBytes(length: number): Uint8Array {
 
 function subtle(): SubtleCrypto {
   return globalThis.crypto.subtle
-}
-
-function kemSubtle(): KemSubtle {
-  return globalThis.crypto.subtle as unknown as KemSubtle
 }
 
 /** WebCrypto takes only views of a plain ArrayBuffer; copy the rare view of a SharedArrayBuffer. */
@@ -173,65 +169,80 @@ async function ed25519PublicKey(raw: Uint8Array): Promise<CryptoKey> {
   )
 }
 
-/** ML-KEM-1024 on WebCrypto; callers check lengths first. */
-const webCryptoMlKem1024 = {
-  async keyPair(seed: Uint8Array): Promise<RawKeyPair> {
-    const key = await kemSubtle().importKey('raw-seed', buf(seed), ML_KEM_1024, true, ['decapsulateBits'])
-    mlKemPrivate.set(seed, key)
-    const jwk = await kemSubtle().exportKey('jwk', key)
-    return { secretKey: seed, publicKey: fromBase64Url(jwk.pub) }
-  },
-  async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
-    let key = mlKemPublic.get(publicKey)
-    if (key === undefined) {
-      try {
-        // Import runs FIPS 203's modulus check (section 7.2) and refuses a key that fails it.
-        key = await kemSubtle().importKey('raw-public', buf(publicKey), ML_KEM_1024, false, ['encapsulateBits'])
-      } catch {
-        throw new InvalidKeyError('ml-kem-1024 public key', 'coefficient not reduced modulo q')
+/** The ML-KEM-1024 operations on one SubtleCrypto; callers check lengths first. */
+interface MlKemOps {
+  keyPair(seed: Uint8Array): Promise<RawKeyPair>
+  encapsulate(publicKey: Uint8Array): Promise<Encapsulation>
+  decapsulate(seed: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>
+}
+
+/** ML-KEM-1024 on WebCrypto (`s` is the runtime's SubtleCrypto or a view of it, so cached CryptoKeys fit it). */
+function webCryptoMlKem1024(s: KemSubtle): MlKemOps {
+  return {
+    async keyPair(seed) {
+      const key = await s.importKey('raw-seed', buf(seed), ML_KEM_1024, true, ['decapsulateBits'])
+      mlKemPrivate.set(seed, key)
+      const jwk = await s.exportKey('jwk', key)
+      return { secretKey: seed, publicKey: fromBase64Url(jwk.pub) }
+    },
+    async encapsulate(publicKey) {
+      let key = mlKemPublic.get(publicKey)
+      if (key === undefined) {
+        try {
+          // Import runs FIPS 203's modulus check (section 7.2) and refuses a key that fails it.
+          key = await s.importKey('raw-public', buf(publicKey), ML_KEM_1024, false, ['encapsulateBits'])
+        } catch {
+          throw new InvalidKeyError('ml-kem-1024 public key', 'coefficient not reduced modulo q')
+        }
+        mlKemPublic.set(publicKey, key)
       }
-      mlKemPublic.set(publicKey, key)
+      const r = await s.encapsulateBits!(ML_KEM_1024, key)
+      return { ciphertext: new Uint8Array(r.ciphertext), sharedSecret: new Uint8Array(r.sharedKey) }
+    },
+    async decapsulate(seed, ciphertext) {
+      const key =
+        mlKemPrivate.get(seed) ??
+        mlKemPrivate.set(seed, await s.importKey('raw-seed', buf(seed), ML_KEM_1024, false, ['decapsulateBits']))
+      return new Uint8Array(await s.decapsulateBits!(ML_KEM_1024, key, buf(ciphertext)))
     }
-    const r = await kemSubtle().encapsulateBits!(ML_KEM_1024, key)
-    return { ciphertext: new Uint8Array(r.ciphertext), sharedSecret: new Uint8Array(r.sharedKey) }
-  },
-  async decapsulate(seed: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
-    const key =
-      mlKemPrivate.get(seed) ??
-      mlKemPrivate.set(
-        seed,
-        await kemSubtle().importKey('raw-seed', buf(seed), ML_KEM_1024, false, ['decapsulateBits'])
-      )
-    return new Uint8Array(await kemSubtle().decapsulateBits!(ML_KEM_1024, key, buf(ciphertext)))
   }
 }
 
-let mlKemProbe: Promise<boolean> | undefined
+/** One probe per SubtleCrypto object (the runtime's, or one a test injected). */
+const mlKemProbes = new WeakMap<object, Promise<boolean>>()
 
 /**
- * Whether this runtime's WebCrypto does ML-KEM-1024. A runtime may expose the methods without the algorithm, so
- * only a full key generation, encapsulation and decapsulation that agree counts. Probed once.
+ * Whether a WebCrypto (by default this runtime's) does ML-KEM-1024. Browsers differ: Chromium has it from some
+ * version on, older builds and other browsers lack it, and a runtime may expose the methods without the algorithm.
+ * So only a full key generation, encapsulation and decapsulation that agree counts; anything else (missing methods,
+ * NotSupportedError, wrong sizes, disagreeing secrets) is "no". Probed once per SubtleCrypto.
  */
-export function webCryptoHasMlKem1024(): Promise<boolean> {
-  mlKemProbe ??= (async () => {
-    const s = kemSubtle()
-    if (typeof s.encapsulateBits !== 'function' || typeof s.decapsulateBits !== 'function') return false
-    try {
-      const seed = new Uint8Array(MLKEM1024_SEED_BYTES).fill(0x5a)
-      const { publicKey } = await webCryptoMlKem1024.keyPair(seed)
-      const { ciphertext, sharedSecret } = await webCryptoMlKem1024.encapsulate(publicKey)
-      const decapsulated = await webCryptoMlKem1024.decapsulate(seed, ciphertext)
-      return (
-        publicKey.length === MLKEM1024_PUBLIC_KEY_BYTES &&
-        ciphertext.length === MLKEM1024_CIPHERTEXT_BYTES &&
-        sharedSecret.length === 32 &&
-        sameBytes(sharedSecret, decapsulated)
-      )
-    } catch {
-      return false
-    }
-  })()
-  return mlKemProbe
+export function webCryptoHasMlKem1024(subtleCrypto: SubtleCrypto = subtle()): Promise<boolean> {
+  let probe = mlKemProbes.get(subtleCrypto)
+  if (probe === undefined) {
+    probe = probeMlKem1024(subtleCrypto as unknown as KemSubtle)
+    mlKemProbes.set(subtleCrypto, probe)
+  }
+  return probe
+}
+
+async function probeMlKem1024(s: KemSubtle): Promise<boolean> {
+  if (typeof s.encapsulateBits !== 'function' || typeof s.decapsulateBits !== 'function') return false
+  try {
+    const kem = webCryptoMlKem1024(s)
+    const seed = new Uint8Array(MLKEM1024_SEED_BYTES).fill(0x5a)
+    const { publicKey } = await kem.keyPair(seed)
+    const { ciphertext, sharedSecret } = await kem.encapsulate(publicKey)
+    const decapsulated = await kem.decapsulate(seed, ciphertext)
+    return (
+      publicKey.length === MLKEM1024_PUBLIC_KEY_BYTES &&
+      ciphertext.length === MLKEM1024_CIPHERTEXT_BYTES &&
+      sharedSecret.length === 32 &&
+      sameBytes(sharedSecret, decapsulated)
+    )
+  } catch {
+    return false
+  }
 }
 
 /** Options of {@link createWebCryptoBackend}. */
@@ -241,12 +252,20 @@ export interface WebCryptoBackendOptions {
    * otherwise; `'noble'` always uses @noble/post-quantum (to test that path, or where WebCrypto's is experimental).
    */
   readonly mlKem?: 'auto' | 'noble'
+  /**
+   * The SubtleCrypto whose ML-KEM-1024 is probed and used (default: `globalThis.crypto.subtle`); every other primitive
+   * uses the runtime's own. It must be the runtime's SubtleCrypto or a view of it (imported keys are cached across
+   * backends). Tests pass a view that hides ML-KEM, to run the fallback exactly as a browser without it does.
+   */
+  readonly subtle?: SubtleCrypto
 }
 
 /** A WebCrypto backend; {@link webCryptoBackend} is the one to use, this exists to choose the ML-KEM source. */
 export function createWebCryptoBackend(options: WebCryptoBackendOptions = {}): CryptoBackend {
   const forceNoble = options.mlKem === 'noble'
-  const useWebCryptoKem = async (): Promise<boolean> => !forceNoble && (await webCryptoHasMlKem1024())
+  const kemSubtleCrypto = options.subtle ?? subtle()
+  const webKem = webCryptoMlKem1024(kemSubtleCrypto as unknown as KemSubtle)
+  const useWebCryptoKem = async (): Promise<boolean> => !forceNoble && (await webCryptoHasMlKem1024(kemSubtleCrypto))
 
   return {
     name: 'webcrypto',
@@ -330,17 +349,17 @@ export function createWebCryptoBackend(options: WebCryptoBackendOptions = {}): C
     async mlKem1024KeyPair(seed) {
       if (seed === undefined) seed = randomBytes(MLKEM1024_SEED_BYTES)
       else expectBytes('seed', seed, MLKEM1024_SEED_BYTES)
-      return (await useWebCryptoKem()) ? webCryptoMlKem1024.keyPair(seed) : nobleMlKem1024.keyPair(seed)
+      return (await useWebCryptoKem()) ? webKem.keyPair(seed) : nobleMlKem1024.keyPair(seed)
     },
     async mlKem1024Encapsulate(pub) {
       expectBytes('publicKey', pub, MLKEM1024_PUBLIC_KEY_BYTES)
-      return (await useWebCryptoKem()) ? webCryptoMlKem1024.encapsulate(pub) : nobleMlKem1024.encapsulate(pub)
+      return (await useWebCryptoKem()) ? webKem.encapsulate(pub) : nobleMlKem1024.encapsulate(pub)
     },
     async mlKem1024Decapsulate(secret, ciphertext) {
       expectBytes('secretKey', secret, MLKEM1024_SEED_BYTES)
       expectBytes('ciphertext', ciphertext, MLKEM1024_CIPHERTEXT_BYTES)
       return (await useWebCryptoKem())
-        ? webCryptoMlKem1024.decapsulate(secret, ciphertext)
+        ? webKem.decapsulate(secret, ciphertext)
         : nobleMlKem1024.decapsulate(secret, ciphertext)
     }
   }
