@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
 import {
   DEFAULT_HTTP_HOST,
   DEFAULT_HTTP_PORT,
@@ -46,6 +47,12 @@ interface Setting {
   shown?: string
   /** Smallest allowed number (default 1). */
   min?: number
+  /**
+   * What each item of a list must be: a multiaddr, or a peer's multiaddr (ending in /p2p/<peer id>, which bootstrap
+   * needs to dial it). Checked here so a typo stops the daemon with exit code 2 and the setting's name, not with a
+   * library's error from deep inside the start.
+   */
+  items?: 'multiaddr' | 'peer'
 }
 
 const DAY = 86_400_000
@@ -76,12 +83,25 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'listen',
     kind: 'list',
+    items: 'multiaddr',
     arg: '<multiaddr>',
     help: 'libp2p listen address (repeatable)',
     shown: '/ip4/127.0.0.1/tcp/0 and …/tcp/0/ws'
   },
-  { key: 'announce', kind: 'list', arg: '<multiaddr>', help: 'address to announce instead (repeatable)' },
-  { key: 'bootstrap', kind: 'list', arg: '<multiaddr>', help: 'another DHT node to join (repeatable)' },
+  {
+    key: 'announce',
+    kind: 'list',
+    items: 'multiaddr',
+    arg: '<multiaddr>',
+    help: 'address to announce instead (repeatable)'
+  },
+  {
+    key: 'bootstrap',
+    kind: 'list',
+    items: 'peer',
+    arg: '<multiaddr>',
+    help: 'another DHT node to join, with /p2p/<peer id> (repeatable)'
+  },
   {
     key: 'httpHost',
     kind: 'string',
@@ -188,6 +208,20 @@ export const SETTINGS: readonly Setting[] = [
     arg: '<n>',
     help: 'registered mailboxes at this relay',
     shown: String(M.maxMailboxes)
+  },
+  {
+    key: 'mailboxStoreMaxBytes',
+    kind: 'bytes',
+    arg: '<size>',
+    help: 'bytes all mailboxes together keep on disk',
+    shown: bytes(M.maxStoreBytes)
+  },
+  {
+    key: 'mailboxMaxStoredEnvelopes',
+    kind: 'int',
+    arg: '<n>',
+    help: 'envelopes all mailboxes together hold',
+    shown: String(M.maxStoredEnvelopes)
   },
   {
     key: 'depositsPerMinute',
@@ -297,7 +331,9 @@ function parseValue(s: Setting, raw: Raw, where: string): unknown {
     case 'list': {
       const items = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : bad('a list of strings')
       const list = (items as unknown[]).map((x) => (typeof x === 'string' ? x.trim() : bad('a list of strings')))
-      return list.filter((x) => x !== '')
+      const kept = list.filter((x) => x !== '')
+      if (s.items !== undefined) for (const item of kept) checkAddress(s.items, item, where)
+      return kept
     }
     case 'int':
       return number({}, 1, `an integer >= ${min}`)
@@ -322,6 +358,22 @@ function parseValue(s: Setting, raw: Raw, where: string): unknown {
       if (raw !== 'private' && raw !== 'public') bad("'private' or 'public'")
       return raw
   }
+}
+
+/** One multiaddr of a list setting; a ConfigError naming the setting, the item and why. */
+function checkAddress(items: 'multiaddr' | 'peer', item: string, where: string): void {
+  let reason: string | undefined
+  try {
+    const ma = multiaddr(item)
+    if (items === 'peer' && !ma.getComponents().some((c) => c.name === 'p2p'))
+      reason = "it names no peer: end it with '/p2p/<peer id>'"
+  } catch (err) {
+    reason = (err as Error).message.split('\n')[0]
+  }
+  if (reason !== undefined)
+    throw new ConfigError(
+      `${where}: expected a multiaddr such as /ip4/0.0.0.0/tcp/4001, got ${JSON.stringify(item)} (${reason})`
+    )
 }
 
 function fromFlags(argv: string[]): { help: boolean; source: Source } {
@@ -417,6 +469,8 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
   setLimit('mailboxMaxBytes', 'maxBytesPerMailbox')
   setLimit('mailboxMaxEnvelope', 'maxEnvelopeBytes')
   setLimit('maxMailboxes', 'maxMailboxes')
+  setLimit('mailboxStoreMaxBytes', 'maxStoreBytes')
+  setLimit('mailboxMaxStoredEnvelopes', 'maxStoredEnvelopes')
   setLimit('depositsPerMinute', 'depositsPerMinutePerRange')
   setLimit('ownerOpsPerMinute', 'ownerOpsPerMinutePerRange')
   setLimit('prekeyRequestsPerMinute', 'prekeyRequestsPerMinutePerRange')

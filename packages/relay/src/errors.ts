@@ -1,4 +1,5 @@
 /** Errors of @parley/relay: named classes with a stable `code`; messages never carry keys or envelope bytes. */
+import type { MailboxErrorCode } from './mailbox-types.ts'
 
 export class RelayError extends Error {
   static override readonly name: string = 'RelayError'
@@ -36,5 +37,19 @@ export class DataDirLockedError extends RelayError {
   static override readonly name = 'DataDirLockedError'
   constructor(path: string) {
     super('DataDirLocked', `${path} is in use by another process (is a relay already running on this data directory?)`)
+  }
+}
+
+/**
+ * The mailbox service refused a request: `code` is what the client receives (one of MAILBOX_ERROR_CODES), with
+ * `retryAfterMs` for RateLimited. The message is the code alone: it never carries keys, ids or envelope bytes.
+ */
+export class MailboxRefusedError extends RelayError {
+  static override readonly name = 'MailboxRefusedError'
+  declare readonly code: MailboxErrorCode
+  readonly retryAfterMs: number | undefined
+  constructor(code: MailboxErrorCode, retryAfterMs?: number) {
+    super(code, code)
+    this.retryAfterMs = retryAfterMs
   }
 }

@@ -1,4 +1,7 @@
-/** The mailbox server's limits, counters and options (the implementation is mailbox-server.ts). */
+/**
+ * The mailbox server's limits, counters and options. The implementation: mailbox-layout.ts (what is on disk),
+ * mailbox-index.ts (the quota index), mailbox-ops.ts (the operations) and mailbox-server.ts (the stream protocol).
+ */
 import type { CryptoBackend } from '@parley/crypto'
 import type { Datastore } from 'interface-datastore'
 
@@ -14,6 +17,14 @@ export interface MailboxLimits {
   maxBytesPerMailbox: number
   /** Most registered mailboxes at this relay. */
   maxMailboxes: number
+  /**
+   * Most bytes all mailboxes together keep on disk: every record (envelopes, one-time prekeys, registrations), key and
+   * value. Mailboxes are free to register, so the per-mailbox quotas alone do not bound the disk; past this, deposits
+   * are refused with `RelayFull` (the sender keeps the message queued and tries again or elsewhere).
+   */
+  maxStoreBytes: number
+  /** Most envelopes all mailboxes together hold (each costs the in-memory quota index a few dozen bytes). */
+  maxStoredEnvelopes: number
   /** Longest a registration may claim to stay valid. */
   maxRegistrationLifetimeMs: number
   /** Deposits per minute from one source address range (/24 for IPv4, /64 for IPv6). */
@@ -58,7 +69,24 @@ export interface MailboxStats {
   registrations: number
   /** Refusals by error code (QuotaExceeded, TooLarge, RateLimited, BadSignature, UnknownChallenge, …). */
   rejects: Record<string, number>
+  /** Bytes of every mailbox record on disk (keys and values): what `maxStoreBytes` caps. */
+  storeBytes: number
+  /** The configured `maxStoreBytes`. */
+  maxStoreBytes: number
+  /** The configured `maxStoredEnvelopes`. */
+  maxStoredEnvelopes: number
+  /** The configured `maxMailboxes`. */
+  maxMailboxes: number
+  /**
+   * What the store being full (`maxStoreBytes` or `maxStoredEnvelopes`) turned away, by operation: `deposit` and
+   * `register` (a new mailbox) were refused with `RelayFull`, `put-prekeys` counts prekeys not stored,
+   * `register-tokens` counts renewals kept at their old deposit tokens because the larger record did not fit.
+   */
+  storeFull: Record<StoreFullOp, number>
 }
+
+/** Operations the full store turns away (see `MailboxStats.storeFull`). */
+export type StoreFullOp = 'deposit' | 'register' | 'put-prekeys' | 'register-tokens'
 
 /** Structured log sink: an event name and fields that never carry envelope bytes, keys or plaintext. */
 export type RelayLog = (event: string, fields?: Record<string, string | number | boolean>) => void
@@ -74,6 +102,15 @@ export interface MailboxServerOptions {
   log?: RelayLog
 }
 
+/** Default `maxStoreBytes`: 4 GiB of mailbox records in all, whatever the number of mailboxes. */
+export const DEFAULT_MAILBOX_STORE_MAX_BYTES = 4 * 1024 ** 3
+/** Default `maxStoredEnvelopes`: the quota index then takes a few hundred MiB of memory at most. */
+export const DEFAULT_MAILBOX_MAX_STORED_ENVELOPES = 2_000_000
+/** Refusals are logged at most once per reason and op in this interval (with a count). */
+export const REJECT_LOG_INTERVAL_MS = 10_000
+/** How long the relay waits for a client to take the end of a mailbox stream before it aborts it. */
+export const MAILBOX_STREAM_CLOSE_TIMEOUT_MS = 5_000
+
 /** The defaults; operators raise or lower each one (apps/relay flags, docs/relay-operator.md). */
 export const DEFAULT_MAILBOX_LIMITS: Readonly<MailboxLimits> = {
   ttlMs: 30 * 24 * 3600 * 1000,
@@ -81,6 +118,8 @@ export const DEFAULT_MAILBOX_LIMITS: Readonly<MailboxLimits> = {
   maxItemsPerMailbox: 1000,
   maxBytesPerMailbox: 16 * 1024 * 1024,
   maxMailboxes: 100_000,
+  maxStoreBytes: DEFAULT_MAILBOX_STORE_MAX_BYTES,
+  maxStoredEnvelopes: DEFAULT_MAILBOX_MAX_STORED_ENVELOPES,
   maxRegistrationLifetimeMs: 30 * 24 * 3600 * 1000,
   depositsPerMinutePerRange: 600,
   ownerOpsPerMinutePerRange: 600,
@@ -101,6 +140,7 @@ export const MAILBOX_ERROR_CODES = [
   'UnknownMailbox',
   'DepositTokenRequired',
   'TooManyMailboxes',
+  'RelayFull',
   'WrongRelay',
   'RegistrationExpired',
   'StaleRegistration',

@@ -41,6 +41,27 @@ export function formatRelayMetrics(s: RelaySnapshot): string {
   metric(out, 'parley_mailbox_stored_prekeys', 'gauge', 'One-time prekeys held for mailbox owners.', [
     ['', m.storedPrekeys]
   ])
+  metric(out, 'parley_mailbox_store_bytes', 'gauge', 'Bytes of all mailbox records on disk (what the cap counts).', [
+    ['', m.storeBytes]
+  ])
+  metric(out, 'parley_mailbox_store_max_bytes', 'gauge', 'Configured cap on the bytes all mailboxes keep on disk.', [
+    ['', m.maxStoreBytes]
+  ])
+  metric(out, 'parley_mailbox_max_stored_envelopes', 'gauge', 'Configured cap on envelopes held in all mailboxes.', [
+    ['', m.maxStoredEnvelopes]
+  ])
+  metric(out, 'parley_mailbox_max_mailboxes', 'gauge', 'Configured cap on registered mailboxes.', [
+    ['', m.maxMailboxes]
+  ])
+  metric(
+    out,
+    'parley_mailbox_store_full_total',
+    'counter',
+    'What the full mailbox store turned away, by operation (deposit and register: refused with RelayFull).',
+    Object.entries(m.storeFull)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([op, n]) => [`{op="${escapeLabel(op)}"}`, n])
+  )
   metric(out, 'parley_mailbox_deposits_total', 'counter', 'Deposits accepted since start.', [['', m.deposits]])
   metric(out, 'parley_mailbox_fetched_total', 'counter', 'Envelopes handed to owners since start.', [['', m.fetched]])
   metric(out, 'parley_mailbox_acked_total', 'counter', 'Envelopes deleted after an owner ack since start.', [
