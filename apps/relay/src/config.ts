@@ -365,7 +365,9 @@ function checkAddress(items: 'multiaddr' | 'peer', item: string, where: string):
   let reason: string | undefined
   try {
     const ma = multiaddr(item)
-    if (items === 'peer' && !ma.getComponents().some((c) => c.name === 'p2p'))
+    // Encoding checks every component's value (a /p2p/ peer id included), which parsing the string alone does not.
+    if (ma.bytes.length === 0) reason = 'empty'
+    else if (items === 'peer' && !ma.getComponents().some((c) => c.name === 'p2p'))
       reason = "it names no peer: end it with '/p2p/<peer id>'"
   } catch (err) {
     reason = (err as Error).message.split('\n')[0]

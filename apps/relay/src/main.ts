@@ -73,4 +73,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal)
 }
 
-main().catch((err: unknown) => fail(err instanceof Error ? `${err.name}: ${err.message}` : String(err), 1))
+// Anything else is still one line: the first line of the message, never a stack.
+main().catch((err: unknown) =>
+  fail(err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err).split('\n')[0]!, 1)
+)

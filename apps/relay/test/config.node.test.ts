@@ -13,6 +13,9 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
 })
 
+/** A bootstrap address names its peer: bootstrap dials peers, not bare addresses. */
+const BOOT = '/ip4/10.0.0.1/tcp/1/p2p/12D3KooWHmS56Fy4FP34FsPS5P9NqhgumwHQovTuNw9k1eaK7syv'
+
 describe('resolveConfig', () => {
   it('maps every setting to one flag and one PARLEY_RELAY_* variable', () => {
     expect(flagOf('maxIncomingPending')).toBe('max-incoming-pending')
@@ -36,7 +39,7 @@ describe('resolveConfig', () => {
       })
     )
     const { relay, sources } = resolveConfig(
-      ['--config', file, '--relay-duration-limit', '90s', '--bootstrap', '/ip4/10.0.0.1/tcp/1', '--echo'],
+      ['--config', file, '--relay-duration-limit', '90s', '--bootstrap', BOOT, '--echo'],
       {
         HOME: dir,
         PARLEY_RELAY_LISTEN: '/ip4/127.0.0.1/tcp/2, /ip4/127.0.0.1/tcp/3/ws',
@@ -48,7 +51,7 @@ describe('resolveConfig', () => {
       dataDir: join(dir, 'state'),
       webDir: join(dir, 'site'),
       listen: ['/ip4/127.0.0.1/tcp/2', '/ip4/127.0.0.1/tcp/3/ws'],
-      bootstrap: ['/ip4/10.0.0.1/tcp/1'],
+      bootstrap: [BOOT],
       echo: true,
       relayDataLimit: 1000n,
       relayDurationLimitMs: 90_000,
@@ -79,5 +82,40 @@ describe('resolveConfig', () => {
     expect(bad(['--dht-address-scope', 'galaxy'])).toMatch(/expected 'private' or 'public'/)
     expect(bad(['--max-connections', '1.5'])).toMatch(/^--max-connections: expected an integer >= 1/)
     expect(bad(['positional'])).toMatch(/positional/)
+  })
+
+  it('refuses a malformed listen, announce or bootstrap multiaddr naming the setting and the item', () => {
+    const bad = (argv: string[], env = {}) => {
+      try {
+        resolveConfig(argv, env)
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError)
+        return (err as ConfigError).message
+      }
+      throw new Error('accepted')
+    }
+    expect(bad(['--listen', '/ip4/127.0.0.1/tcp/0', '--listen', 'garbage'])).toMatch(
+      /^--listen: expected a multiaddr such as \/ip4\/0\.0\.0\.0\/tcp\/4001, got "garbage" \(.+\)$/
+    )
+    expect(bad(['--announce', '/ip4/999.1.1.1/tcp/1'])).toMatch(
+      /^--announce: expected a multiaddr .*"\/ip4\/999\.1\.1\.1\/tcp\/1"/
+    )
+    expect(bad([], { PARLEY_RELAY_BOOTSTRAP: '/ip4/127.0.0.1/tcp/4001' })).toMatch(
+      /^\$PARLEY_RELAY_BOOTSTRAP: .*\(it names no peer: end it with '\/p2p\/<peer id>'\)$/
+    )
+    expect(bad(['--bootstrap', '/ip4/127.0.0.1/tcp/4001/p2p/not-a-peer-id'])).toMatch(
+      /^--bootstrap: expected a multiaddr/
+    )
+    const ok = resolveConfig(
+      [
+        '--listen',
+        '/ip4/0.0.0.0/tcp/4001/ws',
+        '--bootstrap',
+        '/dns4/relay.example/tcp/4001/p2p/12D3KooWHmS56Fy4FP34FsPS5P9NqhgumwHQovTuNw9k1eaK7syv'
+      ],
+      {}
+    )
+    expect(ok.relay.listen).toEqual(['/ip4/0.0.0.0/tcp/4001/ws'])
+    expect(ok.relay.bootstrap).toHaveLength(1)
   })
 })

@@ -126,12 +126,32 @@ describe('parley-relay', () => {
         message: /^parley-relay: --log-level: expected debug, info, warn, error, silent/
       },
       { args: ['--frobnicate'], message: /^parley-relay: Unknown option '--frobnicate'/ },
+      // Found by review: a malformed address used to exit 1 with the multiaddr library's raw error.
+      {
+        args: ['--listen', 'garbage'],
+        message: /^parley-relay: --listen: expected a multiaddr such as \/ip4\/0\.0\.0\.0\/tcp\/4001, got "garbage" \(/
+      },
+      {
+        args: [],
+        env: { PARLEY_RELAY_ANNOUNCE: '/ip4/203.0.113.7/tcp/4001,/dns4/' },
+        message: /^parley-relay: \$PARLEY_RELAY_ANNOUNCE: expected a multiaddr .*got "\/dns4\/"/
+      },
+      {
+        args: ['--bootstrap', '/ip4/127.0.0.1/tcp/4001'],
+        message:
+          /^parley-relay: --bootstrap: .*got "\/ip4\/127\.0\.0\.1\/tcp\/4001" \(it names no peer: end it with '\/p2p\/<peer id>'\)$/
+      },
       { args: ['--config', join(dir, 'missing.json')], message: /^parley-relay: --config .*missing\.json: cannot read/ }
     ]
     await writeFile(join(dir, 'typo.json'), JSON.stringify({ maxReservation: 5 }))
     cases.push({ args: ['--config', join(dir, 'typo.json')], message: /typo\.json: unknown key "maxReservation"$/ })
     await writeFile(join(dir, 'bad.json'), JSON.stringify({ relayDataLimit: '4 lots' }))
     cases.push({ args: ['--config', join(dir, 'bad.json')], message: /bad\.json: relayDataLimit: expected a size/ })
+    await writeFile(join(dir, 'addr.json'), JSON.stringify({ listen: ['/ip4/0.0.0.0/tcp/4001', 'tcp://0.0.0.0:4001'] }))
+    cases.push({
+      args: ['--config', join(dir, 'addr.json')],
+      message: /addr\.json: listen: expected a multiaddr .*"tcp:\/\/0\.0\.0\.0:4001"/
+    })
 
     for (const c of cases) {
       const { code, stdout, stderr } = await runOnce(['--data', join(dir, 'data'), ...c.args], c.env)
