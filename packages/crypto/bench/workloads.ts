@@ -12,12 +12,12 @@ import {
   generateIdentity,
   generateOneTimePrekeys,
   handOutOneTimePrekeys,
-  MemoryProtocolStore,
   type PrekeyBundle,
   publishBundle,
   type SessionManager,
   takePrekeyBundle
 } from '../src/api.ts'
+import { MemoryProtocolStore } from '../src/testing.ts'
 
 const DAY = 86_400_000
 /** Minimum warm-up time per workload (ms), the same on both sides of the comparison. */

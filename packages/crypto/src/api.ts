@@ -1,6 +1,6 @@
 // The public API shared by the Node and browser entry points (each adds its default backend).
 export * from './account.ts'
-export { deterministicBackend } from './backend/deterministic.ts'
+export { decodeAccount, encodeAccount } from './account-codec.ts'
 export { nobleBackend } from './backend/noble.ts'
 export type { BackendName, CryptoBackend, Encapsulation, RawKeyPair } from './backend/types.ts'
 export { webCryptoBackend } from './backend/webcrypto.ts'
@@ -12,6 +12,7 @@ export * from './errors.ts'
 export * from './identity.ts'
 export { validateEd25519PublicKey, validateX25519PublicKey } from './keys.ts'
 export { KeyedMutex } from './mutex.ts'
+export * from './one-time-prekeys.ts'
 export { type InitialMessage, parseInitialMessage } from './pqxdh.ts'
 export * from './protocol.ts'
 export { RATCHET_OVERHEAD_BYTES } from './ratchet.ts'
@@ -22,3 +23,4 @@ export {
   type SessionRecord,
   type SessionState
 } from './session.ts'
+export type { ProtocolStore, ProtocolTransaction } from './storage/types.ts'

@@ -50,10 +50,30 @@ export const HEADER_BYTES = 40
 export const PREKEY_GRACE_MS = 30 * 24 * 3600 * 1000
 /** Most one-time prekeys (of each kind) a device holds that were not handed out yet. */
 export const MAX_ONE_TIME_PREKEYS = 200
-/** Most handed-out, still unused one-time prekeys (of each kind) kept for first messages in flight; oldest dropped. */
-export const MAX_HANDED_OUT_PREKEYS = 200
-/** Most last-resort replay-cache entries kept per last-resort prekey; rotate the prekey before it fills. */
-export const MAX_REPLAY_CACHE_ENTRIES = 10_000
+/**
+ * Most one-time prekeys (of each kind) handed out directly to requesters of the prekey protocol and still unused.
+ * Requesters cost nothing to make, so past this the oldest of THESE are forgotten (a first message naming one gets
+ * UnknownPrekey); keys held by mailbox relays are a separate pool that requesters can never evict.
+ */
+export const MAX_REQUESTER_PREKEYS = 200
+/**
+ * Most one-time prekeys (of each kind) handed to our mailbox relays and still unused. Only the owner hands keys to its
+ * relays, a few batches at a time; when this pool is full no more are handed out (relays serve the last-resort prekey
+ * instead) — relay-held keys are never evicted by count, only by age (MAX_RELAY_PREKEY_AGE_MS).
+ */
+export const MAX_RELAY_PREKEYS = 256
+/** A one-time prekey handed to a relay is forgotten this long after it was handed out (pruneRetiredPrekeys). */
+export const MAX_RELAY_PREKEY_AGE_MS = 60 * 24 * 3600 * 1000
+/**
+ * Most first messages one last-resort prekey accepts (its replay cache's size). A full cache is never trimmed — a
+ * trimmed entry would let that first message be replayed into a second session — so the key then refuses first
+ * messages (LastResortPrekeyExhaustedError) until it is deleted.
+ */
+export const MAX_REPLAY_CACHE_ENTRIES = 256
+/** The current last-resort prekey is rotated early once it has started this many sessions (half of the cap). */
+export const LAST_RESORT_ROTATION_USES = MAX_REPLAY_CACHE_ENTRIES / 2
+/** Most last-resort prekeys kept (current and retired within the grace period); the oldest retired one goes first. */
+export const MAX_LAST_RESORT_PREKEYS = 8
 
 // ---- Message type bytes: high nibble version, low nibble type ----
 export const MESSAGE_TYPE_RATCHET = 1

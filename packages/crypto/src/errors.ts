@@ -3,11 +3,35 @@
  * Messages carry counts and ids only, never key material or plaintext.
  */
 
+/** Every `code` a ParleyCryptoError carries: what a caller branches on. */
+export type CryptoErrorCode =
+  | 'InvalidParameter'
+  | 'InvalidKey'
+  | 'AeadFailure'
+  | 'InvalidSignature'
+  | 'UntrustedDevice'
+  | 'Expired'
+  | 'UnsupportedVersion'
+  | 'Malformed'
+  | 'UnknownStateVersion'
+  | 'DuplicateMessage'
+  | 'UndecryptableHeader'
+  | 'UndecryptableBody'
+  | 'MessageGapTooLarge'
+  | 'NoSession'
+  | 'UnknownPrekey'
+  | 'ReplayedInitialMessage'
+  | 'LastResortPrekeyExhausted'
+  | 'StaleSession'
+  | 'UntrustedIdentity'
+  | 'SealedSenderFailure'
+  | 'RatchetFork'
+
 /** Base class of every error thrown by @parley/crypto. */
 export class ParleyCryptoError extends Error {
   static override readonly name: string = 'ParleyCryptoError'
-  readonly code: string
-  constructor(code: string, message: string) {
+  readonly code: CryptoErrorCode
+  constructor(code: CryptoErrorCode, message: string) {
     super(message)
     this.name = new.target.name
     this.code = code
@@ -142,6 +166,19 @@ export class ReplayedInitialMessageError extends ParleyCryptoError {
   }
 }
 
+/**
+ * The last-resort prekey an initial message names has started MAX_REPLAY_CACHE_ENTRIES sessions already: its replay
+ * cache is full, and a full cache is never trimmed (a trimmed entry would let that first message be replayed), so the
+ * key takes no more first messages. The sender fetches a fresh bundle; the owner rotates the key (see
+ * lastResortPrekeyNeedsRotation), which happens well before this when it replenishes its prekeys.
+ */
+export class LastResortPrekeyExhaustedError extends ParleyCryptoError {
+  static override readonly name = 'LastResortPrekeyExhaustedError'
+  constructor(id: number, uses: number) {
+    super('LastResortPrekeyExhausted', `last-resort prekey ${id} has started ${uses} sessions: fetch a fresh bundle`)
+  }
+}
+
 /** The session we would encrypt on was never acknowledged by the peer within the allowed age. */
 export class StaleSessionError extends ParleyCryptoError {
   static override readonly name = 'StaleSessionError'
@@ -176,4 +213,14 @@ export class RatchetForkError extends ParleyCryptoError {
   constructor() {
     super('RatchetFork', "the peer's ratchet forked (restored state): start a new session")
   }
+}
+
+/**
+ * True when `err` is an error of @parley/crypto — with the given `code` when one is passed: the one way to branch on
+ * a failure (never on a message).
+ *
+ * @example if (isCryptoError(err, 'UnknownPrekey')) fetchFreshBundle()
+ */
+export function isCryptoError(err: unknown, code?: CryptoErrorCode): err is ParleyCryptoError {
+  return err instanceof ParleyCryptoError && (code === undefined || err.code === code)
 }

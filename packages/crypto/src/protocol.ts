@@ -7,7 +7,8 @@
  * after the commit resolved; a failed decrypt or a failed commit leaves every stored byte unchanged.
  * Operations on one peer device are serialised (KeyedMutex); account changes take the account lock as well.
  */
-import { type AccountState, consumeOneTimePrekeys, encodeAccount, rememberLastResortUse } from './account.ts'
+import type { AccountState } from './account.ts'
+import { encodeAccount } from './account-codec.ts'
 import type { CryptoBackend } from './backend/types.ts'
 import { type PrekeyBundle, verifyPrekeyBundle } from './bundle.ts'
 import { concat, equalBytes, toHex } from './codec.ts'
@@ -27,7 +28,6 @@ import {
   MalformedError,
   NoSessionError,
   ParleyCryptoError,
-  ReplayedInitialMessageError,
   StaleSessionError,
   UndecryptableHeaderError,
   UnknownPrekeyError,
@@ -36,8 +36,9 @@ import {
 } from './errors.ts'
 import { verifyCertificate } from './identity.ts'
 import { KeyedMutex } from './mutex.ts'
-import { initiate, parseInitialMessage, respond, unseal } from './pqxdh.ts'
+import { initiate, parseInitialMessage, unseal } from './pqxdh.ts'
 import { type DecryptableState, expireSkipped, ratchetDecrypt, ratchetEncrypt } from './ratchet.ts'
+import { acceptInitialMessage } from './responder.ts'
 import {
   decodeSessionRecord,
   EMPTY_RECORD,
@@ -47,6 +48,7 @@ import {
   type SessionRecord,
   type SessionState
 } from './session.ts'
+import type { ProtocolStore } from './storage/types.ts'
 
 /** Work bound per incoming ratchet frame: header trials in the current and each archived session. */
 export const MAX_TRIALS_PER_FRAME = MAX_HEADER_TRIALS * (1 + MAX_ARCHIVED_SESSIONS)
@@ -56,40 +58,6 @@ export const MAX_CACHED_RECORDS = 1024
 /** Names a peer device: its identity key and its device key. */
 export function deviceAddress(identityKey: Uint8Array, deviceKey: Uint8Array): string {
   return `${toHex(identityKey)}.${toHex(deviceKey)}`
-}
-
-/** What one commit carries; a store writes all of it in one atomic batch. */
-export interface ProtocolTransaction {
-  readonly sessions: ReadonlyArray<{ readonly address: string; readonly record: Uint8Array }>
-  /** The serialised account, when prekeys were consumed or a replay cache grew. */
-  readonly account?: Uint8Array
-  /** A received message's plaintext and id: persisted with the advanced session, before any receipt goes out. */
-  readonly received?: { readonly address: string; readonly messageId: Uint8Array; readonly plaintext: Uint8Array }
-  /** A sent message's exact bytes: persisted with the session update, so retries resend the same bytes. */
-  readonly sent?: { readonly address: string; readonly messageId: Uint8Array; readonly ciphertext: Uint8Array }
-}
-
-/** Persistence the manager needs. */
-export interface ProtocolStore {
-  loadSessionRecord(address: string): Promise<Uint8Array | undefined>
-  commit(tx: ProtocolTransaction): Promise<void>
-}
-
-/** A store in memory (tests, benchmarks, the simulator). Records are kept as bytes, as a real store would. */
-export class MemoryProtocolStore implements ProtocolStore {
-  readonly records = new Map<string, Uint8Array>()
-  account?: Uint8Array
-  commits = 0
-
-  async loadSessionRecord(address: string): Promise<Uint8Array | undefined> {
-    return this.records.get(address)
-  }
-
-  async commit(tx: ProtocolTransaction): Promise<void> {
-    for (const { address, record } of tx.sessions) this.records.set(address, record)
-    if (tx.account !== undefined) this.account = tx.account
-    this.commits++
-  }
 }
 
 export interface SessionManagerOptions {
@@ -228,6 +196,17 @@ export class SessionManager {
       const next: SessionRecord = { archived: [record.current, ...record.archived].slice(0, MAX_ARCHIVED_SESSIONS) }
       await this.store.commit({ sessions: [{ address, record: encodeSessionRecord(next) }] })
       this.remember(address, next)
+    })
+  }
+
+  /**
+   * Forgets every session with a peer device: `remove` deletes the stored record, under this address's lock so that
+   * no decryption or encryption in flight writes it back. (The messenger drops a declined message request this way.)
+   */
+  async removeSession(address: string, remove: () => Promise<void>): Promise<void> {
+    await this.locks.run(address, async () => {
+      await remove()
+      this.cache.delete(address)
     })
   }
 
@@ -402,42 +381,7 @@ export class SessionManager {
         return this.decryptIn(address, record, existing, existing.ratchet, msg.frame, options.messageId, {})
       return this.locks.run('\0account', async () => {
         const acct = this.accountState
-        const replayKey = toHex(await this.backend.sha256(concat(msg.baseKey, msg.kemCiphertext)))
-        let kemSecretKey: Uint8Array
-        let lastResortId: number | undefined
-        if (msg.kemIsOneTime) {
-          const k = acct.oneTimePrekeys.find((p) => p.kind === 'kem' && p.id === msg.kemPrekeyId)
-          if (k === undefined) throw new UnknownPrekeyError('one-time KEM', msg.kemPrekeyId)
-          kemSecretKey = k.keyPair.secretKey
-        } else {
-          const k = acct.lastResortPrekeys.find((p) => p.id === msg.kemPrekeyId)
-          if (k === undefined) throw new UnknownPrekeyError('last-resort KEM', msg.kemPrekeyId)
-          if (k.replayCache.includes(replayKey)) throw new ReplayedInitialMessageError()
-          kemSecretKey = k.keyPair.secretKey
-          lastResortId = k.id
-        }
-        let oneTimePrekey: AccountState['oneTimePrekeys'][number] | undefined
-        if (msg.oneTimePrekeyId !== undefined) {
-          oneTimePrekey = acct.oneTimePrekeys.find((p) => p.kind === 'x25519' && p.id === msg.oneTimePrekeyId)
-          if (oneTimePrekey === undefined) throw new UnknownPrekeyError('one-time', msg.oneTimePrekeyId)
-        }
-        const { pending, associatedData } = await respond(
-          this.backend,
-          {
-            device: acct.device,
-            signedPrekey: spk.keyPair,
-            kemSecretKey,
-            ...(oneTimePrekey !== undefined && { oneTimePrekey: oneTimePrekey.keyPair })
-          },
-          msg,
-          sender,
-          opened
-        )
-        let nextAccount = consumeOneTimePrekeys(acct, [
-          ...(msg.kemIsOneTime ? [msg.kemPrekeyId] : []),
-          ...(oneTimePrekey !== undefined ? [oneTimePrekey.id] : [])
-        ])
-        if (lastResortId !== undefined) nextAccount = rememberLastResortUse(nextAccount, lastResortId, replayKey)
+        const accepted = await acceptInitialMessage(this.backend, acct, msg, spk, sender, opened)
         const fresh: Omit<SessionState, 'ratchet'> & { ratchet: SessionState['ratchet'] } = {
           version: msg.version,
           sessionId: msg.baseKey,
@@ -447,11 +391,11 @@ export class SessionManager {
           // Replaced by the state ratchetDecrypt returns; decryptIn never reads it for a fresh session.
           ratchet: undefined as never,
           createdAt: now,
-          associatedData
+          associatedData: accepted.associatedData
         }
-        return this.decryptIn(address, record, undefined, pending, msg.frame, options.messageId, {
+        return this.decryptIn(address, record, undefined, accepted.pending, msg.frame, options.messageId, {
           fresh,
-          account: nextAccount
+          account: accepted.account
         })
       })
     })

@@ -15,11 +15,11 @@ import {
   MAX_HEADER_TRIALS,
   MAX_RECEIVING_CHAINS,
   MAX_TRIALS_PER_FRAME,
-  MemoryProtocolStore,
   ParleyCryptoError,
   type SessionManager,
   takePrekeyBundle
 } from '../src/api.ts'
+import { MemoryProtocolStore } from '../src/testing.ts'
 import { backendsUnderTest, isNode } from './helpers/backends.ts'
 import { connectedPair, DAY, deliver, messageId, type Party, send, str, TestClock } from './helpers/parties.ts'
 

@@ -15,13 +15,13 @@ import {
   createSessionManager,
   decodeAccount,
   equalBytes,
-  MemoryProtocolStore,
   needsSessionReset,
   ParleyCryptoError,
   type PrekeyBundle,
   type SessionManager,
   takePrekeyBundle
 } from '../src/api.ts'
+import { MemoryProtocolStore } from '../src/testing.ts'
 import { backendsUnderTest } from './helpers/backends.ts'
 import { connectedPair, DAY, messageId, str, TestClock, utf8 } from './helpers/parties.ts'
 

@@ -6,12 +6,6 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   availableOneTimePrekeys,
-  decodeAccount,
-  encodeAccount,
-  generateOneTimePrekeys,
-  handOutOneTimePrekeys,
-  MAX_HANDED_OUT_PREKEYS,
-  MAX_ONE_TIME_PREKEYS,
   MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
   needsSessionReset,
   ParleyCryptoError,
@@ -46,26 +40,6 @@ async function sessionId(p: Party, q: Party): Promise<string | undefined> {
   const info = await p.manager.sessionInfo(q.manager.address)
   return info && toHex(info.sessionId)
 }
-
-describe('one-time prekey pool', () => {
-  it('keys handed out but never used do not block replenishing, and are capped (oldest dropped)', async () => {
-    const backend = backends[0]!
-    const p = await makeParty('p', backend, { oneTime: 0 })
-    let s = p.manager.account
-    for (let round = 0; round < 3; round++) {
-      s = await generateOneTimePrekeys(backend, s, 'x25519', MAX_ONE_TIME_PREKEYS)
-      expect(availableOneTimePrekeys(s, 'x25519')).toBe(MAX_ONE_TIME_PREKEYS)
-      s = handOutOneTimePrekeys(s, 'x25519', MAX_ONE_TIME_PREKEYS).state
-      expect(availableOneTimePrekeys(s, 'x25519')).toBe(0)
-    }
-    s = await generateOneTimePrekeys(backend, s, 'x25519', 1)
-    const handedOut = s.oneTimePrekeys.filter((k) => k.handedOut)
-    expect(handedOut.length).toBeLessThanOrEqual(MAX_HANDED_OUT_PREKEYS)
-    // The newest handed-out keys are the ones kept.
-    expect(Math.min(...handedOut.map((k) => k.id))).toBeGreaterThan(2 * MAX_ONE_TIME_PREKEYS)
-    expect(decodeAccount(encodeAccount(s)).oneTimePrekeys).toHaveLength(s.oneTimePrekeys.length)
-  })
-})
 
 describe.each(backends.map((b) => [b.name, b] as const))('sessions on %s', (_name, backend) => {
   it('ten initial messages before the first reply, delivered shuffled and twice each, make one session', async () => {

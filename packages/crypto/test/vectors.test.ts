@@ -27,7 +27,6 @@ import {
   fromHex,
   InvalidSignatureError,
   MalformedError,
-  MemoryProtocolStore,
   matchesSafetyQr,
   parseInitialMessage,
   RATCHET_OVERHEAD_BYTES,
@@ -40,6 +39,7 @@ import {
   verifyOneTimePrekey,
   verifyPrekeyBundle
 } from '../src/api.ts'
+import { MemoryProtocolStore } from '../src/testing.ts'
 import { backendsUnderTest } from './helpers/backends.ts'
 import {
   buildParty,

@@ -8,11 +8,11 @@ import {
   generateIdentity,
   generateOneTimePrekeys,
   type IdentityKeyPair,
-  MemoryProtocolStore,
   publishBundle,
   type SessionManager,
   takePrekeyBundle
 } from '@parley/crypto'
+import { MemoryProtocolStore } from '@parley/crypto/testing'
 
 export const DAY = 24 * 3600 * 1000
 /** The fixed test clock: 2026-11-28T00:00:00Z. */

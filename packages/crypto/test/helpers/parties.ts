@@ -8,11 +8,11 @@ import {
   encodeAccount,
   generateIdentity,
   generateOneTimePrekeys,
-  MemoryProtocolStore,
   type PrekeyBundle,
   type SessionManager,
   takePrekeyBundle
 } from '../../src/api.ts'
+import { MemoryProtocolStore } from '../../src/testing.ts'
 
 export const DAY = 24 * 3600 * 1000
 

@@ -18,7 +18,6 @@ import {
   type CryptoBackend,
   createAccount,
   createSessionManager,
-  deterministicBackend,
   encodeAccount,
   encodeBundle,
   encodeCertificate,
@@ -28,12 +27,12 @@ import {
   generateIdentity,
   generateOneTimePrekeys,
   type IdentityKeyPair,
-  MemoryProtocolStore,
   type PrekeyBundle,
   safetyNumber,
   takePrekeyBundle,
   toHex
 } from '../../src/api.ts'
+import { deterministicBackend, MemoryProtocolStore } from '../../src/testing.ts'
 
 /** Everything a party's deterministic set-up depends on (the JSON records each field as hex or a number). */
 export interface PartyRecipe {
