@@ -158,6 +158,8 @@ async function main(): Promise<void> {
     maxReservations: Math.max(1024, connections),
     inboundConnectionThreshold: 1000,
     maxIncomingPendingConnections: 512,
+    // Every other client of a /24 holds a reservation: the per-range reservation cap must admit them all.
+    maxReservationsPerRange: PER_RANGE,
     mailboxLimits
   }
   const { rpc: relay, hello } = await start(

@@ -1,12 +1,8 @@
 /** Every limit and timer of the messenger, named. */
 
-/** kad-dht protocol id is `${prefix}/kad/1.0.0`; the simulator may override the prefix. */
-export const DEFAULT_PROTOCOL_PREFIX = '/parley'
-/** Connections per second one host may open to us (libp2p's default of 5 is too low for loopback tests and NATs). */
-export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
-export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 100
-/** How long a dial + stream open may take when the caller passed no signal. */
-export const DEFAULT_DIAL_TIMEOUT = 10_000
+/** Network limits (connections, dial timeout, DHT bounds) live in @parley/network; the protocol prefix in @parley/wire. */
+export { DEFAULT_DIAL_TIMEOUT } from '@parley/network'
+export { DEFAULT_PROTOCOL_PREFIX } from '@parley/wire'
 /** How long a DHT lookup may take when the caller passed no signal. */
 export const DEFAULT_LOOKUP_TIMEOUT = 30_000
 /** Our DHT record is republished this often (and its expiry is REPUBLISH × 4 ahead). */

@@ -34,13 +34,8 @@ export class OutboxFullError extends MessengerError {
   }
 }
 
-/** The contact's record could not be found in the DHT (offline for long, or never published). */
-export class ContactNotFoundError extends MessengerError {
-  static override readonly name = 'ContactNotFoundError'
-  constructor() {
-    super('ContactNotFound', "no valid record for the contact's identity in the DHT")
-  }
-}
+/** The contact's record could not be found in the DHT: thrown by @parley/network's lookup, re-exported here. */
+export { ContactNotFoundError } from '@parley/network'
 
 /** A peer answered with an error, or broke the protocol. */
 export class PeerProtocolError extends MessengerError {

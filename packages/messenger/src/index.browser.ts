@@ -3,13 +3,23 @@
  * relay, kad-dht in client mode) as the default libp2p node. Imports nothing from Node (no TCP, mDNS or node:*), so
  * bundlers that pick the `browser` export condition never pull the Node transports in.
  */
+
+export {
+  bootstrapDialGate,
+  type CourierFactory,
+  createBrowserCourier,
+  createBrowserLibp2p,
+  type Libp2pFactory,
+  MailboxClient,
+  MailboxError,
+  type NetworkOptions,
+  type ParleyServices
+} from '@parley/network'
 export * from './constants.ts'
-export type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './dht-options.ts'
 export * from './errors.ts'
 export type { MessengerEvents } from './events.ts'
-export { bootstrapDialGate, createBrowserCourier, createBrowserLibp2p } from './libp2p-browser.ts'
 
-import { createBrowserCourier, createBrowserLibp2p } from './libp2p-browser.ts'
+import { createBrowserCourier, createBrowserLibp2p } from '@parley/network'
 import { type Messenger, type MessengerOptions, startMessenger } from './messenger.ts'
 
 /**
@@ -19,6 +29,5 @@ import { type Messenger, type MessengerOptions, startMessenger } from './messeng
 export function createMessenger(options: MessengerOptions): Promise<Messenger> {
   return startMessenger({ libp2p: createBrowserLibp2p, courier: createBrowserCourier, ...options })
 }
-export { MailboxClient, MailboxError } from './mailbox-client.ts'
 export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'

@@ -2,21 +2,26 @@
  * @parley/messenger — the engine the apps compose: a libp2p node that finds contacts through the DHT and chats end
  * to end encrypted, with a durable outbox, deduplicated delivery and typed events.
  */
-export * from './constants.ts'
-export { MonotonicRecordDatastore, RolledBackRecordError } from './dht-datastore.ts'
-export { type DhtTimers, parleyDht } from './dht-options.ts'
-export * from './errors.ts'
-export type { MessengerEvents } from './events.ts'
+
 export {
   type CourierFactory,
   createNodeCourier,
   createNodeLibp2p,
+  type DhtTimers,
   type Libp2pFactory,
+  MailboxClient,
+  MailboxError,
+  MonotonicRecordDatastore,
   type NetworkOptions,
-  type ParleyServices
-} from './libp2p.ts'
+  type ParleyServices,
+  parleyDht,
+  RolledBackRecordError
+} from '@parley/network'
+export * from './constants.ts'
+export * from './errors.ts'
+export type { MessengerEvents } from './events.ts'
 
-import { createNodeCourier, createNodeLibp2p } from './libp2p.ts'
+import { createNodeCourier, createNodeLibp2p } from '@parley/network'
 import { type Messenger, type MessengerOptions, startMessenger } from './messenger.ts'
 
 /**
@@ -26,6 +31,5 @@ import { type Messenger, type MessengerOptions, startMessenger } from './messeng
 export function createMessenger(options: MessengerOptions): Promise<Messenger> {
   return startMessenger({ libp2p: createNodeLibp2p, courier: createNodeCourier, ...options })
 }
-export { MailboxClient, MailboxError } from './mailbox-client.ts'
 export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'

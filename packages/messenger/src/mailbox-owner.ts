@@ -15,6 +15,7 @@ import {
   type SignedOneTimePrekey,
   toHex
 } from '@parley/crypto'
+import type { MailboxClient } from '@parley/network'
 import { decodeAck, decodeEnvelope, type Envelope } from '@parley/wire'
 import {
   MAILBOX_PREKEY_BATCH,
@@ -23,7 +24,6 @@ import {
   ONE_TIME_PREKEY_REPLENISH_BELOW,
   ONE_TIME_PREKEY_TARGET
 } from './constants.ts'
-import type { MailboxClient } from './mailbox-client.ts'
 
 /** What a mailbox round needs from the messenger. */
 export interface MailboxOwner {

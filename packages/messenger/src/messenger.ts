@@ -53,6 +53,18 @@ import {
   toHex,
   validateEd25519PublicKey
 } from '@parley/crypto'
+import {
+  type CourierFactory,
+  depositAtRelays,
+  type FoundRecord,
+  type Libp2pFactory,
+  lookupRecord,
+  type NetworkOptions,
+  type ParleyServices,
+  relayName,
+  takePrekeysAtRelays,
+  withMailbox
+} from '@parley/network'
 import type { ProfileBatch, ProfileStore } from '@parley/store'
 import {
   DEPOSIT_TOKEN_BYTES,
@@ -71,6 +83,7 @@ import {
   encodePrekeyResponse,
   MAX_DEPOSIT_TOKENS,
   MAX_ENVELOPE_BYTES,
+  MAX_PREKEY_RESPONSE_BYTES,
   type PayloadInit,
   type ProtocolIds,
   protocols,
@@ -102,8 +115,6 @@ import {
   RETRY_INITIAL_MS,
   RETRY_MAX_MS
 } from './constants.ts'
-import { depositAtRelays, relayName, takePrekeysAtRelays, withMailbox } from './courier.ts'
-import { type FoundRecord, lookupRecord } from './dht-lookup.ts'
 import {
   IdentityChangedError,
   InvalidInputError,
@@ -113,7 +124,6 @@ import {
   UnknownContactError
 } from './errors.ts'
 import type { MessengerEvents } from './events.ts'
-import type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './libp2p.ts'
 import { keepMailbox, type MailboxOwner } from './mailbox-owner.ts'
 import { applyReceived, type ReceivedOutcome } from './received.ts'
 import {
@@ -960,7 +970,7 @@ export class Messenger {
     }
     if (stream !== undefined) {
       try {
-        const lp = lpStream(stream, { maxDataLength: 8192 })
+        const lp = lpStream(stream, { maxDataLength: MAX_PREKEY_RESPONSE_BYTES })
         await lp.write(encodePrekeyRequest({ identityKey: fromHex(c.identity) }), { signal })
         const response = decodePrekeyResponse((await lp.read({ signal })).subarray())
         await stream.close({ signal })

@@ -23,10 +23,11 @@ import {
   decodeSessionRecord,
   defaultBackend,
   generateIdentity,
-  MemoryProtocolStore,
   type SessionManager,
   toHex
 } from '@parley/crypto'
+import { MemoryProtocolStore } from '@parley/crypto/testing'
+import { createNodeLibp2p, type ParleyServices } from '@parley/network'
 import type { ProfileStore } from '@parley/store'
 import {
   DHT_NAMESPACE,
@@ -40,8 +41,7 @@ import {
 } from '@parley/wire'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createMessenger, type Messenger, type Namespace, type NetworkOptions } from '../src/index.ts'
-import { createNodeLibp2p, type ParleyServices } from '../src/libp2p.ts'
-import { memoryProfile, until } from './helpers.ts'
+import { memoryProfile, ONE_HOST_NETWORK, until } from './helpers.ts'
 
 /** Kademlia k for these small networks: larger than the network, so every put and get reaches every server. */
 export const FULL_K = 20
@@ -56,7 +56,7 @@ export class Cluster {
   private readonly network: NetworkOptions
 
   constructor(network: NetworkOptions = {}) {
-    this.network = { kBucketSize: FULL_K, ...network }
+    this.network = { kBucketSize: FULL_K, ...ONE_HOST_NETWORK, ...network }
   }
 
   /** Starts a bootstrap messenger and `servers` more DHT servers that know only it. */

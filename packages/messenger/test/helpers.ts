@@ -18,8 +18,20 @@ export async function memoryProfile(): Promise<ProfileStore<Namespace>> {
   })
 }
 
+/**
+ * Every test node listens and dials on 127.0.0.1, so the whole test network is one /24: the per-address-range caps on
+ * connections and on the DHT routing table (which protect real nodes from one host) are raised for it, explicitly.
+ */
+export const ONE_HOST_NETWORK: NetworkOptions = {
+  rangeLimits: { maxInboundConnectionsPerRange: 1_000 },
+  routingLimits: { maxRoutingPeersPerRange: 1_000, maxRoutingPeersPerRangePerBucket: 1_000 }
+}
+
 export async function node(network: NetworkOptions = {}, store?: ProfileStore<Namespace>): Promise<Messenger> {
-  return createMessenger({ store: store ?? (await memoryProfile()), network: { kBucketSize: 4, ...network } })
+  return createMessenger({
+    store: store ?? (await memoryProfile()),
+    network: { kBucketSize: 4, ...ONE_HOST_NETWORK, ...network }
+  })
 }
 
 /** Collects events of one type. */

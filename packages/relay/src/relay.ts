@@ -3,7 +3,8 @@
  * autoNAT (answering others), a circuit relay v2 server with operator-set limits, kad-dht in server mode under the
  * Parley protocol with Parley's record rules, the mailbox service, and an HTTP side for /metrics, /healthz and the
  * web app's static files. State lives under one data directory: the key file (a stable PeerId), the mailbox
- * LevelDB (synced writes) and the DHT's record LevelDB.
+ * LevelDB (synced writes) and the DHT's record LevelDB (bounded; kept across restarts). Per-address-range caps on
+ * connections and reservations come from @parley/network's connection policy.
  */
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -22,11 +23,13 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { type CryptoBackend, defaultBackend } from '@parley/crypto'
-import { MonotonicRecordDatastore, parleyDht } from '@parley/messenger'
+import { ConnectionPolicy, MonotonicRecordDatastore, parleyDht } from '@parley/network'
 import { openStore, type StoreBackend, StoreLockedError } from '@parley/store'
+import { MemoryDatastore } from 'datastore-core'
+import { LevelDatastore } from 'datastore-level'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import {
   DEFAULT_HTTP_HOST,
   DEFAULT_HTTP_PORT,
@@ -35,10 +38,13 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_MAX_RESERVATIONS,
+  DEFAULT_MAX_RESERVATIONS_PER_RANGE,
   DEFAULT_PROTOCOL_PREFIX,
   DEFAULT_RELAY_DATA_LIMIT,
   DEFAULT_RELAY_DURATION_LIMIT_MS,
+  DEFAULT_RELAY_MAX_INBOUND_CONNECTIONS_PER_RANGE,
   DEFAULT_RESERVATION_TTL_MS,
+  DHT_DIR,
   ECHO_PROTOCOL,
   MAILBOX_DIR,
   PRIVATE_KEY_FILE
@@ -76,6 +82,14 @@ export interface RelayOptions {
   inboundConnectionThreshold?: number
   /** Inbound connections in their upgrade (handshake) at once. */
   maxIncomingPendingConnections?: number
+  /** Inbound connections from one IPv4 /24 or IPv6 /64 at once (DEFAULT_RELAY_MAX_INBOUND_CONNECTIONS_PER_RANGE). */
+  maxInboundConnectionsPerRange?: number
+  /** Circuit reservations held by one IPv4 /24 or IPv6 /64 at once (DEFAULT_MAX_RESERVATIONS_PER_RANGE). */
+  maxReservationsPerRange?: number
+  /** DHT records this relay keeps (@parley/network DEFAULT_MAX_DHT_RECORDS); past it the oldest are evicted. */
+  dhtMaxRecords?: number
+  /** Bytes of DHT records this relay keeps (@parley/network DEFAULT_MAX_DHT_RECORD_BYTES). */
+  dhtMaxRecordBytes?: number
   /** The mailbox service's limits (defaults: DEFAULT_MAILBOX_LIMITS). */
   mailboxLimits?: Partial<MailboxLimits>
   /** Mailbox datastore to use instead of `<dataDir>/mailbox` (tests pass a PowerCutDatastore). Not closed by stop(). */
@@ -137,6 +151,10 @@ function validate(o: RelayOptions): void {
   checkInt('maxConnections', o.maxConnections, 1)
   checkInt('inboundConnectionThreshold', o.inboundConnectionThreshold, 1)
   checkInt('maxIncomingPendingConnections', o.maxIncomingPendingConnections, 1)
+  checkInt('maxInboundConnectionsPerRange', o.maxInboundConnectionsPerRange, 1)
+  checkInt('maxReservationsPerRange', o.maxReservationsPerRange, 1)
+  checkInt('dhtMaxRecords', o.dhtMaxRecords, 1)
+  checkInt('dhtMaxRecordBytes', o.dhtMaxRecordBytes, 1)
   checkInt('shutdownDrainMs', o.shutdownDrainMs, 0)
   if (o.relayDataLimit !== undefined) {
     const ok = typeof o.relayDataLimit === 'bigint' ? o.relayDataLimit > 0n : Number.isSafeInteger(o.relayDataLimit)
@@ -156,6 +174,68 @@ async function openMailboxStore(path: string): Promise<StoreBackend> {
     if (err instanceof StoreLockedError) throw new DataDirLockedError(path)
     throw err
   }
+}
+
+/** Opens the DHT record LevelDB (the mailbox store's lock already keeps a second relay out of the data directory). */
+async function openDhtRecordStore(path: string): Promise<LevelDatastore> {
+  const store = new LevelDatastore(path)
+  await store.open()
+  return store
+}
+
+/** The DHT record store's and the connection policy's figures, as prom-client metrics read at scrape time. */
+function registerPolicyMetrics(registry: Registry, records: MonotonicRecordDatastore, policy: ConnectionPolicy): void {
+  const registers = [registry]
+  new Gauge({
+    name: 'parley_dht_records',
+    help: 'DHT records this relay holds.',
+    registers,
+    collect() {
+      this.set(records.stats().records)
+    }
+  })
+  new Gauge({
+    name: 'parley_dht_record_bytes',
+    help: 'Bytes of DHT records this relay holds.',
+    registers,
+    collect() {
+      this.set(records.stats().bytes)
+    }
+  })
+  // prom-client counters take increments: each scrape adds what happened since the last one.
+  const counter = (name: string, help: string, read: () => number) => {
+    let seen = 0
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const now = read()
+        if (now > seen) this.inc(now - seen)
+        seen = now
+      }
+    })
+  }
+  counter(
+    'parley_dht_records_evicted_total',
+    'DHT records evicted to stay within the record store bound.',
+    () => records.stats().evicted
+  )
+  counter(
+    'parley_dht_records_refused_total',
+    'DHT record puts refused because only records that may not be evicted were left.',
+    () => records.stats().refused
+  )
+  counter(
+    'parley_relay_range_connections_refused_total',
+    'Inbound connections refused because their address range held its share.',
+    () => policy.refused.connections
+  )
+  counter(
+    'parley_relay_range_reservations_refused_total',
+    'Circuit reservations refused because their address range held its share.',
+    () => policy.refused.reservations
+  )
 }
 
 /** Creates and starts a relay; every opened resource is released again if any step fails. */
@@ -189,14 +269,28 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       datastore = opened
     }
 
+    // kad-dht's records go to their own LevelDB, bounded: a restart must not forget every record this relay served
+    // (lookups through it would fail until each owner's next republish, up to 10 minutes later). Records are public
+    // (signed, served to anyone who asks); the peer store (every client's peer id and IP address) stays in memory.
+    const dhtRecords = await openDhtRecordStore(join(dataDir, DHT_DIR))
+    cleanup.push(() => dhtRecords.close())
+    const records = await new MonotonicRecordDatastore(new MemoryDatastore(), {
+      records: dhtRecords,
+      ...(options.dhtMaxRecords !== undefined && { maxRecords: options.dhtMaxRecords }),
+      ...(options.dhtMaxRecordBytes !== undefined && { maxBytes: options.dhtMaxRecordBytes })
+    }).load()
+    const policy = new ConnectionPolicy({
+      maxInboundConnectionsPerRange:
+        options.maxInboundConnectionsPerRange ?? DEFAULT_RELAY_MAX_INBOUND_CONNECTIONS_PER_RANGE,
+      maxReservationsPerRange: options.maxReservationsPerRange ?? DEFAULT_MAX_RESERVATIONS_PER_RANGE
+    })
+
     // One registry per relay: prometheus-metrics would otherwise share prom-client's global one.
     const registry = new Registry()
+    registerPolicyMetrics(registry, records, policy)
     const node = await createLibp2p<RelayServices>({
       privateKey: identity.key,
-      // Memory only: kad-dht's records (each names a user's identity key) and the peer store (every client's peer id
-      // and IP address). Records are soft state that owners republish every 10 minutes; a relay's disk holds nothing
-      // that names a user. Parley records only move forward in sequence.
-      datastore: new MonotonicRecordDatastore(),
+      datastore: records,
       start: false,
       addresses: {
         listen: options.listen ?? DEFAULT_LISTEN,
@@ -218,6 +312,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         inboundConnectionThreshold: options.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
         maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS
       },
+      // Per-address-range caps on inbound connections and circuit reservations (@parley/network connection policy).
+      connectionGater: policy.gater,
       metrics: prometheusMetrics({ registry, statfsLocation: dataDir }),
       peerDiscovery: options.bootstrap && options.bootstrap.length > 0 ? [bootstrap({ list: options.bootstrap })] : [],
       services: {
@@ -242,6 +338,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         })
       }
     })
+    policy.attach(node, node.services.circuitRelay)
     await node.start()
     cleanup.push(() => node.stop())
     node.services.circuitRelay.addEventListener('relay:reservation', () => {

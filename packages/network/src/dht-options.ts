@@ -4,14 +4,20 @@
  * Imports nothing Node-only: the browser preset loads this module.
  */
 import type { PeerInfo, PrivateKey } from '@libp2p/interface'
-import { type KadDHT, type KadDHTInit, kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
+import {
+  type KadDHT,
+  type KadDHTComponents,
+  type KadDHTInit,
+  kadDHT,
+  removePublicAddressesMapper
+} from '@libp2p/kad-dht'
 import type { CryptoBackend } from '@parley/crypto'
-import { DHT_NAMESPACE, dhtRecordSelector, dhtRecordValidator, protocols } from '@parley/wire'
+import { DEFAULT_PROTOCOL_PREFIX, DHT_NAMESPACE, dhtRecordSelector, dhtRecordValidator, protocols } from '@parley/wire'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2p } from 'libp2p'
-import { DEFAULT_PROTOCOL_PREFIX } from './constants.ts'
+import type { RangeLimits } from './connection-policy.ts'
+import { type GuardedRoutingTable, type RoutingLimits, RoutingPolicy } from './routing-policy.ts'
 
-/** Options of the libp2p node a messenger runs. */
 /** kad-dht's timer and timeout settings a test or the simulator may set (never its protocol or record rules). */
 export type DhtTimers = Pick<
   KadDHTInit,
@@ -22,6 +28,7 @@ export type DhtTimers = Pick<
   | 'networkDialTimeout'
 >
 
+/** Options of the libp2p node a messenger runs. */
 export interface NetworkOptions {
   /**
    * Where libp2p (and kad-dht's record store) keeps its data. Default: an in-memory MonotonicRecordDatastore, which
@@ -52,6 +59,20 @@ export interface NetworkOptions {
   mdns?: boolean
   /** Injected clock for record validation (tests, the simulator). */
   now?: () => number
+  /**
+   * Per-address-range caps on inbound connections (default DEFAULT_RANGE_LIMITS). Many test nodes on one loopback
+   * /24 need them raised; never lower the defaults' protection on a real network.
+   */
+  rangeLimits?: Partial<RangeLimits>
+  /** Per-address-range caps on the DHT routing table (default DEFAULT_ROUTING_LIMITS); see rangeLimits. */
+  routingLimits?: Partial<RoutingLimits>
+  /** Open connections in all (default DEFAULT_MAX_CONNECTIONS). Node only. */
+  maxConnections?: number
+  /**
+   * Source address of outgoing TCP connections (a multi-homed host choosing its interface; tests on loopback use it to
+   * play hosts in different /24s). Default: the operating system's choice. Node only.
+   */
+  dialFrom?: string
 }
 
 export type ParleyServices = { dht: KadDHT; identify: unknown; ping: unknown }
@@ -74,10 +95,14 @@ export type Libp2pFactory = (
  * The kad-dht service of every Parley node: our own protocol id (never the public IPFS DHT) and Parley's record
  * validator and selector (every node rejects forged, uncertified, expired or rolled-back records).
  */
-export function parleyDht(backend: CryptoBackend, options: NetworkOptions, defaults: { clientMode: boolean }) {
+export function parleyDht(
+  backend: CryptoBackend,
+  options: NetworkOptions,
+  defaults: { clientMode: boolean }
+): (components: KadDHTComponents) => KadDHT {
   const ids = protocols(options.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX)
   const keepPrivate = (options.addressScope ?? 'private') === 'private'
-  return kadDHT({
+  const factory = kadDHT({
     protocol: ids.kad,
     clientMode: options.clientMode ?? defaults.clientMode,
     ...(options.kBucketSize !== undefined && { kBucketSize: options.kBucketSize }),
@@ -87,4 +112,12 @@ export function parleyDht(backend: CryptoBackend, options: NetworkOptions, defau
     // Timers (query-self interval, timeouts…) for tests and the simulator; protocol, validators and selectors stay ours.
     ...options.dhtTimers
   })
+  return (components) => {
+    const dht = factory(components)
+    // Address diversity in the routing table: one /24 may not fill our buckets (see routing-policy.ts).
+    new RoutingPolicy(components, options.routingLimits).guard(
+      (dht as KadDHT & { routingTable: GuardedRoutingTable }).routingTable
+    )
+    return dht
+  }
 }

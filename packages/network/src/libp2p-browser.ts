@@ -5,6 +5,7 @@
  */
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify, identifyPush } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -50,8 +51,10 @@ export const createBrowserLibp2p: Libp2pFactory = async (privateKey, backend, op
   const bootstrapList = options.bootstrap ?? []
   return createLibp2p({
     privateKey,
-    // kad-dht keeps records here; Parley records only move forward in sequence (see dht-datastore.ts).
-    datastore: options.datastore ?? new MonotonicRecordDatastore(),
+    // kad-dht keeps records here: bounded, and Parley records only move forward in sequence (see dht-datastore.ts).
+    datastore:
+      options.datastore ??
+      new MonotonicRecordDatastore(undefined, { ownDeviceKey: publicKeyToProtobuf(privateKey.publicKey) }),
     start: false,
     addresses: { listen: options.listen ?? ['/p2p-circuit'] },
     transports: [webSockets(), circuitRelayTransport()],

@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { SignedOneTimePrekey } from '@parley/crypto'
 import type { Libp2p } from 'libp2p'
 import type { CourierFactory } from './dht-options.ts'
-import { InvalidInputError } from './errors.ts'
+import { InvalidNetworkInputError } from './errors.ts'
 import { MailboxClient } from './mailbox-client.ts'
 
 /** Opens a mailbox stream from `node` to the relay at `address` (a multiaddr with /p2p/). */
@@ -20,7 +20,7 @@ export async function openMailbox(
 ): Promise<MailboxClient> {
   const ma = multiaddr(address)
   const id = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
-  if (id === undefined) throw new InvalidInputError('relay', 'a multiaddr ending in /p2p/<peer id>')
+  if (id === undefined) throw new InvalidNetworkInputError('relay', 'a multiaddr ending in /p2p/<peer id>')
   const stream = await node.dialProtocol(ma, protocol, { signal })
   return new MailboxClient(stream, peerIdFromString(id))
 }

@@ -8,6 +8,7 @@
 import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify, identifyPush } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
@@ -18,11 +19,22 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import type { CryptoBackend } from '@parley/crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS } from './constants.ts'
+import { ConnectionPolicy } from './connection-policy.ts'
+import {
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS
+} from './constants.ts'
 import { MonotonicRecordDatastore } from './dht-datastore.ts'
 import { type CourierFactory, type NetworkOptions, type ParleyServices, parleyDht } from './dht-options.ts'
 
-export type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } from './dht-options.ts'
+/** TCP with outgoing connections bound to `dialFrom` when given (see NetworkOptions.dialFrom). */
+export function tcpFrom(dialFrom: string | undefined): ReturnType<typeof tcp> {
+  // @libp2p/tcp passes dialOpts through to net.connect; its type lists only the socket flags.
+  return dialFrom === undefined
+    ? tcp()
+    : tcp({ dialOpts: { localAddress: dialFrom } as NonNullable<Parameters<typeof tcp>[0]>['dialOpts'] })
+}
 
 /** Creates (does not start) the libp2p node of a Node.js messenger. */
 export async function createNodeLibp2p(
@@ -30,19 +42,25 @@ export async function createNodeLibp2p(
   backend: CryptoBackend,
   options: NetworkOptions
 ): Promise<Libp2p<ParleyServices>> {
-  return createLibp2p({
+  const policy = new ConnectionPolicy(options.rangeLimits)
+  const node = await createLibp2p({
     privateKey,
-    // kad-dht keeps records here; Parley records only move forward in sequence (see dht-datastore.ts).
-    datastore: options.datastore ?? new MonotonicRecordDatastore(),
+    // kad-dht keeps records here: bounded, and Parley records only move forward in sequence (see dht-datastore.ts).
+    datastore:
+      options.datastore ??
+      new MonotonicRecordDatastore(undefined, { ownDeviceKey: publicKeyToProtobuf(privateKey.publicKey) }),
     start: false,
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [tcpFrom(options.dialFrom), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       inboundConnectionThreshold: DEFAULT_INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS
     },
+    // Per-address-range caps on inbound connections (see connection-policy.ts).
+    connectionGater: policy.gater,
     peerDiscovery: [
       ...(options.bootstrap && options.bootstrap.length > 0 ? [bootstrap({ list: options.bootstrap })] : []),
       // LAN discovery only when asked: it announces this node to everyone on the network segment.
@@ -57,7 +75,9 @@ export async function createNodeLibp2p(
       autoNAT: autoNAT(),
       dht: parleyDht(backend, options, { clientMode: false })
     }
-  }) as Promise<Libp2p<ParleyServices>>
+  })
+  policy.attach(node)
+  return node as Libp2p<ParleyServices>
 }
 
 /** The Node courier: TCP and WebSockets out, Noise, Yamux, nothing else (see CourierFactory). */

@@ -25,18 +25,7 @@ import {
   signMailboxRegistration
 } from '@parley/wire'
 import { DEFAULT_DIAL_TIMEOUT } from './constants.ts'
-import { MessengerError } from './errors.ts'
-
-/** A relay refused a mailbox request: `code` is the relay's (QuotaExceeded, TooLarge, RateLimited, BadSignature…). */
-export class MailboxError extends MessengerError {
-  static override readonly name = 'MailboxError'
-  /** For RateLimited: when the relay accepts requests again. */
-  readonly retryAfterMs: number | undefined
-  constructor(code: string, retryAfterMs?: number) {
-    super(code, `the relay refused the request: ${code}`)
-    this.retryAfterMs = retryAfterMs
-  }
-}
+import { MailboxError } from './errors.ts'
 
 type Ok = Extract<MailboxResponse, { status: 'ok' }>
 

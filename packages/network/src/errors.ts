@@ -1,0 +1,54 @@
+/** Errors of @parley/network: named classes with a stable `code`; messages never carry plaintext or keys. */
+
+export class NetworkError extends Error {
+  static override readonly name: string = 'NetworkError'
+  readonly code: string
+  constructor(code: string, message: string) {
+    super(message)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** The identity's record could not be found in the DHT (offline for long, or never published). */
+export class ContactNotFoundError extends NetworkError {
+  static override readonly name = 'ContactNotFoundError'
+  constructor() {
+    super('ContactNotFound', "no valid record for the contact's identity in the DHT")
+  }
+}
+
+/** A replayed record with a lower sequence than the one stored. */
+export class RolledBackRecordError extends NetworkError {
+  static override readonly name = 'RolledBackRecordError'
+  constructor(stored: number, offered: number) {
+    super('RolledBackRecord', `record sequence ${offered} is older than the stored ${stored}`)
+  }
+}
+
+/** The DHT record store is full and nothing in it may be evicted for the new record. */
+export class RecordStoreFullError extends NetworkError {
+  static override readonly name = 'RecordStoreFullError'
+  constructor(records: number, bytes: number) {
+    super('RecordStoreFull', `the DHT record store is full (${records} records, ${bytes} bytes)`)
+  }
+}
+
+/** A relay refused a mailbox request: `code` is the relay's (QuotaExceeded, TooLarge, RateLimited, BadSignature…). */
+export class MailboxError extends NetworkError {
+  static override readonly name = 'MailboxError'
+  /** For RateLimited: when the relay accepts requests again. */
+  readonly retryAfterMs: number | undefined
+  constructor(code: string, retryAfterMs?: number) {
+    super(code, `the relay refused the request: ${code}`)
+    this.retryAfterMs = retryAfterMs
+  }
+}
+
+/** A parameter has the wrong type, length or size. */
+export class InvalidNetworkInputError extends NetworkError {
+  static override readonly name = 'InvalidNetworkInputError'
+  constructor(parameter: string, expected: string) {
+    super('InvalidInput', `${parameter}: expected ${expected}`)
+  }
+}
