@@ -45,3 +45,15 @@ export const MAILBOX_POLL_INTERVAL_MS = 60_000
 /** One-time prekeys of each kind we keep at each mailbox relay; topped up below MAILBOX_PREKEY_TOP_UP_BELOW. */
 export const MAILBOX_PREKEY_BATCH = 16
 export const MAILBOX_PREKEY_TOP_UP_BELOW = 8
+
+// ---- Control traffic (receipts, deposit tokens, resend requests) ----
+/** Control messages waiting in the outbox, all contacts together: past this the oldest is dropped (best effort). */
+export const MAX_CONTROL_QUEUE = 2_000
+/** A control message not delivered within this long is dropped (a receipt that late tells nobody anything). */
+export const CONTROL_TTL_MS = 3 * 24 * 3600_000
+/** Most due outbox entries one retry round attempts (the rest wait for the next round, a second later). */
+export const RETRY_ROUND_MAX = 256
+/** How often old dedup records are pruned (see DEDUP_RETENTION_MS); also once shortly after start. */
+export const SEEN_PRUNE_INTERVAL_MS = 24 * 3600_000
+/** How often open sequence gaps are looked at (a gap is asked for once it is older than the grace period). */
+export const GAP_CHECK_INTERVAL_MS = 5_000

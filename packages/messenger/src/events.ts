@@ -1,7 +1,10 @@
 /** The events a messenger emits (`messenger.events.addEventListener(type, (e) => e.detail)`), with typed payloads. */
 export interface MessengerEvents {
-  /** A new text from a contact (shown once: duplicates and retries are deduplicated before this fires). */
-  message: { contact: string; id: string; text: string; senderSeq: number; sentAt: number }
+  /**
+   * A new text (shown once: duplicates and retries are deduplicated before this fires). `request`: from an identity
+   * we have not added — a message request (see `Messenger.requests()`): no receipt goes back until it is accepted.
+   */
+  message: { contact: string; id: string; text: string; senderSeq: number; sentAt: number; request?: boolean }
   /**
    * Our message reached a new state: `deposited` (the contact is offline; the mailbox relays in `relays` hold it),
    * `sent` (stored by the contact's device), `delivered`, `read` (end-to-end receipts).

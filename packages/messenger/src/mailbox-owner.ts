@@ -35,6 +35,8 @@ export interface MailboxOwner {
   updateAccount<T>(fn: (state: AccountState) => Promise<{ state: AccountState; result: T }>): Promise<T>
   /** Receives one envelope like a direct message, deduplicated; returns the encoded ack. */
   receive(envelope: Envelope, claimedSender: string | undefined): Promise<Uint8Array>
+  /** Mail we could not open (the ack's error code): the sender may be asked to resend it. */
+  undecryptable(claimedSender: string | undefined, messageId: Uint8Array, code: string): Promise<void>
   log(format: string, ...args: unknown[]): void
 }
 
@@ -94,7 +96,7 @@ async function topUpPrekeys(
  * Fetches what waits at a relay, page by page: each envelope is received like a direct message (decrypted and stored
  * durably, or recognised as a duplicate) and only then acknowledged, so the relay deletes nothing we have not stored.
  * An envelope that can never be opened (malformed, or the ratchet refuses it) is acknowledged too: keeping it would
- * only fill the mailbox. A store failure throws: the item stays at the relay for the next round.
+ * only fill the mailbox; when the reason is a session problem, its sender is asked to resend it. A store failure throws: the item stays at the relay for the next round.
  */
 async function drainMailbox(owner: MailboxOwner, client: MailboxClient, signal: AbortSignal): Promise<number> {
   let total = 0
@@ -111,7 +113,12 @@ async function drainMailbox(owner: MailboxOwner, client: MailboxClient, signal: 
       }
       const claimed = await openSealedSender(owner.backend, owner.account().device.agreementKeyPair, envelope)
       const ack = decodeAck(await owner.receive(envelope, claimed))
-      if (ack.status !== 'ok') owner.log('mailbox message %s refused: %s', toHex(envelope.messageId), ack.errorCode)
+      if (ack.status !== 'ok') {
+        owner.log('mailbox message %s refused: %s', toHex(envelope.messageId), ack.errorCode)
+        // Acknowledged at the relay all the same (it can never be opened as it is), but never silently: the sender
+        // still has it and is asked to send it again on a new session.
+        await owner.undecryptable(claimed, envelope.messageId, ack.errorCode)
+      }
       done.push(item.id)
     }
     await client.ack(done, { signal })

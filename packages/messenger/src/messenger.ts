@@ -37,6 +37,7 @@ import {
   generateOneTimePrekeys,
   type IdentityKeyPair,
   KeyedMutex,
+  MESSAGE_TYPE_INITIAL,
   needsSessionReset,
   ParleyCryptoError,
   type PrekeyBundle,
@@ -84,6 +85,7 @@ import {
   MAX_DEPOSIT_TOKENS,
   MAX_ENVELOPE_BYTES,
   MAX_PREKEY_RESPONSE_BYTES,
+  MAX_RESEND_ITEMS,
   type PayloadInit,
   type ProtocolIds,
   protocols,
@@ -94,13 +96,16 @@ import { cachedProfileStore } from './cached-store.ts'
 import {
   BUNDLE_LIFETIME_MS,
   CERTIFICATE_LIFETIME_MS,
+  CONTROL_TTL_MS,
   DEDUP_RETENTION_MS,
   DEFAULT_DIAL_TIMEOUT,
   DEFAULT_LOOKUP_TIMEOUT,
   DEFAULT_PROTOCOL_PREFIX,
   DEFAULT_REPUBLISH_INTERVAL,
+  GAP_CHECK_INTERVAL_MS,
   MAILBOX_POLL_INTERVAL_MS,
   MAILBOX_RELAY_TARGET,
+  MAX_CONTROL_QUEUE,
   MAX_DEPOSIT_RELAYS,
   MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
   MAX_INBOUND_DM_STREAMS_PER_PEER,
@@ -113,7 +118,9 @@ import {
   RECORD_LIFETIME_MS,
   RETRY_FACTOR,
   RETRY_INITIAL_MS,
-  RETRY_MAX_MS
+  RETRY_MAX_MS,
+  RETRY_ROUND_MAX,
+  SEEN_PRUNE_INTERVAL_MS
 } from './constants.ts'
 import {
   IdentityChangedError,
@@ -124,25 +131,41 @@ import {
   UnknownContactError
 } from './errors.ts'
 import type { MessengerEvents } from './events.ts'
+import { DEFAULT_GAP_GRACE_MS, giveUp, MAX_RESEND_ASKS, missingNumbers, readSequence, writeSequence } from './gaps.ts'
 import { keepMailbox, type MailboxOwner } from './mailbox-owner.ts'
-import { applyReceived, type ReceivedOutcome } from './received.ts'
+import { OutboxSchedule } from './outbox-schedule.ts'
+import { applyReceived, type ReceivedContext, type ReceivedOutcome } from './received.ts'
 import {
+  bindDevice,
+  boundIdentity,
   type ContactRecord,
+  DELIVERY_RANK,
   type DeviceRecord,
   decodeContact,
   decodeHistory,
   decodeOutbox,
   decodeSeen,
+  deviceClaims,
   encodeRecord,
   type HistoryRecord,
   historyKey,
   type Namespace,
   type OutboxRecord,
-  putDevice,
+  putDeviceOf,
   readDevice,
   TOKEN_IN,
-  TOKEN_OUT
+  TOKEN_OUT,
+  wasReceived
 } from './records.ts'
+import {
+  DEFAULT_REQUEST_LIMITS,
+  dropRequest,
+  enforceRequestBounds,
+  type MessageRequest,
+  type RequestLimits,
+  readRequests,
+  settleRequest
+} from './requests.ts'
 
 export interface MessengerOptions {
   /** The opened, encrypted profile store (see @parley/store). */
@@ -164,7 +187,16 @@ export interface MessengerOptions {
    */
   libp2p?: Libp2pFactory
   /** Limits (defaults in constants.ts); tests and operators may lower or raise them. */
-  limits?: { maxOutbox?: number; dmPerMinutePerPeer?: number }
+  limits?: {
+    maxOutbox?: number
+    dmPerMinutePerPeer?: number
+    /** Control messages (receipts, tokens, resend requests) queued at most; the oldest is dropped past it. */
+    maxControl?: number
+    /** Message requests from strangers (see requests.ts). */
+    requests?: Partial<RequestLimits>
+    /** How long a gap in a contact's message numbers may stay open before we ask for a resend. */
+    gapGraceMs?: number
+  }
   /**
    * Mailbox relays: where our mail waits while we are offline, and where our one-time prekeys are handed out. Tried in
    * order, then the bootstrap peers (those that run the mailbox service qualify), until `target` (default 2) accept.
@@ -193,6 +225,15 @@ export interface SendResult {
   readonly status: 'sent' | 'deposited' | 'queued'
 }
 
+/** How a message reached us: over a connection authenticated as a device, or through a mailbox with a claim. */
+type Via = { kind: 'direct'; deviceKey: Uint8Array } | { kind: 'mailbox'; claimed: string | undefined }
+
+/** A message being received: how it came, and what to run once its commit is durable. */
+interface InboundSlot {
+  readonly context: ReceivedContext
+  readonly after: Array<() => void>
+}
+
 /** Typed event emitter over EventTarget (works in Node and browsers). */
 class Emitter extends EventTarget {
   emit<K extends keyof MessengerEvents>(type: K, detail: MessengerEvents[K]): void {
@@ -214,6 +255,16 @@ const RESET_CODES: ReadonlySet<string> = new Set([
   'ReplayedInitialMessage',
   'SealedSenderFailure'
 ])
+/** Why mail could not be opened for which the sender is asked to resend (a session problem, not a forgery). */
+const RESEND_CODES: ReadonlySet<string> = new Set([
+  'NoSession',
+  'UndecryptableHeader',
+  'RatchetFork',
+  'UnknownPrekey',
+  'ReplayedInitialMessage'
+])
+/** Resend requests one contact may make of us per minute. */
+const MAX_RESENDS_PER_MINUTE = 10
 const log = logger('parley:messenger')
 /** The most message ids one delivered receipt carries. */
 const MAX_RECEIPT_IDS = 256
@@ -261,9 +312,15 @@ export class Messenger {
   private readonly dmPerMinutePerPeer: number
   /** Per remote peer: DM messages accepted in the current minute (a misbehaving peer is cut off). */
   private readonly rates = new Map<string, { windowStart: number; count: number }>()
+  private readonly maxControl: number
+  private readonly requestLimits: RequestLimits
+  private readonly gapGraceMs: number
   private node?: Libp2p<ParleyServices>
   private sessions?: SessionManager
-  private outboxSize = 0
+  /** Every outbox entry's kind and due time (outbox-schedule.ts). */
+  private readonly schedule = new OutboxSchedule()
+  /** Contacts whose text numbers have a gap, and how often each missing number was asked for. */
+  private readonly gaps = new Map<string, Map<number, number>>()
   private readonly shutdown = new AbortController()
   private timers: ReturnType<typeof setTimeout>[] = []
   private retrying = false
@@ -299,12 +356,16 @@ export class Messenger {
       updateAccount: (fn) => this.manager.updateAccount(fn),
       receive: (envelope, claimed) =>
         this.receiveOnce(envelope.messageId, () =>
-          this.receive(envelope.messageId, envelope.ciphertext, undefined, claimed)
+          this.receive(envelope.messageId, envelope.ciphertext, { kind: 'mailbox', claimed })
         ),
+      undecryptable: (claimed, messageId, code) => this.askToResend(claimed, messageId, code),
       log: (format, ...args) => log(format, ...args)
     }
     this.maxOutbox = options.limits?.maxOutbox ?? MAX_OUTBOX
     this.dmPerMinutePerPeer = options.limits?.dmPerMinutePerPeer ?? MAX_DM_MESSAGES_PER_MINUTE_PER_PEER
+    this.maxControl = options.limits?.maxControl ?? MAX_CONTROL_QUEUE
+    this.requestLimits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits?.requests }
+    this.gapGraceMs = options.limits?.gapGraceMs ?? DEFAULT_GAP_GRACE_MS
   }
 
   // ---------------------------------------------------------------- identity and lifecycle
@@ -349,9 +410,14 @@ export class Messenger {
     return (await safetyNumber(this.backend, this.identityKey, this.identityKey)).display.slice(0, 35)
   }
 
-  /** Undelivered messages waiting in the outbox. */
+  /** Undelivered texts waiting in the outbox. */
   get queued(): number {
-    return this.outboxSize
+    return this.schedule.texts
+  }
+
+  /** Control messages (receipts, deposit tokens, resend requests) waiting in the outbox. */
+  get queuedControl(): number {
+    return this.schedule.controls
   }
 
   async start(): Promise<void> {
@@ -378,7 +444,12 @@ export class Messenger {
       await b.commit()
     }
     this.sessions = createSessionManager({ backend: this.backend, account, store: this.protocolStore(), now: this.now })
-    for await (const _ of this.store.query('outbox')) this.outboxSize++
+    // The one full pass over the outbox: from here on the schedule knows what is due.
+    for await (const { value } of this.store.query('outbox')) this.scheduleEntry(decodeOutbox(value))
+    for await (const { key, value } of this.store.query('meta', { prefix: 'seq/' })) {
+      const state = JSON.parse(new TextDecoder().decode(value)) as { ahead?: unknown[] }
+      if (Array.isArray(state.ahead) && state.ahead.length > 0) this.gaps.set(key.slice('seq/'.length), new Map())
+    }
     if (this.offline) return
 
     const factory = this.libp2pFactory
@@ -415,9 +486,11 @@ export class Messenger {
     // the addresses we can be reached at now rather than at the next timer.
     node.addEventListener('self:peer:update', () => this.republishSoon())
     await node.start()
-    this.schedule(() => this.republishLoop(), 0)
-    this.schedule(() => this.retryLoop(), RETRY_INITIAL_MS)
-    this.schedule(() => this.mailboxLoop(), this.mailboxOptions.pollIntervalMs)
+    this.later(() => this.republishLoop(), 0)
+    this.later(() => this.retryLoop(), RETRY_INITIAL_MS)
+    this.later(() => this.mailboxLoop(), this.mailboxOptions.pollIntervalMs)
+    this.later(() => this.gapLoop(), GAP_CHECK_INTERVAL_MS)
+    this.later(() => this.pruneLoop(), 60_000)
   }
 
   async stop(): Promise<void> {
@@ -427,7 +500,7 @@ export class Messenger {
     await this.node?.stop()
   }
 
-  private schedule(fn: () => Promise<void>, delay: number): void {
+  private later(fn: () => Promise<void>, delay: number): void {
     if (this.shutdown.signal.aborted) return
     const t = setTimeout(() => {
       this.timers = this.timers.filter((x) => x !== t)
@@ -514,7 +587,7 @@ export class Messenger {
       log('publishing our record failed: %s', (e as Error).message)
     }
     // A node with no peers yet, or whose put failed, tries again soon; a published record is refreshed on the timer.
-    this.schedule(() => this.republishLoop(), published ? this.republishIntervalMs : REPUBLISH_RETRY_MS)
+    this.later(() => this.republishLoop(), published ? this.republishIntervalMs : REPUBLISH_RETRY_MS)
   }
 
   private async replenishPrekeys(): Promise<void> {
@@ -592,6 +665,7 @@ export class Messenger {
         return changed
       }
     }
+    let accepted = false
     const record = await this.locked(identity, async () => {
       const existing = await this.store.get('contacts', identity)
       const next: ContactRecord = existing
@@ -610,11 +684,57 @@ export class Messenger {
             verified: false,
             createdAt: this.now()
           }
-      await this.store.put('contacts', identity, encodeRecord(next))
+      const b = this.store.batch()
+      b.put('contacts', identity, encodeRecord(next))
+      // A message request from this identity becomes the conversation.
+      accepted = await settleRequest(this.store, b, identity)
+      await b.commit()
       return next
     })
     this.events.emit('contact', { contact: identity, ...(name !== undefined && { name }) })
+    if (accepted) await this.afterAccept(identity)
     return record
+  }
+
+  /** Message requests: identities we have not added that wrote to us (bounded; see requests.ts). */
+  async requests(): Promise<MessageRequest[]> {
+    return readRequests(this.store)
+  }
+
+  /** Accepts a message request: the sender becomes a contact, and its messages get their delivered receipts. */
+  async acceptRequest(identity: string, options: { name?: string } = {}): Promise<ContactRecord> {
+    if (!(await readRequests(this.store)).some((r) => r.identity === identity)) throw new UnknownContactError()
+    return this.addContact(identity, options)
+  }
+
+  /** Declines a message request: its messages, dedup ids, device and sessions are deleted. */
+  async declineRequest(identity: string): Promise<boolean> {
+    return dropRequest(this.requestStore(), this.requestEffects, identity)
+  }
+
+  /** What a request's bounds and drops need from us. */
+  private requestStore() {
+    return this.store as unknown as Parameters<typeof dropRequest>[0]
+  }
+
+  private readonly requestEffects = {
+    removeSessions: async (identity: string): Promise<void> => {
+      const addresses: string[] = []
+      for await (const { key } of this.store.query('sessions', { prefix: `${identity}.` })) addresses.push(key)
+      for (const address of addresses) {
+        await this.manager.removeSession(address, () => this.store.delete('sessions', address))
+      }
+    }
+  }
+
+  /** A request was accepted: its messages now get the delivered receipts they were denied, and a deposit token. */
+  private async afterAccept(identity: string): Promise<void> {
+    const ids: string[] = []
+    for await (const { value } of this.store.query('history', { prefix: `${identity}/in/` })) {
+      ids.push(decodeHistory(value).id)
+    }
+    for (const id of ids) this.queueDeliveredReceipt(identity, id)
+    void this.giveDepositToken(identity).catch((e: Error) => log('giving a deposit token failed: %s', e.message))
   }
 
   /** Accepts a contact's new identity after a safety-number change: the contact now is that identity. */
@@ -642,21 +762,19 @@ export class Messenger {
         const b = this.store.batch()
         b.delete('contacts', c.identity)
         b.put('contacts', merged.identity, encodeRecord(merged))
+        await settleRequest(this.store, b, pending)
         // Messages still queued for the old identity are never sent to the new one (the user wrote them to someone
         // else's key): they leave the outbox and their history entries say `failed`.
-        let dropped = 0
-        for await (const { value } of this.store.query('outbox')) {
-          const e = decodeOutbox(value)
-          if (e.contact !== c.identity) continue
+        const dropped = this.schedule.ofContact(c.identity)
+        for (const e of dropped) {
           b.delete('outbox', e.id)
-          dropped++
           const seen = await this.store.get('seen', e.id)
           const hkey = seen && decodeSeen(seen).history
           const h = hkey && (await this.store.get('history', hkey))
           if (hkey && h) b.put('history', hkey, encodeRecord({ ...decodeHistory(h), state: 'failed' }))
         }
         await b.commit()
-        this.outboxSize -= dropped
+        for (const e of dropped) this.schedule.delete(e.id)
         return merged
       })
     )
@@ -679,11 +797,13 @@ export class Messenger {
     if (typeof text !== 'string') throw new InvalidInputError('text', 'a string')
     if (new TextEncoder().encode(text).length > MAX_TEXT_BYTES)
       throw new InvalidInputError('text', `at most ${MAX_TEXT_BYTES} bytes`)
+    // Replying to a message request accepts it (as in Signal): the sender becomes a contact.
+    if ((await this.store.get('contacts', contact)) === undefined) await this.acceptRequest(contact)
     // Sequence numbers are allocated under the contact's lock: concurrent sends get distinct, increasing numbers.
     const outbox = await this.locked(contact, async () => {
       const c = await this.contact(contact)
       if (c.status === 'identity-changed') throw new IdentityChangedError()
-      if (this.outboxSize >= this.maxOutbox) throw new OutboxFullError(this.maxOutbox)
+      if (this.schedule.texts >= this.maxOutbox) throw new OutboxFullError(this.maxOutbox)
       const id = toHex(this.backend.randomBytes(16))
       const sentAt = this.now()
       const payload = encodePaddedPayload({ kind: 'text', senderSeq: c.nextSeq, sentAt, text })
@@ -728,10 +848,14 @@ export class Messenger {
         })
         try {
           await this.manager.encrypt(address, payload, { messageId: fromHex(id) })
+          return encrypted
+        } catch (e) {
+          // A session unanswered for too long is not used again: queue the payload; the attempt starts a new one.
+          if (!(e instanceof ParleyCryptoError && e.code === 'StaleSession')) throw e
+          await this.manager.archiveCurrentSession(address)
         } finally {
           this.pendingSends.delete(id)
         }
-        return encrypted
       }
       const b = this.store.batch()
       writeRecords(b, entry)
@@ -739,7 +863,7 @@ export class Messenger {
       return entry
     })
     const id = outbox.id
-    this.outboxSize++
+    this.scheduleEntry(outbox)
     const outcome = this.online ? await this.attempt(outbox, options).catch(() => false as const) : false
     void this.giveDepositToken(contact).catch((e: Error) => log('giving a deposit token failed: %s', e.message))
     return { id, status: outcome === false ? 'queued' : outcome }
@@ -822,38 +946,49 @@ export class Messenger {
   }
 
   /**
-   * Queues a payload that is not a text (a receipt, a deposit token) in the durable outbox and tries it at once;
-   * `also` adds writes to the same batch.
+   * Queues a payload that is not a text (a receipt, a deposit token, a resend request) in the durable outbox and tries
+   * it at once; `also` adds writes to the same batch. Control traffic goes only to contacts, carries no text number
+   * (texts stay numbered without holes), has its own bound — past MAX_CONTROL_QUEUE the oldest is dropped — and
+   * expires after CONTROL_TTL_MS: it can never make the user's own sending fail.
    */
   private async queueControl(
     contact: string,
-    kind: 'receipt' | 'token',
+    kind: 'receipt' | 'token' | 'resend',
     build: (senderSeq: number) => PayloadInit,
     also?: (b: ProfileBatch<Namespace>) => void
   ): Promise<void> {
-    const outbox = await this.locked(contact, async () => {
-      const c = await this.contact(contact)
-      const id = toHex(this.backend.randomBytes(16))
-      const payload = encodePaddedPayload(build(c.nextSeq))
-      const entry: OutboxRecord = {
-        v: 1,
-        id,
-        contact,
-        kind,
-        payload: toHex(payload),
-        attempts: 0,
-        nextAttemptAt: this.now(),
-        createdAt: this.now()
-      }
-      const b = this.store.batch()
-      b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
-      b.put('outbox', id, encodeRecord(entry))
-      also?.(b)
-      await b.commit()
-      return entry
+    await this.contact(contact)
+    const now = this.now()
+    const entry: OutboxRecord = {
+      v: 1,
+      id: toHex(this.backend.randomBytes(16)),
+      contact,
+      kind,
+      payload: toHex(encodePaddedPayload(build(0))),
+      attempts: 0,
+      nextAttemptAt: now,
+      createdAt: now
+    }
+    const b = this.store.batch()
+    b.put('outbox', entry.id, encodeRecord(entry))
+    const overflow = this.schedule.oldestControls(this.schedule.controls + 1 - this.maxControl)
+    for (const old of overflow) b.delete('outbox', old.id)
+    also?.(b)
+    await b.commit()
+    for (const old of overflow) this.schedule.delete(old.id)
+    this.scheduleEntry(entry)
+    if (this.online) await this.attempt(entry).catch(() => false)
+  }
+
+  /** Puts an outbox entry (as written) on the schedule. */
+  private scheduleEntry(e: OutboxRecord): void {
+    this.schedule.set({
+      id: e.id,
+      contact: e.contact,
+      kind: e.kind,
+      createdAt: e.createdAt,
+      nextAttemptAt: e.nextAttemptAt
     })
-    this.outboxSize++
-    if (this.online) await this.attempt(outbox).catch(() => false)
   }
 
   /**
@@ -914,10 +1049,11 @@ export class Messenger {
       }
     }
     const b = this.store.batch()
-    putDevice(
+    const deviceHex = toHex(found.deviceKey)
+    putDeviceOf(
       b,
       c.identity,
-      toHex(found.deviceKey),
+      deviceHex,
       found.addresses.map((a) => a.toString()),
       {
         sequence: found.record.sequence,
@@ -925,6 +1061,9 @@ export class Messenger {
         agreementKey: toHex(found.bundle.certificate.agreementKey)
       }
     )
+    // A contact's signed record binds a device bound to nobody yet; it never takes one over from another identity
+    // (anyone may certify a public device key under their own identity and publish that).
+    if ((await boundIdentity(this.store, deviceHex)) === undefined) bindDevice(b, deviceHex, c.identity)
     await b.commit()
     return found
   }
@@ -1058,7 +1197,9 @@ export class Messenger {
         // encrypt this message again on a new session at the next attempt.
         await this.manager.archiveCurrentSession(current.address!)
         const { ciphertext: _old, address: _addr, ...rest } = current
-        await this.store.put('outbox', current.id, encodeRecord({ ...rest, nextAttemptAt: 0 }))
+        const again: OutboxRecord = { ...rest, nextAttemptAt: 0 }
+        await this.store.put('outbox', current.id, encodeRecord(again))
+        if (this.schedule.has(again.id)) this.scheduleEntry(again)
       }
       throw new PeerProtocolError('dm', ack.errorCode)
     }
@@ -1125,6 +1266,12 @@ export class Messenger {
     try {
       // The commit (adapter below) writes the session update and this ciphertext into the outbox in one batch.
       await this.manager.encrypt(address, fromHex(fresh.payload!), { messageId: fromHex(entry.id) })
+    } catch (e) {
+      // Unanswered for too long (StaleSessionError): that session is not used again; a new one carries the message.
+      if (!(e instanceof ParleyCryptoError && e.code === 'StaleSession')) throw e
+      await this.manager.archiveCurrentSession(address)
+      address = await this.startSession(c, signal)
+      await this.manager.encrypt(address, fromHex(fresh.payload!), { messageId: fromHex(entry.id) })
     } finally {
       this.pendingSends.delete(entry.id)
     }
@@ -1145,7 +1292,7 @@ export class Messenger {
    * naming them). It leaves the outbox; a pending history entry moves to that state.
    */
   private async delivered(entry: OutboxRecord, relays?: string[]): Promise<void> {
-    if ((await this.store.get('outbox', entry.id)) === undefined) return
+    if (!this.schedule.has(entry.id)) return
     const state = relays === undefined ? 'sent' : 'deposited'
     const b = this.store.batch()
     b.delete('outbox', entry.id)
@@ -1154,60 +1301,69 @@ export class Messenger {
       const hkey = seen && decodeSeen(seen).history
       const h = hkey && (await this.store.get('history', hkey))
       if (hkey && h) {
-        const rec = decodeHistory(h)
-        if (rec.state === 'pending') {
+        const { waitingAt: _relays, ...rec } = decodeHistory(h)
+        // Only forward (a resent message may be `deposited` already, or past `sent` by a receipt).
+        if (DELIVERY_RANK[state] > DELIVERY_RANK[rec.state]) {
           b.put('history', hkey, encodeRecord({ ...rec, state, ...(relays !== undefined && { waitingAt: relays }) }))
         }
       }
     }
     await b.commit()
-    this.outboxSize--
+    if (!this.schedule.delete(entry.id)) return
     if (entry.kind === 'text') {
       this.events.emit('receipt', { contact: entry.contact, type: state, ids: [entry.id], ...(relays && { relays }) })
     }
   }
 
+  /**
+   * One retry round over what is due (from the in-memory schedule: only due entries are read and decrypted), oldest
+   * first. A contact whose attempt failed is skipped for the rest of the round (its other entries fail the same way),
+   * and expired control messages are dropped.
+   */
   private async retryLoop(): Promise<void> {
     if (this.retrying) return
     this.retrying = true
     try {
       const now = this.now()
-      const due: OutboxRecord[] = []
-      for await (const { value } of this.store.query('outbox')) {
-        const e = decodeOutbox(value)
-        if (e.nextAttemptAt <= now && !this.attempting.has(e.id)) due.push(e)
-      }
-      for (const e of due.sort((a, b) => a.createdAt - b.createdAt)) {
+      const failed = new Set<string>()
+      for (const due of this.schedule.due(now, RETRY_ROUND_MAX)) {
         if (this.shutdown.signal.aborted) return
+        if (this.attempting.has(due.id)) continue
+        if (due.kind !== 'text' && now - due.createdAt > CONTROL_TTL_MS) {
+          await this.store.delete('outbox', due.id)
+          this.schedule.delete(due.id)
+          continue
+        }
+        const raw = await this.store.get('outbox', due.id)
+        if (raw === undefined) {
+          this.schedule.delete(due.id)
+          continue
+        }
+        const e = decodeOutbox(raw)
         try {
+          if (failed.has(e.contact)) throw new PeerProtocolError('dm', 'unreachable this round')
           await this.attempt(e)
         } catch (err) {
+          failed.add(e.contact)
           log('retry of %s failed: %s', e.id, (err as Error).message)
           const latest = await this.store.get('outbox', e.id)
           if (latest === undefined) continue
           const cur = decodeOutbox(latest)
           const delay = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * RETRY_FACTOR ** cur.attempts)
-          await this.store.put(
-            'outbox',
-            e.id,
-            encodeRecord({ ...cur, attempts: cur.attempts + 1, nextAttemptAt: this.now() + delay })
-          )
+          const next: OutboxRecord = { ...cur, attempts: cur.attempts + 1, nextAttemptAt: this.now() + delay }
+          await this.store.put('outbox', e.id, encodeRecord(next))
+          if (this.schedule.has(e.id)) this.scheduleEntry(next)
         }
       }
     } finally {
       this.retrying = false
-      this.schedule(() => this.retryLoop(), RETRY_INITIAL_MS)
+      this.later(() => this.retryLoop(), RETRY_INITIAL_MS)
     }
   }
 
   /** Retries every queued message now (e.g. after the network came back). */
   async flush(): Promise<void> {
-    const b = this.store.batch()
-    for await (const { value } of this.store.query('outbox')) {
-      const e = decodeOutbox(value)
-      b.put('outbox', e.id, encodeRecord({ ...e, nextAttemptAt: 0 }))
-    }
-    await b.commit()
+    this.schedule.allDueAt(this.now())
     await this.retryLoop()
   }
 
@@ -1273,7 +1429,12 @@ export class Messenger {
       const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
       const envelope = decodeEnvelope((await lp.read({ signal })).subarray())
       const ack = await this.receiveOnce(envelope.messageId, () =>
-        this.receive(envelope.messageId, envelope.ciphertext, remoteKey ? publicKeyToProtobuf(remoteKey) : undefined)
+        remoteKey === undefined
+          ? Promise.resolve(encodeAck({ messageId: envelope.messageId, status: 'error', errorCode: 'NoSession' }))
+          : this.receive(envelope.messageId, envelope.ciphertext, {
+              kind: 'direct',
+              deviceKey: publicKeyToProtobuf(remoteKey)
+            })
       )
       await lp.write(ack, { signal })
       await stream.close({ signal })
@@ -1284,20 +1445,15 @@ export class Messenger {
   }
 
   /**
-   * Runs `receive` for a message id unless it was already stored. The same message may arrive twice at once (a retry
-   * racing the first attempt, or copies from two mailbox relays): receives of one id run one after another (the chain
-   * is extended in the same tick as it is read, with no await between), and each checks the dedup record first, so
+   * Runs `receive` for a message id, one at a time. The same message may arrive twice at once (a retry racing the
+   * first attempt, or copies from two mailbox relays): receives of one id run one after another (the chain is extended
+   * in the same tick as it is read, with no await between), and each checks the dedup record of its sender first, so
    * the message is processed and shown once.
    */
   private async receiveOnce(messageId: Uint8Array, receive: () => Promise<Uint8Array>): Promise<Uint8Array> {
     const id = toHex(messageId)
     const previous = this.receiving.get(id) ?? Promise.resolve(encodeAck({ messageId, status: 'ok' }))
-    const work = previous
-      .catch(() => undefined)
-      .then(async () => {
-        if ((await this.store.get('seen', id)) !== undefined) return encodeAck({ messageId, status: 'ok' })
-        return receive()
-      })
+    const work = previous.catch(() => undefined).then(receive)
     this.receiving.set(id, work)
     try {
       return await work
@@ -1319,7 +1475,7 @@ export class Messenger {
     } catch (e) {
       log('mailbox round failed: %s', (e as Error).message)
     }
-    this.schedule(() => this.mailboxLoop(), this.mailboxOptions.pollIntervalMs)
+    this.later(() => this.mailboxLoop(), this.mailboxOptions.pollIntervalMs)
   }
 
   /** The relays we keep our mailbox at now (multiaddrs with /p2p/). */
@@ -1360,35 +1516,51 @@ export class Messenger {
     return changed
   }
 
-  /** Decrypts and durably stores one message; returns the ack to send. */
-  private async receive(
-    messageId: Uint8Array,
-    ciphertext: Uint8Array,
-    deviceKey?: Uint8Array,
-    claimed?: string
-  ): Promise<Uint8Array> {
-    let address: string | undefined = claimed
-    if (address === undefined && deviceKey !== undefined) {
-      const identity = await this.store.get('devices', toHex(deviceKey))
-      if (identity !== undefined) address = deviceAddress(fromHex(new TextDecoder().decode(identity)), deviceKey)
-    }
+  /**
+   * Decrypts and durably stores one message; returns the ack to send. Who sent it: over a connection, the device key
+   * the connection authenticated (an initial message names its identity inside, checked against that key; a ratchet
+   * message is tried on the sessions of the identity the device is bound to, then of identities that claimed it
+   * through a mailbox); through a mailbox, the sealed sender's claim (the ratchet proves it or the message fails).
+   */
+  private async receive(messageId: Uint8Array, ciphertext: Uint8Array, via: Via): Promise<Uint8Array> {
     const id = toHex(messageId)
-    const received: Array<() => void> = []
-    this.afterCommit.set(id, (after) => received.push(after))
-    try {
-      await this.manager.decrypt(ciphertext, {
-        messageId,
-        ...(address !== undefined && { address }),
-        ...(deviceKey !== undefined && { deviceKey })
-      })
-    } catch (e) {
-      const code = e instanceof ParleyCryptoError ? e.code : 'Malformed'
-      return encodeAck({ messageId, status: 'error', errorCode: code })
-    } finally {
-      this.afterCommit.delete(id)
+    const ok = encodeAck({ messageId, status: 'ok' })
+    const initial = ciphertext.length > 0 && (ciphertext[0]! & 0x0f) === MESSAGE_TYPE_INITIAL
+    let identities: string[]
+    let addresses: Array<string | undefined>
+    if (via.kind === 'mailbox') {
+      identities = via.claimed === undefined ? [] : [via.claimed.split('.')[0]!]
+      addresses = [via.claimed]
+    } else {
+      const device = toHex(via.deviceKey)
+      const bound = await boundIdentity(this.store, device)
+      identities = [...new Set([...(bound === undefined ? [] : [bound]), ...(await deviceClaims(this.store, device))])]
+      addresses = initial || identities.length === 0 ? [undefined] : identities.map((i) => `${i}.${device}`)
     }
-    for (const after of received) after()
-    return encodeAck({ messageId, status: 'ok' })
+    for (const identity of identities) if (await wasReceived(this.store, identity, id)) return ok
+    let failure: unknown
+    for (const address of addresses) {
+      const slot: InboundSlot = { context: { authenticated: via.kind === 'direct' }, after: [] }
+      this.inbound.set(id, slot)
+      try {
+        await this.manager.decrypt(ciphertext, {
+          messageId,
+          ...(address !== undefined && { address }),
+          ...(via.kind === 'direct' && { deviceKey: via.deviceKey })
+        })
+        for (const after of slot.after) after()
+        return ok
+      } catch (e) {
+        failure = e
+        // Not this identity's session: try the next one that could own the device.
+        const code = e instanceof ParleyCryptoError ? e.code : undefined
+        if (code !== 'NoSession' && code !== 'UndecryptableHeader') break
+      } finally {
+        this.inbound.delete(id)
+      }
+    }
+    const code = failure instanceof ParleyCryptoError ? failure.code : 'Malformed'
+    return encodeAck({ messageId, status: 'error', errorCode: code })
   }
 
   /** Delivered receipts waiting to be sent, per contact, and the contacts with a receipt on its way. */
@@ -1398,31 +1570,168 @@ export class Messenger {
   private readonly receiving = new Map<string, Promise<Uint8Array>>()
   /** Outbox entries with a delivery attempt in progress (the retry loop leaves them alone). */
   private readonly attempting = new Set<string>()
-  /** Per message being received: where its commit hands the work to do once it is durable (events, receipts). */
-  private readonly afterCommit = new Map<string, (after: () => void) => void>()
+  /** Per message being received: how it came, and what to do once its commit is durable (events, receipts). */
+  private readonly inbound = new Map<string, InboundSlot>()
 
   /** What to do once a received message is durable: show it, send receipts back, give a deposit token. */
   private react(outcome: ReceivedOutcome): void {
     switch (outcome.kind) {
       case 'text': {
-        const { contact, id, text, senderSeq, sentAt } = outcome
-        this.events.emit('message', { contact, id, text, senderSeq, sentAt })
-        this.queueDeliveredReceipt(contact, id)
-        // A contact we added gets a deposit token; a stranger's message request does not (until we write back).
-        if (outcome.addedContact) {
-          void this.giveDepositToken(contact).catch((e: Error) => log('giving a deposit token failed: %s', e.message))
+        const { contact, id, text, senderSeq, sentAt, request } = outcome
+        this.events.emit('message', { contact, id, text, senderSeq, sentAt, ...(request && { request }) })
+        if (request) {
+          // No receipt, no token, no contact: a message request, within its bounds (the oldest dropped past them).
+          void enforceRequestBounds(this.requestStore(), this.requestEffects, this.requestLimits, contact).catch(
+            (e: Error) => log('bounding message requests failed: %s', e.message)
+          )
+          return
         }
+        this.queueDeliveredReceipt(contact, id)
+        if (outcome.gap) {
+          if (!this.gaps.has(contact)) this.gaps.set(contact, new Map())
+        }
+        void this.giveDepositToken(contact).catch((e: Error) => log('giving a deposit token failed: %s', e.message))
         return
       }
+      case 'resend':
+        void this.resendFor(outcome.contact, outcome.seqs, outcome.ids).catch((e: Error) =>
+          log('resending failed: %s', e.message)
+        )
+        return
       case 'receipt':
         this.events.emit('receipt', { contact: outcome.contact, type: outcome.type, ids: outcome.ids })
         return
       case 'typing':
         this.events.emit('typing', { contact: outcome.contact, active: outcome.active })
         return
+      case 'request-control':
+      case 'duplicate':
       case 'none':
         return
     }
+  }
+
+  // ---------------------------------------------------------------- resends (gaps, undecryptable mail)
+
+  /**
+   * A contact asks us to send messages again (by text number: a gap it saw; by id: mail it could not open). Each is
+   * resent from our own history with its original id and number, so the contact shows it once whatever happened.
+   */
+  private async resendFor(contact: string, seqs: readonly number[], ids: readonly string[]): Promise<void> {
+    if (!this.admit(`resend/${contact}`, MAX_RESENDS_PER_MINUTE)) return
+    const records: HistoryRecord[] = []
+    for (const seq of seqs) {
+      const prefix = `${contact}/out/${String(seq).padStart(16, '0')}/`
+      for await (const { value } of this.store.query('history', { prefix })) records.push(decodeHistory(value))
+    }
+    for (const id of ids) {
+      const seen = await this.store.get('seen', id)
+      const hkey = seen && decodeSeen(seen).history
+      const h = hkey && (await this.store.get('history', hkey))
+      if (h) records.push(decodeHistory(h))
+    }
+    for (const rec of records) {
+      if (rec.direction !== 'out' || rec.contact !== contact || rec.state === 'failed') continue
+      if (this.schedule.has(rec.id)) {
+        // Still queued: if it was encrypted for a session the contact lost, a fresh encryption is what it needs.
+        const raw = await this.store.get('outbox', rec.id)
+        if (raw !== undefined) await this.requeue(decodeOutbox(raw))
+        continue
+      }
+      if (this.schedule.texts >= this.maxOutbox) return
+      const entry: OutboxRecord = {
+        v: 1,
+        id: rec.id,
+        contact,
+        kind: 'text',
+        payload: toHex(
+          encodePaddedPayload({ kind: 'text', senderSeq: rec.senderSeq, sentAt: rec.sentAt, text: rec.text })
+        ),
+        attempts: 0,
+        nextAttemptAt: this.now(),
+        createdAt: this.now()
+      }
+      await this.store.put('outbox', entry.id, encodeRecord(entry))
+      this.scheduleEntry(entry)
+    }
+    if (records.length > 0) await this.retryLoop()
+  }
+
+  /** Drops an entry's ciphertext (it was for a session the contact cannot open) and makes it due now. */
+  private async requeue(entry: OutboxRecord): Promise<void> {
+    const { ciphertext: _c, address: _a, ...rest } = entry
+    const again: OutboxRecord = { ...rest, nextAttemptAt: 0 }
+    await this.store.put('outbox', again.id, encodeRecord(again))
+    this.scheduleEntry(again)
+  }
+
+  /**
+   * Mail from `claimed` (the sealed sender: identity.device) that we could not open for a session reason (we lost the
+   * session, it used a prekey we no longer have). Never silently: a contact is asked, over a new session, to resend
+   * it; the relay's copy is acknowledged because the sender still has the message. Strangers are not answered.
+   */
+  private async askToResend(claimed: string | undefined, messageId: Uint8Array, code: string): Promise<void> {
+    if (claimed === undefined || !RESEND_CODES.has(code)) return
+    const identity = claimed.split('.')[0]!
+    if ((await this.store.get('contacts', identity)) === undefined) return
+    log('mail %s could not be opened (%s): asking the sender to resend it', toHex(messageId), code)
+    // Whatever session we hold with that device did not work for the sender: the resend request starts a new one.
+    await this.manager.archiveCurrentSession(claimed)
+    await this.queueControl(identity, 'resend', (senderSeq) => ({
+      kind: 'resend',
+      senderSeq,
+      sentAt: this.now(),
+      resend: { senderSeqs: [], messageIds: [messageId] }
+    }))
+  }
+
+  /**
+   * Open gaps in contacts' text numbers: once a gap is older than the grace period, the missing numbers are asked
+   * for (at most MAX_RESEND_ASKS times each, then given up), one resend request per contact per grace period.
+   */
+  private async gapLoop(): Promise<void> {
+    try {
+      for (const [contact, asks] of [...this.gaps]) {
+        if (this.shutdown.signal.aborted) return
+        const state = await readSequence(this.store, contact)
+        if (state === undefined || state.ahead.length === 0) {
+          this.gaps.delete(contact)
+          continue
+        }
+        const now = this.now()
+        const lastAsk = asks.get(-1) ?? 0
+        if (state.gapSince === undefined || now - Math.max(state.gapSince, lastAsk) < this.gapGraceMs) continue
+        if ((await this.store.get('contacts', contact)) === undefined) continue
+        const missing = missingNumbers(state, MAX_RESEND_ITEMS)
+        const gone = missing.filter((n) => (asks.get(n) ?? 0) >= MAX_RESEND_ASKS)
+        if (gone.length > 0) {
+          const b = this.store.batch()
+          writeSequence(b, contact, giveUp(state, gone, now))
+          await b.commit()
+          for (const n of gone) asks.delete(n)
+        }
+        const ask = missing.filter((n) => (asks.get(n) ?? 0) < MAX_RESEND_ASKS)
+        if (ask.length === 0) continue
+        for (const n of ask) asks.set(n, (asks.get(n) ?? 0) + 1)
+        asks.set(-1, now)
+        log('asking %s to resend %d missing messages', contact.slice(0, 8), ask.length)
+        await this.queueControl(contact, 'resend', (senderSeq) => ({
+          kind: 'resend',
+          senderSeq,
+          sentAt: now,
+          resend: { senderSeqs: ask, messageIds: [] }
+        }))
+      }
+    } catch (e) {
+      log('gap check failed: %s', (e as Error).message)
+    } finally {
+      this.later(() => this.gapLoop(), GAP_CHECK_INTERVAL_MS)
+    }
+  }
+
+  private async pruneLoop(): Promise<void> {
+    await this.pruneSeen().catch((e: Error) => log('pruning dedup records failed: %s', e.message))
+    this.later(() => this.pruneLoop(), SEEN_PRUNE_INTERVAL_MS)
   }
 
   /** The crypto layer's persistence: every commit is one batch of the profile store. */
@@ -1434,8 +1743,10 @@ export class Messenger {
         for (const { address, record } of tx.sessions) b.put('sessions', address, record)
         if (tx.account !== undefined) b.put('meta', META_ACCOUNT, tx.account)
         let after: (() => void) | undefined
+        const slot = tx.received && this.inbound.get(toHex(tx.received.messageId))
         if (tx.received !== undefined) {
-          const outcome = await applyReceived(this.store, this.now(), b, tx.received)
+          const context = slot?.context ?? { authenticated: false }
+          const outcome = await applyReceived(this.store, this.now(), b, tx.received, context)
           after = () => this.react(outcome)
         }
         if (tx.sent !== undefined) {
@@ -1456,8 +1767,7 @@ export class Messenger {
           }
         }
         await b.commit()
-        if (after !== undefined && tx.received !== undefined)
-          this.afterCommit.get(toHex(tx.received.messageId))?.(after)
+        if (after !== undefined) slot?.after.push(after)
       }
     }
   }

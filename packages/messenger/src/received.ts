@@ -1,13 +1,16 @@
 /**
- * What a received payload changes in the profile: the history entry, the dedup id, receipt states, a new contact for
- * a message request, the device it came from, a deposit token. Written into the batch of the session manager's
- * commit, so all of it lands with the session update, atomically. What happens once that batch is durable (events,
- * receipts back) is the messenger's; this returns what there is to react to.
+ * What a received payload changes in the profile: the history entry, the dedup id, receipt states, the device it came
+ * from, a deposit token, the sender's text numbers, a message request's index. Written into the batch of the session
+ * manager's commit, so all of it lands with the session update, atomically. What happens once that batch is durable
+ * (events, receipts back) is the messenger's; this returns what there is to react to.
  */
 import { toHex } from '@parley/crypto'
 import { decodePaddedPayload, type Payload } from '@parley/wire'
+import { readSequence, receivedNumber, writeSequence } from './gaps.ts'
 import {
-  type ContactRecord,
+  addDeviceClaim,
+  bindDevice,
+  boundIdentity,
   DELIVERY_RANK,
   decodeHistory,
   decodeSeen,
@@ -15,11 +18,14 @@ import {
   type HistoryRecord,
   historyKey,
   type ProfileReader,
-  putDevice,
+  putDeviceOf,
   type RecordBatch,
   readDevice,
-  TOKEN_IN
+  receivedKey,
+  TOKEN_IN,
+  wasReceived
 } from './records.ts'
+import { countRequestMessage } from './requests.ts'
 
 /** What to react to once the batch is durable. */
 export type ReceivedOutcome =
@@ -30,46 +36,48 @@ export type ReceivedOutcome =
       readonly text: string
       readonly senderSeq: number
       readonly sentAt: number
-      /** The sender was a contact already (not a message request). */
-      readonly addedContact: boolean
+      /** From an identity we have not added: a message request (no receipts, no token until accepted). */
+      readonly request: boolean
+      /** The sender's text numbers now have a gap (one is missing below the highest received). */
+      readonly gap: boolean
     }
   | { readonly kind: 'receipt'; readonly contact: string; readonly type: 'delivered' | 'read'; readonly ids: string[] }
   | { readonly kind: 'typing'; readonly contact: string; readonly active: boolean }
-  | { readonly kind: 'none' }
+  | { readonly kind: 'resend'; readonly contact: string; readonly seqs: number[]; readonly ids: string[] }
+  | { readonly kind: 'request-control' | 'duplicate' | 'none' }
+
+/** How the message reached us. */
+export interface ReceivedContext {
+  /**
+   * The sender's device key was proven by the connection it came over (a direct or relayed libp2p connection whose
+   * Noise handshake was made with that key). A sealed sender through a mailbox proves the identity, never the device.
+   */
+  readonly authenticated: boolean
+}
 
 /** Adds to `b` what the decrypted message `received` (from the device `address`) changes. */
 export async function applyReceived(
   store: ProfileReader,
   now: number,
   b: RecordBatch,
-  received: { readonly messageId: Uint8Array; readonly address: string; readonly plaintext: Uint8Array }
+  received: { readonly messageId: Uint8Array; readonly address: string; readonly plaintext: Uint8Array },
+  context: ReceivedContext
 ): Promise<ReceivedOutcome> {
   const id = toHex(received.messageId)
   const [identityHex, deviceHex] = received.address.split('.') as [string, string]
+  // Two copies of one message racing (two relays, a retry): the first commit wins, the second changes nothing.
+  if (await wasReceived(store, identityHex, id)) return { kind: 'duplicate' }
+  const seenKey = receivedKey(identityHex, id)
+  await learnDevice(store, b, identityHex, deviceHex, context.authenticated)
   let payload: Payload
   try {
     payload = decodePaddedPayload(received.plaintext)
   } catch {
     // Authentic but unreadable (a newer payload format): remembered as seen, so a retry is not processed again.
-    b.put('seen', id, encodeRecord({ v: 1, at: now }))
+    b.put('seen', seenKey, encodeRecord({ v: 1, at: now }))
     return { kind: 'none' }
   }
-  const known = await readDevice(store, identityHex)
-  if (known?.deviceKey !== deviceHex) putDevice(b, identityHex, deviceHex, [])
-  const addedContact = (await store.get('contacts', identityHex)) !== undefined
-  if (!addedContact) {
-    // A message request: someone we have not added wrote to us. Keep it under a new, unnamed contact.
-    const fresh: ContactRecord = {
-      v: 1,
-      identity: identityHex,
-      addresses: [],
-      status: 'ok',
-      nextSeq: 0,
-      verified: false,
-      createdAt: now
-    }
-    b.put('contacts', identityHex, encodeRecord(fresh))
-  }
+  const isContact = (await store.get('contacts', identityHex)) !== undefined
   if (payload.kind === 'text') {
     const hkey = historyKey(identityHex, 'in', payload.senderSeq, id)
     const h: HistoryRecord = {
@@ -84,11 +92,25 @@ export async function applyReceived(
       state: 'delivered'
     }
     b.put('history', hkey, encodeRecord(h))
-    b.put('seen', id, encodeRecord({ v: 1, at: now, history: hkey }))
+    b.put('seen', seenKey, encodeRecord({ v: 1, at: now, history: hkey }))
+    const sequence = receivedNumber(await readSequence(store, identityHex), payload.senderSeq, now)
+    writeSequence(b, identityHex, sequence)
+    if (!isContact) await countRequestMessage(store, b, identityHex, new TextEncoder().encode(payload.text).length, now)
     const { text, senderSeq, sentAt } = payload
-    return { kind: 'text', contact: identityHex, id, text, senderSeq, sentAt, addedContact }
+    return {
+      kind: 'text',
+      contact: identityHex,
+      id,
+      text,
+      senderSeq,
+      sentAt,
+      request: !isContact,
+      gap: sequence.ahead.length > 0
+    }
   }
-  b.put('seen', id, encodeRecord({ v: 1, at: now }))
+  b.put('seen', seenKey, encodeRecord({ v: 1, at: now }))
+  // Control messages from someone we have not added change nothing (they would only cost us work).
+  if (!isContact) return { kind: payload.kind === 'typing' ? 'none' : 'request-control' }
   switch (payload.kind) {
     case 'receipt': {
       const ids = payload.receipt.messageIds.map(toHex)
@@ -114,7 +136,36 @@ export async function applyReceived(
       return { kind: 'none' }
     case 'typing':
       return { kind: 'typing', contact: identityHex, active: payload.typing.active }
+    case 'resend':
+      return {
+        kind: 'resend',
+        contact: identityHex,
+        seqs: [...payload.resend.senderSeqs],
+        ids: payload.resend.messageIds.map(toHex)
+      }
     default:
       return { kind: 'none' }
+  }
+}
+
+/**
+ * Device bookkeeping for a message from `deviceHex` under `identityHex`. Where messages to the identity go is its own
+ * business (its certificate names the device). Which identity the device belongs to changes only on proof: an
+ * authenticated connection binds (and rebinds) it; a mailbox claim binds nothing and is only remembered, so a stranger
+ * who certifies a friend's public device key under her own identity can never take the friend's messages over.
+ */
+async function learnDevice(
+  store: ProfileReader,
+  b: RecordBatch,
+  identityHex: string,
+  deviceHex: string,
+  authenticated: boolean
+): Promise<void> {
+  const known = await readDevice(store, identityHex)
+  if (known?.deviceKey !== deviceHex) putDeviceOf(b, identityHex, deviceHex, [])
+  if (authenticated) {
+    if ((await boundIdentity(store, deviceHex)) !== identityHex) bindDevice(b, deviceHex, identityHex)
+  } else if ((await boundIdentity(store, deviceHex)) !== identityHex) {
+    await addDeviceClaim(store, b, deviceHex, identityHex)
   }
 }

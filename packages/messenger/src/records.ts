@@ -70,8 +70,11 @@ export interface OutboxRecord {
   readonly v: 1
   readonly id: string
   readonly contact: string
-  /** `token`: a deposit token for the contact (see mailbox.requireDepositTokens). */
-  readonly kind: 'text' | 'receipt' | 'token'
+  /**
+   * `token`: a deposit token for the contact (see mailbox.requireDepositTokens); `resend`: asks the contact to send
+   * messages again. Everything but `text` is control traffic: bounded apart from texts, and it expires.
+   */
+  readonly kind: 'text' | 'receipt' | 'token' | 'resend'
   /** hex padded payload; kept only until the message is encrypted. */
   readonly payload?: string
   /** hex ciphertext and the device address it is for; retries resend exactly these bytes. */
@@ -178,7 +181,7 @@ export function decodeOutbox(bytes: Uint8Array): OutboxRecord {
   const r = parse('outbox', bytes)
   require('outbox', hex(r.id) &&
     hex(r.contact) &&
-    (r.kind === 'text' || r.kind === 'receipt' || r.kind === 'token') &&
+    (r.kind === 'text' || r.kind === 'receipt' || r.kind === 'token' || r.kind === 'resend') &&
     opt(r.payload, hex) &&
     opt(r.ciphertext, hex) &&
     opt(r.address, str) &&
@@ -214,6 +217,7 @@ export interface ProfileReader {
 /** What writes a batch of profile records. */
 export interface RecordBatch {
   put(namespace: Namespace, key: string, value: Uint8Array): void
+  delete(namespace: Namespace, key: string): void
 }
 
 /**
@@ -225,14 +229,90 @@ export async function readDevice(store: ProfileReader, identity: string): Promis
   return bytes === undefined ? undefined : decodeDevice(bytes)
 }
 
-/** Records a contact's device in `b`: both directions (device key -> identity, identity -> device). */
-export function putDevice(
+/** Records, in `b`, the device an identity uses (identity -> device): where messages to that identity go. */
+export function putDeviceOf(
   b: RecordBatch,
   identity: string,
   deviceKey: string,
   addresses: string[],
   fromRecord?: { sequence: number; relays: string[]; agreementKey: string }
 ): void {
-  b.put('devices', deviceKey, enc.encode(identity))
   b.put('devices', `of/${identity}`, encodeRecord({ v: 1, deviceKey, addresses, ...fromRecord }))
+}
+
+/**
+ * The identity a device key is bound to (device -> identity): who sent what arrives over a connection from that
+ * device. A binding is written only on proof — a message over a connection authenticated as that device, or a
+ * contact's signed DHT record for a device bound to nobody yet — never on a claim that came through a mailbox.
+ */
+export async function boundIdentity(store: ProfileReader, deviceKey: string): Promise<string | undefined> {
+  const bytes = await store.get('devices', deviceKey)
+  return bytes === undefined ? undefined : dec.decode(bytes)
+}
+
+export function bindDevice(b: RecordBatch, deviceKey: string, identity: string): void {
+  b.put('devices', deviceKey, enc.encode(identity))
+}
+
+/** The most identities that may claim one device key through mailboxes (newest kept). */
+export const MAX_DEVICE_CLAIMS = 4
+const claimKey = (deviceKey: string) => `claim/${deviceKey}`
+
+/**
+ * Identities whose messages through a mailbox named this device key (unproven: a sealed sender is not an
+ * authenticated connection). A direct message from the device later tries their sessions, and binds the one it
+ * opens under.
+ */
+export async function deviceClaims(store: ProfileReader, deviceKey: string): Promise<string[]> {
+  const bytes = await store.get('devices', claimKey(deviceKey))
+  if (bytes === undefined) return []
+  const r = parse('device claims', bytes)
+  require('device claims', Array.isArray(r.identities) && (r.identities as unknown[]).every(hex))
+  return r.identities as string[]
+}
+
+export async function addDeviceClaim(
+  store: ProfileReader,
+  b: RecordBatch,
+  deviceKey: string,
+  identity: string
+): Promise<void> {
+  const claims = await deviceClaims(store, deviceKey)
+  if (claims[0] === identity) return
+  const next = [identity, ...claims.filter((c) => c !== identity)].slice(0, MAX_DEVICE_CLAIMS)
+  b.put('devices', claimKey(deviceKey), encodeRecord({ v: 1, identities: next }))
+}
+
+export async function removeDeviceClaim(
+  store: ProfileReader,
+  b: RecordBatch & { delete(namespace: Namespace, key: string): void },
+  deviceKey: string,
+  identity: string
+): Promise<void> {
+  const claims = await deviceClaims(store, deviceKey)
+  if (!claims.includes(identity)) return
+  const rest = claims.filter((c) => c !== identity)
+  if (rest.length === 0) b.delete('devices', claimKey(deviceKey))
+  else b.put('devices', claimKey(deviceKey), encodeRecord({ v: 1, identities: rest }))
+}
+
+/**
+ * Dedup keys of received messages: the authenticated sender's identity and the message id. A message id alone is not
+ * enough (a relay that saw Alice's id could send us a message of its own under it first, and Alice's would then be
+ * dropped as a duplicate). Our own sent messages keep the bare id (they index history for receipts).
+ */
+export function receivedKey(identity: string, id: string): string {
+  return `in/${identity}/${id}`
+}
+
+/**
+ * Whether a message `id` from `identity` was received already. Profiles from before per-sender keys hold bare ids:
+ * those count when they point at a message received from the same identity or at no history (a control message).
+ */
+export async function wasReceived(store: ProfileReader, identity: string, id: string): Promise<boolean> {
+  if ((await store.get('seen', receivedKey(identity, id))) !== undefined) return true
+  const legacy = await store.get('seen', id)
+  if (legacy === undefined) return false
+  const history = decodeSeen(legacy).history
+  return history === undefined || history.startsWith(`${identity}/in/`)
 }

@@ -41,6 +41,8 @@ describe('messenger behaviour', () => {
   it('typing reaches the contact end to end and is never stored or queued', async () => {
     const { a, b, bHex, aHex } = await pair()
     expect((await a.send(bHex, 'first')).status).toBe('sent')
+    // Typing from a message request is not shown (as in Signal): B has A as a contact.
+    await b.addContact(aHex)
     const typing = collect(b, 'typing')
     expect(await a.typing(bHex, true)).toBe(true)
     await until(() => typing.length === 1, 10_000, 'typing event')
