@@ -3,6 +3,7 @@
  * commands while a node runs) and the one-shot path (the CLI opens the profile itself).
  */
 import type { ContactRecord, Messenger } from '@parley/messenger'
+import { EXIT_FAILURE } from './constants.ts'
 
 export type Command =
   | { cmd: 'id' }
@@ -14,12 +15,15 @@ export type Command =
   | { cmd: 'accept'; contact: string }
   | { cmd: 'read'; contact: string; ids: string[] }
 
+/** A failure the user can act on: a stable `code` (JSON events, the control socket) and the process exit code. */
 export class CommandError extends Error {
   readonly code: string
-  constructor(code: string, message: string) {
+  readonly exitCode: number
+  constructor(code: string, message: string, exitCode: number = EXIT_FAILURE) {
     super(message)
     this.name = 'CommandError'
     this.code = code
+    this.exitCode = exitCode
   }
 }
 

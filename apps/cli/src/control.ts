@@ -1,23 +1,50 @@
 /**
  * The control socket: while `parley run` holds the profile (LevelDB allows one process), other `parley` commands of
- * the same profile talk to it over a Unix socket in the profile directory (mode 0600), one JSON line each way.
+ * the same profile talk to it over a Unix socket in the profile directory, one JSON line each way.
+ *
+ * Who can connect: the socket lives in the profile directory, which is mode 0700 and checked before use
+ * (profile.ts), so no other user can reach it at all. The socket itself is also mode 0600 from the instant it exists:
+ * `listen` creates the file with the process umask, and a chmod after it would leave a window in which the socket is
+ * 0755 or 0777; so the umask is 0177 for the synchronous bind inside `listen` and restored right after (only this
+ * thread creates files in that moment; anything created then would only get fewer permissions).
  */
 import { chmod, rm } from 'node:fs/promises'
 import { connect, createServer, type Server } from 'node:net'
 import type { Messenger } from '@parley/messenger'
 import { type Command, CommandError, execute, parseCommand } from './commands.ts'
+import { MAX_CONTROL_LINE, PRIVATE_FILE_MODE } from './constants.ts'
 
-const MAX_LINE = 1024 * 1024
+/** The umask while the socket is bound: everything but owner read and write masked. */
+const SOCKET_UMASK = 0o777 & ~PRIVATE_FILE_MODE
+
+/**
+ * What is at `path`: 'live' when a node answers there, 'stale' when a socket file is left by a node that died
+ * (killed, power cut): nobody accepts on it, so it is safe to remove; 'none' when there is nothing.
+ */
+export async function probeControl(path: string): Promise<'live' | 'stale' | 'none'> {
+  return new Promise((resolve) => {
+    const socket = connect(path)
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve('live')
+    })
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ENOENT' ? 'none' : 'stale'))
+  })
+}
 
 /** Serves commands on `path` until closed. */
 export async function serveControl(path: string, m: Messenger): Promise<Server> {
-  await rm(path, { force: true })
+  const found = await probeControl(path)
+  if (found === 'live') {
+    throw new CommandError('NodeRunning', `a node of this profile is already running (it answers on ${path})`)
+  }
+  if (found === 'stale') await rm(path, { force: true })
   const server = createServer((socket) => {
     let buf = ''
     socket.setEncoding('utf8')
     socket.on('data', (chunk: string) => {
       buf += chunk
-      if (buf.length > MAX_LINE) return socket.destroy()
+      if (buf.length > MAX_CONTROL_LINE) return socket.destroy()
       const nl = buf.indexOf('\n')
       if (nl < 0) return
       const line = buf.slice(0, nl)
@@ -36,9 +63,15 @@ export async function serveControl(path: string, m: Messenger): Promise<Server> 
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(path, () => resolve())
+    server.once('listening', () => resolve())
+    const previous = process.umask(SOCKET_UMASK)
+    try {
+      server.listen(path)
+    } finally {
+      process.umask(previous)
+    }
   })
-  await chmod(path, 0o600)
+  await chmod(path, PRIVATE_FILE_MODE) // already so; kept in case a platform binds outside `listen`
   return server
 }
 

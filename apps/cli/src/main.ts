@@ -4,11 +4,14 @@
  * themselves.
  */
 import { parseArgs } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createMessenger, type Messenger } from '@parley/messenger'
 import { type Command, CommandError, execute } from './commands.ts'
+import { EXIT_FAILURE, EXIT_UNSAFE_PROFILE, EXIT_USAGE } from './constants.ts'
 import { askRunning } from './control.ts'
-import { controlSocketPath, dataDir, openProfile, profileExists } from './profile.ts'
+import { checkProfileDir, controlSocketPath, dataDir, openProfile, profileExists } from './profile.ts'
 import { runNode } from './run.ts'
+import { safeJson, safeText } from './terminal.ts'
 import { exportProfile, importProfile } from './transfer.ts'
 
 const COMMON = `Common options:
@@ -39,7 +42,14 @@ Commands:
 
 A contact is a name, an identity key, or a unique prefix of it (8+ hex digits).
 
-${COMMON}`,
+${COMMON}
+
+Exit codes:
+  0  done
+  ${EXIT_FAILURE}  the command failed (wrong passphrase, unknown contact, refused invite, listen address in use, …)
+  ${EXIT_USAGE}  bad usage: unknown command or flag, missing argument, malformed value (e.g. a multiaddr)
+  ${EXIT_UNSAFE_PROFILE}  the profile directory is accessible by other users: 'chmod 700 <dir>' and retry
+Every error is one line on stderr: 'parley: <what is wrong and what to do>'.`,
   init: `Usage: parley init [--data <dir>]\n\nCreates an encrypted profile with a new identity.\n\n${COMMON}`,
   id: `Usage: parley id [--name <name>] [--no-qr]\n\nPrints your identity key, your fingerprint and an invite link others can add you with.\n\n${COMMON}`,
   add: `Usage: parley add <invite|identity> [--name <name>]\n\nAdds a contact. A new identity under an existing contact's name is a safety-number change:\nnothing is sent to it until you run 'parley accept <name>'.\n\n${COMMON}`,
@@ -61,34 +71,72 @@ Runs a node until interrupted. Interactive: type '/to <contact>' then messages; 
 ${COMMON}`
 }
 
-function fail(message: string, code = 1): never {
-  process.stderr.write(`parley: ${message}\n`)
+function fail(message: string, code: number = EXIT_FAILURE): never {
+  process.stderr.write(`parley: ${safeText(message)}\n`)
   process.exit(code)
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      data: { type: 'string' },
-      'passphrase-file': { type: 'string' },
-      bootstrap: { type: 'string', multiple: true },
-      relay: { type: 'string', multiple: true },
-      listen: { type: 'string', multiple: true },
-      name: { type: 'string' },
-      json: { type: 'boolean' },
-      client: { type: 'boolean' },
-      'no-qr': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' }
+/** What a multiaddr flag needs: a parseable multiaddr, and for peers to dial, one that names the peer (/p2p/<id>). */
+const ADDRESS_FLAGS = [
+  { flag: 'listen', peer: false },
+  { flag: 'bootstrap', peer: true },
+  { flag: 'relay', peer: true }
+] as const
+
+/** Refuses a malformed address flag with one line naming the flag and the value (exit code EXIT_USAGE). */
+function checkAddresses(values: Partial<Record<(typeof ADDRESS_FLAGS)[number]['flag'], string[]>>): void {
+  for (const { flag, peer } of ADDRESS_FLAGS) {
+    for (const value of values[flag] ?? []) {
+      let reason: string | undefined
+      try {
+        const ma = multiaddr(value)
+        // Encoding checks every component's value (a /p2p/ peer id too), which parsing the string alone does not.
+        if (ma.bytes.length === 0) reason = 'empty'
+        else if (peer && !ma.getComponents().some((c) => c.name === 'p2p'))
+          reason = "it names no peer: end it with '/p2p/<peer id>'"
+      } catch (e) {
+        reason = `not a multiaddr (${(e as Error).message})`
+      }
+      if (reason !== undefined)
+        throw new CommandError('BadAddress', `--${flag} ${JSON.stringify(value)}: ${reason}`, EXIT_USAGE)
     }
-  })
+  }
+}
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        data: { type: 'string' },
+        'passphrase-file': { type: 'string' },
+        bootstrap: { type: 'string', multiple: true },
+        relay: { type: 'string', multiple: true },
+        listen: { type: 'string', multiple: true },
+        name: { type: 'string' },
+        json: { type: 'boolean' },
+        client: { type: 'boolean' },
+        'no-qr': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    })
+  } catch (e) {
+    // Node's message names the flag; its advice about '--' for positionals is the rest of the sentence.
+    throw new CommandError('BadUsage', `${(e as Error).message.split('. ')[0]} (see 'parley --help')`, EXIT_USAGE)
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseCommandLine()
   const [command = '', ...args] = positionals
   if (values.help || command === 'help' || command === '') {
     process.stdout.write(`${HELP[command === 'help' ? (args[0] ?? '') : command] ?? HELP['']}\n`)
     return
   }
-  if (!(command in HELP)) fail(`unknown command '${command}' (see 'parley --help')`, 2)
+  if (!(command in HELP)) fail(`unknown command '${command}' (see 'parley --help')`, EXIT_USAGE)
+  checkAddresses(values)
   const dir = dataDir(values)
+  checkProfileDir(dir)
   const profileOptions = {
     data: dir,
     ...(values['passphrase-file'] !== undefined && { passphraseFile: values['passphrase-file'] })
@@ -113,16 +161,16 @@ async function main(): Promise<void> {
     case 'run':
       return runNode(dir, profileOptions, network, { json: values.json ?? false, relays: values.relay ?? [] })
     case 'export':
-      if (args[0] === undefined) fail('export needs a file name')
+      if (args[0] === undefined) fail('export needs a file name', EXIT_USAGE)
       return exportProfile(dir, profileOptions, args[0])
     case 'import':
-      if (args[0] === undefined) fail('import needs a file name')
+      if (args[0] === undefined) fail('import needs a file name', EXIT_USAGE)
       return importProfile(dir, profileOptions, args[0])
   }
 
   const cmd = toCommand(command, args, values.name)
   // A running node of this profile holds it: ask it.
-  const running = await askRunning(controlSocketPath(dir), cmd).catch((e: unknown) => fail((e as Error).message))
+  const running = await askRunning(controlSocketPath(dir), cmd)
   let result: unknown
   if (running !== undefined) {
     result = running.result
@@ -145,12 +193,12 @@ async function main(): Promise<void> {
       await store.close()
     }
   }
-  print(cmd, result, values['no-qr'] ?? false)
+  await print(cmd, result, values['no-qr'] ?? false)
 }
 
 function toCommand(command: string, args: string[], name: string | undefined): Command {
   const need = (n: number, what: string) => {
-    if (args.length < n) fail(`${command} needs ${what} (see 'parley ${command} --help')`, 2)
+    if (args.length < n) fail(`${command} needs ${what} (see 'parley ${command} --help')`, EXIT_USAGE)
   }
   switch (command) {
     case 'id':
@@ -169,10 +217,11 @@ function toCommand(command: string, args: string[], name: string | undefined): C
       need(1, 'a contact')
       return { cmd: command, contact: args[0]! }
     default:
-      fail(`unknown command '${command}'`, 2)
+      fail(`unknown command '${command}'`, EXIT_USAGE)
   }
 }
 
+/** Prints a one-shot command's result. Remote or user-given text goes through safeText (one line, escaped). */
 async function print(cmd: Command, result: unknown, noQr: boolean): Promise<void> {
   const out = (s: string) => process.stdout.write(`${s}\n`)
   switch (cmd.cmd) {
@@ -205,13 +254,16 @@ async function print(cmd: Command, result: unknown, noQr: boolean): Promise<void
         waitingAt?: string[]
       }>) {
         const state = h.waitingAt ? `${h.state} at relay ${h.waitingAt.join(', ')}` : h.state
-        out(`${new Date(h.sentAt).toISOString()} ${h.direction === 'out' ? `> ${h.text}  [${state}]` : `< ${h.text}`}`)
+        const text = safeText(h.text)
+        out(
+          `${new Date(h.sentAt).toISOString()} ${h.direction === 'out' ? `> ${text}  [${safeText(state)}]` : `< ${text}`}`
+        )
       }
       return
     case 'contacts':
       for (const c of result as Array<{ contact: string; name?: string; status: string; verified: boolean }>) {
         out(
-          `${c.name ?? '(no name)'}\t${c.contact}${c.status !== 'ok' ? `\t${c.status.toUpperCase()}` : ''}${c.verified ? '\tverified' : ''}`
+          `${c.name !== undefined ? safeText(c.name) : '(no name)'}\t${c.contact}${c.status !== 'ok' ? `\t${c.status.toUpperCase()}` : ''}${c.verified ? '\tverified' : ''}`
         )
       }
       return
@@ -223,11 +275,14 @@ async function print(cmd: Command, result: unknown, noQr: boolean): Promise<void
       return
     }
     default:
-      out(JSON.stringify(result, null, 2))
+      out(safeJson(result, 2))
   }
 }
 
 main().catch((e: unknown) => {
-  const err = e as { code?: string; message?: string }
-  fail(err instanceof CommandError || err.code ? `${err.message} (${err.code})` : (err.message ?? String(e)))
+  if (e instanceof CommandError) fail(`${e.message} (${e.code})`, e.exitCode)
+  const err = e as { code?: unknown; message?: unknown }
+  // Typed errors of the packages: their message and code, on one line (never a stack).
+  const message = String(err?.message ?? e).split('\n')[0]!
+  fail(typeof err?.code === 'string' ? `${message} (${err.code})` : message, EXIT_FAILURE)
 })

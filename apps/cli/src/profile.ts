@@ -1,5 +1,10 @@
-/** Opening a CLI profile: a LevelDB directory encrypted at rest under a passphrase. */
-import { existsSync } from 'node:fs'
+/**
+ * Opening a CLI profile: a LevelDB directory encrypted at rest under a passphrase. The directory is private to its
+ * owner (mode 0700): new ones are made so, and one that others can read or enter is refused, as ssh refuses a key
+ * file others can read. Its contents (the store, the control socket) are then out of other users' reach from the
+ * first instant, whatever their own modes are while they are being created.
+ */
+import { existsSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -8,6 +13,7 @@ import { Writable } from 'node:stream'
 import { NAMESPACES, type Namespace } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore, resolvePassphrase } from '@parley/store'
 import { CommandError } from './commands.ts'
+import { EXIT_UNSAFE_PROFILE, PROFILE_DIR_FORBIDDEN_MODE, PROFILE_DIR_MODE } from './constants.ts'
 
 export interface ProfileOptions {
   data?: string
@@ -29,6 +35,41 @@ export function controlSocketPath(dir: string): string {
 
 export function profileExists(dir: string): boolean {
   return existsSync(storePath(dir))
+}
+
+/**
+ * Refuses a profile directory that other users can read, write or enter, or that belongs to someone else (exit code
+ * EXIT_UNSAFE_PROFILE). A directory that does not exist yet is fine: it is created with mode 0700.
+ */
+export function checkProfileDir(dir: string): void {
+  let st: ReturnType<typeof statSync>
+  try {
+    st = statSync(dir)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw new CommandError(
+      'ProfileDir',
+      `cannot read the profile directory ${dir} (${(e as NodeJS.ErrnoException).code})`
+    )
+  }
+  if (!st.isDirectory()) throw new CommandError('ProfileDir', `${dir} is not a directory (see --data)`)
+  const uid = process.getuid?.()
+  if (uid !== undefined && st.uid !== uid) {
+    throw new CommandError(
+      'UnsafeProfileDir',
+      `the profile directory ${dir} belongs to another user (uid ${st.uid}): use a directory of your own (--data)`,
+      EXIT_UNSAFE_PROFILE
+    )
+  }
+  const mode = st.mode & 0o777
+  if ((mode & PROFILE_DIR_FORBIDDEN_MODE) !== 0) {
+    throw new CommandError(
+      'UnsafeProfileDir',
+      `the profile directory ${dir} is accessible by other users (mode ${mode.toString(8).padStart(4, '0')}): ` +
+        `run 'chmod ${PROFILE_DIR_MODE.toString(8)} ${dir}'`,
+      EXIT_UNSAFE_PROFILE
+    )
+  }
 }
 
 /** Asks for the passphrase on the terminal without echoing it. */
@@ -63,12 +104,15 @@ export async function openProfile(
   if (!options.create && !profileExists(dir)) {
     throw new CommandError('NoProfile', `no profile at ${dir}: run 'parley init' first (or pass --data <dir>)`)
   }
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await mkdir(dir, { recursive: true, mode: PROFILE_DIR_MODE })
+  checkProfileDir(dir)
   const passphrase = await resolvePassphrase({
     ...(options.passphraseFile !== undefined && { file: options.passphraseFile }),
     prompt: () => prompt('Passphrase: ')
   })
-  const backend = await openStore({ kind: 'level', path: storePath(dir) })
+  const backend = await openStore({ kind: 'level', path: storePath(dir) }).catch((e: unknown) => {
+    throw inUse(e, dir)
+  })
   try {
     return await createProfileStore(backend, passphrase, {
       namespaces: NAMESPACES,
@@ -79,4 +123,13 @@ export async function openProfile(
     await backend.close()
     throw e
   }
+}
+
+/** The store's lock: another process (a running `parley run`, usually) holds this profile. */
+function inUse(e: unknown, dir: string): unknown {
+  if ((e as { code?: unknown }).code !== 'StoreLocked') return e
+  return new CommandError(
+    'ProfileInUse',
+    `the profile at ${dir} is in use by another parley process: stop it, or use one-shot commands while it runs`
+  )
 }

@@ -1,13 +1,19 @@
 /**
  * `parley run`: a long-running node. Interactive chat on a terminal, or `--json`: one command per stdin line and
  * one event per stdout line (docs/cli-json.md). Other `parley` commands reach it through the control socket.
+ *
+ * Everything another person controls (message texts, names, invites) is shown through terminal.ts: escaped, on one
+ * line. When whoever reads stdout goes away (`parley run --json | head -1`), the node stops cleanly: the control
+ * socket is removed and the profile closed.
  */
 import { rm } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { createMessenger, type MessengerEvents, type NetworkOptions } from '@parley/messenger'
+import { createMessenger, type Messenger, type MessengerEvents, type NetworkOptions } from '@parley/messenger'
 import { type Command, CommandError, execute, findContact, parseCommand } from './commands.ts'
+import { EXIT_FAILURE, EXIT_OK } from './constants.ts'
 import { serveControl } from './control.ts'
 import { controlSocketPath, openProfile, type ProfileOptions } from './profile.ts'
+import { safeJson, safeText } from './terminal.ts'
 
 const EVENTS: ReadonlyArray<keyof MessengerEvents> = [
   'message',
@@ -25,13 +31,25 @@ export async function runNode(
   options: { json: boolean; relays?: string[] }
 ): Promise<void> {
   const store = await openProfile(dir, profile)
-  const m = await createMessenger({ store, network, mailbox: { relays: options.relays ?? [] } })
+  let m: Messenger
+  try {
+    m = await createMessenger({ store, network, mailbox: { relays: options.relays ?? [] } })
+  } catch (e) {
+    await store.close().catch(() => {})
+    throw listenError(e, network.listen)
+  }
   const socketPath = controlSocketPath(dir)
-  const control = await serveControl(socketPath, m)
-  const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`)
+  const control = await serveControl(socketPath, m).catch(async (e: unknown) => {
+    await m.stop().catch(() => {})
+    await store.close().catch(() => {})
+    throw e
+  })
+  const emit = (o: object) => {
+    if (!stopping) process.stdout.write(`${safeJson(o)}\n`)
+  }
 
   let stopping = false
-  const stop = async (code = 0) => {
+  const stop = async (code = EXIT_OK) => {
     if (stopping) return
     stopping = true
     control.close()
@@ -40,8 +58,11 @@ export async function runNode(
     await store.close()
     process.exit(code)
   }
-  process.on('SIGINT', () => void stop(0))
-  process.on('SIGTERM', () => void stop(0))
+  process.on('SIGINT', () => void stop(EXIT_OK))
+  process.on('SIGTERM', () => void stop(EXIT_OK))
+  // The reader of stdout went away (a closed pipe: EPIPE): nobody can see events any more, so stop cleanly rather
+  // than die on an unhandled 'error' event with the control socket left behind.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => void stop(e.code === 'EPIPE' ? EXIT_OK : EXIT_FAILURE))
 
   const ready = (await execute(m, { cmd: 'id' })) as Record<string, unknown>
   if (options.json) {
@@ -49,8 +70,8 @@ export async function runNode(
       m.events.addEventListener(type, (e) => emit({ event: type, ...(e as CustomEvent<object>).detail }))
     }
     emit({ event: 'ready', ...ready, peerId: m.peerId.toString() })
-    const rl = createInterface({ input: process.stdin })
-    rl.on('line', (line) => {
+    // Lines end at '\n' only: readline would also split at U+2028/U+2029, which JSON allows raw inside strings.
+    jsonLines(process.stdin, (line) => {
       if (line.trim() === '') return
       let request: { id?: unknown } = {}
       void (async () => {
@@ -70,25 +91,28 @@ export async function runNode(
         }
       })()
     })
-    rl.on('close', () => void stop(0))
+    process.stdin.on('end', () => void stop(EXIT_OK))
     return
   }
 
   // Interactive chat.
-  const say = (s: string) => process.stdout.write(`${s}\n`)
+  const say = (s: string) => {
+    if (!stopping) process.stdout.write(`${s}\n`)
+  }
   say(`Parley node running. Identity ${String(ready.identity).slice(0, 16)}…  Fingerprint ${ready.fingerprint}`)
   say(`Invite: ${ready.invite}`)
   say('Commands: /to <contact>, /add <invite> [name], /contacts, /verify <contact>, /quit — other lines are messages.')
   const names = new Map((await m.contacts()).map((c) => [c.identity, c.name ?? c.identity.slice(0, 8)]))
-  const nameOf = (id: string) => names.get(id) ?? id.slice(0, 8)
+  const nameOf = (id: string) => safeText(names.get(id) ?? id.slice(0, 8))
   m.events.addEventListener('message', (e) => {
     const d = (e as CustomEvent<MessengerEvents['message']>).detail
-    say(`[${nameOf(d.contact)}] ${d.text}`)
+    say(`[${nameOf(d.contact)}] ${safeText(d.text)}`)
     void m.markRead(d.contact, [d.id]).catch(() => {})
   })
   m.events.addEventListener('identity-changed', (e) => {
     const d = (e as CustomEvent<MessengerEvents['identity-changed']>).detail
-    say(`!! ${d.name ?? nameOf(d.contact)}'s safety number changed. Verify it, then /accept ${d.name ?? d.contact}.`)
+    const who = d.name !== undefined ? safeText(d.name) : nameOf(d.contact)
+    say(`!! ${who}'s safety number changed. Verify it, then /accept ${d.name !== undefined ? who : d.contact}.`)
   })
   m.events.addEventListener('contact', (e) => {
     const d = (e as CustomEvent<MessengerEvents['contact']>).detail
@@ -118,12 +142,50 @@ export async function runNode(
           const r = (await execute(m, { cmd: 'send', contact: current, text: line })) as { status: string }
           if (r.status === 'queued') say('(queued: not reachable now, will retry)')
         }
-        if (cmd !== undefined) say(JSON.stringify(await execute(m, cmd), null, 2))
+        if (cmd !== undefined) say(safeJson(await execute(m, cmd), 2))
       } catch (e) {
-        say(`error: ${(e as Error).message}`)
+        say(`error: ${safeText((e as Error).message)}`)
       }
       rl.prompt()
     })()
   })
   rl.on('close', () => void stop(0))
+}
+
+/**
+ * A listen address that cannot be bound (in use, not on this machine, a privileged port) as one line naming the flag
+ * and the address; libp2p reports it as one paragraph with a stack per address.
+ */
+function listenError(e: unknown, listen: readonly string[] | undefined): unknown {
+  const text = String((e as Error)?.message ?? e)
+  const reasons: Record<string, string> = {
+    EADDRINUSE: 'is in use by another program: choose another port (or port 0 for any free one)',
+    EADDRNOTAVAIL: 'is not an address of this machine',
+    EACCES: 'needs privileges (a port below 1024?): choose a port from 1024 up'
+  }
+  const found = Object.keys(reasons).find((code) => text.includes(code))
+  if (found === undefined) return e
+  // libp2p's message names the address that failed; with several --listen, name that one.
+  const given = (listen ?? []).filter((a) => text.includes(a))
+  const named = given.length > 0 ? given : (listen ?? [])
+  const where = named.length === 0 ? 'the default listen address' : named.map((a) => `--listen ${a}`).join(', ')
+  return new CommandError('ListenFailed', `${where}: the address ${reasons[found]} (${found})`)
+}
+
+/** Calls `onLine` for each '\n'-terminated line of `input` (a trailing '\r' dropped, an unterminated last line too). */
+function jsonLines(input: NodeJS.ReadStream, onLine: (line: string) => void): void {
+  let buffered = ''
+  input.setEncoding('utf8')
+  input.on('data', (chunk: string) => {
+    buffered += chunk
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl).replace(/\r$/, '')
+      buffered = buffered.slice(nl + 1)
+      onLine(line)
+    }
+  })
+  input.on('end', () => {
+    if (buffered !== '') onLine(buffered)
+    buffered = ''
+  })
 }

@@ -29,7 +29,7 @@ describe('profile export and import', () => {
     const to = join(root, 'new')
     const file = join(root, 'me.parley-export')
     await parley(ENV, 'init', '--data', from)
-    const contact = 'ab'.repeat(32)
+    const contact = 'cd'.repeat(32) // a valid Ed25519 point: invalid keys are refused as contacts
     await parley(ENV, 'add', contact, '--name', 'carol-the-contact', '--data', from)
     const idBefore = await parley(ENV, 'id', '--no-qr', '--data', from)
     await parley(ENV, 'export', file, '--data', from)
