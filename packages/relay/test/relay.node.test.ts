@@ -15,17 +15,25 @@ import { Libp2pRecord } from '@libp2p/record'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
-import { MonotonicRecordDatastore, RolledBackRecordError } from '@parley/network'
+import { MonotonicRecordDatastore, RolledBackRecordError, sourceRange, tcpFrom } from '@parley/network'
 import { DHT_KEY_PREFIX, decodeDhtRecord, encodeDhtRecord } from '@parley/wire'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRelay, DataDirLockedError, ECHO_PROTOCOL, type Relay, type RelayOptions } from '../src/index.ts'
+import {
+  createRelay,
+  DataDirLockedError,
+  DEFAULT_MAX_RESERVATIONS_PER_RANGE,
+  ECHO_PROTOCOL,
+  type Relay,
+  type RelayOptions
+} from '../src/index.ts'
 
 const HOP = '/libp2p/circuit/relay/0.2.0/hop'
 const STATUS_OK = 100
 const STATUS_RESERVATION_REFUSED = 200
+const STATUS_PERMISSION_DENIED = 202
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -49,10 +57,14 @@ async function startRelay(options: Partial<RelayOptions> & { dataDir: string }):
   return relay
 }
 
-async function client(options: { circuit?: boolean; dialCircuits?: boolean } = {}): Promise<Libp2p> {
+/** A plain client; `from` binds its TCP connections to that loopback address (a host in that address's /24). */
+async function client(options: { circuit?: boolean; dialCircuits?: boolean; from?: string } = {}): Promise<Libp2p> {
   const node = await createLibp2p({
     addresses: { listen: options.circuit ? ['/p2p-circuit'] : [] },
-    transports: [tcp(), ...(options.circuit || options.dialCircuits ? [circuitRelayTransport()] : [])],
+    transports: [
+      options.from === undefined ? tcp() : tcpFrom(options.from),
+      ...(options.circuit || options.dialCircuits ? [circuitRelayTransport()] : [])
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() }
@@ -184,6 +196,43 @@ describe('createRelay', () => {
     const text = await metricsText(relay)
     expect(sample(text, 'parley_relay_reservations')).toBe(1)
     expect(sample(text, 'parley_relay_max_reservations')).toBe(1)
+  })
+
+  it('one /24 cannot take every reservation slot: past its per-range share it is refused, and another /24 still reserves', async () => {
+    // A relay whose table one host could fill (24 slots); the per-range share is the default (16).
+    const relay = await startRelay({ dataDir: await tempDir('range-reserve'), maxReservations: 24 })
+    const statuses: number[] = []
+    for (let i = 0; i < 24; i++)
+      statuses.push((await reserve(await client({ from: `127.0.0.${10 + i}` }), relay)).status)
+    const honest = await reserve(await client({ from: '127.0.1.1' }), relay)
+    expect(honest.status).toBe(STATUS_OK)
+    expect(statuses.filter((s) => s === STATUS_OK).length).toBe(DEFAULT_MAX_RESERVATIONS_PER_RANGE)
+    expect(statuses.filter((s) => s === STATUS_PERMISSION_DENIED).length).toBe(24 - DEFAULT_MAX_RESERVATIONS_PER_RANGE)
+    const byRange = new Map<string, number>()
+    for (const r of relay.node.services.circuitRelay.reservations.values())
+      byRange.set(sourceRange(r.addr), (byRange.get(sourceRange(r.addr)) ?? 0) + 1)
+    expect(Object.fromEntries(byRange)).toEqual({ 'ip4:127.0.0': DEFAULT_MAX_RESERVATIONS_PER_RANGE, 'ip4:127.0.1': 1 })
+    expect(sample(await metricsText(relay), 'parley_relay_range_reservations_refused_total')).toBe(
+      24 - DEFAULT_MAX_RESERVATIONS_PER_RANGE
+    )
+  })
+
+  it('a relay refuses inbound connections from one /24 past its per-range cap, and another /24 still connects', async () => {
+    const relay = await startRelay({ dataDir: await tempDir('range-conn'), maxInboundConnectionsPerRange: 4 })
+    const address = relay.multiaddrs[0]!
+    let opened = 0
+    for (let i = 0; i < 8; i++) {
+      try {
+        await (await client({ from: `127.0.0.${40 + i}` })).dial(address, { signal: AbortSignal.timeout(5_000) })
+        opened++
+      } catch {
+        // refused by the cap
+      }
+    }
+    expect(opened).toBe(4)
+    const honest = await client({ from: '127.0.1.2' })
+    expect((await honest.dial(address, { signal: AbortSignal.timeout(5_000) })).status).toBe('open')
+    expect(sample(await metricsText(relay), 'parley_relay_range_connections_refused_total')).toBe(4)
   })
 
   it('a relayed connection is cut past its data limit, and another past its duration limit', async () => {
