@@ -15,6 +15,7 @@ export { KeyedMutex } from './mutex.ts'
 export * from './one-time-prekeys.ts'
 export { type InitialMessage, parseInitialMessage } from './pqxdh.ts'
 export * from './protocol.ts'
+export type * from './protocol-types.ts'
 export { RATCHET_OVERHEAD_BYTES } from './ratchet.ts'
 export * from './safety-number.ts'
 export {

@@ -24,6 +24,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS
 } from './constants.ts'
 import {
+  DuplicateMessageError,
   InvalidParameterError,
   MalformedError,
   NoSessionError,
@@ -37,6 +38,14 @@ import {
 import { verifyCertificate } from './identity.ts'
 import { KeyedMutex } from './mutex.ts'
 import { initiate, parseInitialMessage, unseal } from './pqxdh.ts'
+import type {
+  Decrypted,
+  DecryptOptions,
+  Encrypted,
+  EncryptOptions,
+  SessionInfo,
+  SessionManagerOptions
+} from './protocol-types.ts'
 import { type DecryptableState, expireSkipped, ratchetDecrypt, ratchetEncrypt } from './ratchet.ts'
 import { acceptInitialMessage } from './responder.ts'
 import {
@@ -58,57 +67,6 @@ export const MAX_CACHED_RECORDS = 1024
 /** Names a peer device: its identity key and its device key. */
 export function deviceAddress(identityKey: Uint8Array, deviceKey: Uint8Array): string {
   return `${toHex(identityKey)}.${toHex(deviceKey)}`
-}
-
-export interface SessionManagerOptions {
-  backend: CryptoBackend
-  account: AccountState
-  store: ProtocolStore
-  /** Injected clock (ms); Date.now by default. */
-  now?: () => number
-}
-
-export interface EncryptOptions {
-  /** 16-byte message id bound into the associated data; a random one when absent. */
-  messageId?: Uint8Array
-}
-
-export interface Encrypted {
-  readonly ciphertext: Uint8Array
-  readonly messageId: Uint8Array
-  /** True while the peer has not replied yet (the message carries the PQXDH initial part). */
-  readonly initial: boolean
-}
-
-export interface DecryptOptions {
-  /** The id the envelope carried with the message (bound into the associated data). */
-  messageId: Uint8Array
-  /** The sender's address when the transport knows it; required for ratchet messages. */
-  address?: string
-  /**
-   * The device key the transport authenticated (the peer of a direct connection): an initial message whose sealed
-   * certificate names another device is refused before anything is stored, so no one can claim someone else's device.
-   */
-  deviceKey?: Uint8Array
-}
-
-export interface Decrypted {
-  readonly plaintext: Uint8Array
-  readonly address: string
-  readonly identityKey: Uint8Array
-  readonly deviceKey: Uint8Array
-  readonly sessionId: Uint8Array
-  /** True when this message started a new session. */
-  readonly newSession: boolean
-}
-
-export interface SessionInfo {
-  readonly sessionId: Uint8Array
-  readonly initiator: boolean
-  /** False while an initiated session has had no reply. */
-  readonly acknowledged: boolean
-  readonly archived: number
-  readonly remoteIdentityKey: Uint8Array
 }
 
 /** Creates a session manager over an account and a store. */
@@ -377,8 +335,16 @@ export class SessionManager {
       const existing = [record.current, ...record.archived].find(
         (s) => s !== undefined && equalBytes(s.sessionId, msg.baseKey)
       )
-      if (existing !== undefined)
-        return this.decryptIn(address, record, existing, existing.ratchet, msg.frame, options.messageId, {})
+      if (existing !== undefined) {
+        try {
+          return await this.decryptIn(address, record, existing, existing.ratchet, msg.frame, options.messageId, {})
+        } catch (e) {
+          // The session this first message started is here, only the chain it was sent on is gone (the conversation
+          // moved on): a repeat, typically one more copy through a relay. Never a reason to reset the session.
+          if (e instanceof UndecryptableHeaderError) throw new DuplicateMessageError()
+          throw e
+        }
+      }
       return this.locks.run('\0account', async () => {
         const acct = this.accountState
         const accepted = await acceptInitialMessage(this.backend, acct, msg, spk, sender, opened)
