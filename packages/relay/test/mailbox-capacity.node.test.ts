@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { defaultBackend, generateIdentity, type IdentityKeyPair, signOneTimePrekey } from '@parley/crypto'
 import { MailboxClient, MailboxError } from '@parley/network'
 import { AtomicMemoryDatastore, openStore } from '@parley/store'
-import { protocols } from '@parley/wire'
+import { decodeMailboxResponse, MAX_MAILBOX_REQUEST_BYTES, MAX_MAILBOX_RESPONSE_BYTES, protocols } from '@parley/wire'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -342,5 +343,29 @@ describe('mailbox store limits over all mailboxes', () => {
     expect(text).toContain('\nparley_mailbox_max_mailboxes 100000\n')
     expect(text).toContain('\nparley_mailbox_store_full_total{op="deposit"} 1\n')
     expect(text).toContain('\nparley_mailbox_rejects_total{reason="RelayFull"} 1\n')
+  })
+})
+
+describe('mailbox stream', () => {
+  it("reads requests up to wire's MAX_MAILBOX_REQUEST_BYTES: a frame one byte longer ends the stream unread", async () => {
+    const r = await relay()
+    const client = await peer()
+    const send = async (length: number) => {
+      const lp = lpStream(await client.dialProtocol(r.node.getMultiaddrs()[0]!, MAILBOX), {
+        maxDataLength: MAX_MAILBOX_RESPONSE_BYTES
+      })
+      await lp.write(new Uint8Array(length).fill(0xff), { signal: AbortSignal.timeout(10_000) })
+      return lp.read({ signal: AbortSignal.timeout(10_000) }).then(
+        (answer) => {
+          const response = decodeMailboxResponse(answer.subarray())
+          return response.status === 'error' ? response.errorCode : 'ok'
+        },
+        () => 'stream ended'
+      )
+    }
+    // At the limit the frame is read (and is no request); one byte over, the relay does not read it at all.
+    expect(await send(MAX_MAILBOX_REQUEST_BYTES)).toBe('Malformed')
+    expect(await send(MAX_MAILBOX_REQUEST_BYTES + 1)).toBe('stream ended')
+    expect(r.server.stats().rejects).toEqual({ Malformed: 1 })
   })
 })
