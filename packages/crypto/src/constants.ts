@@ -94,7 +94,7 @@ export const AD_LABEL = 'Parley_AD_v1'
 
 // ---- Signature contexts: ours alone, so no signature can be replayed in another (sub-)protocol ----
 export const CONTEXT_DEVICE_CERTIFICATE = 'Parley/v1/device-certificate'
+/** Also covers the signed X25519 prekey and the last-resort KEM prekey: neither is signed on its own. */
 export const CONTEXT_BUNDLE = 'Parley/v1/bundle'
-export const CONTEXT_SIGNED_PREKEY = 'Parley/v1/signed-prekey'
 export const CONTEXT_KEM_PREKEY = 'Parley/v1/kem-prekey'
 export const CONTEXT_ONE_TIME_PREKEY = 'Parley/v1/one-time-prekey'
