@@ -9,14 +9,24 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { Libp2pRecord } from '@libp2p/record'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
-import { MonotonicRecordDatastore, RolledBackRecordError, sourceRange, tcpFrom } from '@parley/network'
-import { DHT_KEY_PREFIX, decodeDhtRecord, encodeDhtRecord } from '@parley/wire'
+import { createAccount, defaultBackend, encodeBundle, generateIdentity, publishBundle } from '@parley/crypto'
+import {
+  ContactNotFoundError,
+  createNodeLibp2p,
+  lookupRecord,
+  MonotonicRecordDatastore,
+  RolledBackRecordError,
+  sourceRange,
+  tcpFrom
+} from '@parley/network'
+import { DHT_KEY_PREFIX, decodeDhtRecord, dhtKeyForIdentity, encodeDhtRecord, signDhtRecord } from '@parley/wire'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -448,5 +458,99 @@ describe('MonotonicRecordDatastore over LevelDB', () => {
     // Other keys pass through to the wrapped store untouched.
     await store.put(new Key('/peers/x'), Uint8Array.of(1))
     expect(new Uint8Array(await level.get(new Key('/peers/x')))).toEqual(Uint8Array.of(1))
+  })
+})
+
+/** A genuine signed Parley DHT record of a fresh identity (what a messenger publishes). */
+async function signedRecord(): Promise<{ identityKey: Uint8Array; key: Uint8Array; value: Uint8Array }> {
+  const now = Date.now()
+  const identity = await generateIdentity(defaultBackend)
+  const device = await generateKeyPair('Ed25519')
+  const account = await createAccount(defaultBackend, {
+    identity,
+    deviceKey: publicKeyToProtobuf(device.publicKey),
+    now,
+    certificateLifetimeMs: 365 * 24 * 3600_000
+  })
+  const { bundle } = await publishBundle(defaultBackend, account, now, 7 * 24 * 3600_000)
+  const record = await signDhtRecord(defaultBackend, identity, {
+    bundle: encodeBundle(bundle),
+    addresses: [],
+    mailboxRelays: [],
+    sequence: bundle.sequence,
+    expiresAt: now + 40 * 60_000
+  })
+  return { identityKey: identity.publicKey, key: dhtKeyForIdentity(identity.publicKey), value: encodeDhtRecord(record) }
+}
+
+/** A DHT client node (the Node preset, no listening address) that knows only `relay`. */
+async function dhtClient(relay: Relay) {
+  const node = await createNodeLibp2p(await generateKeyPair('Ed25519'), defaultBackend, {
+    listen: [],
+    bootstrap: [relay.multiaddrs[0]!.toString()],
+    clientMode: true
+  })
+  await node.start()
+  cleanups.push(async () => node.stop())
+  return node
+}
+
+/** Puts `value` under `key` from `node` until the put reaches a server (the relay enters the routing table first). */
+async function putUntilStored(node: Awaited<ReturnType<typeof dhtClient>>, key: Uint8Array, value: Uint8Array) {
+  await until(async () => {
+    let stored = false
+    try {
+      for await (const e of node.services.dht.put(key, value, { signal: AbortSignal.timeout(5_000) }))
+        if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored = true
+    } catch {
+      // no server yet
+    }
+    return stored
+  }, 'a DHT server to store the record')
+}
+
+describe("the relay's DHT records", () => {
+  it('a relay keeps at most dhtMaxRecords records, evicting the oldest, and counts them in /metrics', async () => {
+    const relay = await startRelay({ dataDir: await tempDir('dht-bound'), dhtMaxRecords: 5 })
+    const putter = await dhtClient(relay)
+    const records = []
+    for (let i = 0; i < 8; i++) {
+      const r = await signedRecord()
+      records.push(r)
+      await putUntilStored(putter, r.key, r.value)
+    }
+    const text = await metricsText(relay)
+    expect(sample(text, 'parley_dht_records')).toBe(5)
+    expect(sample(text, 'parley_dht_records_evicted_total')).toBe(3)
+    // The newest five are served; the three oldest were evicted.
+    const reader = await dhtClient(relay)
+    const now = Date.now()
+    for (const [i, r] of records.entries()) {
+      const found = lookupRecord(reader.services.dht, defaultBackend, r.identityKey, now, {
+        signal: AbortSignal.timeout(10_000)
+      })
+      if (i < 3) await expect(found).rejects.toBeInstanceOf(ContactNotFoundError)
+      else expect((await found).record.identityKey).toEqual(r.identityKey)
+    }
+  })
+
+  it('a record stored at a relay is still served after the relay restarts (same data directory) to a fresh lookup', async () => {
+    const dataDir = await tempDir('dht-restart')
+    const before = await startRelay({ dataDir })
+    const r = await signedRecord()
+    const putter = await dhtClient(before)
+    await putUntilStored(putter, r.key, r.value)
+    await putter.stop()
+    await before.stop()
+
+    const after = await startRelay({ dataDir })
+    expect(after.peerId.toString()).toBe(before.peerId.toString())
+    const reader = await dhtClient(after)
+    await until(() => reader.getConnections().length > 0, 'the reader to reach the restarted relay')
+    const found = await lookupRecord(reader.services.dht, defaultBackend, r.identityKey, Date.now(), {
+      signal: AbortSignal.timeout(10_000)
+    })
+    expect(found.record.identityKey).toEqual(r.identityKey)
+    expect(sample(await metricsText(after), 'parley_dht_records')).toBe(1)
   })
 })
