@@ -33,8 +33,12 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
 }
 
 /** A Parley node (the Node preset) listening and dialing on `ip` (a host of its own /24 on loopback), started. */
-export async function parleyNode(ip: string, options: NetworkOptions = {}): Promise<Libp2p<ParleyServices>> {
-  const node = await createNodeLibp2p(await generateKeyPair('Ed25519'), backend, {
+export async function parleyNode(
+  ip: string,
+  options: NetworkOptions = {},
+  key?: PrivateKey
+): Promise<Libp2p<ParleyServices>> {
+  const node = await createNodeLibp2p(key ?? (await generateKeyPair('Ed25519')), backend, {
     listen: [`/ip4/${ip}/tcp/0`],
     dialFrom: ip,
     ...options
