@@ -2,7 +2,7 @@
  * Public-key validation and context-separated signatures.
  *
  * Long-term and prekey public keys get full validation: X25519 keys must be canonical (u < p, top bit clear) and
- * not of small order; Ed25519 keys must decode strictly to a point outside the small-order subgroup. Ephemeral DH
+ * not of small order; Ed25519 keys must decode strictly to a point of the prime-order subgroup. Ephemeral DH
  * outputs are checked for all-zero results by the backends.
  */
 import { ed25519 } from '@noble/curves/ed25519.js'
@@ -41,7 +41,7 @@ export function validateX25519PublicKey(what: string, key: Uint8Array): void {
 const VALID_ED25519_CACHE_MAX = 4096
 const validEd25519 = new Set<string>()
 
-/** Full validation of an Ed25519 public key (strict decoding, not of small order); throws InvalidKeyError. */
+/** Full validation of an Ed25519 public key (strict decoding, in the prime-order subgroup); throws InvalidKeyError. */
 export function validateEd25519PublicKey(what: string, key: Uint8Array): void {
   if (!(key instanceof Uint8Array) || key.length !== 32) throw new InvalidKeyError(what, 'must be 32 bytes')
   const hex = toHex(key)
@@ -53,6 +53,9 @@ export function validateEd25519PublicKey(what: string, key: Uint8Array): void {
     throw new InvalidKeyError(what, 'not a valid Ed25519 point encoding')
   }
   if (point.isSmallOrder()) throw new InvalidKeyError(what, 'low-order point')
+  // A genuine key is a multiple of the base point; one with a small-order component added (torsioned) verifies
+  // differently under cofactored and cofactorless rules, so it is refused like vodozemac does.
+  if (!point.isTorsionFree()) throw new InvalidKeyError(what, 'point has a small-order component')
   if (validEd25519.size >= VALID_ED25519_CACHE_MAX) validEd25519.clear()
   validEd25519.add(hex)
 }

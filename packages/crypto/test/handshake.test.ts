@@ -1,10 +1,11 @@
 /**
  * Handshake items of the security checklist (/work/shared/SECURITY-CHECKLIST.md) not covered elsewhere, on every
- * backend this runtime has: a PQXDH first message stripped to an X3DH shape (item "no downgrade to X3DH"), low-order
- * agreement and ratchet keys (2), a one-time KEM prekey with a bad signature (3), a sealed certificate that is not the
- * sender's (7), and simultaneous initiation with lost or repeated first messages ending in one session (20).
- * Every refusal is a typed error and leaves every stored byte as it was.
+ * backend this runtime has: a PQXDH first message stripped to an X3DH shape (no downgrade to X3DH), low-order
+ * agreement and ratchet keys and a torsioned identity key (2), a one-time KEM prekey with a bad signature (3), a sealed
+ * certificate that is not the sender's (7), and simultaneous initiation with lost or repeated first messages ending
+ * in one session (20). Every refusal is a typed error and leaves every stored byte as it was.
  */
+import { ed25519 } from '@noble/curves/ed25519.js'
 import { describe, expect, it } from 'vitest'
 import {
   CONTEXT_DEVICE_CERTIFICATE,
@@ -17,7 +18,9 @@ import {
   parseInitialMessage,
   signBundle,
   toHex,
-  verifyCertificate
+  validateEd25519PublicKey,
+  verifyCertificate,
+  verifyPrekeyBundle
 } from '../src/api.ts'
 import { MLKEM1024_CIPHERTEXT_BYTES } from '../src/backend/types.ts'
 import { signWithContext } from '../src/keys.ts'
@@ -29,6 +32,8 @@ const backends = await backendsUnderTest()
 
 /** A point of order 8 on Curve25519 (canonical): every clamped scalar times it is zero. */
 const LOW_ORDER_X25519 = fromHex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800')
+/** An Ed25519 point of order 8. */
+const ORDER_8_ED25519 = 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a'
 /** Offset of the KEM ciphertext in an initial message: type, base key, SPK id, KEM id, flags, OPK id. */
 const KEM_OFFSET = 1 + 32 + 4 + 4 + 1 + 4
 
@@ -120,6 +125,19 @@ describe.each(backends.map((b) => [b.name, b] as const))('handshake on %s', (_na
     const snapshot = persisted(a)
     expect((await failure(a.manager.startSession({ ...pb, bundle }))).code).toBe('InvalidKey')
     expect(persisted(a)).toBe(snapshot)
+  })
+
+  it('a torsioned identity key (a genuine key plus a point of order 8) is refused as InvalidKey, before any signature check', async () => {
+    const b = await makeParty('b', backend)
+    const pb = await b.bundle()
+    const genuine = ed25519.Point.fromBytes(pb.bundle.identityKey)
+    const torsioned = genuine.add(ed25519.Point.fromBytes(fromHex(ORDER_8_ED25519))).toBytes()
+    expect(() => validateEd25519PublicKey('identity key', torsioned)).toThrow(
+      expect.objectContaining({ code: 'InvalidKey' })
+    )
+    validateEd25519PublicKey('identity key', pb.bundle.identityKey)
+    const forged = { ...pb, bundle: { ...pb.bundle, identityKey: torsioned } }
+    expect((await failure(verifyPrekeyBundle(backend, forged, b.clock.now()))).code).toBe('InvalidKey')
   })
 
   it('a peer whose ratchet header names a low-order ratchet key gets InvalidKey; nothing changes and the genuine next message decrypts', async () => {
