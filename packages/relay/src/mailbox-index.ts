@@ -43,7 +43,7 @@ export interface Box {
   /** Count and envelope bytes reserved by deposits whose write is in flight. */
   reservedItems: number
   reservedBytes: number
-  /** Writes in flight that add to this mailbox (deposits, registrations, prekey uploads): the purge leaves it be. */
+  /** Writes in flight on this mailbox (deposits, registrations, prekey uploads and hand-outs): the purge waits. */
   writes: number
   /** Prekey id -> record bytes, per kind, in id order (the lowest is handed out first). */
   prekeys: Record<PrekeyKind, Map<number, number>>

@@ -1,7 +1,9 @@
 /**
- * The mailbox operations: register, challenge and auth, deposit, fetch, ack, put and take one-time prekeys, and the
- * purge of what expired. Each checks its limits against the quota index, writes through the group commit (answers
- * only once the write is synced) and only then updates the index. A refusal is a MailboxRefusedError with its code.
+ * The mailbox operations: register, challenge and auth, deposit, fetch, ack, put and take one-time prekeys (the purge
+ * of what expired is mailbox-purge.ts). Each checks its limits against the quota index, writes through the group
+ * commit (answers only once the write is synced) and only then updates the index. A refusal is a MailboxRefusedError
+ * with its code. Between taking a mailbox from the index and its write, no operation awaits anything else, and the
+ * write is counted in `box.writes`: the purge leaves such a mailbox alone.
  *
  * When the store is full (`maxStoreBytes`, `maxStoredEnvelopes`), nothing that adds a record is written: deposits
  * and new mailboxes are refused with `RelayFull`, prekey uploads keep what fits. An owner can always renew its
@@ -43,7 +45,7 @@ import {
   registrationKey
 } from './mailbox-layout.ts'
 import { purgeExpired } from './mailbox-purge.ts'
-import type { MailboxLimits, RelayLog, StoreFullOp } from './mailbox-types.ts'
+import type { MailboxErrorCode, MailboxLimits, RelayLog, StoreFullOp } from './mailbox-types.ts'
 
 /** What one stream knows about its owner session. */
 export interface Session {
@@ -76,7 +78,7 @@ export interface MailboxCounters {
   storeFull: Record<StoreFullOp, number>
 }
 
-const refuse = (code: ConstructorParameters<typeof MailboxRefusedError>[0]) => new MailboxRefusedError(code)
+const refuse = (code: MailboxErrorCode) => new MailboxRefusedError(code)
 
 /** A datastore write that failed is StoreFailed to the client (and logged without any of its content). */
 async function write(ctx: MailboxOpsContext, op: string, apply: Parameters<GroupCommit['write']>[0]): Promise<void> {
@@ -88,6 +90,7 @@ async function write(ctx: MailboxOpsContext, op: string, apply: Parameters<Group
   }
 }
 
+/** The operations over one store and its quota index; the server calls one per request. */
 export class MailboxOps {
   readonly #ctx: MailboxOpsContext
   readonly counters: MailboxCounters = {
@@ -123,11 +126,10 @@ export class MailboxOps {
     const { index, limits } = this.#ctx
     if (envelope.length > limits.maxEnvelopeBytes) throw refuse('TooLarge')
     const id = await this.idOf(mailbox)
+    const tokenHash = token === undefined ? undefined : toHex(await this.#ctx.backend.sha256(token))
     const box = this.#live(id)
-    if (box.tokens.size > 0) {
-      if (token === undefined || !box.tokens.has(toHex(await this.#ctx.backend.sha256(token))))
-        throw refuse('DepositTokenRequired')
-    }
+    if (box.tokens.size > 0 && (tokenHash === undefined || !box.tokens.has(tokenHash)))
+      throw refuse('DepositTokenRequired')
     if (
       box.items.size + box.reservedItems + 1 > limits.maxItemsPerMailbox ||
       box.bytes + box.reservedBytes + envelope.length > limits.maxBytesPerMailbox
@@ -289,7 +291,7 @@ export class MailboxOps {
 
   async putPrekeys(id: string, identityKey: Uint8Array, encoded: readonly Uint8Array[]): Promise<MailboxResponse> {
     const { index, limits, backend } = this.#ctx
-    const box = this.#live(id)
+    this.#live(id)
     const prekeys: SignedOneTimePrekey[] = []
     for (const bytes of encoded) {
       try {
@@ -300,6 +302,7 @@ export class MailboxOps {
         throw refuse('BadPrekey')
       }
     }
+    const box = this.#live(id) // again: the registration may have lapsed while the signatures were checked
     const add: Array<{ kind: PrekeyKind; id: number; value: Uint8Array; bytes: number }> = []
     const counts = { x25519: box.prekeys.x25519.size, kem: box.prekeys.kem.size }
     let adding = 0
@@ -350,6 +353,7 @@ export class MailboxOps {
     }
     if (taken.length === 0) return { status: 'ok' }
     const values: Uint8Array[] = []
+    box.writes++
     try {
       for (const t of taken) values.push(await store.get(prekeyKey(id, t.kind, t.id)))
       // Deleted (synced) before they are handed out: a crash can lose a key, never give one out twice.
@@ -361,6 +365,8 @@ export class MailboxOps {
       for (const t of taken) index.addPrekey(box, t.kind, t.id, t.bytes)
       index.sortPrekeys(box)
       throw e instanceof MailboxRefusedError ? e : refuse('StoreFailed')
+    } finally {
+      box.writes--
     }
     this.counters.prekeysHandedOut += taken.length
     return { status: 'ok', oneTimePrekeys: values }
