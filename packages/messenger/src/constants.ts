@@ -32,6 +32,11 @@ export const MAX_DM_MESSAGES_PER_MINUTE_PER_PEER = 600
 export const MAX_TEXT_BYTES = 64 * 1024
 /** Prekey bundles one peer may fetch per minute (each costs a one-time prekey of each kind). */
 export const MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER = 10
+/**
+ * Prekey bundles one source address range (IPv4 /24, IPv6 /64, or the relay a circuit came through) may fetch per
+ * minute: peer ids cost nothing, so the per-peer limit alone would let one host take bundles without end.
+ */
+export const MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE = 60
 
 // ---- Mailboxes (store-and-forward at relays for when a contact is offline) ----
 /** How many relays keep our mailbox (and are listed in our DHT record) when that many are available. */

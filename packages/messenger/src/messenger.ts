@@ -63,6 +63,7 @@ import {
   type NetworkOptions,
   type ParleyServices,
   relayName,
+  sourceRange,
   takePrekeysAtRelays,
   withMailbox
 } from '@parley/network'
@@ -111,6 +112,7 @@ import {
   MAX_INBOUND_DM_STREAMS_PER_PEER,
   MAX_OUTBOX,
   MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER,
+  MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE,
   MAX_TEXT_BYTES,
   ONE_TIME_PREKEY_REPLENISH_BELOW,
   ONE_TIME_PREKEY_TARGET,
@@ -196,6 +198,8 @@ export interface MessengerOptions {
     requests?: Partial<RequestLimits>
     /** How long a gap in a contact's message numbers may stay open before we ask for a resend. */
     gapGraceMs?: number
+    /** Prekey bundles one address range may fetch per minute (MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE). */
+    prekeysPerMinutePerRange?: number
   }
   /**
    * Mailbox relays: where our mail waits while we are offline, and where our one-time prekeys are handed out. Tried in
@@ -315,6 +319,7 @@ export class Messenger {
   private readonly maxControl: number
   private readonly requestLimits: RequestLimits
   private readonly gapGraceMs: number
+  private readonly prekeysPerMinutePerRange: number
   private node?: Libp2p<ParleyServices>
   private sessions?: SessionManager
   /** Every outbox entry's kind and due time (outbox-schedule.ts). */
@@ -366,6 +371,7 @@ export class Messenger {
     this.maxControl = options.limits?.maxControl ?? MAX_CONTROL_QUEUE
     this.requestLimits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits?.requests }
     this.gapGraceMs = options.limits?.gapGraceMs ?? DEFAULT_GAP_GRACE_MS
+    this.prekeysPerMinutePerRange = options.limits?.prekeysPerMinutePerRange ?? MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE
   }
 
   // ---------------------------------------------------------------- identity and lifecycle
@@ -1372,7 +1378,11 @@ export class Messenger {
   private async onPrekeyStream(stream: Stream, connection: Connection): Promise<void> {
     const signal = this.signal(DEFAULT_DIAL_TIMEOUT)
     // One-time prekeys are a finite pool: a peer asking for many bundles gets refused (and cannot drain it).
-    if (!this.admit(`prekeys/${connection.remotePeer.toString()}`, MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER)) {
+    const range = sourceRange(connection.remoteAddr)
+    if (
+      !this.admit(`prekeys/${connection.remotePeer.toString()}`, MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER) ||
+      !this.admit(`prekeys-range/${range}`, this.prekeysPerMinutePerRange)
+    ) {
       stream.abort(new PeerProtocolError('prekeys', 'rate limited'))
       return
     }
