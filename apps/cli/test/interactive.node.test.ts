@@ -1,5 +1,6 @@
 /** `parley run` without --json: the readable interactive chat, driven through its stdin as a person types. */
 import { execFile, spawn } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -15,6 +16,12 @@ const ENV = {
 }
 const dirs: string[] = []
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))))
+
+/** A genuine Ed25519 public key (hex), as a contact's identity is: off-curve and torsioned points are refused. */
+function genuineKey(): string {
+  const jwk = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })
+  return Buffer.from(jwk.x!, 'base64url').toString('hex')
+}
 
 describe('interactive parley run', () => {
   it('shows identity and invite, adds a contact, refuses an unknown command with a clear error, and quits', async () => {
@@ -35,7 +42,7 @@ describe('interactive parley run', () => {
     }
     await waitFor('Invite: parley://invite/')
     expect(out).toMatch(/Parley node running\. Identity [0-9a-f]{16}…/)
-    child.stdin.write(`/add ${'ef'.repeat(32)} dora\n`)
+    child.stdin.write(`/add ${genuineKey()} dora\n`)
     await waitFor('"name": "dora"')
     child.stdin.write('/to dora\n')
     await waitFor('talking to dora')
