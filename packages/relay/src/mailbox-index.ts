@@ -59,6 +59,8 @@ export class MailboxIndex {
   #envelopes = 0
   #reservedEnvelopes = 0
   #lastItemId = 0
+  /** Registrations of new (or lapsed) mailboxes whose write is in flight: the mailbox count counts them already. */
+  registering = 0
 
   get(mailbox: string): Box | undefined {
     return this.#boxes.get(mailbox)

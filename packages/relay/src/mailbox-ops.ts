@@ -178,8 +178,9 @@ export class MailboxOps {
     const id = await this.idOf(reg.identityKey)
     const existing = index.get(id)
     if (existing !== undefined && existing.expiresAt > reg.expiresAt) throw refuse('StaleRegistration')
-    if ((existing === undefined || existing.expiresAt <= now) && index.liveMailboxes(now) >= limits.maxMailboxes)
-      throw refuse('TooManyMailboxes')
+    // Registrations of new mailboxes still writing count too: a burst of them cannot pass the check together.
+    const isNew = existing === undefined || existing.expiresAt <= now
+    if (isNew && index.liveMailboxes(now) + index.registering >= limits.maxMailboxes) throw refuse('TooManyMailboxes')
     const key = registrationKey(id)
     const before = existing?.registrationBytes ?? 0
     // A record that does not grow is always written: an owner must be able to renew and drain, which frees room.
@@ -203,11 +204,13 @@ export class MailboxOps {
     const box = index.box(id)
     box.writes++
     index.reserve(grow)
+    if (isNew) index.registering++
     try {
       await write(this.#ctx, 'register', (b) => b.put(key, record))
     } finally {
       box.writes--
       index.release(grow)
+      if (isNew) index.registering--
     }
     index.setRegistration(index.box(id), reg.expiresAt, tokens, size)
     this.counters.registrations++

@@ -14,7 +14,7 @@ import { defaultBackend, generateIdentity, type IdentityKeyPair, signOneTimePrek
 import { MailboxClient, MailboxError } from '@parley/network'
 import { AtomicMemoryDatastore, openStore } from '@parley/store'
 import { decodeMailboxResponse, MAX_MAILBOX_REQUEST_BYTES, MAX_MAILBOX_RESPONSE_BYTES, protocols } from '@parley/wire'
-import type { Datastore } from 'interface-datastore'
+import type { Batch, Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -146,6 +146,32 @@ async function signedPrekeys(id: IdentityKeyPair, x25519: number, kem: number) {
     )
   }
   return out
+}
+
+/** A datastore whose batch commits wait while `held` (a disk that has not synced yet). */
+class HeldDatastore extends AtomicMemoryDatastore {
+  held = false
+  waiting = 0
+  #release: Array<() => void> = []
+  override batch(): Batch {
+    const inner = super.batch()
+    return {
+      put: (k, v) => inner.put(k, v),
+      delete: (k) => inner.delete(k),
+      commit: async () => {
+        if (this.held) {
+          this.waiting++
+          await new Promise<void>((r) => this.#release.push(r))
+          this.waiting--
+        }
+        await inner.commit()
+      }
+    }
+  }
+  release(): void {
+    this.held = false
+    for (const r of this.#release.splice(0)) r()
+  }
 }
 
 describe('mailbox store limits over all mailboxes', () => {
@@ -306,6 +332,43 @@ describe('mailbox store limits over all mailboxes', () => {
     expect(await r.server.purgeExpired()).toBe(3)
     expect(r.server.stats()).toMatchObject({ storeBytes: 0, storedEnvelopes: 0 })
     expect(await diskBytes(r.datastore)).toBe(0)
+  })
+
+  it('a burst of registrations for new mailboxes cannot pass the mailbox count together', async () => {
+    const disk = new HeldDatastore()
+    const r = await relay({ datastore: disk, limits: { maxMailboxes: 3 } })
+    const ids = await Promise.all(Array.from({ length: 8 }, () => generateIdentity(backend)))
+    const clients = await Promise.all(ids.map(async () => connect(await peer(), r)))
+    // The disk is slow: every registration is checked while the first ones are still being written.
+    disk.held = true
+    const pending = ids.map((id, i) => outcome(clients[i]!.register(backend, id, { expiresAt: r.clock.now + DAY })))
+    await new Promise((res) => setTimeout(res, 500))
+    disk.release()
+    const codes = await Promise.all(pending)
+    expect(codes.filter((c) => c === 'ok')).toHaveLength(3)
+    expect(codes.filter((c) => c === 'TooManyMailboxes')).toHaveLength(5)
+    expect(r.server.stats().mailboxes).toBe(3)
+  })
+
+  it('a renewal still being written when the purge runs keeps its mailbox, on disk and in the index', async () => {
+    const disk = new HeldDatastore()
+    const r = await relay({ datastore: disk })
+    const b = await owner(r, undefined, DAY)
+    r.clock.now += 2 * DAY // lapsed: the purge would delete it
+    disk.held = true
+    const renewal = b.register(undefined, r.clock.now + 7 * DAY)
+    for (let i = 0; i < 100 && disk.waiting === 0; i++) await new Promise((res) => setTimeout(res, 10))
+    expect(disk.waiting).toBe(1)
+    const purge = r.server.purgeExpired()
+    await new Promise((res) => setTimeout(res, 50))
+    disk.release()
+    await renewal
+    await purge
+    expect(r.server.stats().mailboxes).toBe(1)
+    expect(r.server.stats().storeBytes).toBe(await diskBytes(disk))
+    expect(r.server.stats().storeBytes).toBeGreaterThan(0)
+    const s = await connect(await peer(), r)
+    expect(await outcome(s.deposit(b.id.publicKey, bytes(10)))).toBe('ok')
   })
 
   it('mailbox limits must be whole numbers of at least 1', async () => {
