@@ -12,7 +12,13 @@ export * from './errors.ts'
 export * from './identity.ts'
 export { validateEd25519PublicKey, validateX25519PublicKey } from './keys.ts'
 export { KeyedMutex } from './mutex.ts'
-export * from './one-time-prekeys.ts'
+export {
+  availableOneTimePrekeys,
+  consumeOneTimePrekeys,
+  generateOneTimePrekeys,
+  handedOutOneTimePrekeys,
+  handOutOneTimePrekeys
+} from './one-time-prekeys.ts'
 export { type InitialMessage, parseInitialMessage } from './pqxdh.ts'
 export * from './protocol.ts'
 export type * from './protocol-types.ts'
