@@ -59,8 +59,11 @@ async function phase(op: Operation, seconds: number, window: number): Promise<Ru
     while (performance.now() < deadline) {
       const sample = await op()
       run.finished++
-      // One in flight: a stall stopped all work, so the run gets that time back to do real work in.
-      if (window === 1 && sample.stalledMs !== undefined) deadline += sample.stalledMs
+      // One in flight: a stall stopped all work, so the run gets that time back to do real work in, up to the run's
+      // own length (a run where everything stalls must still end).
+      if (window === 1 && sample.stalledMs !== undefined) {
+        deadline += Math.min(sample.stalledMs, Math.max(0, start + 2 * seconds * 1000 - deadline))
+      }
       if (performance.now() > deadline) break
       if (sample.latencies.length === 0) {
         run.incomplete++

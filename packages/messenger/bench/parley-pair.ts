@@ -196,6 +196,8 @@ export async function startParleyPair(kind: StoreKind, dir: string, text: string
   }
   const bHex = toHex(b.identityKey)
   await a.addContact(bHex, { name: 'b' })
+  // Both users added each other: a stranger's messages are a message request, which gets no delivered receipt.
+  await b.addContact(toHex(a.identityKey), { name: 'a' })
   const clock = new ReceiptClock(a)
   const shownAtB = new Set<string>()
   b.events.addEventListener('message', (e) => shownAtB.add((e as CustomEvent<MessengerEvents['message']>).detail.id))
@@ -260,8 +262,13 @@ export async function startParleyPair(kind: StoreKind, dir: string, text: string
       for (const s of stores) await s.close()
     }
   }
-  // The first message sets up the session (prekey fetch, PQXDH): not part of any mode.
-  await pair.sendDelivered(30_000)()
+  // The first message sets up the session (prekey fetch, PQXDH): not part of any mode. Without its receipt every
+  // mode would only time out, so the bench stops here.
+  const first = await pair.sendDelivered(30_000)()
+  if (first.latencies.length === 0) {
+    await pair.stop()
+    throw new Error('bench setup: the first message got no delivered receipt within 30 s')
+  }
   return pair
 }
 
