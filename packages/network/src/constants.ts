@@ -46,6 +46,13 @@ export const DEFAULT_MAX_DHT_RECORDS = 50_000
 /** Bytes of record values a DHT server holds at once (a Parley record is at most a few KiB). */
 export const DEFAULT_MAX_DHT_RECORD_BYTES = 256 * 1024 * 1024
 
+// ---- Lookups ----
+/**
+ * Largest answer read when a lookup asks a bootstrap server directly (GET_VALUE): one record (@parley/wire's
+ * MAX_DHT_RECORD_BYTES) plus the closer peers kad-dht adds to every answer.
+ */
+export const MAX_DIRECT_GET_RESPONSE_BYTES = 32 * 1024 + 32 * 1024
+
 // ---- Relays a node relies on ----
 /**
  * After a bootstrap or mailbox relay comes back (reconnects after its connection was lost), republish our DHT record

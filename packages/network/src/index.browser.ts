@@ -15,11 +15,12 @@ export {
   DEFAULT_MAX_RESERVATIONS_PER_RANGE,
   DEFAULT_MAX_ROUTING_PEERS_PER_RANGE,
   DEFAULT_MAX_ROUTING_PEERS_PER_RANGE_PER_BUCKET,
+  MAX_DIRECT_GET_RESPONSE_BYTES,
   RELAY_RECONNECT_REPUBLISH_DELAY_MS
 } from './constants.ts'
 export { depositAtRelays, relayName, takePrekeysAtRelays, withCourier, withMailbox } from './courier.ts'
 export { MonotonicRecordDatastore, type RecordStoreOptions, type RecordStoreStats } from './dht-datastore.ts'
-export { type FoundRecord, lookupRecord } from './dht-lookup.ts'
+export { type FoundRecord, type LookupFallback, lookupRecord } from './dht-lookup.ts'
 export {
   type CourierFactory,
   type DhtTimers,

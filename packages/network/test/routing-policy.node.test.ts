@@ -10,9 +10,11 @@ import { createHash } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
+  ContactNotFoundError,
   DEFAULT_MAX_ROUTING_PEERS_PER_RANGE,
   DEFAULT_MAX_ROUTING_PEERS_PER_RANGE_PER_BUCKET,
   lookupRecord,
@@ -126,5 +128,49 @@ describe('routing-table address diversity', () => {
     expect(tablePeers(reader).filter((p) => rangeOf(reader, p) === 'ip4:127.0.5').length).toBeLessThanOrEqual(
       DEFAULT_MAX_ROUTING_PEERS_PER_RANGE
     )
+  })
+
+  it('a lookup eclipsed by Sybils from many /24s next to the key still finds the record at the bootstrap server', async () => {
+    const record = await signedRecord()
+    const keyId = sha256(record.key)
+    const server = await parleyNode('127.0.1.1', {}, await keyNear(keyId, 0, 0))
+    const bootstrap = [server.getMultiaddrs()[0]!.toString()]
+    const publisher = await parleyNode('127.0.4.1', { bootstrap, clientMode: true })
+    await until(async () => {
+      let stored = false
+      try {
+        for await (const e of publisher.services.dht.put(record.key, record.value, {
+          signal: AbortSignal.timeout(5_000)
+        }))
+          if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored = true
+      } catch {
+        // no server yet
+      }
+      return stored
+    }, 'the record stored at the bootstrap server')
+
+    // A richer attacker: two Sybils in each of twelve /24s, every one within 1/64 of the key and answering nothing.
+    // Two per range is within the routing table's share, so together they are the whole starting set of the walk.
+    const sybils: Node[] = []
+    for (let r = 0; r < 12; r++)
+      for (let n = 0; n < 2; n++)
+        sybils.push(await parleyNode(`127.0.${20 + r}.${10 + n}`, { addressScope: 'public' }, await keyNear(keyId, 6)))
+    const reader = await parleyNode('127.0.9.1', { bootstrap })
+    await until(() => tablePeers(reader).some((p) => p.equals(server.peerId)), 'the bootstrap server in the table')
+    for (const s of sybils) await reader.dial(s.getMultiaddrs()[0]!)
+    await new Promise((r) => setTimeout(r, 1_000))
+
+    // The walk alone is eclipsed...
+    await expect(
+      lookupRecord(reader.services.dht, backend, record.identityKey, Date.now(), {
+        signal: AbortSignal.timeout(20_000)
+      })
+    ).rejects.toBeInstanceOf(ContactNotFoundError)
+    // ...and the lookup that falls back to the bootstrap server finds the record.
+    const found = await lookupRecord(reader.services.dht, backend, record.identityKey, Date.now(), {
+      signal: AbortSignal.timeout(20_000),
+      fallback: { node: reader, peers: bootstrap, protocol: protocols(DEFAULT_PROTOCOL_PREFIX).kad }
+    })
+    expect(found.record.identityKey).toEqual(record.identityKey)
   })
 })
