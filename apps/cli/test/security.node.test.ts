@@ -196,8 +196,11 @@ describe('finding 9: untrusted text in the terminal', () => {
     expect(lines.some((l) => l.startsWith('[alice]'))).toBe(false)
     expect(terminalControls(screen)).toEqual([])
 
-    // The one-shot history (through B's control socket) shows it the same way: one line per message.
-    const history = await ok(['history', '--data', bDir, aId.slice(0, 16)])
+    // B adds the stranger (the message request becomes a conversation); the one-shot history, through B's control
+    // socket, shows the text the same way: one line per message.
+    b.stdin.write(`/add ${aId} carol\n`)
+    await until(() => screen.includes('"name": "carol"'), 'carol added at B')
+    const history = await ok(['history', '--data', bDir, 'carol'])
     for (const line of history.trimEnd().split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z [<>] /)
     expect(history).toContain(`< ${shown}`)
 
