@@ -2,7 +2,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { isIpRange, sourceRange } from '../src/index.ts'
+import { isIpRange, sourceRange } from '../src/source-range.ts'
 
 const RELAY = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
 
