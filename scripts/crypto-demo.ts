@@ -10,11 +10,11 @@ import {
   encodePrekeyBundle,
   generateIdentity,
   generateOneTimePrekeys,
-  MemoryProtocolStore,
   safetyNumber,
   takePrekeyBundle,
   toHex
 } from '@parley/crypto'
+import { MemoryProtocolStore } from '@parley/crypto/testing'
 
 const DAY = 86_400_000
 const text = new TextEncoder()

@@ -2,39 +2,14 @@
  * Findings of the outside security review, each at the level a user meets it: real messengers, a real relay with its
  * on-disk mailbox store, loopback TCP. Each test failed on the code before its fix.
  */
-import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import { lpStream } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
-import {
-  createAccount,
-  createSessionManager,
-  decodeAccount,
-  decodePrekeyBundle,
-  defaultBackend,
-  encodeAccount,
-  generateIdentity,
-  type IdentityKeyPair,
-  type SessionManager,
-  sealToDevice
-} from '@parley/crypto'
-import { MemoryProtocolStore } from '@parley/crypto/testing'
-import type { Messenger } from '@parley/messenger'
-import { createNodeCourier, createNodeLibp2p, depositAtRelays } from '@parley/network'
-import {
-  decodeAck,
-  decodePrekeyResponse,
-  encodeEnvelope,
-  encodePaddedPayload,
-  encodePrekeyRequest,
-  MAX_ENVELOPE_BYTES,
-  MAX_PREKEY_RESPONSE_BYTES,
-  protocols
-} from '@parley/wire'
-import type { Libp2p } from 'libp2p'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { decodeAccount, encodeAccount } from '@parley/crypto'
+import { protocols } from '@parley/wire'
 import { afterEach, describe, expect, it } from 'vitest'
-import { addressOf, collect, Fixture, hex, memoryProfile, ONE_HOST, until } from './kit.ts'
+import { askBundle, depositAsStranger, handSender, rawNode, strangerWrites } from './adversary.ts'
+import { addressOf, collect, Fixture, hex, memoryProfile, until } from './kit.ts'
 
-const ids = protocols('/parley')
+const _ids = protocols('/parley')
 
 let fx: Fixture
 afterEach(async () => {
@@ -56,50 +31,6 @@ async function friends(relayAddress: string, aliceOptions: Parameters<Fixture['m
   await alice.addContact(bobHex, { name: 'bob' })
   await bob.addContact(aliceHex, { name: 'alice' })
   return { alice, bob, aliceHex, bobHex }
-}
-
-/** A sender written by hand: its own identity, any device key it likes to name, sessions in memory. */
-async function handSender(deviceKey: Uint8Array): Promise<{ identity: IdentityKeyPair; manager: SessionManager }> {
-  const identity = await generateIdentity(defaultBackend)
-  const account = await createAccount(defaultBackend, {
-    identity,
-    deviceKey,
-    now: Date.now(),
-    certificateLifetimeMs: 365 * 24 * 3600_000
-  })
-  return {
-    identity,
-    manager: createSessionManager({ backend: defaultBackend, account, store: new MemoryProtocolStore() })
-  }
-}
-
-/** What a stranger deposits for `target` at its relays: a genuine first message, sealed as from `claimedDevice`. */
-async function depositAsStranger(
-  reader: Messenger,
-  target: Messenger,
-  sender: { identity: IdentityKeyPair; manager: SessionManager },
-  claimedDevice: Uint8Array,
-  text: string,
-  messageId: Uint8Array = defaultBackend.randomBytes(16)
-): Promise<string[]> {
-  const found = await reader.lookup(target.identityKey)
-  const address = await sender.manager.startSession({ bundle: found.bundle }, { expectedIdentity: target.identityKey })
-  const payload = encodePaddedPayload({ kind: 'text', senderSeq: 0, sentAt: Date.now(), text })
-  const { ciphertext } = await sender.manager.encrypt(address, payload, { messageId })
-  const sealedSender = await sealToDevice(
-    defaultBackend,
-    found.bundle.certificate.agreementKey,
-    new Uint8Array([...sender.identity.publicKey, ...claimedDevice])
-  )
-  const envelope = encodeEnvelope({ messageId, ciphertext, sealedSender })
-  return depositAtRelays(
-    createNodeCourier,
-    ids.mailbox,
-    found.relays,
-    { recipient: target.identityKey, envelope },
-    AbortSignal.timeout(10_000),
-    () => {}
-  )
 }
 
 describe('finding 1: a device key belongs to the identity that proved it', () => {
@@ -128,48 +59,6 @@ describe('finding 1: a device key belongs to the identity that proved it', () =>
   })
 })
 
-/** A bare libp2p node of Parley's kind (a stranger's, or an attacker's): started, stopped with the fixture. */
-async function rawNode(): Promise<Libp2p> {
-  const node = await createNodeLibp2p(await generateKeyPair('Ed25519'), defaultBackend, { ...ONE_HOST, listen: [] })
-  await node.start()
-  fx.onStop(async () => node.stop())
-  return node
-}
-
-/** Asks `target` for a prekey bundle over the prekeys protocol; the response's status or error code. */
-async function askBundle(node: Libp2p, target: Messenger) {
-  const stream = await node.dialProtocol(multiaddr(target.addresses[0]!), ids.prekeys)
-  const lp = lpStream(stream, { maxDataLength: MAX_PREKEY_RESPONSE_BYTES })
-  try {
-    await lp.write(encodePrekeyRequest({ identityKey: target.identityKey }))
-    const response = decodePrekeyResponse((await lp.read()).subarray())
-    await stream.close()
-    return response
-  } catch (e) {
-    stream.abort(e as Error)
-    return undefined
-  }
-}
-
-/** A stranger on its own node writes one text to `target` directly (bundle from the device, a DM stream). */
-async function strangerWrites(target: Messenger, text: string, messageId = defaultBackend.randomBytes(16)) {
-  const node = await rawNode()
-  const sender = await handSender(publicKeyToProtobuf(node.peerId.publicKey!))
-  const response = await askBundle(node, target)
-  if (response?.status !== 'ok') throw new Error('no bundle')
-  const address = await sender.manager.startSession(decodePrekeyBundle(response.prekeyBundle), {
-    expectedIdentity: target.identityKey
-  })
-  const payload = encodePaddedPayload({ kind: 'text', senderSeq: 0, sentAt: Date.now(), text })
-  const { ciphertext } = await sender.manager.encrypt(address, payload, { messageId })
-  const stream = await node.dialProtocol(multiaddr(target.addresses[0]!), ids.dm)
-  const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
-  await lp.write(encodeEnvelope({ messageId, ciphertext }))
-  const ack = decodeAck((await lp.read()).subarray())
-  await stream.close()
-  return { node, sender, ack }
-}
-
 describe('finding 2: strangers cannot block our own sending', () => {
   it('messages from throwaway identities become bounded message requests: no receipts, no contacts, and send() to a real contact still works', async () => {
     fx = new Fixture()
@@ -186,7 +75,7 @@ describe('finding 2: strangers cannot block our own sending', () => {
     // Eight strangers write once each, then vanish (a receipt to them could never be delivered).
     const strangers: string[] = []
     for (let i = 0; i < 8; i++) {
-      const { node, sender, ack } = await strangerWrites(alice, `spam ${i}`)
+      const { node, sender, ack } = await strangerWrites(fx, alice, `spam ${i}`)
       expect(ack.status).toBe('ok')
       strangers.push(hex(sender.identity.publicKey))
       await node.stop()
@@ -215,7 +104,7 @@ describe('finding 4: bundle requests are limited per address range, not per peer
     fx = new Fixture()
     const alice = await fx.messenger({ limits: { prekeysPerMinutePerRange: 5 } })
     const answers: Array<string | undefined> = []
-    for (let i = 0; i < 8; i++) answers.push((await askBundle(await rawNode(), alice))?.status)
+    for (let i = 0; i < 8; i++) answers.push((await askBundle(await rawNode(fx), alice))?.status)
     expect(answers.filter((a) => a === 'ok')).toHaveLength(5)
   })
 })
@@ -293,7 +182,7 @@ describe('finding 7: dedup is keyed by the authenticated sender and the message 
     // Bob is back, not yet at his mailbox; a stranger (who saw the envelope id at the relay) writes first under it.
     const b2 = await fx.messenger({ store, network: {} })
     const shown = collect(b2, 'message')
-    const { ack } = await strangerWrites(b2, 'not the real one', Uint8Array.from(Buffer.from(sent.id, 'hex')))
+    const { ack } = await strangerWrites(fx, b2, 'not the real one', Uint8Array.from(Buffer.from(sent.id, 'hex')))
     expect(ack.status).toBe('ok')
     await until(() => shown.length === 1, 10_000, "the stranger's message")
     await b2.stop()

@@ -37,6 +37,8 @@ export interface MailboxOwner {
   receive(envelope: Envelope, claimedSender: string | undefined): Promise<Uint8Array>
   /** Mail we could not open (the ack's error code): the sender may be asked to resend it. */
   undecryptable(claimedSender: string | undefined, messageId: Uint8Array, code: string): Promise<void>
+  /** A page of mail is stored: announce it (in each sender's order). */
+  pageDone(): void
   log(format: string, ...args: unknown[]): void
 }
 
@@ -83,7 +85,7 @@ async function topUpPrekeys(
       if (availableOneTimePrekeys(s, kind) < want[kind] + ONE_TIME_PREKEY_REPLENISH_BELOW) {
         s = await generateOneTimePrekeys(owner.backend, s, kind, want[kind] + ONE_TIME_PREKEY_TARGET)
       }
-      const h = handOutOneTimePrekeys(s, kind, want[kind])
+      const h = handOutOneTimePrekeys(s, kind, want[kind], owner.now())
       s = h.state
       out.push(...h.prekeys)
     }
@@ -121,6 +123,7 @@ async function drainMailbox(owner: MailboxOwner, client: MailboxClient, signal: 
       }
       done.push(item.id)
     }
+    owner.pageDone()
     await client.ack(done, { signal })
     total += items.length
     if (!more || items.length === 0) return total

@@ -37,6 +37,7 @@ import {
   generateOneTimePrekeys,
   type IdentityKeyPair,
   KeyedMutex,
+  lastResortPrekeyNeedsRotation,
   MESSAGE_TYPE_INITIAL,
   needsSessionReset,
   ParleyCryptoError,
@@ -45,6 +46,7 @@ import {
   type ProtocolTransaction,
   pruneRetiredPrekeys,
   publishBundle,
+  renewDeviceCertificateIfDue,
   rotateLastResortPrekey,
   rotateSignedPrekey,
   type SessionManager,
@@ -257,6 +259,7 @@ const RESET_CODES: ReadonlySet<string> = new Set([
   'DuplicateMessage',
   'UnknownPrekey',
   'ReplayedInitialMessage',
+  'LastResortPrekeyExhausted',
   'SealedSenderFailure'
 ])
 /** Why mail could not be opened for which the sender is asked to resend (a session problem, not a forgery). */
@@ -265,7 +268,8 @@ const RESEND_CODES: ReadonlySet<string> = new Set([
   'UndecryptableHeader',
   'RatchetFork',
   'UnknownPrekey',
-  'ReplayedInitialMessage'
+  'ReplayedInitialMessage',
+  'LastResortPrekeyExhausted'
 ])
 /** Resend requests one contact may make of us per minute. */
 const MAX_RESENDS_PER_MINUTE = 10
@@ -364,6 +368,7 @@ export class Messenger {
           this.receive(envelope.messageId, envelope.ciphertext, { kind: 'mailbox', claimed })
         ),
       undecryptable: (claimed, messageId, code) => this.askToResend(claimed, messageId, code),
+      pageDone: () => this.announceDrained(),
       log: (format, ...args) => log(format, ...args)
     }
     this.maxOutbox = options.limits?.maxOutbox ?? MAX_OUTBOX
@@ -450,6 +455,8 @@ export class Messenger {
       await b.commit()
     }
     this.sessions = createSessionManager({ backend: this.backend, account, store: this.protocolStore(), now: this.now })
+    // A device certificate with less than half its lifetime left is renewed (same device and agreement keys).
+    await this.renewCertificate()
     // The one full pass over the outbox: from here on the schedule knows what is due.
     for await (const { value } of this.store.query('outbox')) this.scheduleEntry(decodeOutbox(value))
     for await (const { key, value } of this.store.query('meta', { prefix: 'seq/' })) {
@@ -596,13 +603,26 @@ export class Messenger {
     this.later(() => this.republishLoop(), published ? this.republishIntervalMs : REPUBLISH_RETRY_MS)
   }
 
+  private async renewCertificate(): Promise<boolean> {
+    return this.manager.updateAccount(async (state) => {
+      const r = await renewDeviceCertificateIfDue(this.backend, state, this.now(), CERTIFICATE_LIFETIME_MS)
+      return { state: r.state, result: r.renewed }
+    })
+  }
+
   private async replenishPrekeys(): Promise<void> {
+    // A node that runs for months renews its certificate here too.
+    await this.renewCertificate()
     await this.manager.updateAccount(async (state) => {
       let s = pruneRetiredPrekeys(state, this.now())
       // Signed and last-resort prekeys rotate; the old ones stay for PREKEY_GRACE_MS for messages in flight.
       if (this.now() - (s.signedPrekeys[0]?.createdAt ?? 0) >= PREKEY_ROTATION_MS)
         s = await rotateSignedPrekey(this.backend, s, this.now())
-      if (this.now() - (s.lastResortPrekeys[0]?.createdAt ?? 0) >= PREKEY_ROTATION_MS) {
+      // Early too, once many first messages used it (its replay cache must never be trimmed: see the crypto docs).
+      if (
+        this.now() - (s.lastResortPrekeys[0]?.createdAt ?? 0) >= PREKEY_ROTATION_MS ||
+        lastResortPrekeyNeedsRotation(s)
+      ) {
         s = await rotateLastResortPrekey(this.backend, s, this.now())
       }
       for (const kind of ['x25519', 'kem'] as const) {
@@ -1580,6 +1600,22 @@ export class Messenger {
   private readonly receiving = new Map<string, Promise<Uint8Array>>()
   /** Outbox entries with a delivery attempt in progress (the retry loop leaves them alone). */
   private readonly attempting = new Set<string>()
+  /** What a mailbox page delivered, announced when the page is done (announceDrained). */
+  private drained: ReceivedOutcome[] = []
+
+  /** Announces what a mailbox page delivered: texts in each sender's order, then everything else as it came. */
+  private announceDrained(): void {
+    const page = this.drained
+    this.drained = []
+    const seq = (o: ReceivedOutcome) => (o.kind === 'text' ? o.senderSeq : Number.MAX_SAFE_INTEGER)
+    const sentAt = (o: ReceivedOutcome) => (o.kind === 'text' ? o.sentAt : 0)
+    const ordered = [...page].sort((x, y) => {
+      if (x.kind !== 'text' || y.kind !== 'text' || x.contact !== y.contact) return 0
+      return seq(x) - seq(y) || sentAt(x) - sentAt(y)
+    })
+    for (const outcome of ordered) this.react(outcome)
+  }
+
   /** Per message being received: how it came, and what to do once its commit is durable (events, receipts). */
   private readonly inbound = new Map<string, InboundSlot>()
 
@@ -1757,7 +1793,8 @@ export class Messenger {
         if (tx.received !== undefined) {
           const context = slot?.context ?? { authenticated: false }
           const outcome = await applyReceived(this.store, this.now(), b, tx.received, context)
-          after = () => this.react(outcome)
+          // Mail is announced per page, in each sender's order (a relay may hand it out in any order).
+          after = context.authenticated ? () => this.react(outcome) : () => this.drained.push(outcome)
         }
         if (tx.sent !== undefined) {
           const id = toHex(tx.sent.messageId)
