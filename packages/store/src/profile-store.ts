@@ -266,6 +266,13 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
   readonly #random: RandomSource
   readonly #allowWeak: boolean
   readonly #running = new Set<Promise<unknown>>()
+  /** Writes waiting for the next backend batch, and whether one is being committed (see #write). */
+  #queued: Array<{
+    sealed: ReadonlyArray<{ key: Key; record?: Uint8Array | undefined }>
+    resolve: () => void
+    reject: (e: unknown) => void
+  }> = []
+  #writing = false
   #closed = false
 
   constructor(
@@ -399,13 +406,43 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
       sealed.push({ key: new Key(storageKey), record })
       options.signal?.throwIfAborted()
     }
-    const batch = this.#backend.batch()
-    for (const { key, record } of sealed) {
-      if (record === undefined) batch.delete(key)
-      else batch.put(key, record)
-    }
     // From here the backend owns the outcome: no signal, so resolve/reject always tells the truth.
-    await batch.commit()
+    await this.#write(sealed)
+  }
+
+  /**
+   * Group commit: one backend batch (one fsync on LevelDB) at a time; every write sealed while it is in flight joins
+   * the next one, in the order it arrived. A burst of N durable writes then costs a few syncs instead of N, and each
+   * caller still resolves only once its own write is on disk. Writes stay atomic: a caller's records land in one
+   * backend batch, whole, with others' whole writes beside them.
+   */
+  #write(sealed: ReadonlyArray<{ key: Key; record?: Uint8Array | undefined }>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ sealed, resolve, reject })
+      if (!this.#writing) void this.#drain()
+    })
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true
+    while (this.#queued.length > 0) {
+      const group = this.#queued
+      this.#queued = []
+      const batch = this.#backend.batch()
+      for (const w of group) {
+        for (const { key, record } of w.sealed) {
+          if (record === undefined) batch.delete(key)
+          else batch.put(key, record)
+        }
+      }
+      try {
+        await batch.commit()
+        for (const w of group) w.resolve()
+      } catch (e) {
+        for (const w of group) w.reject(e)
+      }
+    }
+    this.#writing = false
   }
 
   async changePassphrase(current: string, next: string, options: AbortOptions = {}): Promise<void> {

@@ -350,6 +350,46 @@ describe('batches', () => {
     expect(await dump(backend)).toEqual(before)
   })
 
+  it('group commit: concurrent batches share backend commits, and each resolves only once its own write is durable', async () => {
+    let commits = 0
+    let release: (() => void) | undefined
+    class SlowCommit extends AtomicMemoryDatastore {
+      override batch() {
+        const inner = super.batch()
+        return {
+          put: inner.put,
+          delete: inner.delete,
+          commit: async () => {
+            commits++
+            // The first commit is held (a slow fsync); the writes arriving meanwhile must queue behind it.
+            if (commits === 1) await new Promise<void>((r) => (release = r))
+            await inner.commit()
+          }
+        }
+      }
+    }
+    const backend = new SlowCommit()
+    const store = await createProfileStore(backend, PASS, { ...FAST, create: true })
+    commits = 0
+    const done: number[] = []
+    const writes = Array.from({ length: 20 }, (_, i) => {
+      const b = store.batch()
+      b.put('history', `k${i}`, text(`v${i}`))
+      b.put('history', `j${i}`, text(`w${i}`))
+      return b.commit().then(() => done.push(i))
+    })
+    while (release === undefined) await new Promise((r) => setTimeout(r, 1))
+    await new Promise((r) => setTimeout(r, 20))
+    // Only the first batch has reached the backend, and nobody was told it is durable yet.
+    expect(commits).toBe(1)
+    expect(done).toEqual([])
+    release()
+    await Promise.all(writes)
+    // 20 writes: the held one, then everything that queued meanwhile together.
+    expect(commits).toBe(2)
+    for (let i = 0; i < 20; i++) expect(await store.get('history', `j${i}`)).toEqual(text(`w${i}`))
+  })
+
   it('a batch whose backend commit fails writes nothing', async () => {
     class FailingCommit extends AtomicMemoryDatastore {
       override batch() {
