@@ -14,7 +14,7 @@ import {
   NAMESPACES,
   type Namespace
 } from '../src/index.ts'
-import type { Operation, Sample } from './measure.ts'
+import { measure, type Operation, percentile, type Run, type Sample } from './measure.ts'
 
 export type StoreKind = 'level' | 'memory'
 
@@ -270,6 +270,58 @@ export async function startParleyPair(kind: StoreKind, dir: string, text: string
     throw new Error('bench setup: the first message got no delivered receipt within 30 s')
   }
   return pair
+}
+
+/** What one Parley mode measured: its run, the durable writes and reads it caused and the messages it lost. */
+export interface ParleyMode {
+  run: Run
+  commits: number
+  commitMs: number
+  reads: number
+  commitP50: number
+  commitP99: number
+  /** From the start of the measured run until its receipts settled, ms. */
+  wallMs: number
+  settleMs: number
+  queued: number
+  losses: Losses
+}
+
+/** Measures `op` on the pair, then waits up to `settleMs` for the receipts still outstanding. */
+export async function parleyMode(
+  p: ParleyPair,
+  op: Operation,
+  options: { window: number; seconds: number; warmup: number; settleMs: number }
+): Promise<ParleyMode> {
+  let start = { commits: 0, ms: 0, reads: 0, at: 0, losses: p.losses(), queued: p.queued() }
+  const run = await measure(op, {
+    ...options,
+    onMeasured: () => {
+      const { commits, ms, reads } = p.tally
+      start = { commits, ms, reads, at: performance.now(), losses: p.losses(), queued: p.queued() }
+      p.tally.samples.length = 0
+    }
+  })
+  const ended = performance.now()
+  await p.settle(options.settleMs)
+  const settled = performance.now()
+  const samples = [...p.tally.samples].sort((a, b) => a - b)
+  const losses = p.losses()
+  return {
+    run,
+    commits: p.tally.commits - start.commits,
+    commitMs: p.tally.ms - start.ms,
+    reads: p.tally.reads - start.reads,
+    commitP50: percentile(samples, 0.5),
+    commitP99: percentile(samples, 0.99),
+    wallMs: settled - start.at,
+    settleMs: settled - ended,
+    queued: p.queued() - start.queued,
+    losses: {
+      ackedNotShown: losses.ackedNotShown - start.losses.ackedNotShown,
+      receiptLost: losses.receiptLost - start.losses.receiptLost
+    }
+  }
 }
 
 const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
