@@ -117,7 +117,9 @@ describe('parley CLI', () => {
     expect(got.contact).toBe(aId)
     expect(String(got.text)).toMatch(/^hello bob \d+$/)
 
-    // B answers (A is a message request at B: a contact without a name, addressed by identity).
+    // A wrote first: a message request at B until B adds A (addressed by identity); then B answers.
+    b.send({ id: 3, cmd: 'add', contact: aId })
+    await b.next((e) => e.event === 'result' && e.id === 3, 'B adds A')
     b.send({ id: 2, cmd: 'send', contact: aId, text: 'hi alice' })
     await a.next((e) => e.event === 'message' && e.text === 'hi alice', 'reply at A')
 
@@ -139,6 +141,9 @@ describe('parley CLI', () => {
     // B keeps its mailbox (and one-time prekeys) at the relay it bootstrapped from.
     await until(async () => (await relay.metric('parley_mailbox_mailboxes')) === 1, 'B registered at the relay')
     const a = await startNode('ma', ['--bootstrap', relay.bootstrap])
+    // B knows A (a stranger's messages are message requests, which get no delivered receipt).
+    b.send({ id: 'addA', cmd: 'add', contact: (await a.next((e) => e.event === 'ready', 'ready')).identity })
+    await b.next((e) => e.event === 'result' && e.id === 'addA', 'B adds A')
     a.send({ id: 1, cmd: 'add', contact: bId, name: 'bob' })
     await a.next((e) => e.event === 'result' && e.id === 1, 'add result')
     let sent = false

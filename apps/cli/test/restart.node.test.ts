@@ -63,7 +63,10 @@ describe('crash and restart', () => {
     const a = start(aDir, ['--bootstrap', bootAddr])
     let b = start(bDir, ['--bootstrap', bootAddr, '--listen', '/ip4/127.0.0.1/tcp/0'])
     const bId = (await b.next((e) => e.event === 'ready', 'b ready')).identity as string
-    await a.next((e) => e.event === 'ready', 'a ready')
+    const aId = (await a.next((e) => e.event === 'ready', 'a ready')).identity as string
+    // B knows A: a stranger's messages would be a message request, outside B's conversations.
+    b.send({ id: 'addA', cmd: 'add', contact: aId, name: 'alice' })
+    await b.next((e) => e.id === 'addA', 'B adds A')
     a.send({ id: 'add', cmd: 'add', contact: bId, name: 'bob' })
     await a.next((e) => e.id === 'add', 'add')
 
