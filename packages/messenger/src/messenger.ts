@@ -63,6 +63,7 @@ import {
   type Libp2pFactory,
   lookupRecord,
   type NetworkOptions,
+  onRelayReconnect,
   type ParleyServices,
   relayName,
   sourceRange,
@@ -324,6 +325,7 @@ export class Messenger {
   private readonly requestLimits: RequestLimits
   private readonly gapGraceMs: number
   private readonly prekeysPerMinutePerRange: number
+  private stopRelayWatch: (() => void) | undefined
   private node?: Libp2p<ParleyServices>
   private sessions?: SessionManager
   /** Every outbox entry's kind and due time (outbox-schedule.ts). */
@@ -499,6 +501,12 @@ export class Messenger {
     // the addresses we can be reached at now rather than at the next timer.
     node.addEventListener('self:peer:update', () => this.republishSoon())
     await node.start()
+    // A relay we use that restarted may have lost our record (or its mailbox registration): republish soon.
+    this.stopRelayWatch = onRelayReconnect(
+      node,
+      () => [...(this.networkOptions.bootstrap ?? []), ...this.mailboxRelays],
+      () => this.republishSoon()
+    )
     this.later(() => this.republishLoop(), 0)
     this.later(() => this.retryLoop(), RETRY_INITIAL_MS)
     this.later(() => this.mailboxLoop(), this.mailboxOptions.pollIntervalMs)
@@ -508,6 +516,7 @@ export class Messenger {
 
   async stop(): Promise<void> {
     this.shutdown.abort()
+    this.stopRelayWatch?.()
     for (const t of this.timers) clearTimeout(t)
     if (this.republishTimer !== undefined) clearTimeout(this.republishTimer)
     await this.node?.stop()
@@ -637,7 +646,13 @@ export class Messenger {
   /** Finds a contact's current record in the DHT (validated; the newest sequence wins). */
   async lookup(identity: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<FoundRecord> {
     return lookupRecord(this.libp2p.services.dht, this.backend, identity, this.now(), {
-      signal: this.signal(DEFAULT_LOOKUP_TIMEOUT, options.signal)
+      signal: this.signal(DEFAULT_LOOKUP_TIMEOUT, options.signal),
+      // When Sybils eclipse the walk, the bootstrap and mailbox relays are asked directly.
+      fallback: {
+        node: this.libp2p,
+        peers: [...(this.networkOptions.bootstrap ?? []), ...this.mailboxRelays],
+        protocol: this.ids.kad
+      }
     })
   }
 

@@ -3,6 +3,7 @@
  * outbox is a typed error, never a silent drop; a flooding peer gets typed refusals and is disconnected while the
  * node keeps serving others; a contact that lost its state gets a fresh session and the message still arrives.
  */
+import { defaultBackend, generateIdentity } from '@parley/crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createMessenger, type Messenger, NAMESPACES } from '../src/index.ts'
 import { collect, hex, memoryProfile, node, until } from './helpers.ts'
@@ -59,7 +60,7 @@ describe('messenger behaviour', () => {
     const store = await memoryProfile()
     const lonely = await createMessenger({ store, offline: true, limits: { maxOutbox: 3 } })
     all.push(lonely)
-    const nobody = 'cd'.repeat(32)
+    const nobody = hex((await generateIdentity(defaultBackend)).publicKey)
     await lonely.addContact(nobody, { name: 'nobody' })
     for (let i = 0; i < 3; i++) expect((await lonely.send(nobody, `m${i}`)).status).toBe('queued')
     await expect(lonely.send(nobody, 'one too many')).rejects.toMatchObject({ code: 'OutboxFull' })
@@ -144,8 +145,8 @@ describe('after accepting a new identity', () => {
     const store = await memoryProfile()
     const me = await createMessenger({ store, offline: true })
     all.push(me)
-    const old = 'aa'.repeat(32)
-    const next = 'bb'.repeat(32)
+    const old = hex((await generateIdentity(defaultBackend)).publicKey)
+    const next = hex((await generateIdentity(defaultBackend)).publicKey)
     await me.addContact(old, { name: 'erin' })
     expect((await me.send(old, 'for the old key')).status).toBe('queued')
     expect(me.queued).toBe(1)
