@@ -17,7 +17,7 @@ export interface Run {
   count: number
   /** Operations that finished at all (the drained tail and the incomplete ones included). */
   finished: number
-  /** Operations that never completed (no latencies). */
+  /** Operations that never completed (no latencies), in the measured interval or its drained tail. */
   incomplete: number
   /** Length of the measured interval, ms (less the stalls of a window-1 run). */
   elapsedMs: number
@@ -32,7 +32,7 @@ export interface Figures {
   p50: number
   p99: number
   count: number
-  /** Process CPU per finished operation, ms. */
+  /** Process CPU per completed operation (the drained tail included, the lost ones not: they cost CPU too), ms. */
   cpuMs: number
 }
 
@@ -64,11 +64,11 @@ async function phase(op: Operation, seconds: number, window: number): Promise<Ru
       if (window === 1 && sample.stalledMs !== undefined) {
         deadline += Math.min(sample.stalledMs, Math.max(0, start + 2 * seconds * 1000 - deadline))
       }
-      if (performance.now() > deadline) break
       if (sample.latencies.length === 0) {
         run.incomplete++
         continue
       }
+      if (performance.now() > deadline) break
       run.count++
       sample.latencies.forEach((ms, i) => {
         run.latencies[i] ??= []
@@ -98,7 +98,7 @@ export function figures(run: Run, index = 0): Figures {
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
     count: run.count,
-    cpuMs: run.cpuMs / Math.max(1, run.finished)
+    cpuMs: run.cpuMs / Math.max(1, run.finished - run.incomplete)
   }
 }
 

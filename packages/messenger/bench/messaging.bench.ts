@@ -105,7 +105,7 @@ async function run(p: ParleyPair, echo: Echo, durable: DurableEcho): Promise<voi
     pipeFullAck: figures(pipeFull.run, 0),
     pipeAck: figures(pipeAck.run)
   }
-  // CPU is the whole process's (both ends, all threads, fsyncs on the libuv pool included) per finished operation:
+  // CPU is the whole process's (both ends, all threads, fsyncs on the libuv pool included) per completed operation:
   // on 2 shared cores it shows what saturates first.
   console.log(
     `${'mode'.padEnd(78)}${'msg/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU ms/msg'.padStart(12)}`
