@@ -62,3 +62,25 @@ export const RETRY_ROUND_MAX = 256
 export const SEEN_PRUNE_INTERVAL_MS = 24 * 3600_000
 /** How often open sequence gaps are looked at (a gap is asked for once it is older than the grace period). */
 export const GAP_CHECK_INTERVAL_MS = 5_000
+
+// ---- Session streams, message requests, sequence gaps, device claims ----
+/** Frames one session stream carries before their acks come back (the sender waits for room past it). */
+export const SESSION_WINDOW = 64
+/** Inbound session streams one peer may hold open at once (one per direction is what a peer needs). */
+export const MAX_INBOUND_SESSION_STREAMS_PER_PEER = 2
+/** Senders with a pending message request, at most (the least recently active is dropped). */
+export const MAX_MESSAGE_REQUESTS = 100
+/** Text bytes held in all message requests together. */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024
+/** Messages one request keeps (its oldest are dropped). */
+export const MAX_MESSAGES_PER_REQUEST = 50
+/** Text bytes one request keeps (its oldest messages are dropped). */
+export const MAX_BYTES_PER_REQUEST = 256 * 1024
+/** Numbers received above the next expected one that we remember per contact (older ones are given up). */
+export const MAX_TRACKED_AHEAD = 512
+/** How long a gap may stay open before we ask the sender to resend. */
+export const DEFAULT_GAP_GRACE_MS = 30_000
+/** How often one missing number is asked for before it is given up. */
+export const MAX_RESEND_ASKS = 3
+/** The most identities that may claim one device key through mailboxes (newest kept). */
+export const MAX_DEVICE_CLAIMS = 4

@@ -6,14 +6,9 @@
  * from its own copy. After MAX_RESEND_ASKS asks a number is given up, so a peer that never answers (an old client,
  * whose receipts used numbers too) costs a bounded amount of work.
  */
-import { encodeRecord, type ProfileReader, type RecordBatch } from './records.ts'
 
-/** Numbers received above the next expected one that we remember per contact (older ones are given up). */
-export const MAX_TRACKED_AHEAD = 512
-/** How long a gap may stay open before we ask the sender to resend. */
-export const DEFAULT_GAP_GRACE_MS = 30_000
-/** How often one missing number is asked for before it is given up. */
-export const MAX_RESEND_ASKS = 3
+import { MAX_RESEND_ASKS, MAX_TRACKED_AHEAD } from './constants.ts'
+import { encodeRecord, type ProfileReader, type RecordBatch } from './records.ts'
 
 /** What we know of one contact's text numbers. */
 export interface SequenceState {

@@ -33,3 +33,4 @@ export function createMessenger(options: MessengerOptions): Promise<Messenger> {
 }
 export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'
+export type { MessageRequest, RequestLimits } from './requests.ts'

@@ -72,6 +72,7 @@ import {
 } from '@parley/network'
 import type { ProfileBatch, ProfileStore } from '@parley/store'
 import {
+  type Ack,
   DEPOSIT_TOKEN_BYTES,
   decodeAck,
   decodeEnvelope,
@@ -103,6 +104,7 @@ import {
   CONTROL_TTL_MS,
   DEDUP_RETENTION_MS,
   DEFAULT_DIAL_TIMEOUT,
+  DEFAULT_GAP_GRACE_MS,
   DEFAULT_LOOKUP_TIMEOUT,
   DEFAULT_PROTOCOL_PREFIX,
   DEFAULT_REPUBLISH_INTERVAL,
@@ -113,9 +115,11 @@ import {
   MAX_DEPOSIT_RELAYS,
   MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
   MAX_INBOUND_DM_STREAMS_PER_PEER,
+  MAX_INBOUND_SESSION_STREAMS_PER_PEER,
   MAX_OUTBOX,
   MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER,
   MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE,
+  MAX_RESEND_ASKS,
   MAX_TEXT_BYTES,
   ONE_TIME_PREKEY_REPLENISH_BELOW,
   ONE_TIME_PREKEY_TARGET,
@@ -136,7 +140,7 @@ import {
   UnknownContactError
 } from './errors.ts'
 import type { MessengerEvents } from './events.ts'
-import { DEFAULT_GAP_GRACE_MS, giveUp, MAX_RESEND_ASKS, missingNumbers, readSequence, writeSequence } from './gaps.ts'
+import { giveUp, missingNumbers, readSequence, writeSequence } from './gaps.ts'
 import { keepMailbox, type MailboxOwner } from './mailbox-owner.ts'
 import { OutboxSchedule } from './outbox-schedule.ts'
 import { applyReceived, type ReceivedContext, type ReceivedOutcome } from './received.ts'
@@ -171,6 +175,7 @@ import {
   readRequests,
   settleRequest
 } from './requests.ts'
+import { SessionStreams, serveSessionStream } from './session-stream.ts'
 
 export interface MessengerOptions {
   /** The opened, encrypted profile store (see @parley/store). */
@@ -233,7 +238,9 @@ export interface SendResult {
 }
 
 /** How a message reached us: over a connection authenticated as a device, or through a mailbox with a claim. */
-type Via = { kind: 'direct'; deviceKey: Uint8Array } | { kind: 'mailbox'; claimed: string | undefined }
+type Via =
+  | { kind: 'direct'; deviceKey: Uint8Array /** the session stream: our Ack tells the sender */; acked: boolean }
+  | { kind: 'mailbox'; claimed: string | undefined }
 
 /** A message being received: how it came, and what to run once its commit is durable. */
 interface InboundSlot {
@@ -326,6 +333,8 @@ export class Messenger {
   private readonly gapGraceMs: number
   private readonly prekeysPerMinutePerRange: number
   private stopRelayWatch: (() => void) | undefined
+  /** Our session streams to peers (session-stream.ts). */
+  private readonly streams = new SessionStreams()
   private node?: Libp2p<ParleyServices>
   private sessions?: SessionManager
   /** Every outbox entry's kind and due time (outbox-schedule.ts). */
@@ -483,6 +492,10 @@ export class Messenger {
     await node.handle(this.ids.prekeys, (stream, connection) => this.onPrekeyStream(stream, connection), {
       runOnLimitedConnection: true
     })
+    await node.handle(this.ids.session, (stream, connection) => this.onSessionStream(stream, connection), {
+      maxInboundStreams: MAX_INBOUND_SESSION_STREAMS_PER_PEER,
+      runOnLimitedConnection: true
+    })
     const status = (online: boolean) => (e: CustomEvent<PeerId>) => {
       const key = e.detail.publicKey
       if (key === undefined) return
@@ -516,6 +529,7 @@ export class Messenger {
 
   async stop(): Promise<void> {
     this.shutdown.abort()
+    this.streams.closeAll()
     this.stopRelayWatch?.()
     for (const t of this.timers) clearTimeout(t)
     if (this.republishTimer !== undefined) clearTimeout(this.republishTimer)
@@ -927,11 +941,9 @@ export class Messenger {
       const payload = encodePaddedPayload({ kind: 'typing', senderSeq: 0, sentAt: this.now(), typing: { active } })
       const { ciphertext } = await this.locked(contact, () => this.manager.encrypt(address, payload, { messageId: id }))
       const target = await this.resolve(c, { signal })
-      const stream = await this.dial(target.peerId, target.addresses, this.ids.dm, signal)
-      const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
-      await lp.write(encodeEnvelope({ messageId: id, ciphertext }), { signal })
-      const ack = decodeAck((await lp.read({ signal })).subarray())
-      await stream.close({ signal })
+      const ack = await this.streams.deliver(target.peerId, id, ciphertext, signal, () =>
+        this.dial(target.peerId, target.addresses, this.ids.session, signal)
+      )
       return ack.status === 'ok'
     } catch {
       return false
@@ -1213,23 +1225,25 @@ export class Messenger {
     // Delivered meanwhile by a concurrent attempt (the send path and the retry loop may race): nothing left to do.
     if (current === undefined) return 'sent'
     const target = await this.resolve(await this.contact(entry.contact), { signal })
-    let stream: Stream
+    let unreachable = false
+    const deliver = () =>
+      this.streams.deliver(target.peerId, fromHex(current.id), fromHex(current.ciphertext!), signal, () =>
+        this.dial(target.peerId, target.addresses, this.ids.session, signal).catch((e: unknown) => {
+          unreachable = true
+          throw e
+        })
+      )
+    let ack: Ack
     try {
-      stream = await this.dial(target.peerId, target.addresses, this.ids.dm, signal)
-    } catch (e) {
-      if (await this.deposit(current, c, signal)) return 'deposited'
-      throw e
-    }
-    let ack: ReturnType<typeof decodeAck>
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
-      await lp.write(encodeEnvelope({ messageId: fromHex(current.id), ciphertext: fromHex(current.ciphertext!) }), {
-        signal
+      // A stream that broke (the peer went away, or the connection was cut) is opened again once: the frame goes out
+      // again with the same bytes, and the peer answers a copy it already stored with an ok.
+      ack = await deliver().catch((e: unknown) => {
+        if (unreachable || signal.aborted) throw e
+        return deliver()
       })
-      ack = decodeAck((await lp.read({ signal })).subarray())
-      await stream.close({ signal })
     } catch (e) {
-      stream.abort(e instanceof Error ? e : new Error(String(e)))
+      // Not reachable now: its mailbox relays hold it instead.
+      if (unreachable && (await this.deposit(current, c, signal))) return 'deposited'
       throw e
     }
     if (ack.status !== 'ok') {
@@ -1244,7 +1258,8 @@ export class Messenger {
       }
       throw new PeerProtocolError('dm', ack.errorCode)
     }
-    await this.delivered(current)
+    // The Ack came from the contact's device over its authenticated connection, after its durable commit.
+    await this.delivered(current, undefined, 'delivered')
     return 'sent'
   }
 
@@ -1332,9 +1347,13 @@ export class Messenger {
    * The message left our hands: the peer stored it (`sent`), or mailbox relays hold it for the peer (`deposited`,
    * naming them). It leaves the outbox; a pending history entry moves to that state.
    */
-  private async delivered(entry: OutboxRecord, relays?: string[]): Promise<void> {
+  private async delivered(
+    entry: OutboxRecord,
+    relays?: string[],
+    reached: 'sent' | 'delivered' = 'sent'
+  ): Promise<void> {
     if (!this.schedule.has(entry.id)) return
-    const state = relays === undefined ? 'sent' : 'deposited'
+    const state = relays === undefined ? reached : 'deposited'
     const b = this.store.batch()
     b.delete('outbox', entry.id)
     if (entry.kind === 'text') {
@@ -1352,6 +1371,8 @@ export class Messenger {
     await b.commit()
     if (!this.schedule.delete(entry.id)) return
     if (entry.kind === 'text') {
+      // Over the session stream, stored by the device is delivered: both are announced, in order.
+      if (state === 'delivered') this.events.emit('receipt', { contact: entry.contact, type: 'sent', ids: [entry.id] })
       this.events.emit('receipt', { contact: entry.contact, type: state, ids: [entry.id], ...(relays && { relays }) })
     }
   }
@@ -1452,6 +1473,31 @@ export class Messenger {
     return r.count <= limit
   }
 
+  /** An inbound session stream: frames answered in order, each after its durable commit (session-stream.ts). */
+  private async onSessionStream(stream: Stream, connection: Connection): Promise<void> {
+    const remoteKey = connection.remotePeer.publicKey
+    if (remoteKey === undefined) {
+      stream.abort(new PeerProtocolError('session', 'no device key'))
+      return
+    }
+    const deviceKey = publicKeyToProtobuf(remoteKey)
+    await serveSessionStream(
+      stream,
+      async (frame) => {
+        const envelope = decodeEnvelope(frame)
+        if (!this.admit(connection.remotePeer.toString())) {
+          // A flooding peer: a typed refusal, then it is cut off; the node keeps serving others.
+          setTimeout(() => void connection.close().catch(() => {}), 100)
+          return encodeAck({ messageId: envelope.messageId, status: 'error', errorCode: 'RateLimited' })
+        }
+        return this.receiveOnce(envelope.messageId, () =>
+          this.receive(envelope.messageId, envelope.ciphertext, { kind: 'direct', deviceKey, acked: true })
+        )
+      },
+      this.shutdown.signal
+    )
+  }
+
   private async onDmStream(stream: Stream, connection: Connection): Promise<void> {
     const signal = this.signal(DEFAULT_DIAL_TIMEOUT)
     const remoteKey = connection.remotePeer.publicKey
@@ -1478,7 +1524,8 @@ export class Messenger {
           ? Promise.resolve(encodeAck({ messageId: envelope.messageId, status: 'error', errorCode: 'NoSession' }))
           : this.receive(envelope.messageId, envelope.ciphertext, {
               kind: 'direct',
-              deviceKey: publicKeyToProtobuf(remoteKey)
+              deviceKey: publicKeyToProtobuf(remoteKey),
+              acked: false
             })
       )
       await lp.write(ack, { signal })
@@ -1585,7 +1632,8 @@ export class Messenger {
     for (const identity of identities) if (await wasReceived(this.store, identity, id)) return ok
     let failure: unknown
     for (const address of addresses) {
-      const slot: InboundSlot = { context: { authenticated: via.kind === 'direct' }, after: [] }
+      const context = { authenticated: via.kind === 'direct', acked: via.kind === 'direct' && via.acked }
+      const slot: InboundSlot = { context, after: [] }
       this.inbound.set(id, slot)
       try {
         await this.manager.decrypt(ciphertext, {
@@ -1635,7 +1683,7 @@ export class Messenger {
   private readonly inbound = new Map<string, InboundSlot>()
 
   /** What to do once a received message is durable: show it, send receipts back, give a deposit token. */
-  private react(outcome: ReceivedOutcome): void {
+  private react(outcome: ReceivedOutcome, context?: ReceivedContext): void {
     switch (outcome.kind) {
       case 'text': {
         const { contact, id, text, senderSeq, sentAt, request } = outcome
@@ -1647,7 +1695,8 @@ export class Messenger {
           )
           return
         }
-        this.queueDeliveredReceipt(contact, id)
+        // Over the session stream our Ack is the delivery receipt; mail and single DM streams get an E2EE one.
+        if (context?.acked !== true) this.queueDeliveredReceipt(contact, id)
         if (outcome.gap) {
           if (!this.gaps.has(contact)) this.gaps.set(contact, new Map())
         }
@@ -1806,10 +1855,13 @@ export class Messenger {
         let after: (() => void) | undefined
         const slot = tx.received && this.inbound.get(toHex(tx.received.messageId))
         if (tx.received !== undefined) {
-          const context = slot?.context ?? { authenticated: false }
+          const context = slot?.context ?? { authenticated: false, acked: false }
           const outcome = await applyReceived(this.store, this.now(), b, tx.received, context)
           // Mail is announced per page, in each sender's order (a relay may hand it out in any order).
-          after = context.authenticated ? () => this.react(outcome) : () => this.drained.push(outcome)
+          after =
+            slot !== undefined && !context.authenticated
+              ? () => this.drained.push(outcome)
+              : () => this.react(outcome, context)
         }
         if (tx.sent !== undefined) {
           const id = toHex(tx.sent.messageId)

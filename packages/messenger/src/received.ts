@@ -53,6 +53,11 @@ export interface ReceivedContext {
    * Noise handshake was made with that key). A sealed sender through a mailbox proves the identity, never the device.
    */
   readonly authenticated: boolean
+  /**
+   * The sender learns from our Ack that we stored it (the session stream: the Ack comes from this device over its
+   * authenticated connection, after the commit), so no delivered receipt is owed.
+   */
+  readonly acked: boolean
 }
 
 /** Adds to `b` what the decrypted message `received` (from the device `address`) changes. */

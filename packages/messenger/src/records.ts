@@ -2,6 +2,8 @@
  * The messenger's own records at rest (inside the encrypted profile store): contacts, history, outbox, dedup ids.
  * Versioned JSON with strict decoders: an unknown version or a malformed record is a typed error, never a guess.
  */
+
+import { MAX_DEVICE_CLAIMS } from './constants.ts'
 import { MessengerError } from './errors.ts'
 
 export const RECORD_VERSION = 1
@@ -254,8 +256,6 @@ export function bindDevice(b: RecordBatch, deviceKey: string, identity: string):
   b.put('devices', deviceKey, enc.encode(identity))
 }
 
-/** The most identities that may claim one device key through mailboxes (newest kept). */
-export const MAX_DEVICE_CLAIMS = 4
 const claimKey = (deviceKey: string) => `claim/${deviceKey}`
 
 /**

@@ -8,6 +8,13 @@
  * The index (one meta record) is written in the same batch as the message; the bounds are then enforced right after
  * the commit, with the sessions of a dropped request removed through the session manager.
  */
+
+import {
+  MAX_BYTES_PER_REQUEST,
+  MAX_MESSAGE_REQUESTS,
+  MAX_MESSAGES_PER_REQUEST,
+  MAX_REQUEST_BYTES
+} from './constants.ts'
 import {
   boundIdentity,
   decodeHistory,
@@ -20,15 +27,6 @@ import {
   receivedKey,
   removeDeviceClaim
 } from './records.ts'
-
-/** Senders with a pending message request, at most (the least recently active is dropped). */
-export const MAX_MESSAGE_REQUESTS = 100
-/** Text bytes held in all message requests together. */
-export const MAX_REQUEST_BYTES = 4 * 1024 * 1024
-/** Messages one request keeps (its oldest are dropped). */
-export const MAX_MESSAGES_PER_REQUEST = 50
-/** Text bytes one request keeps (its oldest messages are dropped). */
-export const MAX_BYTES_PER_REQUEST = 256 * 1024
 
 export interface RequestLimits {
   readonly maxRequests: number

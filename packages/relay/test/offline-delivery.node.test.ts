@@ -298,7 +298,7 @@ describe('one relay, one mailbox owner', () => {
     await a.addContact(bHex)
     await stranger.addContact(bHex)
     expect((await a.send(bHex, 'hello B')).status).toBe('sent')
-    await until(() => b.queued === 0, 30_000, "B's token (and receipt) to reach A")
+    await until(() => b.queued === 0 && b.queuedControl === 0, 30_000, "B's token to reach A")
     await b.checkMailboxes()
     await b.stop()
 

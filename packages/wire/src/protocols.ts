@@ -9,8 +9,13 @@ import { InvalidParameterError } from './errors.ts'
 export interface ProtocolIds {
   /** The Kademlia DHT (kad-dht's `protocol` option). */
   readonly kad: string
-  /** Direct messages: Envelope frames, answered by Acks. */
+  /** Direct messages, one stream each: an Envelope frame, answered by an Ack. */
   readonly dm: string
+  /**
+   * The session stream: one long-lived stream per peer connection carrying Envelope frames pipelined under a
+   * window, each answered by an Ack (in order) once the recipient stored it durably.
+   */
+  readonly session: string
   /** Prekey bundles: PrekeyRequest, answered by PrekeyResponse. */
   readonly prekeys: string
   /** Deposit, fetch and acknowledge envelopes at a mailbox relay. */
@@ -28,6 +33,7 @@ export function protocols(prefix: string = DEFAULT_PROTOCOL_PREFIX): ProtocolIds
   return {
     kad: `${prefix}/kad/1.0.0`,
     dm: `${prefix}/dm/1.0.0`,
+    session: `${prefix}/session/1.0.0`,
     prekeys: `${prefix}/prekeys/1.0.0`,
     mailbox: `${prefix}/mailbox/1.0.0`
   }

@@ -9,6 +9,7 @@ describe('protocols', () => {
     expect(protocols()).toEqual({
       kad: '/parley/kad/1.0.0',
       dm: '/parley/dm/1.0.0',
+      session: '/parley/session/1.0.0',
       prekeys: '/parley/prekeys/1.0.0',
       mailbox: '/parley/mailbox/1.0.0'
     })
@@ -18,7 +19,7 @@ describe('protocols', () => {
     const sim = protocols('/parley-sim/run-7')
     expect(sim.kad).toBe('/parley-sim/run-7/kad/1.0.0')
     expect(sim.mailbox).toBe('/parley-sim/run-7/mailbox/1.0.0')
-    expect(new Set([...Object.values(sim), ...Object.values(protocols())]).size).toBe(8)
+    expect(new Set([...Object.values(sim), ...Object.values(protocols())]).size).toBe(10)
   })
 
   it('a prefix without a leading slash, with a trailing slash, empty segments or spaces is refused', () => {

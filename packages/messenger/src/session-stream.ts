@@ -1,0 +1,163 @@
+/**
+ * The session stream (`/parley/session/1.0.0`): one long-lived stream per peer instead of a stream per message.
+ * The sender writes Envelope frames back to back, at most SESSION_WINDOW unanswered; the recipient handles them in
+ * order and answers each with an Ack once it is durably stored (or refused). An Ack names its message id, so answers
+ * are matched by id. A broken stream fails every frame still waiting (the outbox retries them, with the same bytes);
+ * the next delivery opens a new one.
+ */
+import type { PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { toHex } from '@parley/crypto'
+import { type Ack, decodeAck, encodeEnvelope, MAX_ENVELOPE_BYTES } from '@parley/wire'
+import { SESSION_WINDOW } from './constants.ts'
+import { PeerProtocolError } from './errors.ts'
+
+type LpStream = ReturnType<typeof lpStream>
+
+interface Waiting {
+  readonly resolve: (ack: Ack) => void
+  readonly reject: (e: Error) => void
+}
+
+/** One open session stream to a peer: a write chain, and a reader that settles what waits. */
+class Outbound {
+  readonly #stream: Stream
+  readonly #lp: LpStream
+  readonly #waiting = new Map<string, Waiting>()
+  readonly #room: Array<() => void> = []
+  #writes: Promise<void> = Promise.resolve()
+  #broken: Error | undefined
+
+  constructor(stream: Stream, onClose: () => void) {
+    this.#stream = stream
+    this.#lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
+    void this.#read().finally(onClose)
+  }
+
+  get broken(): boolean {
+    return this.#broken !== undefined
+  }
+
+  async deliver(messageId: Uint8Array, ciphertext: Uint8Array, signal: AbortSignal): Promise<Ack> {
+    while (this.#waiting.size >= SESSION_WINDOW && this.#broken === undefined) {
+      await new Promise<void>((r) => this.#room.push(r))
+    }
+    if (this.#broken !== undefined) throw this.#broken
+    const id = toHex(messageId)
+    if (this.#waiting.has(id)) throw new PeerProtocolError('session', 'this message is already in flight')
+    const answered = new Promise<Ack>((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
+    const frame = encodeEnvelope({ messageId, ciphertext })
+    // Frames go out one after another, in the order deliver() was called.
+    this.#writes = this.#writes.then(() => (this.#broken ? undefined : this.#lp.write(frame, { signal })))
+    this.#writes.catch((e: unknown) => this.#fail(e instanceof Error ? e : new Error(String(e))))
+    const onAbort = () => this.#settle(id)?.reject(signal.reason as Error)
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await answered
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  close(): void {
+    this.#fail(new PeerProtocolError('session', 'closed'))
+  }
+
+  #settle(id: string): Waiting | undefined {
+    const w = this.#waiting.get(id)
+    this.#waiting.delete(id)
+    this.#room.shift()?.()
+    return w
+  }
+
+  async #read(): Promise<void> {
+    try {
+      for (;;) {
+        const ack = decodeAck((await this.#lp.read()).subarray())
+        this.#settle(toHex(ack.messageId))?.resolve(ack)
+      }
+    } catch (e) {
+      this.#fail(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+
+  #fail(e: Error): void {
+    if (this.#broken !== undefined) return
+    this.#broken = e
+    for (const w of this.#waiting.values()) w.reject(e)
+    this.#waiting.clear()
+    for (const wake of this.#room.splice(0)) wake()
+    this.#stream.abort(e)
+  }
+}
+
+/** The sender's half: a session stream per peer, opened on first use and again after it broke. */
+export class SessionStreams {
+  readonly #streams = new Map<string, Promise<Outbound>>()
+
+  /**
+   * Sends one frame and waits for its Ack. `open` opens a new session stream to the peer (dialling it if need be)
+   * when none is open; its failure is thrown as it is (the caller may deposit instead), as is a stream breaking.
+   */
+  async deliver(
+    peer: PeerId,
+    messageId: Uint8Array,
+    ciphertext: Uint8Array,
+    signal: AbortSignal,
+    open: () => Promise<Stream>
+  ): Promise<Ack> {
+    const outbound = await this.#outbound(peer, open)
+    return outbound.deliver(messageId, ciphertext, signal)
+  }
+
+  /** Whether a session stream to the peer is open now. */
+  has(peer: PeerId): boolean {
+    return this.#streams.has(peer.toString())
+  }
+
+  closeAll(): void {
+    for (const s of this.#streams.values()) void s.then((o) => o.close()).catch(() => {})
+    this.#streams.clear()
+  }
+
+  async #outbound(peer: PeerId, open: () => Promise<Stream>): Promise<Outbound> {
+    const key = peer.toString()
+    const existing = this.#streams.get(key)
+    if (existing !== undefined) {
+      const o = await existing.catch(() => undefined)
+      if (o !== undefined && !o.broken) return o
+      if (this.#streams.get(key) === existing) this.#streams.delete(key)
+    }
+    const opening = open().then(
+      (stream) =>
+        new Outbound(stream, () => {
+          if (this.#streams.get(key) === opening) this.#streams.delete(key)
+        })
+    )
+    this.#streams.set(key, opening)
+    opening.catch(() => {
+      if (this.#streams.get(key) === opening) this.#streams.delete(key)
+    })
+    return opening
+  }
+}
+
+/**
+ * The recipient's half: reads frames off one inbound session stream and answers each, in order. `handle` turns a
+ * frame into the encoded Ack (after the durable commit); a frame that is not an Envelope ends the stream.
+ */
+export async function serveSessionStream(
+  stream: Stream,
+  handle: (frame: Uint8Array) => Promise<Uint8Array>,
+  signal: AbortSignal
+): Promise<void> {
+  const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
+  try {
+    for (;;) {
+      const frame = (await lp.read({ signal })).subarray()
+      await lp.write(await handle(frame), { signal })
+    }
+  } catch (e) {
+    stream.abort(e instanceof Error ? e : new Error(String(e)))
+  }
+}
