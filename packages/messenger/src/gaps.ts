@@ -7,7 +7,7 @@
  * whose receipts used numbers too) costs a bounded amount of work.
  */
 
-import { MAX_RESEND_ASKS, MAX_TRACKED_AHEAD } from './constants.ts'
+import { MAX_TRACKED_AHEAD } from './constants.ts'
 import { encodeRecord, type ProfileReader, type RecordBatch } from './records.ts'
 
 /** What we know of one contact's text numbers. */

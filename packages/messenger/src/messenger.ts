@@ -74,7 +74,6 @@ import type { ProfileBatch, ProfileStore } from '@parley/store'
 import {
   type Ack,
   DEPOSIT_TOKEN_BYTES,
-  decodeAck,
   decodeEnvelope,
   decodeInvite,
   decodePrekeyRequest,
