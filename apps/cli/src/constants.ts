@@ -26,3 +26,10 @@ export const PROFILE_DIR_MODE = 0o700
 export const PRIVATE_FILE_MODE = 0o600
 /** Longest JSON line the control socket reads. */
 export const MAX_CONTROL_LINE = 1024 * 1024
+/**
+ * Commands read from stdin (`run --json` lines, interactive lines) and not yet finished, at most: they run one at a
+ * time in the order given, and stdin is not read further while this many wait.
+ */
+export const MAX_QUEUED_COMMANDS = 256
+/** Longest command line `run --json` reads from stdin; a longer one is refused whole (`LineTooLong`). */
+export const MAX_COMMAND_LINE = MAX_CONTROL_LINE

@@ -36,6 +36,9 @@ Commands:
   history <contact>         show a conversation
   verify <contact>          show the safety number to compare with your contact
   accept <contact>          accept a contact's new identity after checking the safety number
+  requests                  list message requests: people you have not added who wrote to you
+  accept <identity>         accept a message request: the sender becomes a contact (--name <name>)
+  decline <identity>        decline a message request: its messages are deleted
   export <file>             write identity and contacts, encrypted, for moving to a new machine
   import <file>             create a profile from an export
   run                       run a node: interactive chat, or --json for JSON lines (docs/cli-json.md)
@@ -55,15 +58,35 @@ Every error is one line on stderr: 'parley: <what is wrong and what to do>'.`,
   add: `Usage: parley add <invite|identity> [--name <name>]\n\nAdds a contact. A new identity under an existing contact's name is a safety-number change:\nnothing is sent to it until you run 'parley accept <name>'.\n\n${COMMON}`,
   contacts: `Usage: parley contacts\n\n${COMMON}`,
   send: `Usage: parley send <contact> <text>\n\nSends through the running node of this profile if there is one; otherwise starts the network,\ntries to deliver, and says whether the message was delivered or is queued for the next run.\n\n${COMMON}`,
-  history: `Usage: parley history <contact>\n\n${COMMON}`,
+  history: `Usage: parley history <contact|identity>\n\nA contact's conversation, or a message request's messages (by identity).\n\n${COMMON}`,
   verify: `Usage: parley verify <contact>\n\nShows the 60-digit safety number; compare it with your contact's (in person or by a call).\n\n${COMMON}`,
-  accept: `Usage: parley accept <contact>\n\n${COMMON}`,
+  accept: `Usage: parley accept <contact>
+       parley accept <identity> [--name <name>]
+
+With a contact whose safety number changed: accepts its new identity (check the safety number first).
+With the identity key (or an 8+ digit prefix) of a message request (see 'parley requests'): the sender becomes a
+contact named <name>, and learns that its messages were delivered.
+
+${COMMON}`,
+  requests: `Usage: parley requests
+
+Lists message requests: identities you have not added that wrote to you, with their fingerprint, how many messages
+they sent and when the last one came. Read one with 'parley history <identity>'; then 'parley accept <identity>
+[--name <name>]' or 'parley decline <identity>'. Until you accept, the sender gets no receipt and learns nothing.
+
+${COMMON}`,
+  decline: `Usage: parley decline <identity>
+
+Declines a message request (identity key or an 8+ digit prefix): its messages and its session are deleted. The
+sender is not told. If it writes again, that is a new request.
+
+${COMMON}`,
   export: `Usage: parley export <file>\n\nWrites your identity, device keys and contacts to <file>, encrypted with the profile passphrase.\n\n${COMMON}`,
   import: `Usage: parley import <file> [--data <dir>]\n\nCreates a profile from an export (the export's passphrase becomes the profile's).\n\n${COMMON}`,
   run: `Usage: parley run [--json] [--listen <multiaddr>]... [--bootstrap <multiaddr>]... [--client]
 
 Runs a node until interrupted. Interactive: type '/to <contact>' then messages; '/add <invite> [name]',
-'/contacts', '/quit'. With --json: one JSON command per stdin line, one JSON event per stdout line
+'/contacts', '/requests', '/accept <identity> [name]', '/decline <identity>', '/quit'. With --json: one JSON command per stdin line, one JSON event per stdout line
 (schema: docs/cli-json.md).
   --listen <multiaddr>      listen address (repeatable; default TCP + WebSockets on 127.0.0.1)
   --client                  DHT client mode (for nodes others cannot dial)
@@ -205,6 +228,8 @@ function toCommand(command: string, args: string[], name: string | undefined): C
       return { cmd: 'id' }
     case 'contacts':
       return { cmd: 'contacts' }
+    case 'requests':
+      return { cmd: 'requests' }
     case 'add':
       need(1, 'an invite link or identity key')
       return { cmd: 'add', contact: args[0]!, ...(name !== undefined && { name }) }
@@ -213,9 +238,14 @@ function toCommand(command: string, args: string[], name: string | undefined): C
       return { cmd: 'send', contact: args[0]!, text: args.slice(1).join(' ') }
     case 'history':
     case 'verify':
-    case 'accept':
       need(1, 'a contact')
       return { cmd: command, contact: args[0]! }
+    case 'accept':
+      need(1, 'a contact or the identity of a message request')
+      return { cmd: 'accept', contact: args[0]!, ...(name !== undefined && { name }) }
+    case 'decline':
+      need(1, 'the identity of a message request')
+      return { cmd: 'decline', contact: args[0]! }
     default:
       fail(`unknown command '${command}'`, EXIT_USAGE)
   }
@@ -266,6 +296,31 @@ async function print(cmd: Command, result: unknown, noQr: boolean): Promise<void
           `${c.name !== undefined ? safeText(c.name) : '(no name)'}\t${c.contact}${c.status !== 'ok' ? `\t${c.status.toUpperCase()}` : ''}${c.verified ? '\tverified' : ''}`
         )
       }
+      return
+    case 'requests': {
+      const list = result as Array<{ contact: string; fingerprint: string; messages: number; lastAt: number }>
+      if (list.length === 0) {
+        out('No message requests.')
+        return
+      }
+      for (const r of list) {
+        const count = `${r.messages} message${r.messages === 1 ? '' : 's'}`
+        out(`${r.fingerprint}\t${r.contact}\t${count}\tlast ${new Date(r.lastAt).toISOString()}`)
+      }
+      out(
+        "Read one with 'parley history <identity>', then 'parley accept <identity> [--name <name>]' or 'parley decline <identity>'."
+      )
+      return
+    }
+    case 'accept': {
+      const r = result as { contact: string; name?: string; status: string; request?: boolean }
+      if (r.request)
+        out(`Accepted ${r.contact}${r.name !== undefined ? ` as ${safeText(r.name)}` : ''}: now a contact.`)
+      else out(safeJson(result, 2))
+      return
+    }
+    case 'decline':
+      out(`Declined the message request of ${(result as { contact: string }).contact}: its messages are deleted.`)
       return
     case 'verify': {
       const r = result as { safetyNumber: string; status: string }

@@ -3,14 +3,16 @@
  * one event per stdout line (docs/cli-json.md). Other `parley` commands reach it through the control socket.
  *
  * Everything another person controls (message texts, names, invites) is shown through terminal.ts: escaped, on one
- * line. When whoever reads stdout goes away (`parley run --json | head -1`), the node stops cleanly: the control
- * socket is removed and the profile closed.
+ * line. Commands from stdin run one at a time, in the order they were written: sends to a contact get increasing
+ * sequence numbers in that order (concurrent `send` calls would race for them), and results come in that order too;
+ * stdin is not read further while MAX_QUEUED_COMMANDS wait. When whoever reads stdout goes away
+ * (`parley run --json | head -1`), the node stops cleanly: the control socket is removed and the profile closed.
  */
 import { rm } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { createMessenger, type Messenger, type MessengerEvents, type NetworkOptions } from '@parley/messenger'
 import { type Command, CommandError, execute, findContact, parseCommand } from './commands.ts'
-import { EXIT_FAILURE, EXIT_OK } from './constants.ts'
+import { EXIT_FAILURE, EXIT_OK, MAX_COMMAND_LINE, MAX_QUEUED_COMMANDS } from './constants.ts'
 import { serveControl } from './control.ts'
 import { controlSocketPath, openProfile, type ProfileOptions } from './profile.ts'
 import { safeJson, safeText } from './terminal.ts'
@@ -70,11 +72,16 @@ export async function runNode(
       m.events.addEventListener(type, (e) => emit({ event: type, ...(e as CustomEvent<object>).detail }))
     }
     emit({ event: 'ready', ...ready, peerId: m.peerId.toString() })
+    const inOrder = serial(process.stdin)
     // Lines end at '\n' only: readline would also split at U+2028/U+2029, which JSON allows raw inside strings.
     jsonLines(process.stdin, (line) => {
+      if (line === undefined) {
+        emit({ event: 'error', code: 'LineTooLong', message: `a command line is at most ${MAX_COMMAND_LINE} bytes` })
+        return
+      }
       if (line.trim() === '') return
-      let request: { id?: unknown } = {}
-      void (async () => {
+      inOrder(async () => {
+        let request: { id?: unknown } = {}
         try {
           request = JSON.parse(line) as { id?: unknown }
           if ((request as { cmd?: unknown }).cmd === 'quit') return stop(0)
@@ -89,9 +96,10 @@ export async function runNode(
             message: err.message ?? String(e)
           })
         }
-      })()
+      })
     })
-    process.stdin.on('end', () => void stop(EXIT_OK))
+    // Commands written before stdin closed still run (in order), then the node stops.
+    process.stdin.on('end', () => inOrder(() => stop(EXIT_OK)))
     return
   }
 
@@ -101,11 +109,23 @@ export async function runNode(
   }
   say(`Parley node running. Identity ${String(ready.identity).slice(0, 16)}…  Fingerprint ${ready.fingerprint}`)
   say(`Invite: ${ready.invite}`)
-  say('Commands: /to <contact>, /add <invite> [name], /contacts, /verify <contact>, /quit — other lines are messages.')
+  say(
+    'Commands: /to <contact>, /add <invite> [name], /contacts, /verify <contact>, /requests, /accept <identity> [name], /decline <identity>, /quit — other lines are messages.'
+  )
+  const hinted = new Set<string>()
   const names = new Map((await m.contacts()).map((c) => [c.identity, c.name ?? c.identity.slice(0, 8)]))
   const nameOf = (id: string) => safeText(names.get(id) ?? id.slice(0, 8))
   m.events.addEventListener('message', (e) => {
     const d = (e as CustomEvent<MessengerEvents['message']>).detail
+    if (d.request) {
+      // A stranger: no name of its choosing, no read receipt; the first time, how to answer.
+      say(`[request ${d.contact.slice(0, 16)}] ${safeText(d.text)}`)
+      if (!hinted.has(d.contact)) {
+        hinted.add(d.contact)
+        say(`(a message request from ${d.contact}: /accept ${d.contact.slice(0, 16)} [name], or /decline it)`)
+      }
+      return
+    }
     say(`[${nameOf(d.contact)}] ${safeText(d.text)}`)
     void m.markRead(d.contact, [d.id]).catch(() => {})
   })
@@ -120,9 +140,10 @@ export async function runNode(
   })
   let current: string | undefined
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' })
+  const inOrder = serial(rl)
   rl.prompt()
   rl.on('line', (line) => {
-    void (async () => {
+    inOrder(async () => {
       const [head, ...rest] = line.trim().split(/\s+/)
       try {
         let cmd: Command | undefined
@@ -135,8 +156,20 @@ export async function runNode(
           cmd = { cmd: 'add', contact: rest[0] ?? '', ...(rest[1] !== undefined && { name: rest[1] }) }
         else if (head === '/contacts') cmd = { cmd: 'contacts' }
         else if (head === '/verify') cmd = { cmd: 'verify', contact: rest[0] ?? current ?? '' }
-        else if (head === '/accept') cmd = { cmd: 'accept', contact: rest[0] ?? '' }
-        else if (head?.startsWith('/')) throw new CommandError('BadCommand', `unknown command ${head}`)
+        else if (head === '/accept')
+          cmd = { cmd: 'accept', contact: rest[0] ?? '', ...(rest[1] !== undefined && { name: rest[1] }) }
+        else if (head === '/decline') cmd = { cmd: 'decline', contact: rest[0] ?? '' }
+        else if (head === '/requests') {
+          const list = (await execute(m, { cmd: 'requests' })) as Array<{
+            contact: string
+            fingerprint: string
+            messages: number
+            lastAt: number
+          }>
+          if (list.length === 0) say('no message requests')
+          for (const r of list)
+            say(`${r.contact}  ${r.fingerprint}  ${r.messages} message(s), last ${new Date(r.lastAt).toISOString()}`)
+        } else if (head?.startsWith('/')) throw new CommandError('BadCommand', `unknown command ${head}`)
         else if (line.trim() !== '') {
           if (current === undefined) throw new CommandError('NoContact', 'choose a contact first: /to <contact>')
           const r = (await execute(m, { cmd: 'send', contact: current, text: line })) as { status: string }
@@ -147,9 +180,9 @@ export async function runNode(
         say(`error: ${safeText((e as Error).message)}`)
       }
       rl.prompt()
-    })()
+    })
   })
-  rl.on('close', () => void stop(0))
+  rl.on('close', () => inOrder(() => stop(0)))
 }
 
 /**
@@ -172,20 +205,57 @@ function listenError(e: unknown, listen: readonly string[] | undefined): unknown
   return new CommandError('ListenFailed', `${where}: the address ${reasons[found]} (${found})`)
 }
 
-/** Calls `onLine` for each '\n'-terminated line of `input` (a trailing '\r' dropped, an unterminated last line too). */
-function jsonLines(input: NodeJS.ReadStream, onLine: (line: string) => void): void {
+/**
+ * Runs tasks one at a time in the order given (a failing task does not stop the next). While MAX_QUEUED_COMMANDS
+ * wait, `input` is paused, so a fast writer cannot queue without bound.
+ */
+function serial(input: { pause(): unknown; resume(): unknown }): (task: () => Promise<unknown>) => void {
+  let tail: Promise<unknown> = Promise.resolve()
+  let waiting = 0
+  let paused = false
+  return (task) => {
+    waiting++
+    if (waiting >= MAX_QUEUED_COMMANDS && !paused) {
+      paused = true
+      input.pause()
+    }
+    tail = tail
+      .then(task)
+      .catch(() => {})
+      .finally(() => {
+        waiting--
+        if (paused && waiting < MAX_QUEUED_COMMANDS / 2) {
+          paused = false
+          input.resume()
+        }
+      })
+  }
+}
+
+/**
+ * Calls `onLine` for each '\n'-terminated line of `input` (a trailing '\r' dropped, an unterminated last line too);
+ * `undefined` for a line longer than MAX_COMMAND_LINE, which is skipped up to its end.
+ */
+function jsonLines(input: NodeJS.ReadStream, onLine: (line: string | undefined) => void): void {
   let buffered = ''
+  let skipping = false
   input.setEncoding('utf8')
   input.on('data', (chunk: string) => {
     buffered += chunk
     for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
       const line = buffered.slice(0, nl).replace(/\r$/, '')
       buffered = buffered.slice(nl + 1)
-      onLine(line)
+      if (skipping) skipping = false
+      else onLine(line.length > MAX_COMMAND_LINE ? undefined : line)
+    }
+    if (buffered.length > MAX_COMMAND_LINE) {
+      if (!skipping) onLine(undefined)
+      skipping = true
+      buffered = ''
     }
   })
   input.on('end', () => {
-    if (buffered !== '') onLine(buffered)
+    if (buffered !== '' && !skipping) onLine(buffered)
     buffered = ''
   })
 }
