@@ -34,6 +34,7 @@ import {
   validateEd25519PublicKey,
   verifyPrekeyBundle
 } from '@parley/crypto'
+import { concat, equals, fromString } from 'uint8arrays'
 import {
   CONTEXT_DHT_RECORD,
   DHT_KEY_BYTES,
@@ -47,6 +48,7 @@ import {
   MAX_DHT_RECORD_LIFETIME_MS,
   SIGNATURE_BYTES
 } from './constants.ts'
+import { withContext } from './context.ts'
 import {
   InvalidBundleError,
   InvalidParameterError,
@@ -129,18 +131,14 @@ const BODY_SCHEMA = defineSchema({
   fields: BODY_FIELDS
 })
 
-const PREFIX_BYTES = new TextEncoder().encode(DHT_KEY_PREFIX)
-const CONTEXT_BYTES = new TextEncoder().encode(CONTEXT_DHT_RECORD)
+const PREFIX_BYTES = fromString(DHT_KEY_PREFIX)
 
 /** The DHT key of an identity: UTF-8 `/parley/` followed by the raw 32-byte identity key (40 bytes). */
 export function dhtKeyForIdentity(identityKey: Uint8Array): Uint8Array {
   if (!(identityKey instanceof Uint8Array) || identityKey.length !== IDENTITY_KEY_BYTES) {
     throw new InvalidParameterError('identityKey', `${IDENTITY_KEY_BYTES} bytes`)
   }
-  const key = new Uint8Array(DHT_KEY_BYTES)
-  key.set(PREFIX_BYTES)
-  key.set(identityKey, PREFIX_BYTES.length)
-  return key
+  return concat([PREFIX_BYTES, identityKey], DHT_KEY_BYTES)
 }
 
 /** The identity key a Parley DHT key names; RecordKeyMismatchError when `key` is not one. */
@@ -148,8 +146,8 @@ export function identityFromDhtKey(key: Uint8Array): Uint8Array {
   if (!(key instanceof Uint8Array) || key.length !== DHT_KEY_BYTES) {
     throw new RecordKeyMismatchError(`key is not ${DHT_KEY_BYTES} bytes`)
   }
-  for (let i = 0; i < PREFIX_BYTES.length; i++) {
-    if (key[i] !== PREFIX_BYTES[i]) throw new RecordKeyMismatchError(`key does not start with ${DHT_KEY_PREFIX}`)
+  if (!equals(key.subarray(0, PREFIX_BYTES.length), PREFIX_BYTES)) {
+    throw new RecordKeyMismatchError(`key does not start with ${DHT_KEY_PREFIX}`)
   }
   // new Uint8Array(view) copies, and gives a plain Uint8Array even for a Node Buffer (whose slice() is a view).
   return new Uint8Array(key.subarray(PREFIX_BYTES.length))
@@ -165,10 +163,7 @@ function signedMessage(record: Omit<DhtRecord, 'signature'>): Uint8Array {
     sequence: record.sequence,
     expiresAt: record.expiresAt
   })
-  const message = new Uint8Array(CONTEXT_BYTES.length + 1 + body.length)
-  message.set(CONTEXT_BYTES)
-  message.set(body, CONTEXT_BYTES.length + 1)
-  return message
+  return withContext(CONTEXT_DHT_RECORD, body)
 }
 
 /** Signs a record with the identity key pair; the record's identity key is the pair's public key. */

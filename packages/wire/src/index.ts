@@ -3,7 +3,6 @@
  * Stateless; decoders refuse malformed, oversized or unknown-version input with typed errors. No libp2p.
  */
 export { ACK_SCHEMA, type Ack, type AckInit, decodeAck, ERROR_CODE_PATTERN, encodeAck } from './ack.ts'
-export { fromBase64url, toBase64url } from './base64url.ts'
 export * from './constants.ts'
 export {
   DHT_RECORD_SCHEMA,
@@ -23,7 +22,15 @@ export {
 } from './dht-record.ts'
 export { decodeEnvelope, ENVELOPE_SCHEMA, type Envelope, type EnvelopeInit, encodeEnvelope } from './envelope.ts'
 export * from './errors.ts'
-export { decodeInvite, encodeInvite, INVITE_SCHEMA, type Invite, type InviteInit } from './invite.ts'
+export {
+  decodeInvite,
+  encodeInvite,
+  fromBase64url,
+  INVITE_SCHEMA,
+  type Invite,
+  type InviteInit,
+  toBase64url
+} from './invite.ts'
 export * from './mailbox.ts'
 export * from './mailbox-auth.ts'
 export { isBucketSize, padCiphertext, paddedLength, padPayload, unpad } from './padding.ts'

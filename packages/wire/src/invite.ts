@@ -21,7 +21,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { validateEd25519PublicKey } from '@parley/crypto'
-import { fromBase64url, toBase64url } from './base64url.ts'
+import { equals, fromString as uint8ArrayFromString, toString as uint8ArrayToString } from 'uint8arrays'
 import {
   IDENTITY_KEY_BYTES,
   INVITE_CHECKSUM_BYTES,
@@ -100,10 +100,27 @@ function checksum(body: Uint8Array): Uint8Array {
   return sha256(body).subarray(0, INVITE_CHECKSUM_BYTES)
 }
 
-function equalChecksum(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = 0
-  for (let i = 0; i < INVITE_CHECKSUM_BYTES; i++) diff |= a[i]! ^ b[i]!
-  return diff === 0
+/** Unpadded base64url (RFC 4648 §5) of `bytes`. */
+export function toBase64url(bytes: Uint8Array): string {
+  return uint8ArrayToString(bytes, 'base64url')
+}
+
+/** The base64url alphabet, nothing else (no `=`, no whitespace). */
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+
+/**
+ * The bytes of a strict unpadded base64url string, or undefined when it is not one. Strict: the decoder accepts
+ * exactly the strings the encoder writes (no padding, no whitespace, no other alphabet, unused trailing bits zero),
+ * so every byte string has one text form. uint8arrays refuses the other alphabets, impossible lengths and non-zero
+ * spare bits but strips trailing `=`, so padding is refused here first.
+ */
+export function fromBase64url(s: string): Uint8Array | undefined {
+  if (!BASE64URL.test(s)) return undefined
+  try {
+    return uint8ArrayFromString(s, 'base64url')
+  } catch {
+    return undefined
+  }
 }
 
 /** The key's reason for refusal (not on the curve, small order) as a wire error naming the parameter. */
@@ -167,7 +184,7 @@ export function decodeInvite(link: string): Invite {
   if (bytes === undefined) throw new InvalidInviteError('payload is not unpadded base64url')
   if (bytes.length <= INVITE_CHECKSUM_BYTES) throw new InvalidInviteError('payload too short')
   const body = bytes.subarray(0, bytes.length - INVITE_CHECKSUM_BYTES)
-  if (!equalChecksum(checksum(body), bytes.subarray(body.length))) {
+  if (!equals(checksum(body), bytes.subarray(body.length))) {
     if (isVersion1Invite(bytes)) throw new OutdatedInviteError()
     throw new InviteChecksumError()
   }

@@ -15,6 +15,7 @@ import {
   MAX_RELAY_ID_BYTES,
   SIGNATURE_BYTES
 } from './constants.ts'
+import { withContext } from './context.ts'
 import { InvalidParameterError, RecordSignatureError } from './errors.ts'
 import { defineSchema, encodeMessage, type FieldSpec } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
@@ -68,16 +69,6 @@ const REGISTRATION_BODY_SCHEMA = defineSchema({
   maxBytes: MAX_MAILBOX_REGISTRATION_BYTES,
   fields: REGISTRATION_BODY
 })
-
-const utf8 = new TextEncoder()
-
-function withContext(context: string, body: Uint8Array): Uint8Array {
-  const ctx = utf8.encode(context)
-  const out = new Uint8Array(ctx.length + 1 + body.length)
-  out.set(ctx)
-  out.set(body, ctx.length + 1)
-  return out
-}
 
 function registrationMessage(r: Omit<MailboxRegistration, 'signature'>): Uint8Array {
   return withContext(
@@ -134,17 +125,12 @@ export async function verifyMailboxRegistration(backend: CryptoBackend, r: Mailb
 
 // ---------------------------------------------------------------- owner authentication
 
-const MAILBOX_ID_CONTEXT = utf8.encode(CONTEXT_MAILBOX_ID)
-
 /** The key a relay files an identity's mailbox under: SHA-256("Parley/v1/mailbox-id" ‖ 0x00 ‖ identity key). */
 export function mailboxId(backend: CryptoBackend, identityKey: Uint8Array): Promise<Uint8Array> {
   if (!(identityKey instanceof Uint8Array) || identityKey.length !== IDENTITY_KEY_BYTES) {
     throw new InvalidParameterError('identityKey', `${IDENTITY_KEY_BYTES} bytes`)
   }
-  const input = new Uint8Array(MAILBOX_ID_CONTEXT.length + 1 + IDENTITY_KEY_BYTES)
-  input.set(MAILBOX_ID_CONTEXT)
-  input.set(identityKey, MAILBOX_ID_CONTEXT.length + 1)
-  return backend.sha256(input)
+  return backend.sha256(withContext(CONTEXT_MAILBOX_ID, identityKey))
 }
 
 /** The bytes an owner signs to open a session at `relay` with `challenge`. */

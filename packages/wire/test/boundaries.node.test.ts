@@ -1,6 +1,6 @@
 /**
  * The package's boundaries: its sources import only @parley/crypto, @noble/hashes (a synchronous SHA-256 for invite
- * checksums) and each other (no libp2p, no Node built-ins), so messenger and relay can share it in Node and
+ * checksums), uint8arrays (base64url, concat, equals; it has a browser build) and each other (no libp2p, no Node built-ins), so messenger and relay can share it in Node and
  * browsers; and it keeps no state between calls.
  */
 import { readdirSync, readFileSync } from 'node:fs'
@@ -10,14 +10,17 @@ const srcDir = new URL('../src/', import.meta.url)
 const sources = readdirSync(srcDir).filter((f) => f.endsWith('.ts'))
 
 describe('@parley/wire boundaries', () => {
-  it('src imports only @parley/crypto, @noble/hashes and relative .ts files', () => {
+  it('src imports only @parley/crypto, @noble/hashes, uint8arrays and relative .ts files', () => {
     expect(sources.length).toBeGreaterThan(5)
     for (const file of sources) {
       const text = readFileSync(new URL(file, srcDir), 'utf8')
       const specifiers = [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'/gm)].map((m) => m[1]!)
       for (const s of specifiers) {
         const allowed =
-          s === '@parley/crypto' || s.startsWith('@noble/hashes/') || (s.startsWith('./') && s.endsWith('.ts'))
+          s === '@parley/crypto' ||
+          s.startsWith('@noble/hashes/') ||
+          s === 'uint8arrays' ||
+          (s.startsWith('./') && s.endsWith('.ts'))
         expect(allowed, `${file}: ${s}`).toBe(true)
       }
       expect(text, file).not.toMatch(/libp2p['/]|from 'node:|Math\.random/)
