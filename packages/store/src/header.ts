@@ -3,7 +3,8 @@
  * and the data key wrapped (AES-256-GCM) under the passphrase key. The wrapping's associated data covers the version,
  * the parameters and the salt, so none of them can be altered without the passphrase.
  */
-import { fromBase64Url, fromUtf8, toBase64Url, utf8 } from './bytes.ts'
+import { concat, fromString as uint8ArrayFromString, toString as uint8ArrayToString } from 'uint8arrays'
+import { fromUtf8 } from './bytes.ts'
 import {
   DATA_KEY_BYTES,
   FORMAT_VERSION,
@@ -37,11 +38,8 @@ interface HeaderJson {
 
 /** Associated data for wrapping the data key: label, version, KDF name and parameters, salt. */
 export function headerAssociatedData(version: number, kdf: ScryptParams, salt: Uint8Array): Uint8Array {
-  const label = utf8(`${HEADER_AD_LABEL}|v${version}|scrypt|${kdf.logN}|${kdf.r}|${kdf.p}|`)
-  const out = new Uint8Array(label.length + salt.length)
-  out.set(label)
-  out.set(salt, label.length)
-  return out
+  const label = uint8ArrayFromString(`${HEADER_AD_LABEL}|v${version}|scrypt|${kdf.logN}|${kdf.r}|${kdf.p}|`)
+  return concat([label, salt])
 }
 
 /** JSON bytes of a header. */
@@ -50,18 +48,22 @@ export function encodeHeader(header: Header): Uint8Array {
     format: HEADER_FORMAT_NAME,
     version: header.version,
     kdf: { name: 'scrypt', logN: header.kdf.logN, r: header.kdf.r, p: header.kdf.p },
-    salt: toBase64Url(header.salt),
-    nonce: toBase64Url(header.nonce),
-    wrappedKey: toBase64Url(header.wrappedKey)
+    salt: uint8ArrayToString(header.salt, 'base64url'),
+    nonce: uint8ArrayToString(header.nonce, 'base64url'),
+    wrappedKey: uint8ArrayToString(header.wrappedKey, 'base64url')
   }
-  return utf8(JSON.stringify(json))
+  return uint8ArrayFromString(JSON.stringify(json))
 }
+
+/** The unpadded base64url alphabet, nothing else. */
+const BASE64URL = /^[A-Za-z0-9_-]*$/
 
 function bytesField(value: unknown, field: string, length: number): Uint8Array {
   let bytes: Uint8Array
   try {
-    if (typeof value !== 'string') throw new TypeError('not a string')
-    bytes = fromBase64Url(value)
+    // Unpadded base64url only: uint8arrays' decoder would also take trailing '=' padding.
+    if (typeof value !== 'string' || !BASE64URL.test(value)) throw new TypeError('not unpadded base64url')
+    bytes = uint8ArrayFromString(value, 'base64url')
   } catch {
     throw new CorruptRecordError('header', `${field} is not base64url`)
   }

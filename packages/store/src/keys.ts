@@ -10,7 +10,8 @@
  * Two subkeys instead of the data key itself for both jobs: one key, one algorithm. Subkeys are imported once per
  * open profile (non-extractable CryptoKeys, or KeyObjects in Node); the raw data key is zeroed right after.
  */
-import { buf, concat, fromUtf8, utf8 } from './bytes.ts'
+import { withArrayBuffer as buf, concat, fromString as utf8 } from 'uint8arrays'
+import { fromUtf8 } from './bytes.ts'
 import {
   DATA_KEY_BYTES,
   FORMAT_VERSION,
@@ -141,7 +142,7 @@ export class ProfileKeys {
     const cached = this.#names.get(namespace, key)
     if (cached !== undefined) return cached
     const ns = utf8(namespace)
-    const name = `/${namespace}/${await this.#keys.name(concat(Uint8Array.of(ns.length), ns, utf8(key)))}`
+    const name = `/${namespace}/${await this.#keys.name(concat([Uint8Array.of(ns.length), ns, utf8(key)]))}`
     if (remember) this.#names.set(namespace, key, name)
     return name
   }
@@ -155,7 +156,7 @@ export class ProfileKeys {
     plaintext.set(value, 2 + keyBytes.length)
     const nonce = this.#random(NONCE_BYTES)
     if (nonce.length !== NONCE_BYTES) throw new TypeError('random source returned the wrong length')
-    const additionalData = concat(Uint8Array.of(FORMAT_VERSION), utf8(storageKey))
+    const additionalData = concat([Uint8Array.of(FORMAT_VERSION), utf8(storageKey)])
     let sealed: Uint8Array
     try {
       sealed = await this.#keys.seal(nonce, plaintext, additionalData)
@@ -180,7 +181,7 @@ export class ProfileKeys {
     if (!SUPPORTED_FORMAT_VERSIONS.includes(version)) throw new UnknownFormatVersionError(what, version)
     if (record.length < 1 + NONCE_BYTES + TAG_BYTES + 2) throw new CorruptRecordError(what, 'truncated')
     const nonce = record.subarray(1, 1 + NONCE_BYTES)
-    const additionalData = concat(Uint8Array.of(version), utf8(storageKey))
+    const additionalData = concat([Uint8Array.of(version), utf8(storageKey)])
     let plaintext: Uint8Array
     try {
       plaintext = await this.#keys.open(nonce, record.subarray(1 + NONCE_BYTES), additionalData)

@@ -3,7 +3,7 @@
  * names are keyed hashes so the disk shows categories, counts and sizes but not who or what.
  */
 import { type Datastore, Key } from 'interface-datastore'
-import { utf8 } from './bytes.ts'
+import { fromString as utf8 } from 'uint8arrays'
 import {
   DATA_KEY_BYTES,
   FORMAT_VERSION,

@@ -2,7 +2,7 @@
  * Record primitives on WebCrypto: the browser entry's, and in Node the reference the node:crypto implementation is
  * tested against. Subkeys are non-extractable CryptoKeys derived inside WebCrypto, never raw bytes in JavaScript.
  */
-import { buf, toHex, utf8 } from './bytes.ts'
+import { withArrayBuffer as buf, toString as uint8ArrayToString, fromString as utf8 } from 'uint8arrays'
 import type { RecordCrypto, RecordKeys } from './record-crypto.ts'
 
 const subtle = globalThis.crypto.subtle
@@ -17,7 +17,7 @@ class WebRecordKeys implements RecordKeys {
   }
 
   async name(message: Uint8Array): Promise<string> {
-    return toHex(new Uint8Array(await subtle.sign('HMAC', this.#nameKey, buf(message))))
+    return uint8ArrayToString(new Uint8Array(await subtle.sign('HMAC', this.#nameKey, buf(message))), 'base16')
   }
 
   async seal(nonce: Uint8Array, plaintext: Uint8Array, additionalData: Uint8Array): Promise<Uint8Array> {
