@@ -3,6 +3,7 @@
  * fixed-length byte fields and u32-length-prefixed byte fields. Decoding checks every bound and refuses
  * trailing bytes, so each encoding has exactly one byte form (fixed vectors pin it).
  */
+import { fromString as uint8ArrayFromString, toString as uint8ArrayToString } from 'uint8arrays'
 import { MalformedError } from './errors.ts'
 
 // Scratch buffers reused across writers: every encoding ends in finish(), which copies out and returns the buffer.
@@ -185,19 +186,6 @@ export class Reader {
   }
 }
 
-/** Concatenates byte arrays. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
-
 /** Constant-time equality for equal-length inputs (lengths are public). */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
@@ -206,21 +194,20 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-
 /** Lower-case hex. */
 export function toHex(bytes: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]
-  return s
+  return uint8ArrayToString(bytes, 'base16')
 }
 
-/** Parses lower- or upper-case hex; MalformedError on odd length or bad digits. */
+/**
+ * Parses lower- or upper-case hex; MalformedError on odd length or bad digits. The check comes first because the
+ * base16 decoder alone would also take trailing `=` padding.
+ */
 export function fromHex(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new MalformedError('hex', 'not hex')
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-  return out
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new MalformedError('hex', 'not hex')
+  }
+  return uint8ArrayFromString(hex.toLowerCase(), 'base16')
 }
 
 const utf8 = new TextEncoder()

@@ -10,8 +10,9 @@
  * This authenticates nothing about the sender: whoever opens it learns a claim, which the ratchet then checks (its
  * associated data binds both identities and devices, so a false claim fails to decrypt).
  */
+import { concat } from 'uint8arrays'
 import type { CryptoBackend, RawKeyPair } from './backend/types.ts'
-import { concat, text } from './codec.ts'
+import { text } from './codec.ts'
 import { INFO_DEVICE_SEAL } from './constants.ts'
 import { InvalidParameterError, SealedSenderError } from './errors.ts'
 import { validateX25519PublicKey } from './keys.ts'
@@ -33,8 +34,8 @@ export async function sealToDevice(
   const ephemeral = await backend.x25519KeyPair()
   const shared = await backend.x25519(ephemeral.secretKey, recipientAgreementKey)
   const key = await backend.hkdfSha256(shared, SALT, text(INFO_DEVICE_SEAL), 32)
-  const ad = concat(ephemeral.publicKey, recipientAgreementKey)
-  return concat(ephemeral.publicKey, await backend.aesGcmEncrypt(key, NONCE, plaintext, ad))
+  const ad = concat([ephemeral.publicKey, recipientAgreementKey])
+  return concat([ephemeral.publicKey, await backend.aesGcmEncrypt(key, NONCE, plaintext, ad)])
 }
 
 /** Opens a seal with the device's agreement key pair; SealedSenderError when it was not sealed to it or was altered. */
@@ -49,7 +50,7 @@ export async function openDeviceSeal(
     validateX25519PublicKey('ephemeral key', ephemeralKey)
     const shared = await backend.x25519(agreementKeyPair.secretKey, ephemeralKey)
     const key = await backend.hkdfSha256(shared, SALT, text(INFO_DEVICE_SEAL), 32)
-    const ad = concat(ephemeralKey, agreementKeyPair.publicKey)
+    const ad = concat([ephemeralKey, agreementKeyPair.publicKey])
     return await backend.aesGcmDecrypt(key, NONCE, sealed.subarray(32), ad)
   } catch {
     throw new SealedSenderError()

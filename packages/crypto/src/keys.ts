@@ -6,8 +6,9 @@
  * outputs are checked for all-zero results by the backends.
  */
 import { ed25519 } from '@noble/curves/ed25519.js'
+import { concat } from 'uint8arrays'
 import type { CryptoBackend } from './backend/types.ts'
-import { concat, fromHex, text, toHex } from './codec.ts'
+import { fromHex, text, toHex } from './codec.ts'
 import { InvalidKeyError, InvalidSignatureError } from './errors.ts'
 
 const P = (1n << 255n) - 19n
@@ -63,7 +64,7 @@ export function validateEd25519PublicKey(what: string, key: Uint8Array): void {
 function contextMessage(context: string, message: Uint8Array): Uint8Array {
   // "<context>\0<message>": our contexts never contain NUL, so no two (context, message) pairs collide, and none
   // starts like libp2p's own prefixes ("noise-libp2p-static-key:", "libp2p-pubsub:", "libp2p-peer-record").
-  return concat(text(context), new Uint8Array([0]), message)
+  return concat([text(context), new Uint8Array([0]), message])
 }
 
 /** Signs `message` under one of our signature contexts. */

@@ -18,10 +18,11 @@
  *   flags (1: bit 0 one-time KEM prekey, bit 1 one-time X25519 prekey) || one-time prekey id (4, 0 if none) ||
  *   KEM ciphertext (1568) || sealed length (2) || sealed certificate || ratchet message (the rest)
  */
+import { concat } from 'uint8arrays'
 import type { CryptoBackend, RawKeyPair } from './backend/types.ts'
 import { MLKEM1024_CIPHERTEXT_BYTES } from './backend/types.ts'
 import type { PrekeyBundle } from './bundle.ts'
-import { concat, Reader, text, Writer } from './codec.ts'
+import { Reader, text, Writer } from './codec.ts'
 import { AD_LABEL, INFO_PQXDH, INFO_SEALED_SENDER, MAX_CERTIFICATE_BYTES, MESSAGE_TYPE_INITIAL } from './constants.ts'
 import { AeadError, MalformedError, SealedSenderError } from './errors.ts'
 import { type DeviceCertificate, decodeCertificate, encodeCertificate, type LocalDevice } from './identity.ts'
@@ -42,14 +43,14 @@ export function sessionAssociatedData(
   initiator: DeviceCertificate,
   responder: DeviceCertificate
 ): Uint8Array {
-  return concat(
+  return concat([
     text(AD_LABEL),
     new Uint8Array([version]),
     initiator.identityKey,
     responder.identityKey,
     initiator.agreementKey,
     responder.agreementKey
-  )
+  ])
 }
 
 /** A parsed initial message. */
@@ -100,7 +101,7 @@ export function parseInitialMessage(bytes: Uint8Array): InitialMessage {
 }
 
 async function sealKey(backend: CryptoBackend, dh2: Uint8Array, dh3: Uint8Array): Promise<Uint8Array> {
-  return backend.hkdfSha256(concat(dh2, dh3), ZERO_SALT, text(INFO_SEALED_SENDER), 32)
+  return backend.hkdfSha256(concat([dh2, dh3]), ZERO_SALT, text(INFO_SEALED_SENDER), 32)
 }
 
 async function deriveSecrets(
@@ -108,7 +109,7 @@ async function deriveSecrets(
   dhs: Uint8Array[],
   kemSecret: Uint8Array
 ): Promise<{ sharedKey: Uint8Array; headerKeyA: Uint8Array; nextHeaderKeyB: Uint8Array }> {
-  const okm = await backend.hkdfSha256(concat(F, ...dhs, kemSecret), ZERO_SALT, text(INFO_PQXDH), 96)
+  const okm = await backend.hkdfSha256(concat([F, ...dhs, kemSecret]), ZERO_SALT, text(INFO_PQXDH), 96)
   return { sharedKey: okm.slice(0, 32), headerKeyA: okm.slice(32, 64), nextHeaderKeyB: okm.slice(64, 96) }
 }
 
@@ -159,7 +160,7 @@ export async function initiate(
     .finish()
   const key = await sealKey(backend, dh2, dh3)
   const sealed = await backend.aesGcmEncrypt(key, ZERO_NONCE, encodeCertificate(local.certificate), fixed)
-  const prefix = concat(fixed, new Uint8Array([sealed.length >> 8, sealed.length & 0xff]), sealed)
+  const prefix = concat([fixed, new Uint8Array([sealed.length >> 8, sealed.length & 0xff]), sealed])
   const ratchet = await initInitiator(backend, secrets.sharedKey, secrets.headerKeyA, secrets.nextHeaderKeyB, spk)
   return {
     version,

@@ -7,11 +7,12 @@
  * after the commit resolved; a failed decrypt or a failed commit leaves every stored byte unchanged.
  * Operations on one peer device are serialised (KeyedMutex); account changes take the account lock as well.
  */
+import { concat } from 'uint8arrays'
 import type { AccountState } from './account.ts'
 import { encodeAccount } from './account-codec.ts'
 import type { CryptoBackend } from './backend/types.ts'
 import { type PrekeyBundle, verifyPrekeyBundle } from './bundle.ts'
-import { concat, equalBytes, toHex } from './codec.ts'
+import { equalBytes, toHex } from './codec.ts'
 import {
   MAX_ARCHIVED_SESSIONS,
   MAX_HEADER_TRIALS,
@@ -221,7 +222,7 @@ export class SessionManager {
         messageId,
         s.version
       )
-      const ciphertext = s.pendingPrefix === undefined ? frame : concat(s.pendingPrefix, frame)
+      const ciphertext = s.pendingPrefix === undefined ? frame : concat([s.pendingPrefix, frame])
       const next = replace(record, s, { ...s, ratchet })
       await this.store.commit({
         sessions: [{ address, record: encodeSessionRecord(next) }],

@@ -10,9 +10,10 @@
  * A 100-byte plaintext is 185 bytes. The nonce is random, so even a state restored from an old snapshot (which
  * would derive a message key twice) never repeats a (key, nonce) pair.
  */
+import { concat } from 'uint8arrays'
 import type { CryptoBackend, RawKeyPair } from './backend/types.ts'
 import { chainStep, type ReceivingChain, rootStep, type SkippedChain, skipTo } from './chains.ts'
-import { concat, equalBytes, Writer } from './codec.ts'
+import { equalBytes, Writer } from './codec.ts'
 import { HEADER_BYTES, MESSAGE_TYPE_RATCHET } from './constants.ts'
 import {
   AeadError,
@@ -106,7 +107,7 @@ function decodeHeader(bytes: Uint8Array): Header {
 }
 
 function bodyAad(ad: Uint8Array, messageId: Uint8Array, framePrefix: Uint8Array): Uint8Array {
-  return concat(ad, messageId, framePrefix)
+  return concat([ad, messageId, framePrefix])
 }
 
 /** Encrypts one message; returns the frame and the advanced state. */

@@ -4,9 +4,10 @@
  * replay cache grown). Nothing is stored here: the session manager commits the returned account only after the inner
  * ratchet message authenticated, so every refusal leaves the account as it was.
  */
+import { concat } from 'uint8arrays'
 import { type AccountState, type LocalPrekey, rememberLastResortUse } from './account.ts'
 import type { CryptoBackend } from './backend/types.ts'
-import { concat, toHex } from './codec.ts'
+import { toHex } from './codec.ts'
 import { MAX_REPLAY_CACHE_ENTRIES } from './constants.ts'
 import { LastResortPrekeyExhaustedError, ReplayedInitialMessageError, UnknownPrekeyError } from './errors.ts'
 import type { DeviceCertificate } from './identity.ts'
@@ -43,7 +44,7 @@ export async function acceptInitialMessage(
   } else {
     const k = account.lastResortPrekeys.find((p) => p.id === msg.kemPrekeyId)
     if (k === undefined) throw new UnknownPrekeyError('last-resort KEM', msg.kemPrekeyId)
-    const fingerprint = toHex(await backend.sha256(concat(msg.baseKey, msg.kemCiphertext)))
+    const fingerprint = toHex(await backend.sha256(concat([msg.baseKey, msg.kemCiphertext])))
     if (k.replayCache.includes(fingerprint)) throw new ReplayedInitialMessageError()
     // A full cache is never trimmed: an evicted fingerprint would let its first message start a second session.
     if (k.replayCache.length >= MAX_REPLAY_CACHE_ENTRIES) {

@@ -4,9 +4,10 @@
  * over the identity key, the first 30 bytes read as six 5-byte big-endian numbers mod 100 000. The two 30-digit
  * halves are sorted, so both sides see the same 60 digits whoever computes it; a change of either identity changes it.
  */
+import { concat } from 'uint8arrays'
 import type { CryptoBackend } from './backend/types.ts'
 import { expectBytes } from './backend/util.ts'
-import { concat, equalBytes } from './codec.ts'
+import { equalBytes } from './codec.ts'
 import { INFO_SAFETY_NUMBER_VERSION, SAFETY_NUMBER_ITERATIONS } from './constants.ts'
 import { MalformedError } from './errors.ts'
 
@@ -24,8 +25,8 @@ export interface SafetyNumber {
 
 async function fingerprint(backend: CryptoBackend, identityKey: Uint8Array): Promise<Uint8Array> {
   const version = new Uint8Array([0, INFO_SAFETY_NUMBER_VERSION])
-  let hash = await backend.sha512(concat(version, identityKey, identityKey))
-  for (let i = 1; i < SAFETY_NUMBER_ITERATIONS; i++) hash = await backend.sha512(concat(hash, identityKey))
+  let hash = await backend.sha512(concat([version, identityKey, identityKey]))
+  for (let i = 1; i < SAFETY_NUMBER_ITERATIONS; i++) hash = await backend.sha512(concat([hash, identityKey]))
   return hash.slice(0, 30)
 }
 
@@ -58,7 +59,7 @@ export async function safetyNumber(
   return {
     digits,
     display: digits.match(/.{5}/g)!.join(' '),
-    qrPayload: concat(new Uint8Array([SAFETY_QR_VERSION]), halves[0]!.fp, halves[1]!.fp)
+    qrPayload: concat([new Uint8Array([SAFETY_QR_VERSION]), halves[0]!.fp, halves[1]!.fp])
   }
 }
 

@@ -68,3 +68,27 @@ describe('entry points', () => {
     expect(api.toHex(seeded.randomBytes(40))).toBe(api.toHex(again.randomBytes(40)))
   })
 })
+
+describe('toHex and fromHex', () => {
+  it('round-trip any bytes as lower-case hex and read upper-case hex too', () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => i)
+    const hex = api.toHex(bytes)
+    expect(hex).toMatch(/^[0-9a-f]{512}$/)
+    expect(hex.slice(0, 8)).toBe('00010203')
+    expect(api.fromHex(hex)).toEqual(bytes)
+    expect(api.fromHex('00FFaB')).toEqual(Uint8Array.of(0x00, 0xff, 0xab))
+    expect(api.fromHex('')).toEqual(new Uint8Array(0))
+  })
+
+  it('refuse odd lengths, other characters and padding with MalformedError', () => {
+    for (const bad of ['a', 'abc', 'zz', '0x00', 'ab==', 'ab ', ' ab', 'ab\n', 'éé']) {
+      let caught: unknown
+      try {
+        api.fromHex(bad)
+      } catch (e) {
+        caught = e
+      }
+      expect(isCryptoError(caught, 'Malformed'), JSON.stringify(bad)).toBe(true)
+    }
+  })
+})

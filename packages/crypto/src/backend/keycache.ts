@@ -3,14 +3,7 @@
  * expanding a key on every call costs more than the operation itself. Keying by the array lets garbage collection
  * drop an entry together with the key bytes it came from.
  */
-
-/** True when both arrays hold the same bytes; no early exit on the contents. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  let acc = 0
-  for (let i = 0; i < a.length; i++) acc |= a[i]! ^ b[i]!
-  return acc === 0
-}
+import { equalBytes } from '../codec.ts'
 
 /**
  * A WeakMap from key bytes to a derived value. Each entry keeps a copy of the bytes it was made from, so a caller
@@ -22,7 +15,7 @@ export class KeyCache<T> {
   /** The value cached for exactly these bytes, if any. */
   get(raw: Uint8Array): T | undefined {
     const entry = this.#entries.get(raw)
-    return entry !== undefined && sameBytes(entry.bytes, raw) ? entry.value : undefined
+    return entry !== undefined && equalBytes(entry.bytes, raw) ? entry.value : undefined
   }
 
   /** Remembers `value` for the current contents of `raw`. */

@@ -6,8 +6,10 @@
  * Secret keys enter WebCrypto as PKCS#8 (X25519, Ed25519) or `raw-seed` (ML-KEM) imports. An import costs more than
  * the operation, so each imported CryptoKey is cached per byte array, as the node backend caches KeyObjects.
  */
+import { withArrayBuffer as buf, fromString } from 'uint8arrays'
+import { equalBytes } from '../codec.ts'
 import { AeadError, InvalidKeyError, InvalidParameterError } from '../errors.ts'
-import { KeyCache, sameBytes } from './keycache.ts'
+import { KeyCache } from './keycache.ts'
 import { nobleMlKem1024 } from './noble.ts'
 import {
   AES_KEY_BYTES,
@@ -67,17 +69,9 @@ function subtle(): SubtleCrypto {
   return globalThis.crypto.subtle
 }
 
-/** WebCrypto takes only views of a plain ArrayBuffer; copy the rare view of a SharedArrayBuffer. */
-function buf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice()
-}
-
 function fromBase64Url(text: string | undefined): Uint8Array {
   if (text === undefined) throw new TypeError('JWK export lacks the public key')
-  const binary = atob(text.replaceAll('-', '+').replaceAll('_', '/'))
-  const out = new Uint8Array(binary.length)
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i)
-  return out
+  return fromString(text, 'base64url')
 }
 
 async function importPkcs8(
@@ -238,7 +232,7 @@ async function probeMlKem1024(s: KemSubtle): Promise<boolean> {
       publicKey.length === MLKEM1024_PUBLIC_KEY_BYTES &&
       ciphertext.length === MLKEM1024_CIPHERTEXT_BYTES &&
       sharedSecret.length === 32 &&
-      sameBytes(sharedSecret, decapsulated)
+      equalBytes(sharedSecret, decapsulated)
     )
   } catch {
     return false
