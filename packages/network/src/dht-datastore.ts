@@ -19,20 +19,15 @@ import { decodeBundle } from '@parley/crypto'
 import { DHT_KEY_PREFIX, decodeDhtRecord } from '@parley/wire'
 import { BaseDatastore, MemoryDatastore } from 'datastore-core'
 import { type Batch, type Datastore, Key, type KeyQuery, type Pair, type Query } from 'interface-datastore'
+import { equals, fromString } from 'uint8arrays'
 import { DEFAULT_MAX_DHT_RECORD_BYTES, DEFAULT_MAX_DHT_RECORDS } from './constants.ts'
 import { InvalidNetworkInputError, RecordStoreFullError, RolledBackRecordError } from './errors.ts'
 
 const RECORD_PREFIX = '/dht/record/'
-const PARLEY_PREFIX = new TextEncoder().encode(DHT_KEY_PREFIX)
+const PARLEY_PREFIX = fromString(DHT_KEY_PREFIX)
 
 function isParleyKey(key: Uint8Array): boolean {
-  if (key.length < PARLEY_PREFIX.length) return false
-  for (let i = 0; i < PARLEY_PREFIX.length; i++) if (key[i] !== PARLEY_PREFIX[i]) return false
-  return true
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
+  return equals(key.subarray(0, PARLEY_PREFIX.length), PARLEY_PREFIX)
 }
 
 /** What the store needs to know of one stored record (decoded once, when it is put or loaded). */
@@ -230,7 +225,7 @@ export class MonotonicRecordDatastore extends BaseDatastore {
   #remember(key: string, value: Uint8Array): void {
     this.#forget(key)
     const parsed = parse(value)
-    const pinned = this.#own !== undefined && parsed.deviceKey !== undefined && equalBytes(parsed.deviceKey, this.#own)
+    const pinned = this.#own !== undefined && parsed.deviceKey !== undefined && equals(parsed.deviceKey, this.#own)
     this.#index.set(key, { bytes: value.length, expiresAt: parsed.expiresAt, pinned })
     this.#bytes += value.length
   }

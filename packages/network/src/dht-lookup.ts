@@ -11,8 +11,17 @@ import { Libp2pRecord } from '@libp2p/record'
 import { lpStream } from '@libp2p/utils'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { type Bundle, type CryptoBackend, decodeBundle } from '@parley/crypto'
-import { type DhtRecord, decodeDhtRecord, dhtKeyForIdentity, selectDhtRecord, validateDhtRecord } from '@parley/wire'
+import {
+  type DhtRecord,
+  decodeDhtRecord,
+  dhtKeyForIdentity,
+  encodeVarint,
+  readVarint,
+  selectDhtRecord,
+  validateDhtRecord
+} from '@parley/wire'
 import type { Libp2p } from 'libp2p'
+import { concat, equals } from 'uint8arrays'
 import { MAX_DIRECT_GET_RESPONSE_BYTES } from './constants.ts'
 import { ContactNotFoundError } from './errors.ts'
 
@@ -29,28 +38,13 @@ export interface LookupFallback {
 // kad-dht's Message: type = 1 (GET_VALUE is 1), key = 2, record = 3 (a serialized Libp2pRecord).
 const GET_VALUE = 1
 
-function varint(n: number): number[] {
-  const out: number[] = []
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80)
-    n >>>= 7
-  }
-  out.push(n)
-  return out
-}
-
 /** The `record` field of a kad-dht Message, or undefined (a malformed answer is no answer). */
 function recordField(msg: Uint8Array): Uint8Array | undefined {
   let i = 0
   const read = (): number => {
-    let value = 0
-    for (let shift = 0; shift < 35; shift += 7) {
-      const b = msg[i++]
-      if (b === undefined) throw new RangeError('truncated')
-      value += (b & 0x7f) * 2 ** shift
-      if ((b & 0x80) === 0) return value
-    }
-    throw new RangeError('varint too long')
+    const [value, next] = readVarint(msg, i, 'kad-dht Message')
+    i = next
+    return value
   }
   try {
     while (i < msg.length) {
@@ -82,12 +76,12 @@ async function getDirect(
   const stream = await fallback.node.dialProtocol(multiaddr(address), fallback.protocol, { signal })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_DIRECT_GET_RESPONSE_BYTES })
-    await lp.write(Uint8Array.from([0x08, GET_VALUE, 0x12, ...varint(key.length), ...key]), { signal })
+    await lp.write(concat([Uint8Array.of(0x08, GET_VALUE, 0x12), encodeVarint(key.length), key]), { signal })
     const field = recordField((await lp.read({ signal })).subarray())
     await stream.close({ signal }).catch(() => {})
     if (field === undefined) return undefined
     const record = Libp2pRecord.deserialize(field)
-    return record.key.length === key.length && record.key.every((b, j) => b === key[j]) ? record.value : undefined
+    return equals(record.key, key) ? record.value : undefined
   } catch (e) {
     stream.abort(e instanceof Error ? e : new Error(String(e)))
     return undefined
