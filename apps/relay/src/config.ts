@@ -13,11 +13,11 @@ import {
   DEFAULT_HTTP_PORT,
   DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_MAILBOX_LIMITS,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_MAX_RESERVATIONS,
   DEFAULT_RELAY_DATA_LIMIT,
   DEFAULT_RELAY_DURATION_LIMIT_MS,
+  DEFAULT_RELAY_MAX_CONNECTIONS,
+  DEFAULT_RELAY_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_RESERVATION_TTL_MS,
   LOG_LEVELS,
   type LogLevel,
@@ -151,7 +151,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int',
     arg: '<n>',
     help: 'open connections in all',
-    shown: String(DEFAULT_MAX_CONNECTIONS)
+    shown: String(DEFAULT_RELAY_MAX_CONNECTIONS)
   },
   {
     key: 'inboundConnectionThreshold',
@@ -165,7 +165,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int',
     arg: '<n>',
     help: 'inbound connections in their handshake at once',
-    shown: String(DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS)
+    shown: String(DEFAULT_RELAY_MAX_INCOMING_PENDING_CONNECTIONS)
   },
   {
     key: 'dhtAddressScope',

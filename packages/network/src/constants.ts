@@ -1,4 +1,5 @@
 /** Every limit and timer of Parley's network layer, named. Messenger and relay import these; none is defined twice. */
+import { MAX_DHT_RECORD_BYTES } from '@parley/wire'
 
 /** How long a dial + stream open may take when the caller passed no signal. */
 export const DEFAULT_DIAL_TIMEOUT = 10_000
@@ -51,7 +52,7 @@ export const DEFAULT_MAX_DHT_RECORD_BYTES = 256 * 1024 * 1024
  * Largest answer read when a lookup asks a bootstrap server directly (GET_VALUE): one record (@parley/wire's
  * MAX_DHT_RECORD_BYTES) plus the closer peers kad-dht adds to every answer.
  */
-export const MAX_DIRECT_GET_RESPONSE_BYTES = 32 * 1024 + 32 * 1024
+export const MAX_DIRECT_GET_RESPONSE_BYTES = MAX_DHT_RECORD_BYTES + 32 * 1024
 
 // ---- Relays a node relies on ----
 /**

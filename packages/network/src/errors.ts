@@ -1,9 +1,19 @@
 /** Errors of @parley/network: named classes with a stable `code`; messages never carry plaintext or keys. */
+import type { MailboxErrorCode } from '@parley/wire'
 
+/** Every `code` a NetworkError carries: the package's own, and a relay's refusals (MailboxError). */
+export type NetworkErrorCode =
+  | 'ContactNotFound'
+  | 'RolledBackRecord'
+  | 'RecordStoreFull'
+  | 'InvalidInput'
+  | MailboxErrorCode
+
+/** Base class of every error thrown by @parley/network. */
 export class NetworkError extends Error {
   static override readonly name: string = 'NetworkError'
-  readonly code: string
-  constructor(code: string, message: string) {
+  readonly code: NetworkErrorCode
+  constructor(code: NetworkErrorCode, message: string) {
     super(message)
     this.name = new.target.name
     this.code = code
@@ -34,13 +44,17 @@ export class RecordStoreFullError extends NetworkError {
   }
 }
 
-/** A relay refused a mailbox request: `code` is the relay's (QuotaExceeded, TooLarge, RateLimited, BadSignature…). */
+/**
+ * A relay refused a mailbox request: `code` is the relay's (QuotaExceeded, TooLarge, RateLimited, BadSignature…: one
+ * of MAILBOX_ERROR_CODES). A later relay may answer with a code this build does not list; it is passed on as sent.
+ */
 export class MailboxError extends NetworkError {
   static override readonly name = 'MailboxError'
+  declare readonly code: MailboxErrorCode
   /** For RateLimited: when the relay accepts requests again. */
   readonly retryAfterMs: number | undefined
   constructor(code: string, retryAfterMs?: number) {
-    super(code, `the relay refused the request: ${code}`)
+    super(code as MailboxErrorCode, `the relay refused the request: ${code}`)
     this.retryAfterMs = retryAfterMs
   }
 }
@@ -51,4 +65,14 @@ export class InvalidNetworkInputError extends NetworkError {
   constructor(parameter: string, expected: string) {
     super('InvalidInput', `${parameter}: expected ${expected}`)
   }
+}
+
+/**
+ * True when `err` is an error of @parley/network — with the given `code` when one is passed: the one way to branch
+ * on a failure (never on a message).
+ *
+ * @example if (isNetworkError(err, 'RateLimited')) retryLater(err)
+ */
+export function isNetworkError(err: unknown, code?: NetworkErrorCode): err is NetworkError {
+  return err instanceof NetworkError && (code === undefined || err.code === code)
 }

@@ -2,43 +2,4 @@
  * @parley/network for browsers: the same API as the Node entry without the Node preset (no TCP, mDNS or node:*), so
  * bundlers that pick the `browser` export condition never pull the Node transports in.
  */
-
-export { ConnectionPolicy, DEFAULT_RANGE_LIMITS, type RangeLimits } from './connection-policy.ts'
-export {
-  DEFAULT_DIAL_TIMEOUT,
-  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_DHT_RECORD_BYTES,
-  DEFAULT_MAX_DHT_RECORDS,
-  DEFAULT_MAX_INBOUND_CONNECTIONS_PER_RANGE,
-  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
-  DEFAULT_MAX_RESERVATIONS_PER_RANGE,
-  DEFAULT_MAX_ROUTING_PEERS_PER_RANGE,
-  DEFAULT_MAX_ROUTING_PEERS_PER_RANGE_PER_BUCKET,
-  MAX_DIRECT_GET_RESPONSE_BYTES,
-  RELAY_RECONNECT_REPUBLISH_DELAY_MS
-} from './constants.ts'
-export { depositAtRelays, relayName, takePrekeysAtRelays, withCourier, withMailbox } from './courier.ts'
-export { MonotonicRecordDatastore, type RecordStoreOptions, type RecordStoreStats } from './dht-datastore.ts'
-export { type FoundRecord, type LookupFallback, lookupRecord } from './dht-lookup.ts'
-export {
-  type CourierFactory,
-  type DhtTimers,
-  type Libp2pFactory,
-  type NetworkOptions,
-  type ParleyServices,
-  parleyDht
-} from './dht-options.ts'
-export {
-  ContactNotFoundError,
-  InvalidNetworkInputError,
-  MailboxError,
-  NetworkError,
-  RecordStoreFullError,
-  RolledBackRecordError
-} from './errors.ts'
-export { bootstrapDialGate, createBrowserCourier, createBrowserLibp2p } from './libp2p-browser.ts'
-export { MailboxClient } from './mailbox-client.ts'
-export { onRelayReconnect } from './relay-reconnect.ts'
-export { DEFAULT_ROUTING_LIMITS, type RoutingLimits, RoutingPolicy } from './routing-policy.ts'
-export { isIpRange, sourceRange } from './source-range.ts'
+export * from './api.ts'

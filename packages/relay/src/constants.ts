@@ -1,7 +1,9 @@
 /** Every default limit and timer of the relay node, named (the mailbox's own limits live in mailbox-types.ts). */
 
+import { DEFAULT_PROTOCOL_PREFIX } from '@parley/wire'
+
 /** Protocol prefix: kad-dht is `${prefix}/kad/1.0.0`, the mailbox `${prefix}/mailbox/1.0.0` (defined in @parley/wire). */
-export { DEFAULT_PROTOCOL_PREFIX } from '@parley/wire'
+export { DEFAULT_PROTOCOL_PREFIX }
 /** Where a relay listens when the operator names nothing: loopback only, so a fresh install exposes nothing. */
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
@@ -23,7 +25,7 @@ export const DEFAULT_RELAY_DATA_LIMIT = 4n * 1024n * 1024n
 export const DEFAULT_RELAY_DURATION_LIMIT_MS = 10 * 60_000
 
 /** Open connections in all. Every browser keeps one to its relay, and the DHT needs room besides. */
-export const DEFAULT_MAX_CONNECTIONS = 4096
+export const DEFAULT_RELAY_MAX_CONNECTIONS = 4096
 /**
  * New connections per second accepted from one IP address (@parley/network's figure, shared with nodes). libp2p's 5/s
  * resets the 6th browser behind one NAT (a campus, a carrier-grade NAT) that connects in the same second.
@@ -31,15 +33,15 @@ export const DEFAULT_MAX_CONNECTIONS = 4096
 export { DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_RESERVATIONS_PER_RANGE } from '@parley/network'
 /**
  * Inbound connections (open or in their handshake) from one address range (IPv4 /24, IPv6 /64) at once. With
- * DEFAULT_MAX_CONNECTIONS = 4096, one host needs 32 distinct /24s to fill the relay; browsers behind one NAT share a
+ * DEFAULT_RELAY_MAX_CONNECTIONS = 4096, one host needs 32 distinct /24s to fill the relay; browsers behind one NAT share a
  * range, so the figure is larger than a node's (@parley/network DEFAULT_MAX_INBOUND_CONNECTIONS_PER_RANGE).
  */
 export const DEFAULT_RELAY_MAX_INBOUND_CONNECTIONS_PER_RANGE = 128
 /** Connections still in their Noise/Yamux upgrade at once (libp2p's default is 10). */
-export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 256
+export const DEFAULT_RELAY_MAX_INCOMING_PENDING_CONNECTIONS = 256
 
 /** The benchmark's baseline protocol: length-prefixed frames echoed back. */
-export const ECHO_PROTOCOL = '/parley/bench-echo/1.0.0'
+export const ECHO_PROTOCOL = `${DEFAULT_PROTOCOL_PREFIX}/bench-echo/1.0.0`
 /** Largest echo frame, and how long an echo stream may stay silent. */
 export const MAX_ECHO_FRAME_BYTES = 64 * 1024
 export const ECHO_IDLE_TIMEOUT_MS = 30_000

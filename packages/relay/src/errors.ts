@@ -1,10 +1,14 @@
 /** Errors of @parley/relay: named classes with a stable `code`; messages never carry keys or envelope bytes. */
-import type { MailboxErrorCode } from './mailbox-types.ts'
+import type { MailboxErrorCode } from '@parley/wire'
 
+/** Every `code` a RelayError carries: the relay's own, and the mailbox service's refusals (MailboxRefusedError). */
+export type RelayErrorCode = 'InvalidOption' | 'CorruptKeyFile' | 'DataDirLocked' | MailboxErrorCode
+
+/** Base class of every error thrown by @parley/relay. */
 export class RelayError extends Error {
   static override readonly name: string = 'RelayError'
-  readonly code: string
-  constructor(code: string, message: string) {
+  readonly code: RelayErrorCode
+  constructor(code: RelayErrorCode, message: string) {
     super(message)
     this.name = new.target.name
     this.code = code
@@ -41,7 +45,7 @@ export class DataDirLockedError extends RelayError {
 }
 
 /**
- * The mailbox service refused a request: `code` is what the client receives (one of MAILBOX_ERROR_CODES), with
+ * The mailbox service refused a request: `code` is what the client receives (one of @parley/wire's MAILBOX_ERROR_CODES), with
  * `retryAfterMs` for RateLimited. The message is the code alone: it never carries keys, ids or envelope bytes.
  */
 export class MailboxRefusedError extends RelayError {
@@ -52,4 +56,14 @@ export class MailboxRefusedError extends RelayError {
     super(code, code)
     this.retryAfterMs = retryAfterMs
   }
+}
+
+/**
+ * True when `err` is an error of @parley/relay — with the given `code` when one is passed: the one way to branch on
+ * a failure (never on a message).
+ *
+ * @example if (isRelayError(err, 'DataDirLocked')) exitWith(EXIT_IN_USE)
+ */
+export function isRelayError(err: unknown, code?: RelayErrorCode): err is RelayError {
+  return err instanceof RelayError && (code === undefined || err.code === code)
 }

@@ -22,6 +22,7 @@ import {
   MAILBOX_CHALLENGE_BYTES,
   MAX_MAILBOX_PAGE_BYTES,
   MAX_MAILBOX_PAGE_ITEMS,
+  type MailboxErrorCode,
   type MailboxItem,
   type MailboxResponse,
   mailboxId,
@@ -45,7 +46,7 @@ import {
   registrationKey
 } from './mailbox-layout.ts'
 import { purgeExpired } from './mailbox-purge.ts'
-import type { MailboxErrorCode, MailboxLimits, RelayLog, StoreFullOp } from './mailbox-types.ts'
+import type { MailboxLimits, RelayLog, StoreFullOp } from './mailbox-types.ts'
 
 /** What one stream knows about its owner session. */
 export interface Session {

@@ -18,10 +18,12 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { defaultBackend } from '@parley/crypto'
+import { sourceRange } from '@parley/network'
 import {
   decodeMailboxRequest,
   encodeMailboxResponse,
   MAX_MAILBOX_REQUEST_BYTES,
+  type MailboxErrorCode,
   type MailboxRequest,
   type MailboxResponse,
   protocols,
@@ -36,14 +38,13 @@ import { MailboxOps, type Session } from './mailbox-ops.ts'
 import {
   DEFAULT_MAILBOX_LIMITS,
   MAILBOX_STREAM_CLOSE_TIMEOUT_MS,
-  type MailboxErrorCode,
   type MailboxLimits,
   type MailboxServerOptions,
   type MailboxStats,
   REJECT_LOG_INTERVAL_MS,
   type RelayLog
 } from './mailbox-types.ts'
-import { RangeRateLimiter, sourceRange } from './source-range.ts'
+import { RangeRateLimiter } from './source-range.ts'
 
 /** The running service. */
 export interface MailboxServer {

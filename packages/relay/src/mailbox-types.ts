@@ -130,25 +130,3 @@ export const DEFAULT_MAILBOX_LIMITS: Readonly<MailboxLimits> = {
   streamIdleMs: 30_000,
   maxStreamsPerConnection: 32
 }
-
-/** Error codes the mailbox service answers with (each also counted in `MailboxStats.rejects`). */
-export const MAILBOX_ERROR_CODES = [
-  'Malformed',
-  'RateLimited',
-  'TooLarge',
-  'QuotaExceeded',
-  'UnknownMailbox',
-  'DepositTokenRequired',
-  'TooManyMailboxes',
-  'RelayFull',
-  'WrongRelay',
-  'RegistrationExpired',
-  'StaleRegistration',
-  'BadSignature',
-  'UnknownChallenge',
-  'NotAuthenticated',
-  'BadPrekey',
-  'StoreFailed',
-  'ShuttingDown'
-] as const
-export type MailboxErrorCode = (typeof MAILBOX_ERROR_CODES)[number]

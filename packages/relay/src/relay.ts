@@ -35,14 +35,14 @@ import {
   DEFAULT_HTTP_PORT,
   DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_LISTEN,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_MAX_RESERVATIONS,
   DEFAULT_MAX_RESERVATIONS_PER_RANGE,
   DEFAULT_PROTOCOL_PREFIX,
   DEFAULT_RELAY_DATA_LIMIT,
   DEFAULT_RELAY_DURATION_LIMIT_MS,
+  DEFAULT_RELAY_MAX_CONNECTIONS,
   DEFAULT_RELAY_MAX_INBOUND_CONNECTIONS_PER_RANGE,
+  DEFAULT_RELAY_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_RESERVATION_TTL_MS,
   DHT_DIR,
   ECHO_PROTOCOL,
@@ -308,9 +308,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: {
-        maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+        maxConnections: options.maxConnections ?? DEFAULT_RELAY_MAX_CONNECTIONS,
         inboundConnectionThreshold: options.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-        maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS
+        maxIncomingPendingConnections:
+          options.maxIncomingPendingConnections ?? DEFAULT_RELAY_MAX_INCOMING_PENDING_CONNECTIONS
       },
       // Per-address-range caps on inbound connections and circuit reservations (@parley/network connection policy).
       connectionGater: policy.gater,

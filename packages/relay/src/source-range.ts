@@ -2,7 +2,6 @@
  * Rate limits key on the source address range, not on the peer id: peer ids are free, address ranges are not.
  * The ranges themselves (IPv4 /24, IPv6 /64, circuits under their relay) are @parley/network's `sourceRange`.
  */
-export { sourceRange } from '@parley/network'
 
 /**
  * Fixed one-minute windows per key, bounded: past `maxKeys` the oldest key is forgotten (an attacker cycling ranges

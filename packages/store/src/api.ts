@@ -1,8 +1,45 @@
 /** What both entry points export: types, errors, limits, the memory backend and the power-cut test wrapper. */
 import type { Datastore } from 'interface-datastore'
 
-export * from './constants.ts'
-export * from './errors.ts'
+export {
+  DEFAULT_PASSPHRASE_ENV,
+  FORMAT_VERSION,
+  HEADER_KEY,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_OPERATIONS,
+  MAX_CACHED_RECORD_NAMES,
+  MAX_KEY_BYTES,
+  MAX_PASSPHRASE_FILE_BYTES,
+  MAX_RECORDS_PER_DATA_KEY,
+  MAX_SCRYPT_MEMORY_BYTES,
+  MAX_SCRYPT_P,
+  MAX_VALUE_BYTES,
+  MIN_SCRYPT_LOG_N,
+  NAMESPACE_PATTERN,
+  NONCE_BYTES,
+  SALT_BYTES,
+  SCRYPT_LOG_N,
+  SCRYPT_P,
+  SCRYPT_R,
+  TAG_BYTES
+} from './constants.ts'
+export {
+  CorruptRecordError,
+  InvalidParameterError,
+  isStoreError,
+  KdfParametersError,
+  ParleyStoreError,
+  PassphraseRequiredError,
+  PowerCutError,
+  ProfileNotFoundError,
+  RecordTooLargeError,
+  StoreClosedError,
+  type StoreErrorCode,
+  StoreLockedError,
+  UnknownFormatVersionError,
+  UnsupportedBackendError,
+  WrongPassphraseError
+} from './errors.ts'
 export { type AbortOptions, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './kdf.ts'
 export type { Entry, RandomSource } from './keys.ts'
 export { AtomicMemoryDatastore } from './memory.ts'

@@ -3,11 +3,26 @@
  * Messages carry counts, names and versions only, never passphrases, keys or record contents.
  */
 
+/** Every `code` a ParleyStoreError carries: what a caller branches on. */
+export type StoreErrorCode =
+  | 'InvalidParameter'
+  | 'WrongPassphrase'
+  | 'CorruptRecord'
+  | 'UnknownFormatVersion'
+  | 'KdfParameters'
+  | 'PassphraseRequired'
+  | 'RecordTooLarge'
+  | 'ProfileNotFound'
+  | 'StoreClosed'
+  | 'UnsupportedBackend'
+  | 'PowerCut'
+  | 'StoreLocked'
+
 /** Base class of every error thrown by @parley/store. */
 export class ParleyStoreError extends Error {
   static override readonly name: string = 'ParleyStoreError'
-  readonly code: string
-  constructor(code: string, message: string) {
+  readonly code: StoreErrorCode
+  constructor(code: StoreErrorCode, message: string) {
     super(message)
     this.name = new.target.name
     this.code = code
@@ -114,4 +129,14 @@ export class StoreLockedError extends ParleyStoreError {
   constructor() {
     super('StoreLocked', 'the store is open in another process')
   }
+}
+
+/**
+ * True when `err` is an error of @parley/store — with the given `code` when one is passed: the one way to branch on
+ * a failure (never on a message).
+ *
+ * @example if (isStoreError(err, 'WrongPassphrase')) askAgain()
+ */
+export function isStoreError(err: unknown, code?: StoreErrorCode): err is ParleyStoreError {
+  return err instanceof ParleyStoreError && (code === undefined || err.code === code)
 }

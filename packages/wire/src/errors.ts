@@ -3,11 +3,39 @@
  * bytes, however broken, end in a `WireError`. Messages name the format and the field, never key material or text.
  */
 
+/** The codes of MalformedError and its subclasses: bytes that do not decode as the format they claim to be. */
+export type MalformedErrorCode =
+  | 'Truncated'
+  | 'Oversize'
+  | 'InvalidVarint'
+  | 'UnknownField'
+  | 'WrongWireType'
+  | 'DuplicateField'
+  | 'MissingField'
+  | 'NonCanonical'
+  | 'InvalidUtf8'
+  | 'InvalidValue'
+
+/** Every `code` a WireError carries: what a caller branches on. */
+export type WireErrorCode =
+  | 'InvalidParameter'
+  | MalformedErrorCode
+  | 'UnknownVersion'
+  | 'BadPadding'
+  | 'InvalidInvite'
+  | 'InviteChecksum'
+  | 'OutdatedInvite'
+  | 'RecordKeyMismatch'
+  | 'RecordSignature'
+  | 'RecordExpired'
+  | 'InvalidBundle'
+  | 'NoValidRecord'
+
 /** Base class of every error thrown by @parley/wire. */
 export class WireError extends Error {
   static override readonly name: string = 'WireError'
-  readonly code: string
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: WireErrorCode
+  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = new.target.name
     this.code = code
@@ -29,8 +57,9 @@ export class InvalidParameterError extends WireError {
 export class MalformedError extends WireError {
   static override readonly name: string = 'MalformedError'
   /** The format being decoded (`Envelope`, `DhtRecord`, …). */
+  declare readonly code: MalformedErrorCode
   readonly format: string
-  constructor(code: string, format: string, reason: string) {
+  constructor(code: MalformedErrorCode, format: string, reason: string) {
     super(code, `${format}: ${reason}`)
     this.format = format
   }
@@ -219,4 +248,14 @@ export class NoValidRecordError extends WireError {
   constructor(count: number) {
     super('NoValidRecord', `dht record: none of ${count} records is usable`)
   }
+}
+
+/**
+ * True when `err` is an error of @parley/wire — with the given `code` when one is passed: the one way to branch on
+ * a failure (never on a message).
+ *
+ * @example if (isWireError(err, 'InviteChecksum')) askForTheWholeLink()
+ */
+export function isWireError(err: unknown, code?: WireErrorCode): err is WireError {
+  return err instanceof WireError && (code === undefined || err.code === code)
 }

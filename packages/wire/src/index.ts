@@ -3,7 +3,61 @@
  * Stateless; decoders refuse malformed, oversized or unknown-version input with typed errors. No libp2p.
  */
 export { ACK_SCHEMA, type Ack, type AckInit, decodeAck, ERROR_CODE_PATTERN, encodeAck } from './ack.ts'
-export * from './constants.ts'
+export {
+  CONTEXT_DHT_RECORD,
+  DEFAULT_PROTOCOL_PREFIX,
+  DEPOSIT_TOKEN_BYTES,
+  DHT_KEY_BYTES,
+  DHT_KEY_PREFIX,
+  DHT_NAMESPACE,
+  FORMAT_VERSION,
+  IDENTITY_KEY_BYTES,
+  INVITE_CHECKSUM_BYTES,
+  INVITE_PREFIX,
+  INVITE_VERSION,
+  MAILBOX_CHALLENGE_BYTES,
+  MAX_ACK_BYTES,
+  MAX_ADDRESS_BYTES,
+  MAX_BUNDLE_BYTES,
+  MAX_CALL_SIGNAL_BYTES,
+  MAX_CIPHERTEXT_OVERHEAD_BYTES,
+  MAX_DEPOSIT_TOKENS,
+  MAX_DHT_ADDRESSES,
+  MAX_DHT_MAILBOX_RELAYS,
+  MAX_DHT_RECORD_BYTES,
+  MAX_DHT_RECORD_LIFETIME_MS,
+  MAX_ENVELOPE_BYTES,
+  MAX_ENVELOPE_CIPHERTEXT_BYTES,
+  MAX_ERROR_CODE_BYTES,
+  MAX_INVITE_ADDRESSES,
+  MAX_INVITE_BYTES,
+  MAX_INVITE_LENGTH,
+  MAX_INVITE_RELAYS,
+  MAX_MAILBOX_ACK_IDS,
+  MAX_MAILBOX_ENVELOPE_BYTES,
+  MAX_MAILBOX_PAGE_BYTES,
+  MAX_MAILBOX_PAGE_ITEMS,
+  MAX_MAILBOX_PREKEYS_PER_PUT,
+  MAX_MAILBOX_REGISTRATION_BYTES,
+  MAX_MAILBOX_REQUEST_BYTES,
+  MAX_MAILBOX_RESPONSE_BYTES,
+  MAX_NAME_BYTES,
+  MAX_ONE_TIME_PREKEY_BYTES,
+  MAX_PADDED_PAYLOAD_BYTES,
+  MAX_PAYLOAD_BYTES,
+  MAX_PREKEY_BUNDLE_BYTES,
+  MAX_PREKEY_REQUEST_BYTES,
+  MAX_PREKEY_RESPONSE_BYTES,
+  MAX_RECEIPT_MESSAGE_IDS,
+  MAX_RELAY_ID_BYTES,
+  MAX_RESEND_ITEMS,
+  MAX_SEALED_SENDER_BYTES,
+  MAX_TEXT_BYTES,
+  MESSAGE_ID_BYTES,
+  PADDING_SMALL_BUCKETS,
+  PADDING_STEP_BYTES,
+  SIGNATURE_BYTES
+} from './constants.ts'
 export {
   DHT_RECORD_SCHEMA,
   type DhtRecord,
@@ -21,7 +75,34 @@ export {
   verifyDhtRecordSignature
 } from './dht-record.ts'
 export { decodeEnvelope, ENVELOPE_SCHEMA, type Envelope, type EnvelopeInit, encodeEnvelope } from './envelope.ts'
-export * from './errors.ts'
+export {
+  BadPaddingError,
+  DuplicateFieldError,
+  InvalidBundleError,
+  InvalidInviteError,
+  InvalidParameterError,
+  InvalidUtf8Error,
+  InvalidValueError,
+  InvalidVarintError,
+  InviteChecksumError,
+  isWireError,
+  MalformedError,
+  type MalformedErrorCode,
+  MissingFieldError,
+  NonCanonicalError,
+  NoValidRecordError,
+  OutdatedInviteError,
+  OversizeError,
+  RecordExpiredError,
+  RecordKeyMismatchError,
+  RecordSignatureError,
+  TruncatedError,
+  UnknownFieldError,
+  UnknownVersionError,
+  WireError,
+  type WireErrorCode,
+  WrongWireTypeError
+} from './errors.ts'
 export {
   decodeInvite,
   encodeInvite,
@@ -31,8 +112,33 @@ export {
   type InviteInit,
   toBase64url
 } from './invite.ts'
-export * from './mailbox.ts'
-export * from './mailbox-auth.ts'
+export {
+  decodeMailboxRequest,
+  decodeMailboxResponse,
+  encodeMailboxRequest,
+  encodeMailboxResponse,
+  MAILBOX_ERROR_CODES,
+  MAILBOX_ITEM_SCHEMA,
+  MAILBOX_REQUEST_SCHEMA,
+  MAILBOX_RESPONSE_SCHEMA,
+  type MailboxErrorCode,
+  type MailboxItem,
+  type MailboxOp,
+  type MailboxRequest,
+  type MailboxResponse
+} from './mailbox.ts'
+export {
+  decodeMailboxRegistration,
+  encodeMailboxRegistration,
+  MAILBOX_REGISTRATION_SCHEMA,
+  type MailboxRegistration,
+  mailboxAuthMessage,
+  mailboxId,
+  signMailboxAuth,
+  signMailboxRegistration,
+  verifyMailboxAuth,
+  verifyMailboxRegistration
+} from './mailbox-auth.ts'
 export { isBucketSize, padCiphertext, paddedLength, padPayload, unpad } from './padding.ts'
 export {
   decodePaddedPayload,

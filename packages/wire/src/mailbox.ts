@@ -249,6 +249,32 @@ export const MAILBOX_ITEM_SCHEMA = defineSchema({
   ]
 })
 
+/**
+ * The error codes a mailbox relay of this version answers with (`MailboxResponse.errorCode`). A client must still
+ * take any other well-formed code: a later relay may add some.
+ */
+export const MAILBOX_ERROR_CODES = [
+  'Malformed',
+  'RateLimited',
+  'TooLarge',
+  'QuotaExceeded',
+  'UnknownMailbox',
+  'DepositTokenRequired',
+  'TooManyMailboxes',
+  'RelayFull',
+  'WrongRelay',
+  'RegistrationExpired',
+  'StaleRegistration',
+  'BadSignature',
+  'UnknownChallenge',
+  'NotAuthenticated',
+  'BadPrekey',
+  'StoreFailed',
+  'ShuttingDown'
+] as const
+/** One of MAILBOX_ERROR_CODES. */
+export type MailboxErrorCode = (typeof MAILBOX_ERROR_CODES)[number]
+
 export type MailboxResponse =
   | {
       readonly status: 'ok'
