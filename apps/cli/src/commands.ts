@@ -137,6 +137,7 @@ export async function execute(m: Messenger, c: Command): Promise<unknown> {
         id: h.id,
         direction: h.direction,
         text: h.text,
+        senderSeq: h.senderSeq,
         sentAt: h.sentAt,
         state: h.state,
         ...(h.waitingAt !== undefined && { waitingAt: h.waitingAt })
