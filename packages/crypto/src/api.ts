@@ -19,7 +19,15 @@ export {
 } from './account.ts'
 export { decodeAccount, encodeAccount } from './account-codec.ts'
 export { nobleBackend } from './backend/noble.ts'
-export type { BackendName, CryptoBackend, Encapsulation, RawKeyPair } from './backend/types.ts'
+export {
+  type BackendName,
+  type CryptoBackend,
+  ED25519_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  type Encapsulation,
+  type RawKeyPair,
+  X25519_KEY_BYTES
+} from './backend/types.ts'
 export { webCryptoBackend } from './backend/webcrypto.ts'
 export {
   type Bundle,

@@ -11,17 +11,22 @@
  * associated data binds both identities and devices, so a false claim fails to decrypt).
  */
 import { concat } from 'uint8arrays'
-import type { CryptoBackend, RawKeyPair } from './backend/types.ts'
+import {
+  type CryptoBackend,
+  GCM_NONCE_BYTES,
+  GCM_TAG_BYTES,
+  type RawKeyPair,
+  X25519_KEY_BYTES
+} from './backend/types.ts'
 import { text } from './codec.ts'
 import { INFO_DEVICE_SEAL } from './constants.ts'
 import { InvalidParameterError, SealedSenderError } from './errors.ts'
 import { validateX25519PublicKey } from './keys.ts'
 
-const TAG_BYTES = 16
-const NONCE = new Uint8Array(12)
+const NONCE = new Uint8Array(GCM_NONCE_BYTES)
 const SALT = new Uint8Array(32)
 /** Bytes a seal adds to its plaintext: the ephemeral key and the GCM tag. */
-export const DEVICE_SEAL_OVERHEAD_BYTES = 32 + TAG_BYTES
+export const DEVICE_SEAL_OVERHEAD_BYTES = X25519_KEY_BYTES + GCM_TAG_BYTES
 
 /** Seals `plaintext` to the device whose X25519 agreement key is `recipientAgreementKey`. */
 export async function sealToDevice(

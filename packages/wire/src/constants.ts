@@ -2,15 +2,23 @@
  * Every version, size limit and label of Parley's byte formats, named. Decoders refuse input over these limits
  * before parsing it; encoders refuse to produce it.
  */
-import { MAX_CERTIFICATE_BYTES, MAX_PLAINTEXT_BYTES, MESSAGE_ID_BYTES, RATCHET_OVERHEAD_BYTES } from '@parley/crypto'
+import {
+  ED25519_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  MAX_CERTIFICATE_BYTES,
+  MAX_PLAINTEXT_BYTES,
+  MESSAGE_ID_BYTES,
+  RATCHET_OVERHEAD_BYTES
+} from '@parley/crypto'
 
 /** Version of every format in this package; any other value is an UnknownVersionError. */
 export const FORMAT_VERSION = 1
 
 /** A message id's length: @parley/crypto binds the id into each message's associated data, so it is defined there. */
 export { MESSAGE_ID_BYTES }
-export const IDENTITY_KEY_BYTES = 32
-export const SIGNATURE_BYTES = 64
+/** An identity key is an Ed25519 public key, and records are signed with it. */
+export const IDENTITY_KEY_BYTES = ED25519_KEY_BYTES
+export const SIGNATURE_BYTES = ED25519_SIGNATURE_BYTES
 
 // ---- Padding (of the plaintext payload, before encryption) ----
 /** Bucket sizes below PADDING_STEP_BYTES: each padded payload is one of these, or a multiple of the step. */

@@ -19,6 +19,8 @@ import {
   type Encapsulation,
   GCM_NONCE_BYTES,
   GCM_TAG_BYTES,
+  HKDF_SHA256_MAX_BYTES,
+  MAX_RANDOM_CHUNK,
   MLKEM1024_CIPHERTEXT_BYTES,
   MLKEM1024_PUBLIC_KEY_BYTES,
   MLKEM1024_SEED_BYTES,
@@ -26,11 +28,6 @@ import {
   X25519_KEY_BYTES
 } from './types.ts'
 import { checkContributory, expectBytes } from './util.ts'
-
-/** crypto.getRandomValues refuses more than 65536 bytes per call. */
-const MAX_RANDOM_CHUNK = 65_536
-/** RFC 5869: HKDF-SHA-256 output is at most 255 blocks of 32 bytes. */
-const HKDF_SHA256_MAX_BYTES = 255 * 32
 
 // Expanding a seed into the 3168-byte decapsulation key is a whole key generation: do it once per seed.
 const expandedKeys = new KeyCache<Uint8Array>()

@@ -10,6 +10,7 @@ import {
   type Encapsulation,
   GCM_NONCE_BYTES,
   GCM_TAG_BYTES,
+  HKDF_SHA256_MAX_BYTES,
   MLKEM1024_CIPHERTEXT_BYTES,
   MLKEM1024_PUBLIC_KEY_BYTES,
   MLKEM1024_SEED_BYTES,
@@ -128,8 +129,8 @@ export const nodeBackend: CryptoBackend = {
     return u8(crypto.createHmac('sha512', secretKey(key)).update(data).digest())
   },
   async hkdfSha256(ikm, salt, info, length) {
-    if (!Number.isInteger(length) || length < 0 || length > 255 * 32)
-      throw new InvalidParameterError('length', '0..8160')
+    if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX_BYTES)
+      throw new InvalidParameterError('length', `0..${HKDF_SHA256_MAX_BYTES}`)
     if (length === 0) return new Uint8Array(0)
     return new Uint8Array(crypto.hkdfSync('sha256', secretKey(ikm), salt, info, length))
   },

@@ -64,3 +64,7 @@ export const MLKEM1024_CIPHERTEXT_BYTES = 1568
 export const AES_KEY_BYTES = 32
 export const GCM_NONCE_BYTES = 12
 export const GCM_TAG_BYTES = 16
+/** RFC 5869: HKDF-SHA-256 output is at most 255 blocks of 32 bytes. */
+export const HKDF_SHA256_MAX_BYTES = 255 * 32
+/** crypto.getRandomValues refuses more than 65536 bytes per call. */
+export const MAX_RANDOM_CHUNK = 65_536

@@ -19,6 +19,8 @@ import {
   type Encapsulation,
   GCM_NONCE_BYTES,
   GCM_TAG_BYTES,
+  HKDF_SHA256_MAX_BYTES,
+  MAX_RANDOM_CHUNK,
   MLKEM1024_CIPHERTEXT_BYTES,
   MLKEM1024_PUBLIC_KEY_BYTES,
   MLKEM1024_SEED_BYTES,
@@ -26,11 +28,6 @@ import {
   X25519_KEY_BYTES
 } from './types.ts'
 import { checkContributory, expectBytes } from './util.ts'
-
-/** RFC 5869: HKDF-SHA-256 output is at most 255 blocks of 32 bytes. */
-const HKDF_SHA256_MAX_BYTES = 255 * 32
-/** crypto.getRandomValues refuses more than 65536 bytes per call. */
-const MAX_RANDOM_CHUNK = 65_536
 
 // PKCS#8 PrivateKeyInfo for a 32-byte X25519 / Ed25519 key (RFC 8410): a fixed 16-byte header, then the key.
 // WebCrypto has no raw import for private keys of these curves.
