@@ -8,6 +8,7 @@
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -122,6 +123,15 @@ async function deliver(
   return r.id
 }
 
+/** A TCP port nobody listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  await new Promise((r) => server.close(r))
+  return port
+}
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: a raw control character in the output is what this finds
 const NO_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
 
@@ -135,7 +145,7 @@ describe('message requests in the CLI', () => {
     const spoof = 'hi\u001b[2J\n[carol] forged'
     const first = await deliver(a, b, 'bob', spoof)
 
-    // B has not added A: flagged as a request, and A gets no delivered receipt.
+    // B has not added A: flagged as a request.
     const shown = await b.next((e) => e.event === 'message' && e.id === first, 'the request')
     expect(shown.request).toBe(true)
     expect(shown.text).toBe(spoof)
@@ -152,12 +162,13 @@ describe('message requests in the CLI', () => {
     expect(history.trimEnd().split('\n')).toHaveLength(1)
     const delivered = () =>
       a.events.some((e) => e.event === 'receipt' && e.type === 'delivered' && (e.ids as string[]).includes(first))
-    expect(delivered()).toBe(false)
 
     // Accepted under a name: a contact now, the request gone, and the held text gets its delivered receipt.
     const accepted = await ok(['accept', '--data', bDir, a.id.slice(0, 10), '--name', 'alice'])
     expect(accepted).toBe(`Accepted ${a.id} as alice: now a contact.\n`)
     await until(delivered, 'the delivered receipt at A after the accept', 60_000)
+    const states = (await a.ask({ cmd: 'history', contact: 'bob' })) as Array<{ id: string; state: string }>
+    expect(states.find((h) => h.id === first)?.state).toBe('delivered')
     expect(await ok(['requests', '--data', bDir])).toBe('No message requests.\n')
     expect(await b.ask({ cmd: 'contacts' })).toEqual([
       expect.objectContaining({ contact: a.id, name: 'alice', status: 'ok' })
@@ -173,10 +184,33 @@ describe('message requests in the CLI', () => {
     )
   }, 300_000)
 
+  it('a stranger learns nothing before the accept: its text stays "sent" (stored), never "delivered", until B accepts', async () => {
+    const bootstrap = await relayDaemon()
+    const b = await runJson(await profile('nb'), ['--bootstrap', bootstrap], 'B')
+    const a = await runJson(await profile('na'), ['--bootstrap', bootstrap], 'A')
+    await a.ask({ cmd: 'add', contact: b.id, name: 'bob' })
+    const id = await deliver(a, b, 'bob', 'hello stranger')
+    // B stored and showed it (a request); B's answer to A says stored, not delivered (no receipt to strangers).
+    await a.next((e) => e.event === 'receipt' && e.type === 'sent' && (e.ids as string[]).includes(id), 'sent at A')
+    const receipts = () => a.events.filter((e) => e.event === 'receipt' && (e.ids as string[]).includes(id))
+    // A round trip later (B answers a command, A answers one), still nothing more.
+    await b.ask({ cmd: 'requests' })
+    const states = (await a.ask({ cmd: 'history', contact: 'bob' })) as Array<{ id: string; state: string }>
+    expect(receipts().map((e) => e.type)).toEqual(['sent'])
+    expect(states.find((h) => h.id === id)?.state).toBe('sent')
+    await b.ask({ cmd: 'accept', contact: a.id })
+    await a.next(
+      (e) => e.event === 'receipt' && e.type === 'delivered' && (e.ids as string[]).includes(id),
+      'delivered after the accept'
+    )
+  }, 300_000)
+
   it('declined in run --json, in a one-shot on the stopped profile, and in the interactive chat', async () => {
     const bootstrap = await relayDaemon()
     const bDir = await profile('b2')
-    let b = await runJson(bDir, ['--bootstrap', bootstrap], 'B')
+    // B keeps its address across its restarts (the subject here is the chat, not finding a moved peer).
+    const listen = ['--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`]
+    let b = await runJson(bDir, ['--bootstrap', bootstrap, ...listen], 'B')
     const c = await runJson(await profile('c'), ['--bootstrap', bootstrap], 'C')
     await c.ask({ cmd: 'add', contact: b.id, name: 'bob' })
     await deliver(c, b, 'bob', 'buy now')
@@ -202,7 +236,7 @@ describe('message requests in the CLI', () => {
     expect(unknown.stderr).toMatch(/\(UnknownRequest\)\n$/)
 
     // The interactive chat: the request is shown escaped with how to answer, listed, and accepted under a name.
-    const chat = spawn(PARLEY, ['run', '--data', bDir, '--bootstrap', bootstrap], { env: ENV })
+    const chat = spawn(PARLEY, ['run', '--data', bDir, '--bootstrap', bootstrap, ...listen], { env: ENV })
     children.push(chat)
     let out = ''
     chat.stdout.on('data', (d: Buffer) => {
@@ -228,7 +262,7 @@ describe('message requests in the CLI', () => {
     const exited = new Promise<number | null>((r) => chat.on('exit', r))
     chat.stdin.write('/quit\n')
     expect(await exited).toBe(0)
-    b = await runJson(bDir, [], 'B again')
+    b = await runJson(bDir, listen, 'B again')
     expect(await b.ask({ cmd: 'contacts' })).toEqual([expect.objectContaining({ contact: c.id, name: 'carol' })])
   }, 300_000)
 })
