@@ -14,7 +14,7 @@
  */
 import { MAX_ACK_BYTES, MAX_ERROR_CODE_BYTES, MESSAGE_ID_BYTES } from './constants.ts'
 import { InvalidParameterError, InvalidValueError } from './errors.ts'
-import { defineSchema, encodeMessage, type StringType } from './protobuf.ts'
+import { defineSchema, encodeMessage, fixedBytes, type StringType } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 /** An error code: a letter, then letters, digits, `_`, `.` or `-` (`NoSession`, `TooLarge`). */
@@ -58,7 +58,7 @@ export const ACK_SCHEMA = defineSchema({
     {
       no: 2,
       name: 'messageId',
-      type: { kind: 'bytes', length: MESSAGE_ID_BYTES, maxLength: MESSAGE_ID_BYTES },
+      type: fixedBytes(MESSAGE_ID_BYTES),
       rule: 'required'
     },
     { no: 3, name: 'status', type: { kind: 'enum', values: { ok: 1, error: 2 } }, rule: 'required' },

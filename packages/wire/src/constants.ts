@@ -121,6 +121,8 @@ export const MAX_MAILBOX_ENVELOPE_BYTES = MAX_ENVELOPE_BYTES
 export const MAILBOX_CHALLENGE_BYTES = 32
 /** Most deposit-token hashes one registration carries. */
 export const MAX_DEPOSIT_TOKENS = 256
+/** A registration names each deposit token by its SHA-256 hash. */
+export const DEPOSIT_TOKEN_HASH_BYTES = 32
 /** Most ids one ACK names. */
 export const MAX_MAILBOX_ACK_IDS = 256
 /** Most one-time prekeys one PUT_PREKEYS carries. */
@@ -133,7 +135,7 @@ export const MAX_MAILBOX_PAGE_ITEMS = 1024
 export const MAX_MAILBOX_PAGE_BYTES = 512 * 1024
 /** Largest relay peer id in binary form (an Ed25519 identity multihash is 38 bytes; RSA ones are longer). */
 export const MAX_RELAY_ID_BYTES = 128
-export const MAX_MAILBOX_REGISTRATION_BYTES = 2 * 1024 + MAX_DEPOSIT_TOKENS * 34
+export const MAX_MAILBOX_REGISTRATION_BYTES = 2 * 1024 + MAX_DEPOSIT_TOKENS * (2 + DEPOSIT_TOKEN_HASH_BYTES)
 export const MAX_MAILBOX_REQUEST_BYTES =
   MAX_MAILBOX_ENVELOPE_BYTES + MAX_MAILBOX_PREKEYS_PER_PUT * (MAX_ONE_TIME_PREKEY_BYTES + 4) + 4096
 export const MAX_MAILBOX_RESPONSE_BYTES = MAX_MAILBOX_PAGE_BYTES + MAX_MAILBOX_ENVELOPE_BYTES + 4096

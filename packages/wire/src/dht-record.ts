@@ -59,7 +59,7 @@ import {
   RecordSignatureError,
   WireError
 } from './errors.ts'
-import { defineSchema, encodeMessage, type FieldSpec } from './protobuf.ts'
+import { defineSchema, encodeMessage, type FieldSpec, fixedBytes } from './protobuf.ts'
 import { decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 /** A signed DHT record. */
@@ -88,7 +88,7 @@ const BODY_FIELDS = [
   {
     no: 2,
     name: 'identityKey',
-    type: { kind: 'bytes', length: IDENTITY_KEY_BYTES, maxLength: IDENTITY_KEY_BYTES },
+    type: fixedBytes(IDENTITY_KEY_BYTES),
     rule: 'required'
   },
   { no: 3, name: 'bundle', type: { kind: 'bytes', minLength: 1, maxLength: MAX_BUNDLE_BYTES }, rule: 'required' },
@@ -113,7 +113,7 @@ const BODY_FIELDS = [
 const SIGNATURE_FIELD = {
   no: 8,
   name: 'signature',
-  type: { kind: 'bytes', length: SIGNATURE_BYTES, maxLength: SIGNATURE_BYTES },
+  type: fixedBytes(SIGNATURE_BYTES),
   rule: 'required'
 } as const satisfies FieldSpec
 

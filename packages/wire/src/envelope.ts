@@ -19,7 +19,7 @@ import {
   MAX_SEALED_SENDER_BYTES,
   MESSAGE_ID_BYTES
 } from './constants.ts'
-import { defineSchema, encodeMessage } from './protobuf.ts'
+import { defineSchema, encodeMessage, fixedBytes } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 /** A DM frame. */
@@ -48,7 +48,7 @@ export const ENVELOPE_SCHEMA = defineSchema({
     {
       no: 2,
       name: 'messageId',
-      type: { kind: 'bytes', length: MESSAGE_ID_BYTES, maxLength: MESSAGE_ID_BYTES },
+      type: fixedBytes(MESSAGE_ID_BYTES),
       rule: 'required'
     },
     {

@@ -43,7 +43,7 @@ import {
   OversizeError,
   UnknownVersionError
 } from './errors.ts'
-import { decodeMessage, defineSchema, encodeMessage, readVarint, WIRE_VARINT } from './protobuf.ts'
+import { decodeMessage, defineSchema, encodeMessage, fixedBytes, readVarint, WIRE_VARINT } from './protobuf.ts'
 import { VERSION_FIELD } from './versioned.ts'
 
 /** What an invite link carries. */
@@ -68,7 +68,7 @@ export const INVITE_SCHEMA = defineSchema({
     {
       no: 2,
       name: 'identityKey',
-      type: { kind: 'bytes', length: IDENTITY_KEY_BYTES, maxLength: IDENTITY_KEY_BYTES },
+      type: fixedBytes(IDENTITY_KEY_BYTES),
       rule: 'required'
     },
     {

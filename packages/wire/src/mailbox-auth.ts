@@ -8,6 +8,7 @@ import {
   CONTEXT_MAILBOX_AUTH,
   CONTEXT_MAILBOX_ID,
   CONTEXT_MAILBOX_REGISTRATION,
+  DEPOSIT_TOKEN_HASH_BYTES,
   IDENTITY_KEY_BYTES,
   MAILBOX_CHALLENGE_BYTES,
   MAX_DEPOSIT_TOKENS,
@@ -17,7 +18,7 @@ import {
 } from './constants.ts'
 import { withContext } from './context.ts'
 import { InvalidParameterError, RecordSignatureError } from './errors.ts'
-import { defineSchema, encodeMessage, type FieldSpec } from './protobuf.ts'
+import { defineSchema, encodeMessage, type FieldSpec, fixedBytes } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 // ---------------------------------------------------------------- registration
@@ -36,7 +37,7 @@ const REGISTRATION_BODY = [
   {
     no: 2,
     name: 'identityKey',
-    type: { kind: 'bytes', length: IDENTITY_KEY_BYTES, maxLength: IDENTITY_KEY_BYTES },
+    type: fixedBytes(IDENTITY_KEY_BYTES),
     rule: 'required'
   },
   { no: 3, name: 'relay', type: { kind: 'bytes', minLength: 1, maxLength: MAX_RELAY_ID_BYTES }, rule: 'required' },
@@ -44,7 +45,7 @@ const REGISTRATION_BODY = [
   {
     no: 5,
     name: 'depositTokenHashes',
-    type: { kind: 'bytes', length: 32, maxLength: 32 },
+    type: fixedBytes(DEPOSIT_TOKEN_HASH_BYTES),
     rule: 'repeated',
     maxCount: MAX_DEPOSIT_TOKENS
   }
@@ -58,7 +59,7 @@ export const MAILBOX_REGISTRATION_SCHEMA = defineSchema({
     {
       no: 6,
       name: 'signature',
-      type: { kind: 'bytes', length: SIGNATURE_BYTES, maxLength: SIGNATURE_BYTES },
+      type: fixedBytes(SIGNATURE_BYTES),
       rule: 'required'
     }
   ]

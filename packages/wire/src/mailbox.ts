@@ -67,7 +67,7 @@ import {
   SIGNATURE_BYTES
 } from './constants.ts'
 import { InvalidValueError } from './errors.ts'
-import { defineSchema, encodeMessage } from './protobuf.ts'
+import { defineSchema, encodeMessage, fixedBytes } from './protobuf.ts'
 import { decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 // ---------------------------------------------------------------- requests
@@ -120,7 +120,7 @@ export const MAILBOX_REQUEST_SCHEMA = defineSchema({
     {
       no: 4,
       name: 'mailbox',
-      type: { kind: 'bytes', length: IDENTITY_KEY_BYTES, maxLength: IDENTITY_KEY_BYTES },
+      type: fixedBytes(IDENTITY_KEY_BYTES),
       rule: 'optional'
     },
     {
@@ -132,19 +132,19 @@ export const MAILBOX_REQUEST_SCHEMA = defineSchema({
     {
       no: 6,
       name: 'depositToken',
-      type: { kind: 'bytes', length: DEPOSIT_TOKEN_BYTES, maxLength: DEPOSIT_TOKEN_BYTES },
+      type: fixedBytes(DEPOSIT_TOKEN_BYTES),
       rule: 'optional'
     },
     {
       no: 7,
       name: 'challenge',
-      type: { kind: 'bytes', length: MAILBOX_CHALLENGE_BYTES, maxLength: MAILBOX_CHALLENGE_BYTES },
+      type: fixedBytes(MAILBOX_CHALLENGE_BYTES),
       rule: 'optional'
     },
     {
       no: 8,
       name: 'signature',
-      type: { kind: 'bytes', length: SIGNATURE_BYTES, maxLength: SIGNATURE_BYTES },
+      type: fixedBytes(SIGNATURE_BYTES),
       rule: 'optional'
     },
     { no: 9, name: 'ids', type: { kind: 'uint' }, rule: 'repeated', maxCount: MAX_MAILBOX_ACK_IDS },
@@ -299,7 +299,7 @@ export const MAILBOX_RESPONSE_SCHEMA = defineSchema({
     {
       no: 5,
       name: 'challenge',
-      type: { kind: 'bytes', length: MAILBOX_CHALLENGE_BYTES, maxLength: MAILBOX_CHALLENGE_BYTES },
+      type: fixedBytes(MAILBOX_CHALLENGE_BYTES),
       rule: 'optional'
     },
     {

@@ -40,7 +40,7 @@ import {
 } from './constants.ts'
 import { InvalidParameterError, InvalidValueError } from './errors.ts'
 import { padPayload, unpad } from './padding.ts'
-import { defineSchema, encodeMessage, type Infer } from './protobuf.ts'
+import { defineSchema, encodeMessage, fixedBytes, type Infer } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 /** What kind of message a payload is. */
@@ -105,7 +105,7 @@ const RECEIPT_SCHEMA = defineSchema({
     {
       no: 2,
       name: 'messageIds',
-      type: { kind: 'bytes', length: MESSAGE_ID_BYTES, maxLength: MESSAGE_ID_BYTES },
+      type: fixedBytes(MESSAGE_ID_BYTES),
       rule: 'repeated',
       maxCount: MAX_RECEIPT_MESSAGE_IDS
     }
@@ -120,7 +120,7 @@ const RESEND_SCHEMA = defineSchema({
     {
       no: 2,
       name: 'messageIds',
-      type: { kind: 'bytes', length: MESSAGE_ID_BYTES, maxLength: MESSAGE_ID_BYTES },
+      type: fixedBytes(MESSAGE_ID_BYTES),
       rule: 'repeated',
       maxCount: MAX_RESEND_ITEMS
     }
@@ -172,7 +172,7 @@ export const PAYLOAD_SCHEMA = defineSchema({
     {
       no: 9,
       name: 'depositToken',
-      type: { kind: 'bytes', length: DEPOSIT_TOKEN_BYTES, maxLength: DEPOSIT_TOKEN_BYTES },
+      type: fixedBytes(DEPOSIT_TOKEN_BYTES),
       rule: 'optional'
     },
     {

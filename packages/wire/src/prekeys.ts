@@ -26,7 +26,7 @@ import {
   MAX_PREKEY_RESPONSE_BYTES
 } from './constants.ts'
 import { InvalidValueError } from './errors.ts'
-import { defineSchema, encodeMessage } from './protobuf.ts'
+import { defineSchema, encodeMessage, fixedBytes } from './protobuf.ts'
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 /** A request for the bundle of one identity. */
@@ -54,7 +54,7 @@ export const PREKEY_REQUEST_SCHEMA = defineSchema({
     {
       no: 2,
       name: 'identityKey',
-      type: { kind: 'bytes', length: IDENTITY_KEY_BYTES, maxLength: IDENTITY_KEY_BYTES },
+      type: fixedBytes(IDENTITY_KEY_BYTES),
       rule: 'required'
     }
   ]

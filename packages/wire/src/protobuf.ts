@@ -55,6 +55,11 @@ export interface BytesType {
   readonly minLength?: number
   readonly maxLength: number
 }
+/** A `bytes` field of exactly `length` bytes (keys, signatures, ids, tokens). */
+export function fixedBytes(length: number): BytesType {
+  return { kind: 'bytes', length, maxLength: length }
+}
+
 /** `string`: well-formed UTF-8 of `minLength`..`maxLength` bytes. */
 export interface StringType {
   readonly kind: 'string'
