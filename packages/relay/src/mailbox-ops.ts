@@ -46,7 +46,7 @@ import {
   registrationKey
 } from './mailbox-layout.ts'
 import { purgeExpired } from './mailbox-purge.ts'
-import type { MailboxLimits, RelayLog, StoreFullOp } from './mailbox-types.ts'
+import type { MailboxCounters, MailboxLimits, RelayLog, StoreFullOp } from './mailbox-types.ts'
 
 /** What one stream knows about its owner session. */
 export interface Session {
@@ -66,17 +66,6 @@ export interface MailboxOpsContext {
   log: RelayLog
   /** This relay's peer id (multihash bytes): registrations and auth signatures must name it. */
   relayId: () => Uint8Array
-}
-
-/** Counters the operations keep (exported as metrics). */
-export interface MailboxCounters {
-  deposits: number
-  fetched: number
-  acked: number
-  purged: number
-  prekeysHandedOut: number
-  registrations: number
-  storeFull: Record<StoreFullOp, number>
 }
 
 const refuse = (code: MailboxErrorCode) => new MailboxRefusedError(code)

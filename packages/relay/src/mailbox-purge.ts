@@ -6,7 +6,8 @@
  */
 import type { Box } from './mailbox-index.ts'
 import { envelopeKey, PREKEY_KINDS, prekeyKey, registrationKey } from './mailbox-layout.ts'
-import type { MailboxCounters, MailboxOpsContext } from './mailbox-ops.ts'
+import type { MailboxOpsContext } from './mailbox-ops.ts'
+import type { MailboxCounters } from './mailbox-types.ts'
 
 /** Deletes what expired (one synced batch) and returns how many envelopes went. */
 export async function purgeExpired(ctx: MailboxOpsContext, counters: MailboxCounters): Promise<number> {

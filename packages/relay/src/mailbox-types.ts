@@ -45,16 +45,8 @@ export interface MailboxLimits {
   maxStreamsPerConnection: number
 }
 
-/** Counters and gauges the relay exports as Prometheus metrics. */
-export interface MailboxStats {
-  /** Registered (unexpired) mailboxes. */
-  mailboxes: number
-  /** Envelopes waiting. */
-  storedEnvelopes: number
-  /** Envelope bytes waiting. */
-  storedBytes: number
-  /** One-time prekeys held, both kinds. */
-  storedPrekeys: number
+/** Counters the mailbox operations keep, since start (exported as metrics). */
+export interface MailboxCounters {
   /** Accepted deposits since start. */
   deposits: number
   /** Envelopes handed to owners (a re-fetch counts again). */
@@ -67,6 +59,24 @@ export interface MailboxStats {
   prekeysHandedOut: number
   /** Registrations accepted. */
   registrations: number
+  /**
+   * What the store being full (`maxStoreBytes` or `maxStoredEnvelopes`) turned away, by operation: `deposit` and
+   * `register` (a new mailbox) were refused with `RelayFull`, `put-prekeys` counts prekeys not stored,
+   * `register-tokens` counts renewals kept at their old deposit tokens because the larger record did not fit.
+   */
+  storeFull: Record<StoreFullOp, number>
+}
+
+/** Counters and gauges the relay exports as Prometheus metrics. */
+export interface MailboxStats extends MailboxCounters {
+  /** Registered (unexpired) mailboxes. */
+  mailboxes: number
+  /** Envelopes waiting. */
+  storedEnvelopes: number
+  /** Envelope bytes waiting. */
+  storedBytes: number
+  /** One-time prekeys held, both kinds. */
+  storedPrekeys: number
   /** Refusals by error code (QuotaExceeded, TooLarge, RateLimited, BadSignature, UnknownChallenge, …). */
   rejects: Record<string, number>
   /** Bytes of every mailbox record on disk (keys and values): what `maxStoreBytes` caps. */
@@ -77,12 +87,6 @@ export interface MailboxStats {
   maxStoredEnvelopes: number
   /** The configured `maxMailboxes`. */
   maxMailboxes: number
-  /**
-   * What the store being full (`maxStoreBytes` or `maxStoredEnvelopes`) turned away, by operation: `deposit` and
-   * `register` (a new mailbox) were refused with `RelayFull`, `put-prekeys` counts prekeys not stored,
-   * `register-tokens` counts renewals kept at their old deposit tokens because the larger record did not fit.
-   */
-  storeFull: Record<StoreFullOp, number>
 }
 
 /** Operations the full store turns away (see `MailboxStats.storeFull`). */

@@ -6,7 +6,10 @@ import crypto, { type KeyObject } from 'node:crypto'
 import { AeadError, InvalidKeyError, InvalidParameterError } from '../errors.ts'
 import { KeyCache } from './keycache.ts'
 import {
+  AES_KEY_BYTES,
   type CryptoBackend,
+  ED25519_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
   type Encapsulation,
   GCM_NONCE_BYTES,
   GCM_TAG_BYTES,
@@ -14,7 +17,8 @@ import {
   MLKEM1024_CIPHERTEXT_BYTES,
   MLKEM1024_PUBLIC_KEY_BYTES,
   MLKEM1024_SEED_BYTES,
-  type RawKeyPair
+  type RawKeyPair,
+  X25519_KEY_BYTES
 } from './types.ts'
 import { checkContributory, expectBytes } from './util.ts'
 
@@ -135,7 +139,7 @@ export const nodeBackend: CryptoBackend = {
     return new Uint8Array(crypto.hkdfSync('sha256', secretKey(ikm), salt, info, length))
   },
   async aesGcmEncrypt(key, nonce, plaintext, aad) {
-    expectBytes('key', key, 32)
+    expectBytes('key', key, AES_KEY_BYTES)
     expectBytes('nonce', nonce, GCM_NONCE_BYTES)
     const c = crypto.createCipheriv('aes-256-gcm', secretKey(key), nonce, { authTagLength: GCM_TAG_BYTES })
     c.setAAD(aad)
@@ -148,7 +152,7 @@ export const nodeBackend: CryptoBackend = {
     return out
   },
   async aesGcmDecrypt(key, nonce, ciphertext, aad) {
-    expectBytes('key', key, 32)
+    expectBytes('key', key, AES_KEY_BYTES)
     expectBytes('nonce', nonce, GCM_NONCE_BYTES)
     if (ciphertext.length < GCM_TAG_BYTES) throw new AeadError()
     const split = ciphertext.length - GCM_TAG_BYTES
@@ -169,12 +173,12 @@ export const nodeBackend: CryptoBackend = {
   },
   async x25519KeyPair(secret) {
     if (secret === undefined) return exportPair('x25519', crypto.generateKeyPairSync('x25519'))
-    expectBytes('secretKey', secret, 32)
+    expectBytes('secretKey', secret, X25519_KEY_BYTES)
     return pairFromSecret('x25519', secret)
   },
   async x25519(secret, pub) {
-    expectBytes('secretKey', secret, 32)
-    expectBytes('publicKey', pub, 32)
+    expectBytes('secretKey', secret, X25519_KEY_BYTES)
+    expectBytes('publicKey', pub, X25519_KEY_BYTES)
     let shared: Buffer
     try {
       shared = crypto.diffieHellman({ privateKey: privateKey('x25519', secret), publicKey: publicKey('x25519', pub) })
@@ -186,16 +190,16 @@ export const nodeBackend: CryptoBackend = {
   },
   async ed25519KeyPair(seed) {
     if (seed === undefined) return exportPair('ed25519', crypto.generateKeyPairSync('ed25519'))
-    expectBytes('seed', seed, 32)
+    expectBytes('seed', seed, ED25519_KEY_BYTES)
     return pairFromSecret('ed25519', seed)
   },
   async ed25519Sign(secret, message) {
-    expectBytes('secretKey', secret, 32)
+    expectBytes('secretKey', secret, ED25519_KEY_BYTES)
     return u8(crypto.sign(null, message, privateKey('ed25519', secret)))
   },
   async ed25519Verify(pub, message, signature) {
-    if (!(pub instanceof Uint8Array) || pub.length !== 32) return false
-    if (!(signature instanceof Uint8Array) || signature.length !== 64) return false
+    if (!(pub instanceof Uint8Array) || pub.length !== ED25519_KEY_BYTES) return false
+    if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) return false
     try {
       return crypto.verify(null, message, publicKey('ed25519', pub), signature)
     } catch {
