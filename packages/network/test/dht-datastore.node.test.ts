@@ -11,6 +11,7 @@ import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Libp2pRecord } from '@libp2p/record'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
+import { toString as uint8ArrayToString } from 'uint8arrays'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MonotonicRecordDatastore, RecordStoreFullError } from '../src/index.ts'
 import { signedRecord } from './helpers.ts'
@@ -32,7 +33,7 @@ async function level(): Promise<LevelDatastore> {
 /** kad-dht's datastore key and stored bytes for a record. */
 async function entry(options: Parameters<typeof signedRecord>[0] = {}): Promise<{ key: Key; value: Uint8Array }> {
   const r = await signedRecord(options)
-  const name = Array.from(r.key.subarray(-8), (b) => b.toString(16).padStart(2, '0')).join('')
+  const name = uint8ArrayToString(r.key.subarray(-8), 'base16')
   return { key: new Key(`/dht/record/${name}`), value: new Libp2pRecord(r.key, r.value, new Date()).serialize() }
 }
 

@@ -1,5 +1,6 @@
 /** Both scrypt implementations compute RFC 7914 scrypt, so a profile moves between Node and browsers. */
 import { readFile } from 'node:fs/promises'
+import { toString as uint8ArrayToString } from 'uint8arrays'
 import { describe, expect, it } from 'vitest'
 import {
   AtomicMemoryDatastore,
@@ -28,7 +29,7 @@ interface ScryptVector {
 const vectors: ScryptVector[] = JSON.parse(
   await readFile(new URL('./vectors/scrypt-rfc7914.json', import.meta.url), 'utf8')
 )
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+const hex = (b: Uint8Array) => uint8ArrayToString(b, 'base16')
 
 describe('scrypt', () => {
   for (const [name, scrypt] of [

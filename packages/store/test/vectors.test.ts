@@ -4,6 +4,7 @@
  * node:crypto scrypt opens with @noble/hashes scrypt and the browser's WebCrypto.
  */
 import { Key } from 'interface-datastore'
+import { fromString as uint8ArrayFromString } from 'uint8arrays'
 import { describe, expect, it } from 'vitest'
 import { dump, loadEntry } from './helpers/platform.ts'
 import { buildVectorProfile, hexDump, type ProfileVectors } from './vectors/build-profile-vectors.ts'
@@ -13,13 +14,10 @@ const vectorFile = 'profile-v1'
 const v = ((await import(`./vectors/${vectorFile}.json`)) as { default: ProfileVectors }).default
 const { AtomicMemoryDatastore, createProfileStore, CorruptRecordError } = await loadEntry()
 
-function fromHex(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16))
-}
-
 async function loadVectorStore(): Promise<InstanceType<typeof AtomicMemoryDatastore>> {
   const backend = new AtomicMemoryDatastore()
-  for (const [key, hex] of Object.entries(v.datastore)) await backend.put(new Key(key), fromHex(hex))
+  for (const [key, hex] of Object.entries(v.datastore))
+    await backend.put(new Key(key), uint8ArrayFromString(hex, 'base16'))
   return backend
 }
 
@@ -47,7 +45,7 @@ describe('profile-v1.json', () => {
   it('a vector record moved under another name fails as CorruptRecordError', async () => {
     const backend = await loadVectorStore()
     const names = [...(await dump(backend)).keys()].filter((k) => k.startsWith('/history/'))
-    await backend.put(new Key(names[0]!), fromHex(v.datastore[names[1]!]!))
+    await backend.put(new Key(names[0]!), uint8ArrayFromString(v.datastore[names[1]!]!, 'base16'))
     const store = await createProfileStore(backend, v.passphrase, {
       namespaces: v.namespaces,
       unsafeFastKdfForTests: true

@@ -3,6 +3,7 @@
  * it into JSON modules in both vitest projects (Node and Chromium), and unlike a static JSON import it does not
  * make `tsc -b` type (or list in the project) megabytes of JSON.
  */
+import { fromString as uint8ArrayFromString, toString as uint8ArrayToString } from 'uint8arrays'
 
 /** Fields every Wycheproof test case has. */
 export interface WycheproofTest {
@@ -117,14 +118,10 @@ export function casesOf<G extends { tests: readonly WycheproofTest[] }>(
 /** Decodes lower- or upper-case hex. */
 export function hex(text: string): Uint8Array {
   if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) throw new TypeError('not hex')
-  const out = new Uint8Array(text.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16)
-  return out
+  return uint8ArrayFromString(text.toLowerCase(), 'base16')
 }
 
 /** Encodes lower-case hex. */
 export function toHex(bytes: Uint8Array): string {
-  let out = ''
-  for (const b of bytes) out += b.toString(16).padStart(2, '0')
-  return out
+  return uint8ArrayToString(bytes, 'base16')
 }
