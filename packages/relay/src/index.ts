@@ -52,3 +52,4 @@ export {
 } from './mailbox-types.ts'
 export { formatRelayMetrics, type RelaySnapshot } from './metrics.ts'
 export { createRelay, type Relay, type RelayOptions, type RelayServices } from './relay.ts'
+export { RangeRateLimiter } from './source-range.ts'
