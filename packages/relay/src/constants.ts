@@ -46,6 +46,11 @@ export const ECHO_PROTOCOL = `${DEFAULT_PROTOCOL_PREFIX}/bench-echo/1.0.0`
 export const MAX_ECHO_FRAME_BYTES = 64 * 1024
 export const ECHO_IDLE_TIMEOUT_MS = 30_000
 
+/** Rate limits (deposits, owner operations, prekey requests per source range) count in fixed windows of this length. */
+export const RATE_LIMIT_WINDOW_MS = 60_000
+/** Source ranges one rate limiter tracks at once; past this the oldest is forgotten (memory stays bounded). */
+export const DEFAULT_RATE_LIMITER_MAX_KEYS = 65_536
+
 /** How long stop() waits for open HTTP requests before closing their sockets. */
 export const HTTP_SHUTDOWN_GRACE_MS = 2_000
 /** Request headers must arrive within this time (slowloris). */
