@@ -31,6 +31,11 @@ export const MIN_SCRYPT_LOG_N = 17
 export const MAX_SCRYPT_MEMORY_BYTES = 1024 * 1024 * 1024
 /** Largest scrypt p a header may ask for (p multiplies the time cost). */
 export const MAX_SCRYPT_P = 16
+/**
+ * Memory the scrypt implementations may use beyond what the parameters need. OpenSSL refuses anything above its
+ * `maxmem` (32 MiB by default), so both KDFs are given the need plus this slack.
+ */
+export const SCRYPT_MAXMEM_SLACK_BYTES = 16 * 1024 * 1024
 /** Cheap scrypt cost (N = 2^10, 1 MiB) used only with `unsafeFastKdfForTests`. Never for real profiles. */
 export const TEST_SCRYPT_LOG_N = 10
 /** Salt length for the passphrase KDF. */

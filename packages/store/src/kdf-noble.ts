@@ -1,8 +1,6 @@
 /** scrypt from @noble/hashes, for browsers (WebCrypto has no scrypt). Yields to the event loop while it runs. */
 import { scryptAsync } from '@noble/hashes/scrypt.js'
-import { type ScryptFunction, scryptMemoryBytes } from './kdf.ts'
-
-const MAXMEM_SLACK_BYTES = 16 * 1024 * 1024
+import { type ScryptFunction, scryptMaxmem } from './kdf.ts'
 
 /** scrypt on @noble/hashes. Aborts between chunks: the progress callback throws the signal's reason. */
 export const nobleScrypt: ScryptFunction = async (password, salt, params, dkLen, options = {}) => {
@@ -14,7 +12,7 @@ export const nobleScrypt: ScryptFunction = async (password, salt, params, dkLen,
     r,
     p,
     dkLen,
-    maxmem: scryptMemoryBytes(params) * p + MAXMEM_SLACK_BYTES,
+    maxmem: scryptMaxmem(params),
     onProgress: () => signal?.throwIfAborted()
   })
 }

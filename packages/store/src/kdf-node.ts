@@ -1,21 +1,14 @@
 /** scrypt from node:crypto: OpenSSL, off the main thread on libuv's pool. Node entry only. */
 import { scrypt } from 'node:crypto'
-import { type ScryptFunction, scryptMemoryBytes } from './kdf.ts'
-
-// OpenSSL refuses anything above `maxmem` (32 MiB by default); allow what the parameters need plus slack.
-const MAXMEM_SLACK_BYTES = 16 * 1024 * 1024
+import { type ScryptFunction, scryptMaxmem } from './kdf.ts'
 
 /** scrypt on node:crypto. Cannot be interrupted once started; the signal is checked before and after. */
 export const nodeScrypt: ScryptFunction = async (password, salt, params, dkLen, options = {}) => {
   options.signal?.throwIfAborted()
   const { logN, r, p } = params
   const key = await new Promise<Buffer>((resolve, reject) => {
-    scrypt(
-      password,
-      salt,
-      dkLen,
-      { N: 2 ** logN, r, p, maxmem: scryptMemoryBytes(params) * p + MAXMEM_SLACK_BYTES },
-      (err, derived) => (err == null ? resolve(derived) : reject(err))
+    scrypt(password, salt, dkLen, { N: 2 ** logN, r, p, maxmem: scryptMaxmem(params) }, (err, derived) =>
+      err == null ? resolve(derived) : reject(err)
     )
   })
   const out = new Uint8Array(key)

@@ -7,6 +7,7 @@ import {
   MAX_SCRYPT_P,
   MIN_SCRYPT_LOG_N,
   SCRYPT_LOG_N,
+  SCRYPT_MAXMEM_SLACK_BYTES,
   SCRYPT_P,
   SCRYPT_R,
   TEST_SCRYPT_LOG_N
@@ -42,6 +43,11 @@ export const TEST_SCRYPT_PARAMS: ScryptParams = Object.freeze({ logN: TEST_SCRYP
 /** Memory scrypt needs for these parameters (128·N·r bytes). */
 export function scryptMemoryBytes(params: ScryptParams): number {
   return 128 * 2 ** params.logN * params.r
+}
+
+/** The `maxmem` both scrypt implementations get: what the parameters need, p times, plus the slack. */
+export function scryptMaxmem(params: ScryptParams): number {
+  return scryptMemoryBytes(params) * params.p + SCRYPT_MAXMEM_SLACK_BYTES
 }
 
 /**
