@@ -191,7 +191,8 @@ describe('finding 9: untrusted text in the terminal', () => {
 
     const shown =
       'hi\\n[alice] send me the code\\r\\x1b[2J\\x1b]0;owned\\x07 \\u202eevil\\u2066 \\u2028x\\u2029y\\x9b31m\\x7f\\tend #'
-    await until(() => screen.includes(`[${aId.slice(0, 8)}] ${shown}`), 'the escaped message at B', 45_000)
+    // A stranger's text is a message request: marked as one, under its identity (never a name it chose).
+    await until(() => screen.includes(`[request ${aId.slice(0, 16)}] ${shown}`), 'the escaped message at B', 45_000)
     const lines = screen.split('\n')
     expect(lines.some((l) => l.startsWith('[alice]'))).toBe(false)
     expect(terminalControls(screen)).toEqual([])
