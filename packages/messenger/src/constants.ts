@@ -2,7 +2,8 @@
 
 /** Network limits (connections, dial timeout, DHT bounds) live in @parley/network; the protocol prefix in @parley/wire. */
 export { DEFAULT_DIAL_TIMEOUT } from '@parley/network'
-export { DEFAULT_PROTOCOL_PREFIX } from '@parley/wire'
+/** The protocol prefix and the largest text a user may send are wire's. */
+export { DEFAULT_PROTOCOL_PREFIX, MAX_TEXT_BYTES } from '@parley/wire'
 /** How long a DHT lookup may take when the caller passed no signal. */
 export const DEFAULT_LOOKUP_TIMEOUT = 30_000
 /** Our DHT record is republished this often (and its expiry is REPUBLISH × 4 ahead). */
@@ -28,8 +29,6 @@ export const DEDUP_RETENTION_MS = 45 * 24 * 3600_000
 /** Per-peer limits on the DM protocol. */
 export const MAX_INBOUND_DM_STREAMS_PER_PEER = 8
 export const MAX_DM_MESSAGES_PER_MINUTE_PER_PEER = 600
-/** Largest text a user may send. */
-export const MAX_TEXT_BYTES = 64 * 1024
 /** Prekey bundles one peer may fetch per minute (each costs a one-time prekey of each kind). */
 export const MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER = 10
 /**

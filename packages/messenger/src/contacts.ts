@@ -1,3 +1,7 @@
+/**
+ * Contacts and message requests: adding (by invite or key), safety-number changes and their acceptance, requests
+ * from identities we have not added (accept, decline, bounds), and the conversation history.
+ */
 import { multiaddr } from '@multiformats/multiaddr'
 import { fromHex, toHex, validateEd25519PublicKey } from '@parley/crypto'
 import { decodeInvite } from '@parley/wire'
@@ -134,7 +138,8 @@ export class Contacts {
   async afterAccept(identity: string): Promise<void> {
     const ids: string[] = []
     for await (const { value } of this.core.store.query('history', { prefix: `${identity}/in/` })) {
-      ids.push(decodeHistory(value).id)
+      const h = decodeHistory(value)
+      if (h.receiptOwed === true) ids.push(h.id)
     }
     for (const id of ids) this.core.receipts.queueDeliveredReceipt(identity, id)
     void this.core.receipts

@@ -60,3 +60,26 @@ export class NotStartedError extends MessengerError {
     super('NotStarted', 'the messenger is not running')
   }
 }
+
+/** A record in the profile is malformed or of an unknown version (never guessed at). */
+export class CorruptProfileRecordError extends MessengerError {
+  static override readonly name = 'CorruptProfileRecordError'
+  constructor(what: string) {
+    super('CorruptProfileRecord', `${what}: malformed or unknown version`)
+  }
+}
+
+/** The codes a caller branches on. */
+export type MessengerErrorCode =
+  | 'UnknownContact'
+  | 'IdentityChanged'
+  | 'OutboxFull'
+  | 'PeerProtocol'
+  | 'InvalidInput'
+  | 'NotStarted'
+  | 'CorruptProfileRecord'
+
+/** Whether `err` is a messenger error (with `code`, when given): `if (isMessengerError(e, 'OutboxFull')) …`. */
+export function isMessengerError(err: unknown, code?: MessengerErrorCode): err is MessengerError {
+  return err instanceof MessengerError && (code === undefined || err.code === code)
+}

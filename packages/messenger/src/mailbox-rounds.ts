@@ -1,3 +1,7 @@
+/**
+ * Our own mailboxes: each round keeps our mailbox at up to `target` relays (register, prekey batches, drain; see
+ * mailbox-owner.ts for one relay's visit), with the deposit-token hashes our registrations carry.
+ */
 import { relayName, withMailbox } from '@parley/network'
 import { DEPOSIT_TOKEN_BYTES, MAX_DEPOSIT_TOKENS } from '@parley/wire'
 import { DEFAULT_LOOKUP_TIMEOUT } from './constants.ts'

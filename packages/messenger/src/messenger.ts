@@ -414,7 +414,7 @@ export class Messenger {
 
   /** Tells a contact we are typing (never queued or stored; false when it could not be told now). */
   typing(contact: string, active: boolean): Promise<boolean> {
-    return this.#core.outbox.typing(contact, active)
+    return this.#core.receipts.typing(contact, active)
   }
 
   /** Tells the contact these messages were read (an end-to-end encrypted read receipt). */

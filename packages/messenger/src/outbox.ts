@@ -1,3 +1,7 @@
+/**
+ * The outbox and delivery: send() and control messages queued durably, each attempt over the session stream (or a
+ * deposit at the mailbox relays when the device is unreachable), retry rounds from the in-memory schedule.
+ */
 import {
   deviceAddress,
   fromHex,
@@ -138,34 +142,6 @@ export class Outbox {
       .giveDepositToken(contact)
       .catch((e: Error) => log('giving a deposit token failed: %s', e.message))
     return { id, status: outcome === false ? 'queued' : outcome }
-  }
-
-  /**
-   * Tells a contact we are typing. Never queued or stored: sent only when a session exists and the device is
-   * reachable now; otherwise dropped (it is stale by the time a retry could deliver it).
-   */
-  async typing(contact: string, active: boolean): Promise<boolean> {
-    if (!this.core.online) return false
-    const c = await this.core.contacts.contact(contact)
-    const d = await this.core.peers.device(c.identity)
-    if (c.status !== 'ok' || d === undefined) return false
-    const address = deviceAddress(fromHex(c.identity), fromHex(d.deviceKey))
-    if ((await this.core.manager.sessionInfo(address)) === undefined) return false
-    try {
-      const signal = this.core.signal(DEFAULT_DIAL_TIMEOUT)
-      const id = this.core.backend.randomBytes(16)
-      const payload = encodePaddedPayload({ kind: 'typing', senderSeq: 0, sentAt: this.core.now(), typing: { active } })
-      const { ciphertext } = await this.core.locked(contact, () =>
-        this.core.manager.encrypt(address, payload, { messageId: id })
-      )
-      const target = await this.core.peers.resolve(c, { signal })
-      const ack = await this.streams.deliver(target.peerId, id, ciphertext, signal, () =>
-        this.core.peers.dial(target.peerId, target.addresses, this.core.ids.session, signal)
-      )
-      return ack.status === 'ok'
-    } catch {
-      return false
-    }
   }
 
   /**

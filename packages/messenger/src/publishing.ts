@@ -1,3 +1,7 @@
+/**
+ * Publishing: our DHT record (signed bundle, addresses, mailbox relays), republished on a timer, after an address
+ * change and when a relay we use comes back; prekey rotation and top-up; the device certificate renewal; lookups.
+ */
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   availableOneTimePrekeys,

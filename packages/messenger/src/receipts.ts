@@ -1,5 +1,11 @@
-import { fromHex } from '@parley/crypto'
-import { DEPOSIT_TOKEN_BYTES } from '@parley/wire'
+/**
+ * Receipts, typing and deposit tokens: delivered receipts batch per contact while one is on its way, read receipts on
+ * request, typing signals (never stored or queued), and a deposit token for each contact (with
+ * mailbox.requireDepositTokens).
+ */
+import { deviceAddress, fromHex } from '@parley/crypto'
+import { DEFAULT_DIAL_TIMEOUT } from '@parley/network'
+import { DEPOSIT_TOKEN_BYTES, encodePaddedPayload } from '@parley/wire'
 import { type Core, log, MAX_RECEIPT_IDS } from './core.ts'
 import { TOKEN_OUT } from './records.ts'
 
@@ -85,6 +91,34 @@ export class Receipts {
       if (this.core.online) await this.core.mailboxes.refreshMailboxes()
     } finally {
       this.givingTokens.delete(contact)
+    }
+  }
+
+  /**
+   * Tells a contact we are typing. Never queued or stored: sent only when a session exists and the device is
+   * reachable now; otherwise dropped (it is stale by the time a retry could deliver it).
+   */
+  async typing(contact: string, active: boolean): Promise<boolean> {
+    if (!this.core.online) return false
+    const c = await this.core.contacts.contact(contact)
+    const d = await this.core.peers.device(c.identity)
+    if (c.status !== 'ok' || d === undefined) return false
+    const address = deviceAddress(fromHex(c.identity), fromHex(d.deviceKey))
+    if ((await this.core.manager.sessionInfo(address)) === undefined) return false
+    try {
+      const signal = this.core.signal(DEFAULT_DIAL_TIMEOUT)
+      const id = this.core.backend.randomBytes(16)
+      const payload = encodePaddedPayload({ kind: 'typing', senderSeq: 0, sentAt: this.core.now(), typing: { active } })
+      const { ciphertext } = await this.core.locked(contact, () =>
+        this.core.manager.encrypt(address, payload, { messageId: id })
+      )
+      const target = await this.core.peers.resolve(c, { signal })
+      const ack = await this.core.outbox.streams.deliver(target.peerId, id, ciphertext, signal, () =>
+        this.core.peers.dial(target.peerId, target.addresses, this.core.ids.session, signal)
+      )
+      return ack.status === 'ok'
+    } catch {
+      return false
     }
   }
 }

@@ -94,7 +94,8 @@ export async function applyReceived(
       sentAt: payload.sentAt,
       receivedAt: now,
       text: payload.text,
-      state: 'delivered'
+      state: 'delivered',
+      ...(!isContact && !context.acked && { receiptOwed: true })
     }
     b.put('history', hkey, encodeRecord(h))
     b.put('seen', seenKey, encodeRecord({ v: 1, at: now, history: hkey }))

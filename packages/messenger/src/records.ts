@@ -4,20 +4,13 @@
  */
 
 import { MAX_DEVICE_CLAIMS } from './constants.ts'
-import { MessengerError } from './errors.ts'
+import { CorruptProfileRecordError } from './errors.ts'
 
 export const RECORD_VERSION = 1
 
 /** The profile store's namespaces. */
 export type Namespace = 'meta' | 'sessions' | 'contacts' | 'history' | 'outbox' | 'seen' | 'devices'
 export const NAMESPACES: readonly Namespace[] = ['meta', 'sessions', 'contacts', 'history', 'outbox', 'seen', 'devices']
-
-export class CorruptProfileRecordError extends MessengerError {
-  static override readonly name = 'CorruptProfileRecordError'
-  constructor(what: string) {
-    super('CorruptProfileRecord', `${what}: malformed or unknown version`)
-  }
-}
 
 export interface ContactRecord {
   readonly v: 1
@@ -65,6 +58,11 @@ export interface HistoryRecord {
   readonly state: DeliveryState
   /** For `deposited`: the peer ids of the relays holding it. */
   readonly waitingAt?: readonly string[]
+  /**
+   * A message request's message whose sender has not learnt of its delivery (it came by mail or a single DM stream,
+   * not acknowledged on the session stream): a delivered receipt is owed once the request is accepted.
+   */
+  readonly receiptOwed?: boolean
 }
 
 /** A message waiting for delivery: plaintext payload until a session exists, then the exact ciphertext. */
@@ -175,7 +173,8 @@ export function decodeHistory(bytes: Uint8Array): HistoryRecord {
     opt(r.receivedAt, nat) &&
     str(r.text) &&
     Object.hasOwn(DELIVERY_RANK, r.state as string) &&
-    opt(r.waitingAt, (x) => Array.isArray(x) && x.every(str)))
+    opt(r.waitingAt, (x) => Array.isArray(x) && x.every(str)) &&
+    opt(r.receiptOwed, (x) => typeof x === 'boolean'))
   return r as unknown as HistoryRecord
 }
 

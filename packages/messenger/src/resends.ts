@@ -1,3 +1,7 @@
+/**
+ * Resends: a gap in a contact's text numbers that does not fill, and mail we could not open, are asked for again over
+ * the session; a contact's request is answered from our own history. Also the pruning of old dedup records.
+ */
 import { toHex } from '@parley/crypto'
 import { encodePaddedPayload, MAX_RESEND_ITEMS } from '@parley/wire'
 import { DEDUP_RETENTION_MS, GAP_CHECK_INTERVAL_MS, MAX_RESEND_ASKS, SEEN_PRUNE_INTERVAL_MS } from './constants.ts'
