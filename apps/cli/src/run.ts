@@ -40,6 +40,21 @@ export async function runNode(
     await store.close().catch(() => {})
     throw listenError(e, network.listen)
   }
+  // Listen at once, before anything else is awaited: right after it starts, the messenger announces what a crash left
+  // stored but unannounced, and an event nobody hears is lost. They wait here until the node has said it is ready.
+  const early: Array<{ type: keyof MessengerEvents; detail: unknown }> = []
+  let deliver: ((type: keyof MessengerEvents, detail: unknown) => void) | undefined
+  for (const type of EVENTS) {
+    m.events.addEventListener(type, (e) => {
+      const detail = (e as CustomEvent<unknown>).detail
+      if (deliver !== undefined) deliver(type, detail)
+      else early.push({ type, detail })
+    })
+  }
+  const listen = (to: (type: keyof MessengerEvents, detail: unknown) => void) => {
+    deliver = to
+    for (const { type, detail } of early.splice(0)) to(type, detail)
+  }
   const socketPath = controlSocketPath(dir)
   const control = await serveControl(socketPath, m).catch(async (e: unknown) => {
     await m.stop().catch(() => {})
@@ -68,10 +83,8 @@ export async function runNode(
 
   const ready = (await execute(m, { cmd: 'id' })) as Record<string, unknown>
   if (options.json) {
-    for (const type of EVENTS) {
-      m.events.addEventListener(type, (e) => emit({ event: type, ...(e as CustomEvent<object>).detail }))
-    }
     emit({ event: 'ready', ...ready, peerId: m.peerId.toString() })
+    listen((type, detail) => emit({ event: type, ...(detail as object) }))
     const inOrder = serial(process.stdin)
     // Lines end at '\n' only: readline would also split at U+2028/U+2029, which JSON allows raw inside strings.
     jsonLines(process.stdin, (line) => {
@@ -115,8 +128,7 @@ export async function runNode(
   const hinted = new Set<string>()
   const names = new Map((await m.contacts()).map((c) => [c.identity, c.name ?? c.identity.slice(0, 8)]))
   const nameOf = (id: string) => safeText(names.get(id) ?? id.slice(0, 8))
-  m.events.addEventListener('message', (e) => {
-    const d = (e as CustomEvent<MessengerEvents['message']>).detail
+  const onMessage = (d: MessengerEvents['message']) => {
     if (d.request) {
       // A stranger: no name of its choosing, no read receipt; the first time, how to answer.
       say(`[request ${d.contact.slice(0, 16)}] ${safeText(d.text)}`)
@@ -128,15 +140,17 @@ export async function runNode(
     }
     say(`[${nameOf(d.contact)}] ${safeText(d.text)}`)
     void m.markRead(d.contact, [d.id]).catch(() => {})
-  })
-  m.events.addEventListener('identity-changed', (e) => {
-    const d = (e as CustomEvent<MessengerEvents['identity-changed']>).detail
-    const who = d.name !== undefined ? safeText(d.name) : nameOf(d.contact)
-    say(`!! ${who}'s safety number changed. Verify it, then /accept ${d.name !== undefined ? who : d.contact}.`)
-  })
-  m.events.addEventListener('contact', (e) => {
-    const d = (e as CustomEvent<MessengerEvents['contact']>).detail
-    if (d.name !== undefined) names.set(d.contact, d.name)
+  }
+  listen((type, detail) => {
+    if (type === 'message') onMessage(detail as MessengerEvents['message'])
+    else if (type === 'identity-changed') {
+      const d = detail as MessengerEvents['identity-changed']
+      const who = d.name !== undefined ? safeText(d.name) : nameOf(d.contact)
+      say(`!! ${who}'s safety number changed. Verify it, then /accept ${d.name !== undefined ? who : d.contact}.`)
+    } else if (type === 'contact') {
+      const d = detail as MessengerEvents['contact']
+      if (d.name !== undefined) names.set(d.contact, d.name)
+    }
   })
   let current: string | undefined
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' })
