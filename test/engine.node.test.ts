@@ -51,6 +51,55 @@ describe('the session stream', () => {
   })
 })
 
+describe('announcing what a crash left unannounced', () => {
+  it('a text stored but not announced before the process died is announced once on the next start', async () => {
+    fx = new Fixture()
+    const relay = await fx.relay()
+    const network = { bootstrap: [addressOf(relay)] }
+    const store = await memoryProfile()
+    const alice = await fx.messenger({ network })
+    const bob = await fx.messenger({ store, network })
+    await until(async () => (await alice.lookup(bob.identityKey).catch(() => undefined)) !== undefined, 30_000)
+    const bobHex = hex(bob.identityKey)
+    const aliceHex = hex(alice.identityKey)
+    await alice.addContact(bobHex, { name: 'bob' })
+    await bob.addContact(aliceHex, { name: 'alice' })
+    // The process dies after the commit, before the event: the marker written with the text is still there.
+    const markers = new Map<string, Uint8Array>()
+    const batch = store.batch.bind(store)
+    store.batch = () => {
+      const b = batch()
+      return {
+        ...b,
+        put: (ns, key, value) => {
+          if (ns === 'meta' && key.startsWith('unannounced/')) markers.set(key, value)
+          b.put(ns, key, value)
+        },
+        delete: (ns, key) => b.delete(ns, key),
+        commit: (options) => b.commit(options)
+      }
+    }
+    const seen = collect(bob, 'message')
+    expect((await alice.send(bobHex, 'stored, then the crash')).status).toBe('sent')
+    await until(() => seen.length === 1, 10_000, 'the message at bob')
+    await bob.stop()
+    store.batch = batch
+    expect(markers.size).toBe(1)
+    for (const [key, value] of markers) await store.put('meta', key, value)
+    const back = await fx.messenger({ store, network })
+    const announced = collect(back, 'message')
+    await until(() => announced.length === 1, 10_000, 'the announcement on restart')
+    await new Promise((r) => setTimeout(r, 500))
+    expect(announced.map((m) => m.text)).toEqual(['stored, then the crash'])
+    // Announced once: the marker is gone, and a further restart announces nothing.
+    await back.stop()
+    const again = await fx.messenger({ store, network })
+    const none = collect(again, 'message')
+    await new Promise((r) => setTimeout(r, 500))
+    expect(none).toEqual([])
+  })
+})
+
 describe('device certificate renewal', () => {
   it('a certificate with less than half its lifetime left is renewed when the messenger starts', async () => {
     fx = new Fixture()

@@ -83,10 +83,25 @@ export interface InboundSlot {
   readonly after: Array<() => void>
 }
 
-/** Typed event emitter over EventTarget (works in Node and browsers). */
+/**
+ * Typed event emitter over EventTarget (works in Node and browsers). `onListen` hears of each listener added, so that
+ * what a crash left unannounced goes to the first `message` listener (see Inbound.announcePending).
+ */
 export class Emitter extends EventTarget {
+  /** Called when a listener for `type` is added. */
+  onListen: ((type: string) => void) | undefined
+
   emit<K extends keyof MessengerEvents>(type: K, detail: MessengerEvents[K]): void {
     this.dispatchEvent(new CustomEvent(type, { detail }))
+  }
+
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: AddEventListenerOptions | boolean
+  ): void {
+    super.addEventListener(type, listener, options)
+    if (listener !== null) this.onListen?.(type)
   }
 }
 

@@ -20,7 +20,15 @@ import { BUNDLE_LIFETIME_MS, DEFAULT_DIAL_TIMEOUT, MAX_PREKEY_REQUESTS_PER_MINUT
 import { type Core, type InboundSlot, log, META_ACCOUNT, type Via } from './core.ts'
 import { PeerProtocolError } from './errors.ts'
 import { applyReceived, type ReceivedContext, type ReceivedOutcome } from './received.ts'
-import { boundIdentity, decodeOutbox, deviceClaims, encodeRecord, wasReceived } from './records.ts'
+import {
+  boundIdentity,
+  decodeHistory,
+  decodeOutbox,
+  deviceClaims,
+  encodeRecord,
+  UNANNOUNCED,
+  wasReceived
+} from './records.ts'
 import { enforceRequestBounds } from './requests.ts'
 import { serveSessionStream } from './session-stream.ts'
 
@@ -219,6 +227,7 @@ export class Inbound {
       case 'text': {
         const { contact, id, text, senderSeq, sentAt, request } = outcome
         this.core.events.emit('message', { contact, id, text, senderSeq, sentAt, ...(request && { request }) })
+        this.announced(contact, id)
         if (request) {
           // No receipt, no token, no contact: a message request, within its bounds (the oldest dropped past them).
           void enforceRequestBounds(
@@ -296,6 +305,57 @@ export class Inbound {
         await b.commit()
         if (after !== undefined) slot?.after.push(after)
       }
+    }
+  }
+
+  /** Announced texts whose markers are still to be deleted (in one batch, soon). */
+  toForget: string[] = []
+
+  /** The `message` event for this text was emitted: its marker goes (batched; see UNANNOUNCED). */
+  announced(contact: string, id: string): void {
+    this.toForget.push(`${UNANNOUNCED}${contact}/${id}`)
+    if (this.toForget.length > 1) return
+    setTimeout(() => {
+      const keys = this.toForget
+      this.toForget = []
+      const b = this.core.store.batch()
+      for (const key of keys) b.delete('meta', key)
+      b.commit().catch((e: Error) => log('forgetting announced markers failed: %s', e.message))
+    }, 0)
+  }
+
+  /** Markers a crash left (found at start): announced to the first `message` listener. */
+  leftovers: string[] = []
+
+  /** At start: the texts a previous run stored but never announced. */
+  async loadLeftovers(): Promise<void> {
+    for await (const { key } of this.core.store.query('meta', { prefix: UNANNOUNCED })) this.leftovers.push(key)
+  }
+
+  /**
+   * Announces what a crash left stored but unannounced, in each sender's order, once: to the first `message`
+   * listener (apps attach theirs right after start resolves).
+   */
+  async announcePending(): Promise<void> {
+    const keys = this.leftovers
+    this.leftovers = []
+    const pending: Array<{ key: string; hkey: string }> = []
+    for (const key of keys) {
+      const value = await this.core.store.get('meta', key)
+      if (value !== undefined) pending.push({ key, hkey: new TextDecoder().decode(value) })
+    }
+    pending.sort((x, y) => (x.hkey < y.hkey ? -1 : x.hkey > y.hkey ? 1 : 0))
+    for (const { key, hkey } of pending) {
+      const bytes = await this.core.store.get('history', hkey)
+      if (bytes === undefined) {
+        await this.core.store.delete('meta', key)
+        continue
+      }
+      const h = decodeHistory(bytes)
+      const request = (await this.core.store.get('contacts', h.contact)) === undefined
+      const { contact, id, text, senderSeq, sentAt } = h
+      this.core.events.emit('message', { contact, id, text, senderSeq, sentAt, ...(request && { request }) })
+      this.announced(contact, id)
     }
   }
 }

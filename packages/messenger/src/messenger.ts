@@ -173,6 +173,12 @@ export class Messenger {
     core.publisher = new Publisher(core)
     core.mailboxes = new MailboxRounds(core)
     this.#core = core
+    // What a crash left stored but unannounced is announced to the first `message` listener.
+    core.events.onListen = (type) => {
+      if (type === 'message' && core.inbound.leftovers.length > 0) {
+        void core.inbound.announcePending().catch(() => {})
+      }
+    }
   }
 
   /** The events this messenger emits (see MessengerEvents). */
@@ -256,6 +262,7 @@ export class Messenger {
     // The one full pass over the outbox: from here on the schedule knows what is due.
     for await (const { value } of store.query('outbox')) core.outbox.scheduleEntry(decodeOutbox(value))
     await core.resends.loadGaps()
+    await core.inbound.loadLeftovers()
     if (core.offline) return
 
     const factory = core.libp2pFactory
@@ -287,7 +294,10 @@ export class Messenger {
         .then((identity) => {
           if (identity === undefined) return
           const relayed = node.getConnections(e.detail).some((c) => c.limits !== undefined)
-          core.events.emit('peer:status', { contact: new TextDecoder().decode(identity), online, relayed })
+          const contact = new TextDecoder().decode(identity)
+          core.events.emit('peer:status', { contact, online, relayed })
+          // A contact's device is back: what waits for it is due now, not at the end of its backoff.
+          if (online) core.outbox.dueNow(contact)
         })
         .catch(() => {})
     }

@@ -406,6 +406,15 @@ export class Outbox {
     }
   }
 
+  /** Makes a contact's queued entries due now (its device just connected) and starts a retry round. */
+  dueNow(contact: string): void {
+    const now = this.core.now()
+    const due = this.schedule.ofContact(contact).filter((e) => e.nextAttemptAt > now)
+    if (due.length === 0) return
+    for (const e of due) this.schedule.set({ ...e, nextAttemptAt: now })
+    void this.retryLoop()
+  }
+
   /** Retries every queued message now (e.g. after the network came back). */
   async flush(): Promise<void> {
     this.schedule.allDueAt(this.core.now())

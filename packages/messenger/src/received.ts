@@ -23,6 +23,7 @@ import {
   readDevice,
   receivedKey,
   TOKEN_IN,
+  UNANNOUNCED,
   wasReceived
 } from './records.ts'
 import { countRequestMessage } from './requests.ts'
@@ -99,6 +100,7 @@ export async function applyReceived(
     }
     b.put('history', hkey, encodeRecord(h))
     b.put('seen', seenKey, encodeRecord({ v: 1, at: now, history: hkey }))
+    b.put('meta', `${UNANNOUNCED}${identityHex}/${id}`, new TextEncoder().encode(hkey))
     const sequence = receivedNumber(await readSequence(store, identityHex), payload.senderSeq, now)
     writeSequence(b, identityHex, sequence)
     if (!isContact) await countRequestMessage(store, b, identityHex, new TextEncoder().encode(payload.text).length, now)

@@ -206,6 +206,14 @@ export function historyKey(contact: string, direction: Direction, senderSeq: num
   return `${contact}/${direction}/${String(senderSeq).padStart(16, '0')}/${id}`
 }
 
+/**
+ * meta keys of received texts stored but not yet announced (`<prefix><contact>/<id>` → history key): written in the
+ * batch that stores the text, deleted once its `message` event was emitted. What a crash left here is announced on
+ * the next start, so every stored message is announced (at least once; exactly once unless the process dies between
+ * the event and the deletion).
+ */
+export const UNANNOUNCED = 'unannounced/'
+
 /** meta keys of deposit tokens: the one we gave a contact (`out`), the one a contact gave us (`in`). */
 export const TOKEN_OUT = 'deposit-token/out/'
 export const TOKEN_IN = 'deposit-token/in/'
