@@ -13,10 +13,14 @@ import {
   DEFAULT_HTTP_PORT,
   DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_MAILBOX_LIMITS,
+  DEFAULT_MAX_DHT_RECORD_BYTES,
+  DEFAULT_MAX_DHT_RECORDS,
   DEFAULT_MAX_RESERVATIONS,
+  DEFAULT_MAX_RESERVATIONS_PER_RANGE,
   DEFAULT_RELAY_DATA_LIMIT,
   DEFAULT_RELAY_DURATION_LIMIT_MS,
   DEFAULT_RELAY_MAX_CONNECTIONS,
+  DEFAULT_RELAY_MAX_INBOUND_CONNECTIONS_PER_RANGE,
   DEFAULT_RELAY_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_RESERVATION_TTL_MS,
   LOG_LEVELS,
@@ -166,6 +170,34 @@ export const SETTINGS: readonly Setting[] = [
     arg: '<n>',
     help: 'inbound connections in their handshake at once',
     shown: String(DEFAULT_RELAY_MAX_INCOMING_PENDING_CONNECTIONS)
+  },
+  {
+    key: 'maxInboundPerRange',
+    kind: 'int',
+    arg: '<n>',
+    help: 'inbound connections from one IPv4 /24 or IPv6 /64 at once',
+    shown: String(DEFAULT_RELAY_MAX_INBOUND_CONNECTIONS_PER_RANGE)
+  },
+  {
+    key: 'maxReservationsPerRange',
+    kind: 'int',
+    arg: '<n>',
+    help: 'circuit reservations held by one IPv4 /24 or IPv6 /64',
+    shown: String(DEFAULT_MAX_RESERVATIONS_PER_RANGE)
+  },
+  {
+    key: 'dhtMaxRecords',
+    kind: 'int',
+    arg: '<n>',
+    help: 'DHT records kept (on disk); past it the oldest are evicted',
+    shown: String(DEFAULT_MAX_DHT_RECORDS)
+  },
+  {
+    key: 'dhtMaxRecordBytes',
+    kind: 'bytes',
+    arg: '<size>',
+    help: 'bytes of DHT records kept',
+    shown: bytes(DEFAULT_MAX_DHT_RECORD_BYTES)
   },
   {
     key: 'dhtAddressScope',
@@ -501,6 +533,10 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
       inboundConnectionThreshold: n('inboundConnectionThreshold')
     }),
     ...(n('maxIncomingPending') !== undefined && { maxIncomingPendingConnections: n('maxIncomingPending') }),
+    ...(n('maxInboundPerRange') !== undefined && { maxInboundConnectionsPerRange: n('maxInboundPerRange') }),
+    ...(n('maxReservationsPerRange') !== undefined && { maxReservationsPerRange: n('maxReservationsPerRange') }),
+    ...(n('dhtMaxRecords') !== undefined && { dhtMaxRecords: n('dhtMaxRecords') }),
+    ...(n('dhtMaxRecordBytes') !== undefined && { dhtMaxRecordBytes: n('dhtMaxRecordBytes') }),
     ...(v.dhtAddressScope !== undefined && { dhtAddressScope: v.dhtAddressScope as 'private' | 'public' }),
     ...(n('shutdownDrain') !== undefined && { shutdownDrainMs: n('shutdownDrain') }),
     ...(v.logLevel !== undefined && { logLevel: v.logLevel as LogLevel })

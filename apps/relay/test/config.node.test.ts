@@ -67,6 +67,29 @@ describe('resolveConfig', () => {
     })
   })
 
+  it('the per-range caps and the DHT record bounds reach the relay from flags, environment and file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-relay-config-'))
+    dirs.push(dir)
+    const file = join(dir, 'relay.json')
+    await writeFile(file, JSON.stringify({ dhtMaxRecords: 1000 }))
+    const { relay, sources } = resolveConfig(['--config', file, '--max-inbound-per-range', '32'], {
+      HOME: dir,
+      PARLEY_RELAY_MAX_RESERVATIONS_PER_RANGE: '4',
+      PARLEY_RELAY_DHT_MAX_RECORD_BYTES: '16MiB'
+    })
+    expect(relay).toMatchObject({
+      maxInboundConnectionsPerRange: 32,
+      maxReservationsPerRange: 4,
+      dhtMaxRecords: 1000,
+      dhtMaxRecordBytes: 16 * 1024 * 1024
+    })
+    expect(sources).toMatchObject({
+      maxInboundPerRange: '--max-inbound-per-range',
+      maxReservationsPerRange: '$PARLEY_RELAY_MAX_RESERVATIONS_PER_RANGE',
+      dhtMaxRecords: `${file}: dhtMaxRecords`
+    })
+  })
+
   it('refuses out-of-range values with a ConfigError naming the source', () => {
     const bad = (argv: string[], env = {}) => {
       try {

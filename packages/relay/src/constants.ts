@@ -30,7 +30,12 @@ export const DEFAULT_RELAY_MAX_CONNECTIONS = 4096
  * New connections per second accepted from one IP address (@parley/network's figure, shared with nodes). libp2p's 5/s
  * resets the 6th browser behind one NAT (a campus, a carrier-grade NAT) that connects in the same second.
  */
-export { DEFAULT_INBOUND_CONNECTION_THRESHOLD, DEFAULT_MAX_RESERVATIONS_PER_RANGE } from '@parley/network'
+export {
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_MAX_DHT_RECORD_BYTES,
+  DEFAULT_MAX_DHT_RECORDS,
+  DEFAULT_MAX_RESERVATIONS_PER_RANGE
+} from '@parley/network'
 /**
  * Inbound connections (open or in their handshake) from one address range (IPv4 /24, IPv6 /64) at once. With
  * DEFAULT_RELAY_MAX_CONNECTIONS = 4096, one host needs 32 distinct /24s to fill the relay; browsers behind one NAT share a
