@@ -16,7 +16,12 @@ import {
 } from '@parley/crypto'
 import { sourceRange } from '@parley/network'
 import { decodeEnvelope, decodePrekeyRequest, encodeAck, encodePrekeyResponse, MAX_ENVELOPE_BYTES } from '@parley/wire'
-import { BUNDLE_LIFETIME_MS, DEFAULT_DIAL_TIMEOUT, MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER } from './constants.ts'
+import {
+  ANNOUNCED_FLUSH_MS,
+  BUNDLE_LIFETIME_MS,
+  DEFAULT_DIAL_TIMEOUT,
+  MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER
+} from './constants.ts'
 import { type Core, type InboundSlot, log, META_ACCOUNT, type Via } from './core.ts'
 import { PeerProtocolError } from './errors.ts'
 import { applyReceived, type ReceivedContext, type ReceivedOutcome } from './received.ts'
@@ -311,7 +316,10 @@ export class Inbound {
   /** Announced texts whose markers are still to be deleted (in one batch, soon). */
   toForget: string[] = []
 
-  /** The `message` event for this text was emitted: its marker goes (batched; see UNANNOUNCED). */
+  /**
+   * The `message` event for this text was emitted: its marker goes, with every other one announced within
+   * ANNOUNCED_FLUSH_MS, in one write (a marker left by a crash in between means one more announcement, never none).
+   */
   announced(contact: string, id: string): void {
     this.toForget.push(`${UNANNOUNCED}${contact}/${id}`)
     if (this.toForget.length > 1) return
@@ -321,7 +329,7 @@ export class Inbound {
       const b = this.core.store.batch()
       for (const key of keys) b.delete('meta', key)
       b.commit().catch((e: Error) => log('forgetting announced markers failed: %s', e.message))
-    }, 0)
+    }, ANNOUNCED_FLUSH_MS)
   }
 
   /** Markers a crash left (found at start): announced to the first `message` listener. */
