@@ -196,8 +196,16 @@ describe('recipient killed with SIGKILL mid-burst', () => {
         expect(bySeq.map((h) => h.senderSeq)).toEqual(Array.from({ length: history.length }, (_, i) => i))
         expect(bySeq.map((h) => h.text)).toEqual(written)
 
-        // Exactly one message event per stored text, over all of B's processes (killed ones included).
-        const events = shown().filter((e: CliEvent) => e.contact === contact)
+        // Exactly one message event per stored text, over all of B's processes (killed ones included). The one
+        // exception is the documented one: a process killed between announcing a text and forgetting its marker
+        // announces it again on restart, flagged `replayed` (apps show it once, by id) — only such a repeat is dropped.
+        const firstSeen = new Set<string>()
+        const events = shown().filter((e: CliEvent) => {
+          if (e.contact !== contact) return false
+          const repeat = firstSeen.has(e.id as string)
+          firstSeen.add(e.id as string)
+          return !(repeat && e.replayed === true)
+        })
         const counts = new Map<string, number>()
         for (const e of events) counts.set(e.id as string, (counts.get(e.id as string) ?? 0) + 1)
         const wrong = history.filter((h) => counts.get(h.id) !== 1).map((h) => `${h.text}:${counts.get(h.id) ?? 0}`)

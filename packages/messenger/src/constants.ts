@@ -59,8 +59,11 @@ export const CONTROL_TTL_MS = 3 * 24 * 3600_000
 export const RETRY_ROUND_MAX = 256
 /** How often old dedup records are pruned (see DEDUP_RETENTION_MS); also once shortly after start. */
 export const SEEN_PRUNE_INTERVAL_MS = 24 * 3600_000
-/** Markers of announced texts are deleted together, this long after the first (one write for a burst). */
-export const ANNOUNCED_FLUSH_MS = 250
+/**
+ * Markers of announced texts are deleted together, this long after the first. Kept at 0: a crash in this window means
+ * the text is announced again on restart (flagged `replayed`), so the window is kept as narrow as the event loop allows.
+ */
+export const ANNOUNCED_FLUSH_MS = 0
 /** How often open sequence gaps are looked at (a gap is asked for once it is older than the grace period). */
 export const GAP_CHECK_INTERVAL_MS = 5_000
 

@@ -5,7 +5,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { fromHex, toHex, validateEd25519PublicKey } from '@parley/crypto'
 import { decodeInvite } from '@parley/wire'
-import { type Core, log } from './core.ts'
+import { type Core, log, MAX_RECEIPT_IDS } from './core.ts'
 import { InvalidInputError, UnknownContactError } from './errors.ts'
 import {
   type ContactRecord,
@@ -141,7 +141,10 @@ export class Contacts {
       const h = decodeHistory(value)
       if (h.receiptOwed === true) ids.push(h.id)
     }
-    for (const id of ids) this.core.receipts.queueDeliveredReceipt(identity, id)
+    // Queued durably before accept resolves (a one-shot accept on a stopped profile stops right after).
+    for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+      await this.core.receipts.sendReceipt(identity, 'delivered', ids.slice(i, i + MAX_RECEIPT_IDS))
+    }
     void this.core.receipts
       .giveDepositToken(identity)
       .catch((e: Error) => log('giving a deposit token failed: %s', e.message))

@@ -81,6 +81,8 @@ export type Via =
 export interface InboundSlot {
   readonly context: ReceivedContext
   readonly after: Array<() => void>
+  /** Stored as a message request: the Ack says `held` (no delivery receipt). */
+  held: boolean
 }
 
 /**

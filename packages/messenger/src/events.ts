@@ -4,7 +4,19 @@ export interface MessengerEvents {
    * A new text (shown once: duplicates and retries are deduplicated before this fires). `request`: from an identity
    * we have not added — a message request (see `Messenger.requests()`): no receipt goes back until it is accepted.
    */
-  message: { contact: string; id: string; text: string; senderSeq: number; sentAt: number; request?: boolean }
+  message: {
+    contact: string
+    id: string
+    text: string
+    senderSeq: number
+    sentAt: number
+    request?: boolean
+    /**
+     * Announced on start because the previous run stored it but did not get to announce it, or died between the
+     * announcement and forgetting it (then this is the second announcement of `id`: show it once, by id).
+     */
+    replayed?: boolean
+  }
   /**
    * Our message reached a new state: `deposited` (the contact is offline; the mailbox relays in `relays` hold it),
    * `sent` (stored by the contact's device), `delivered`, `read` (end-to-end receipts).

@@ -29,8 +29,10 @@ import {
   boundIdentity,
   decodeHistory,
   decodeOutbox,
+  decodeSeen,
   deviceClaims,
   encodeRecord,
+  receivedKey,
   UNANNOUNCED,
   wasReceived
 } from './records.ts'
@@ -171,7 +173,8 @@ export class Inbound {
    */
   async receive(messageId: Uint8Array, ciphertext: Uint8Array, via: Via): Promise<Uint8Array> {
     const id = toHex(messageId)
-    const ok = encodeAck({ messageId, status: 'ok' })
+    // A message request's Ack says `held`: stored, and no more (not a delivery receipt) until it is accepted.
+    const ok = (held: boolean) => encodeAck({ messageId, status: 'ok', ...(held && { held: true as const }) })
     const initial = ciphertext.length > 0 && (ciphertext[0]! & 0x0f) === MESSAGE_TYPE_INITIAL
     let identities: string[]
     let addresses: Array<string | undefined>
@@ -186,11 +189,21 @@ export class Inbound {
       ]
       addresses = initial || identities.length === 0 ? [undefined] : identities.map((i) => `${i}.${device}`)
     }
-    for (const identity of identities) if (await wasReceived(this.core.store, identity, id)) return ok
+    for (const identity of identities) {
+      if (await wasReceived(this.core.store, identity, id)) {
+        const held = (await this.core.store.get('contacts', identity)) === undefined
+        // A copy of a text we stored (our Ack was lost, say, in a crash, and the sender deposited it): where no Ack
+        // tells the sender, a delivered receipt does, or it would wait at `deposited` for ever.
+        const acked = via.kind === 'direct' && via.acked
+        if (!held && !acked && (await this.storedText(identity, id)))
+          this.core.receipts.queueDeliveredReceipt(identity, id)
+        return ok(held)
+      }
+    }
     let failure: unknown
     for (const address of addresses) {
       const context = { authenticated: via.kind === 'direct', acked: via.kind === 'direct' && via.acked }
-      const slot: InboundSlot = { context, after: [] }
+      const slot: InboundSlot = { context, after: [], held: false }
       this.inbound.set(id, slot)
       try {
         await this.core.manager.decrypt(ciphertext, {
@@ -199,7 +212,7 @@ export class Inbound {
           ...(via.kind === 'direct' && { deviceKey: via.deviceKey })
         })
         for (const after of slot.after) after()
-        return ok
+        return ok(slot.held)
       } catch (e) {
         failure = e
         // Not this identity's session: try the next one that could own the device.
@@ -284,6 +297,7 @@ export class Inbound {
         if (tx.received !== undefined) {
           const context = slot?.context ?? { authenticated: false, acked: false }
           const outcome = await applyReceived(this.core.store, this.core.now(), b, tx.received, context)
+          if (slot !== undefined && outcome.kind === 'text') slot.held = outcome.request
           // Mail is announced per page, in each sender's order (a relay may hand it out in any order).
           after =
             slot !== undefined && !context.authenticated
@@ -332,6 +346,12 @@ export class Inbound {
     }, ANNOUNCED_FLUSH_MS)
   }
 
+  /** Whether message `id` from `identity` is a text in our history. */
+  async storedText(identity: string, id: string): Promise<boolean> {
+    const seen = await this.core.store.get('seen', receivedKey(identity, id))
+    return seen !== undefined && decodeSeen(seen).history !== undefined
+  }
+
   /** Markers a crash left (found at start): announced to the first `message` listener. */
   leftovers: string[] = []
 
@@ -362,7 +382,15 @@ export class Inbound {
       const h = decodeHistory(bytes)
       const request = (await this.core.store.get('contacts', h.contact)) === undefined
       const { contact, id, text, senderSeq, sentAt } = h
-      this.core.events.emit('message', { contact, id, text, senderSeq, sentAt, ...(request && { request }) })
+      this.core.events.emit('message', {
+        contact,
+        id,
+        text,
+        senderSeq,
+        sentAt,
+        replayed: true,
+        ...(request && { request })
+      })
       this.announced(contact, id)
     }
   }

@@ -253,7 +253,8 @@ export class Outbox {
       throw new PeerProtocolError('dm', ack.errorCode)
     }
     // The Ack came from the contact's device over its authenticated connection, after its durable commit.
-    await this.delivered(current, undefined, 'delivered')
+    // (`held`: the contact holds it as a message request: stored, and no more until it accepts.)
+    await this.delivered(current, undefined, ack.held === true ? 'sent' : 'delivered')
     return 'sent'
   }
 

@@ -96,7 +96,7 @@ export async function applyReceived(
       receivedAt: now,
       text: payload.text,
       state: 'delivered',
-      ...(!isContact && !context.acked && { receiptOwed: true })
+      ...(!isContact && { receiptOwed: true })
     }
     b.put('history', hkey, encodeRecord(h))
     b.put('seen', seenKey, encodeRecord({ v: 1, at: now, history: hkey }))

@@ -40,13 +40,17 @@ export function checkStatus(format: string, status: 'ok' | 'error', errorCode: s
 }
 
 /** The answer to one envelope. */
+/**
+ * `held`: stored as a message request — the recipient has not accepted the sender, so the Ack tells the sender the
+ * message is stored (stop retrying) and nothing more; it is not a delivery receipt.
+ */
 export type Ack =
-  | { readonly version: number; readonly messageId: Uint8Array; readonly status: 'ok' }
+  | { readonly version: number; readonly messageId: Uint8Array; readonly status: 'ok'; readonly held?: true }
   | { readonly version: number; readonly messageId: Uint8Array; readonly status: 'error'; readonly errorCode: string }
 
 /** What a receiver supplies: the version is always ours. */
 export type AckInit =
-  | { readonly version?: number; readonly messageId: Uint8Array; readonly status: 'ok' }
+  | { readonly version?: number; readonly messageId: Uint8Array; readonly status: 'ok'; readonly held?: true }
   | { readonly version?: number; readonly messageId: Uint8Array; readonly status: 'error'; readonly errorCode: string }
 
 /** The Ack schema. */
@@ -62,7 +66,8 @@ export const ACK_SCHEMA = defineSchema({
       rule: 'required'
     },
     { no: 3, name: 'status', type: { kind: 'enum', values: { ok: 1, error: 2 } }, rule: 'required' },
-    { no: 4, name: 'errorCode', type: ERROR_CODE_TYPE, rule: 'optional' }
+    { no: 4, name: 'errorCode', type: ERROR_CODE_TYPE, rule: 'optional' },
+    { no: 5, name: 'held', type: { kind: 'bool' }, rule: 'optional' }
   ]
 })
 
@@ -74,7 +79,8 @@ export function encodeAck(ack: AckInit): Uint8Array {
     version: 1,
     messageId: ack.messageId,
     status: ack.status,
-    errorCode: ack.status === 'error' ? ack.errorCode : undefined
+    errorCode: ack.status === 'error' ? ack.errorCode : undefined,
+    held: ack.status === 'ok' && ack.held === true ? true : undefined
   })
 }
 
@@ -83,7 +89,9 @@ export function decodeAck(bytes: Uint8Array): Ack {
   const raw = decodeVersioned(ACK_SCHEMA, bytes)
   checkStatus('Ack', raw.status, raw.errorCode)
   if (raw.status === 'error') {
+    if (raw.held !== undefined) throw new InvalidValueError('Ack', 'held', 'present with error')
     return { version: raw.version, messageId: raw.messageId, status: 'error', errorCode: raw.errorCode! }
   }
-  return { version: raw.version, messageId: raw.messageId, status: 'ok' }
+  if (raw.held === false) throw new InvalidValueError('Ack', 'held', 'present only when true')
+  return { version: raw.version, messageId: raw.messageId, status: 'ok', ...(raw.held === true && { held: true }) }
 }

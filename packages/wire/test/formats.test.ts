@@ -487,6 +487,16 @@ describe('Ack', () => {
     expect(decodeAck(vector('ack-error').bytes)).toEqual(error)
   })
 
+  it('held (a message request: stored, not a delivery receipt) only as true, and only with ok', () => {
+    const messageId = new Uint8Array(16).fill(7)
+    const held = encodeAck({ messageId, status: 'ok', held: true })
+    expect(decodeAck(held)).toEqual({ version: 1, messageId, status: 'ok', held: true })
+    expect(decodeAck(encodeAck({ messageId, status: 'ok' }))).toEqual({ version: 1, messageId, status: 'ok' })
+    const id = `1210${toHex(messageId)}`
+    expectWireError(() => decodeAck(fromHex(`0801${id}18012800`)), InvalidValueError)
+    expectWireError(() => decodeAck(fromHex(`0801${id}1802220141 2801`.replaceAll(' ', ''))), InvalidValueError)
+  })
+
   it('an error code exactly with status error, and only an identifier', () => {
     const id = '1210000102030405060708090a0b0c0d0e0f'
     expectWireError(() => decodeAck(fromHex(`0801${id}1801 2201 41`.replaceAll(' ', ''))), InvalidValueError)
