@@ -1,0 +1,49 @@
+/**
+ * What both entry points of @parley/messenger export (index.ts for Node, index.browser.ts for browsers): the named
+ * limits, the errors, the Messenger and its records and events. Each entry adds its own libp2p preset.
+ */
+export {
+  BUNDLE_LIFETIME_MS,
+  CERTIFICATE_LIFETIME_MS,
+  CONTROL_TTL_MS,
+  DEDUP_RETENTION_MS,
+  DEFAULT_DIAL_TIMEOUT,
+  DEFAULT_GAP_GRACE_MS,
+  DEFAULT_LOOKUP_TIMEOUT,
+  DEFAULT_PROTOCOL_PREFIX,
+  DEFAULT_REPUBLISH_INTERVAL,
+  MAILBOX_PREKEY_BATCH,
+  MAILBOX_RELAY_TARGET,
+  MAX_BYTES_PER_REQUEST,
+  MAX_CONTROL_QUEUE,
+  MAX_DEPOSIT_RELAYS,
+  MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
+  MAX_INBOUND_DM_STREAMS_PER_PEER,
+  MAX_INBOUND_SESSION_STREAMS_PER_PEER,
+  MAX_MESSAGE_REQUESTS,
+  MAX_MESSAGES_PER_REQUEST,
+  MAX_OUTBOX,
+  MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER,
+  MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE,
+  MAX_REQUEST_BYTES,
+  MAX_TEXT_BYTES,
+  ONE_TIME_PREKEY_TARGET,
+  RECORD_LIFETIME_MS,
+  SESSION_WINDOW
+} from './constants.ts'
+export {
+  ContactNotFoundError,
+  IdentityChangedError,
+  InvalidInputError,
+  isMessengerError,
+  MessengerError,
+  type MessengerErrorCode,
+  NotStartedError,
+  OutboxFullError,
+  PeerProtocolError,
+  UnknownContactError
+} from './errors.ts'
+export type { MessengerEvents } from './events.ts'
+export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
+export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'
+export type { MessageRequest, RequestLimits } from './requests.ts'
