@@ -129,6 +129,8 @@ describe('a browser messenger with a Parley relay', () => {
     expect(record.peerId).toBe(myPeerId)
     expect(record.relays).toEqual([relay.address])
     lap('record found')
+    // Dave is our contact (a stranger's message would be a message request: stored, with no delivery receipt).
+    await m.addContact(dave.identity, { name: 'dave' })
     const hello = `hello browser ${crypto.randomUUID()}`
     expect(await node('daveSend', me, hello)).toBe('sent')
     await until(() => messages.some((x) => x.text === hello), 10_000, 'the browser to receive it')
@@ -138,21 +140,28 @@ describe('a browser messenger with a Parley relay', () => {
     expect(conns.length).toBeGreaterThan(0)
     expect(conns.every((c) => c.remoteAddr.toString().includes('/p2p-circuit'))).toBe(true)
     expect((await node('relayStats')).deposits).toBe(0)
-    // Our delivered receipt reaches Dave over the circuit he opened: libp2p would not reuse a limited (relayed)
-    // connection for a new dial, and a browser cannot dial Dave's own addresses, so the messenger opens the stream on it.
+    // Our Ack (the delivery receipt) reaches Dave over the circuit he opened, on his session stream.
     await until(
       () => node('daveHistory', me).then((h) => h.some((x) => x.text === hello && x.state === 'delivered')),
       20_000,
       'our delivered receipt at Dave'
     )
+    // Our reply goes to Dave over that circuit too: libp2p would not reuse a limited (relayed) connection for a new
+    // dial, and a browser cannot dial Dave's own addresses, so the messenger opens its session stream on it.
+    const reply = `hello Dave, over the circuit ${crypto.randomUUID()}`
+    expect((await m.send(dave.identity, reply)).status).toBe('sent')
+    await until(
+      () => node('daveMessages').then((x) => x.some((y) => y.text === reply)),
+      10_000,
+      'Dave to get our reply'
+    )
     await until(() => m.queued === 0, 10_000, 'our outbox to empty')
     const receiptDeposits = (await node('relayStats')).deposits
-    // The browser's delivered receipt goes back over the relayed connection Dave opened, not to his mailbox.
+    // Nothing went to his mailbox: the Ack came back over the relayed connection Dave opened.
     expect(receiptDeposits).toBe(0)
     lap('sent over the circuit')
 
     // 3. Dave goes offline; we write to him: our courier deposits at his mailbox relay over WebSockets.
-    await m.addContact(dave.identity, { name: 'dave' })
     await until(() => node('daveMailboxes').then((x) => x.includes(relay.address)), 20_000, "Dave's mailbox")
     await until(
       async () => {
@@ -195,7 +204,11 @@ describe('a browser messenger with a Parley relay', () => {
       "Dave's delivered receipt"
     )
     await sleep(1500) // more mailbox rounds on both sides: still nothing twice
-    expect((await node('daveMessages')).map((x) => [x.contact, x.id, x.text])).toEqual([[me, deposited.id, toDave]])
+    expect((await node('daveMessages')).map((x) => [x.contact, x.text])).toEqual([
+      [me, reply],
+      [me, toDave]
+    ])
+    expect((await node('daveMessages')).filter((x) => x.id === deposited.id)).toHaveLength(1)
     lap('Dave drained')
 
     // 4. We go offline (the profile stays in IndexedDB); Dave writes; his courier deposits at our mailbox relay.
@@ -220,6 +233,7 @@ describe('a browser messenger with a Parley relay', () => {
     expect(messages.map((x) => [x.contact, x.text])).toEqual([[dave.identity, toBrowser]])
     expect((await m.history(dave.identity)).map((h) => [h.direction, h.text])).toEqual([
       ['in', hello],
+      ['out', reply],
       ['out', toDave],
       ['in', toBrowser]
     ])
