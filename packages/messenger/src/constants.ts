@@ -84,6 +84,8 @@ export const MAX_BYTES_PER_REQUEST = 256 * 1024
 export const MAX_TRACKED_AHEAD = 512
 /** How long a gap may stay open before we ask the sender to resend. */
 export const DEFAULT_GAP_GRACE_MS = 30_000
+/** Contacts whose text-number floor the receiver keeps in memory for ordering announcements (least recent dropped). */
+export const MAX_CACHED_FLOORS = 10_000
 /** How often one missing number is asked for before it is given up. */
 export const MAX_RESEND_ASKS = 3
 /** The most identities that may claim one device key through mailboxes (newest kept). */

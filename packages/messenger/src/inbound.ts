@@ -20,11 +20,15 @@ import {
   ANNOUNCED_FLUSH_MS,
   BUNDLE_LIFETIME_MS,
   DEFAULT_DIAL_TIMEOUT,
+  MAX_CACHED_FLOORS,
   MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER
 } from './constants.ts'
 import { type Core, type InboundSlot, log, META_ACCOUNT, type Via } from './core.ts'
 import { PeerProtocolError } from './errors.ts'
 import { applyReceived, type ReceivedContext, type ReceivedOutcome } from './received.ts'
+
+type TextOutcome = Extract<ReceivedOutcome, { kind: 'text' }>
+
 import {
   boundIdentity,
   decodeHistory,
@@ -243,10 +247,9 @@ export class Inbound {
   react(outcome: ReceivedOutcome, context?: ReceivedContext): void {
     switch (outcome.kind) {
       case 'text': {
-        const { contact, id, text, senderSeq, sentAt, request } = outcome
-        this.core.events.emit('message', { contact, id, text, senderSeq, sentAt, ...(request && { request }) })
-        this.announced(contact, id)
+        const { contact, id, request } = outcome
         if (request) {
+          this.announce(outcome)
           // No receipt, no token, no contact: a message request, within its bounds (the oldest dropped past them).
           void enforceRequestBounds(
             this.core.contacts.requestStore(),
@@ -256,6 +259,7 @@ export class Inbound {
           ).catch((e: Error) => log('bounding message requests failed: %s', e.message))
           return
         }
+        this.inOrder(outcome)
         // Over the session stream our Ack is the delivery receipt; mail and single DM streams get an E2EE one.
         if (context?.acked !== true) this.core.receipts.queueDeliveredReceipt(contact, id)
         if (outcome.gap) {
@@ -392,6 +396,53 @@ export class Inbound {
         ...(request && { request })
       })
       this.announced(contact, id)
+    }
+  }
+
+  /** Per contact, the highest text-number floor seen in a commit (bounded; see inOrder). */
+  readonly floors = new Map<string, number>()
+
+  /** A contact's texts that arrived above a gap, held back until the gap fills (or for at most the grace period). */
+  readonly heldBack = new Map<string, Array<{ outcome: TextOutcome; since: number }>>()
+
+  /** Emits a text's `message` event and forgets its marker. */
+  announce(outcome: TextOutcome): void {
+    const { contact, id, text, senderSeq, sentAt, request } = outcome
+    this.core.events.emit('message', { contact, id, text, senderSeq, sentAt, ...(request && { request }) })
+    this.announced(contact, id)
+  }
+
+  /**
+   * Shows a contact's texts in the order they were sent: one above a gap (a message still in a mailbox, or lost in a
+   * crash and being resent) waits until the gap fills; at most `gapGraceMs`, after which it is shown anyway (see
+   * releaseHeld). It is stored either way: only the announcement waits.
+   */
+  inOrder(outcome: TextOutcome): void {
+    const held = this.heldBack.get(outcome.contact) ?? []
+    // The floor as of the latest commit (announcements may come after several commits, e.g. a mailbox page).
+    const next = Math.max(outcome.next, this.floors.get(outcome.contact) ?? 0)
+    this.floors.set(outcome.contact, next)
+    if (this.floors.size > MAX_CACHED_FLOORS) this.floors.delete(this.floors.keys().next().value!)
+    if (outcome.senderSeq >= next) {
+      held.push({ outcome, since: this.core.now() })
+      this.heldBack.set(outcome.contact, held)
+      return
+    }
+    this.announce(outcome)
+    const ready = held.filter((h) => h.outcome.senderSeq < next)
+    const rest = held.filter((h) => h.outcome.senderSeq >= next)
+    for (const h of ready.sort((x, y) => x.outcome.senderSeq - y.outcome.senderSeq)) this.announce(h.outcome)
+    if (rest.length === 0) this.heldBack.delete(outcome.contact)
+    else this.heldBack.set(outcome.contact, rest)
+  }
+
+  /** Shows held texts older than the grace period, in order (the gap they wait on is being asked for, or given up). */
+  releaseHeld(): void {
+    const cutoff = this.core.now() - this.core.gapGraceMs
+    for (const [contact, held] of [...this.heldBack]) {
+      if (!held.some((h) => h.since <= cutoff)) continue
+      this.heldBack.delete(contact)
+      for (const h of held.sort((x, y) => x.outcome.senderSeq - y.outcome.senderSeq)) this.announce(h.outcome)
     }
   }
 }

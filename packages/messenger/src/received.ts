@@ -41,6 +41,8 @@ export type ReceivedOutcome =
       readonly request: boolean
       /** The sender's text numbers now have a gap (one is missing below the highest received). */
       readonly gap: boolean
+      /** The lowest text number not yet received from this sender, after this one. */
+      readonly next: number
     }
   | { readonly kind: 'receipt'; readonly contact: string; readonly type: 'delivered' | 'read'; readonly ids: string[] }
   | { readonly kind: 'typing'; readonly contact: string; readonly active: boolean }
@@ -113,7 +115,8 @@ export async function applyReceived(
       senderSeq,
       sentAt,
       request: !isContact,
-      gap: sequence.ahead.length > 0
+      gap: sequence.ahead.length > 0,
+      next: sequence.next
     }
   }
   b.put('seen', seenKey, encodeRecord({ v: 1, at: now }))
