@@ -282,7 +282,6 @@ export class Inbound {
         this.core.events.emit('typing', { contact: outcome.contact, active: outcome.active })
         return
       case 'request-control':
-      case 'duplicate':
       case 'none':
         return
     }

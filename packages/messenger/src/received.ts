@@ -23,8 +23,7 @@ import {
   readDevice,
   receivedKey,
   TOKEN_IN,
-  UNANNOUNCED,
-  wasReceived
+  UNANNOUNCED
 } from './records.ts'
 import { countRequestMessage } from './requests.ts'
 
@@ -47,7 +46,7 @@ export type ReceivedOutcome =
   | { readonly kind: 'receipt'; readonly contact: string; readonly type: 'delivered' | 'read'; readonly ids: string[] }
   | { readonly kind: 'typing'; readonly contact: string; readonly active: boolean }
   | { readonly kind: 'resend'; readonly contact: string; readonly seqs: number[]; readonly ids: string[] }
-  | { readonly kind: 'request-control' | 'duplicate' | 'none' }
+  | { readonly kind: 'request-control' | 'none' }
 
 /** How the message reached us. */
 export interface ReceivedContext {
@@ -73,8 +72,6 @@ export async function applyReceived(
 ): Promise<ReceivedOutcome> {
   const id = toHex(received.messageId)
   const [identityHex, deviceHex] = received.address.split('.') as [string, string]
-  // Two copies of one message racing (two relays, a retry): the first commit wins, the second changes nothing.
-  if (await wasReceived(store, identityHex, id)) return { kind: 'duplicate' }
   const seenKey = receivedKey(identityHex, id)
   await learnDevice(store, b, identityHex, deviceHex, context.authenticated)
   let payload: Payload
