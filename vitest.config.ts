@@ -25,7 +25,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/*.browser.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.browser.test.ts', '**/*.netns.test.ts', '**/node_modules/**'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000
@@ -50,7 +50,7 @@ export default defineConfig({
           name: 'browser',
           // Shared tests run in Chromium too; files that need Node's own APIs end in .node.test.ts.
           include: ['packages/*/test/**/*.test.ts'],
-          exclude: ['**/*.node.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.node.test.ts', '**/*.netns.test.ts', '**/node_modules/**'],
           // A Node messenger (bootstrap peer, DHT server, echo bot) for the messenger's browser tests.
           globalSetup: ['packages/messenger/test/browser-global-setup.ts'],
           testTimeout: 120_000,
@@ -73,6 +73,19 @@ export default defineConfig({
             }),
             instances: [{ browser: 'chromium' }]
           }
+        }
+      },
+      {
+        test: {
+          // WebRTC tests with real Chromium (playwright-core) and real libp2p: they need a non-loopback interface, so
+          // they run inside the private network namespace of scripts/netns.ts (`pnpm test:netns`); see test/netns-kit.ts.
+          name: 'netns',
+          include: ['**/*.netns.test.ts'],
+          exclude: ['**/node_modules/**'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000
         }
       }
     ]
