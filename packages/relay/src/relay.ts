@@ -28,7 +28,7 @@ import { openStore, type StoreBackend, StoreLockedError } from '@parley/store'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import type { Datastore } from 'interface-datastore'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { Counter, Gauge, Registry } from 'prom-client'
 import {
   DEFAULT_HTTP_HOST,
@@ -66,6 +66,8 @@ export interface RelayOptions {
   listen?: string[]
   /** Addresses to announce instead of the listen addresses (a public IP or DNS name in front of a NAT or proxy). */
   announce?: string[]
+  /** Extra libp2p transports (the simulator's in-memory network); listen on them through `listen`. */
+  transports?: NonNullable<Libp2pOptions['transports']>
   /** Multiaddrs (with /p2p/) of other DHT nodes to join; none by default. */
   bootstrap?: string[]
   /** Circuit reservations held at once (libp2p's default is 15). */
@@ -301,6 +303,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       transports: [
         tcp(),
         webSockets(),
+        ...(options.transports ?? []),
         ...((options.listen ?? DEFAULT_LISTEN).some((a) => a.includes('/webrtc-direct'))
           ? [webRTCDirect({ rtcConfiguration: { iceServers: [] } })]
           : [])
