@@ -45,5 +45,6 @@ export {
 } from './errors.ts'
 export type { MessengerEvents } from './events.ts'
 export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
+export type { CallSignals } from './signals.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'
 export type { MessageRequest, RequestLimits } from './requests.ts'

@@ -26,6 +26,8 @@ export interface MessengerEvents {
   contact: { contact: string; name?: string }
   /** A contact presented a new identity key: verify the safety number; sending is blocked until accepted. */
   'identity-changed': { contact: string; name?: string; newIdentity: string }
+  /** A contact's call signal (a CallSignal of @parley/calls, end-to-end encrypted; never stored in history). */
+  'call-signal': { contact: string; signal: Uint8Array; sentAt: number }
   /** A contact started or stopped typing (never queued or stored). */
   typing: { contact: string; active: boolean }
   /** A contact's device came online or went offline, and whether the connection is direct or relayed. */

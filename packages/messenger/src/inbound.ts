@@ -281,6 +281,13 @@ export class Inbound {
       case 'typing':
         this.core.events.emit('typing', { contact: outcome.contact, active: outcome.active })
         return
+      case 'call-signal':
+        this.core.events.emit('call-signal', {
+          contact: outcome.contact,
+          signal: outcome.signal,
+          sentAt: outcome.sentAt
+        })
+        return
       case 'request-control':
       case 'none':
         return

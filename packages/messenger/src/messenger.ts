@@ -75,6 +75,7 @@ import { Receipts } from './receipts.ts'
 import { type ContactRecord, decodeOutbox, type HistoryRecord, type Namespace } from './records.ts'
 import { DEFAULT_REQUEST_LIMITS, type MessageRequest, type RequestLimits } from './requests.ts'
 import { Resends } from './resends.ts'
+import { type CallSignals, Signals } from './signals.ts'
 
 export type { SendResult } from './core.ts'
 
@@ -137,6 +138,7 @@ export async function startMessenger(options: MessengerOptions): Promise<Messeng
 
 export class Messenger {
   readonly #core: Core
+  readonly #signals: Signals
 
   constructor(options: MessengerOptions) {
     const network = options.network ?? {}
@@ -173,12 +175,18 @@ export class Messenger {
     core.publisher = new Publisher(core)
     core.mailboxes = new MailboxRounds(core)
     this.#core = core
+    this.#signals = new Signals(core)
     // What a crash left stored but unannounced is announced to the first `message` listener.
     core.events.onListen = (type) => {
       if (type === 'message' && core.inbound.leftovers.length > 0) {
         void core.inbound.announcePending().catch(() => {})
       }
     }
+  }
+
+  /** Call signalling to contacts (E2EE, in order, never stored): received ones arrive as `call-signal` events. */
+  get signals(): CallSignals {
+    return this.#signals
   }
 
   /** The events this messenger emits (see MessengerEvents). */

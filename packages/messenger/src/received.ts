@@ -45,6 +45,7 @@ export type ReceivedOutcome =
     }
   | { readonly kind: 'receipt'; readonly contact: string; readonly type: 'delivered' | 'read'; readonly ids: string[] }
   | { readonly kind: 'typing'; readonly contact: string; readonly active: boolean }
+  | { readonly kind: 'call-signal'; readonly contact: string; readonly signal: Uint8Array; readonly sentAt: number }
   | { readonly kind: 'resend'; readonly contact: string; readonly seqs: number[]; readonly ids: string[] }
   | { readonly kind: 'request-control' | 'none' }
 
@@ -144,6 +145,8 @@ export async function applyReceived(
       return { kind: 'none' }
     case 'typing':
       return { kind: 'typing', contact: identityHex, active: payload.typing.active }
+    case 'call-signal':
+      return { kind: 'call-signal', contact: identityHex, signal: payload.callSignal, sentAt: payload.sentAt }
     case 'resend':
       return {
         kind: 'resend',

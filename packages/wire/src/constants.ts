@@ -35,6 +35,23 @@ export const MAX_PAYLOAD_BYTES = MAX_PADDED_PAYLOAD_BYTES - 1
 export const MAX_TEXT_BYTES = 64 * 1024
 /** Largest call-signalling blob (an SDP offer with its ICE candidates is a few KiB). */
 export const MAX_CALL_SIGNAL_BYTES = 64 * 1024
+// ---- Call signals (inside a call-signal payload; see call-signal.ts) ----
+/** Length of a call id (random, chosen by the caller). */
+export const CALL_ID_BYTES = 16
+/** Length of the fresh media secret each side puts in its offer, answer or re-key. */
+export const CALL_MEDIA_SECRET_BYTES = 32
+/** Largest SDP an offer or answer carries, in UTF-8 bytes. */
+export const MAX_CALL_SDP_BYTES = 32 * 1024
+/** Largest ICE candidate line, in UTF-8 bytes. */
+export const MAX_CALL_CANDIDATE_BYTES = 1024
+/** Largest media-section id (`a=mid`) of a candidate, in UTF-8 bytes. */
+export const MAX_CALL_MID_BYTES = 64
+/** Most DTLS fingerprints one offer or answer names. */
+export const MAX_CALL_FINGERPRINTS = 4
+/** Largest DTLS fingerprint (`sha-512` and 64 colon-separated hex bytes fit), in UTF-8 bytes. */
+export const MAX_CALL_FINGERPRINT_BYTES = 256
+/** Most participants of one mesh call (each pair is its own call). */
+export const MAX_CALL_PARTICIPANTS = 4
 /** Length of a mailbox deposit token (given to contacts in a deposit-token payload, shown to relays on deposit). */
 export const DEPOSIT_TOKEN_BYTES = 32
 /** Most message ids one receipt acknowledges. */

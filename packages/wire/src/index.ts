@@ -4,6 +4,17 @@
  */
 export { ACK_SCHEMA, type Ack, type AckInit, decodeAck, ERROR_CODE_PATTERN, encodeAck } from './ack.ts'
 export {
+  CALL_SIGNAL_SCHEMA,
+  type CallHangupReason,
+  type CallSignal,
+  type CallSignalInit,
+  type CallSignalType,
+  decodeCallSignal,
+  encodeCallSignal
+} from './call-signal.ts'
+export {
+  CALL_ID_BYTES,
+  CALL_MEDIA_SECRET_BYTES,
   CONTEXT_DHT_RECORD,
   DEFAULT_PROTOCOL_PREFIX,
   DEPOSIT_TOKEN_BYTES,
@@ -20,6 +31,12 @@ export {
   MAX_ACK_BYTES,
   MAX_ADDRESS_BYTES,
   MAX_BUNDLE_BYTES,
+  MAX_CALL_CANDIDATE_BYTES,
+  MAX_CALL_FINGERPRINT_BYTES,
+  MAX_CALL_FINGERPRINTS,
+  MAX_CALL_MID_BYTES,
+  MAX_CALL_PARTICIPANTS,
+  MAX_CALL_SDP_BYTES,
   MAX_CALL_SIGNAL_BYTES,
   MAX_CIPHERTEXT_OVERHEAD_BYTES,
   MAX_DEPOSIT_TOKENS,
