@@ -11,7 +11,9 @@ export {
   DEFAULT_MAX_RESERVATIONS_PER_RANGE,
   DEFAULT_MAX_ROUTING_PEERS_PER_RANGE,
   DEFAULT_MAX_ROUTING_PEERS_PER_RANGE_PER_BUCKET,
+  DIRECT_UPGRADE_TIMEOUT_MS,
   MAX_DIRECT_GET_RESPONSE_BYTES,
+  MAX_UPGRADE_REASON_CHARS,
   RELAY_RECONNECT_REPUBLISH_DELAY_MS
 } from './constants.ts'
 export { depositAtRelays, relayName, takePrekeysAtRelays, withCourier, withMailbox } from './courier.ts'
@@ -27,6 +29,7 @@ export {
 } from './dht-options.ts'
 export {
   ContactNotFoundError,
+  DirectUpgradeError,
   InvalidNetworkInputError,
   isNetworkError,
   MailboxError,
@@ -40,3 +43,15 @@ export { MailboxClient } from './mailbox-client.ts'
 export { onRelayReconnect } from './relay-reconnect.ts'
 export { DEFAULT_ROUTING_LIMITS, type RoutingLimits, RoutingPolicy } from './routing-policy.ts'
 export { isIpRange, sourceRange } from './source-range.ts'
+export {
+  bestConnection,
+  type ConnectionKind,
+  connectionKind,
+  type IceServer,
+  isUnlimited,
+  parleyWebRTC,
+  upgradeToDirect,
+  WEBRTC_LISTEN,
+  WEBRTC_MULTIPLEXER,
+  webRTCAddressVia
+} from './webrtc.ts'

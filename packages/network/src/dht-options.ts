@@ -17,6 +17,7 @@ import type { Datastore } from 'interface-datastore'
 import type { Libp2p } from 'libp2p'
 import type { RangeLimits } from './connection-policy.ts'
 import { type GuardedRoutingTable, type RoutingLimits, RoutingPolicy } from './routing-policy.ts'
+import type { IceServer } from './webrtc.ts'
 
 /** kad-dht's timer and timeout settings a test or the simulator may set (never its protocol or record rules). */
 export type DhtTimers = Pick<
@@ -38,10 +39,16 @@ export interface NetworkOptions {
   /** kad-dht timers (tests, the simulator). */
   dhtTimers?: DhtTimers
   /**
-   * Addresses to listen on; none makes a node that only dials out. Default: TCP and WebSockets on 127.0.0.1 (Node),
-   * `/p2p-circuit` (browsers, which cannot listen on sockets).
+   * Addresses to listen on; none makes a node that only dials out. Default: TCP and WebSockets on 127.0.0.1 and
+   * `/webrtc` (Node), `/p2p-circuit` and `/webrtc` (browsers, which cannot listen on sockets). A Node peer behind NAT
+   * adds `/p2p-circuit` to be reachable (and upgraded to WebRTC) through a relay reservation.
    */
   listen?: string[]
+  /**
+   * STUN/TURN servers for WebRTC. Default none: no third-party STUN is ever asked; hosts on one network connect
+   * without any, and relays advertise the servers their operators run (GET /parley.json).
+   */
+  iceServers?: IceServer[]
   /** Multiaddrs (with /p2p/) of the bootstrap peers. No public bootstrap list is ever used by default. */
   bootstrap?: string[]
   /** DHT client mode: the node queries but does not serve the DHT (for nodes others cannot dial; browsers default to it). */

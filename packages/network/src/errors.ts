@@ -7,6 +7,7 @@ export type NetworkErrorCode =
   | 'RolledBackRecord'
   | 'RecordStoreFull'
   | 'InvalidInput'
+  | 'DirectUpgradeFailed'
   | MailboxErrorCode
 
 /** Base class of every error thrown by @parley/network. */
@@ -64,6 +65,16 @@ export class InvalidNetworkInputError extends NetworkError {
   static override readonly name = 'InvalidNetworkInputError'
   constructor(parameter: string, expected: string) {
     super('InvalidInput', `${parameter}: expected ${expected}`)
+  }
+}
+
+/** No direct (WebRTC) connection could replace the relayed one: `reason` is short, for people (no keys, no data). */
+export class DirectUpgradeError extends NetworkError {
+  static override readonly name = 'DirectUpgradeError'
+  readonly reason: string
+  constructor(reason: string) {
+    super('DirectUpgradeFailed', `no direct connection: ${reason}`)
+    this.reason = reason
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The browser preset of Parley's libp2p node: WebSockets (dialing only: a page cannot listen on a socket) and circuit
- * relay, Noise, Yamux, identify and identify-push, ping, and kad-dht in client mode under the same protocol id and with
+ * The browser preset of Parley's libp2p node: WebSockets (dialing only: a page cannot listen on a socket), circuit
+ * relay and WebRTC (reachable through each relay reservation, upgraded to direct connections; see webrtc.ts), Noise, Yamux, identify and identify-push, ping, and kad-dht in client mode under the same protocol id and with
  * the same record validator and selector as the Node preset. Imports nothing Node-only.
  */
 import { bootstrap } from '@libp2p/bootstrap'
@@ -16,6 +16,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { MonotonicRecordDatastore } from './dht-datastore.ts'
 import { type CourierFactory, type Libp2pFactory, type ParleyServices, parleyDht } from './dht-options.ts'
+import { parleyWebRTC, WEBRTC_LISTEN } from './webrtc.ts'
 
 /** Whether `ma` runs plain `ws://` somewhere (`/tcp/…/ws`; `/tls/ws` and `/wss` are secure). */
 function insecureWebSocket(ma: Multiaddr): boolean {
@@ -43,8 +44,9 @@ export function bootstrapDialGate(bootstrapList: readonly string[]): (ma: Multia
 }
 
 /**
- * Creates (does not start) the libp2p node of a messenger in a browser. It listens only on `/p2p-circuit` (a
- * reservation on a relay, once one is connected) unless `options.listen` says otherwise; `options.mdns` is ignored
+ * Creates (does not start) the libp2p node of a messenger in a browser. It listens on `/p2p-circuit` (a reservation on
+ * a relay, once one is connected) and `/webrtc` (direct connections signalled through that reservation) unless
+ * `options.listen` says otherwise; `options.mdns` is ignored
  * (browsers have no multicast) and the DHT runs in client mode unless `options.clientMode` is explicitly false.
  */
 export const createBrowserLibp2p: Libp2pFactory = async (privateKey, backend, options) => {
@@ -56,8 +58,8 @@ export const createBrowserLibp2p: Libp2pFactory = async (privateKey, backend, op
       options.datastore ??
       new MonotonicRecordDatastore(undefined, { ownDeviceKey: publicKeyToProtobuf(privateKey.publicKey) }),
     start: false,
-    addresses: { listen: options.listen ?? ['/p2p-circuit'] },
-    transports: [webSockets(), circuitRelayTransport()],
+    addresses: { listen: options.listen ?? ['/p2p-circuit', WEBRTC_LISTEN] },
+    transports: [webSockets(), circuitRelayTransport(), parleyWebRTC(options.iceServers)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: { denyDialMultiaddr: bootstrapDialGate(bootstrapList) },

@@ -1,6 +1,6 @@
 /**
- * The Node preset of Parley's libp2p node: TCP, WebSockets and circuit relay, Noise, Yamux, identify(-push), ping,
- * autoNAT, opt-in mDNS, and kad-dht under our
+ * The Node preset of Parley's libp2p node: TCP, WebSockets, circuit relay and WebRTC (upgrading circuits to direct
+ * connections; see webrtc.ts), Noise, Yamux, identify(-push), ping, autoNAT, opt-in mDNS, and kad-dht under our
  * own protocol id with Parley's record validator and selector (so no node ever joins the public IPFS DHT and every
  * DHT node rejects forged, uncertified, expired or rolled-back records).
  */
@@ -27,6 +27,7 @@ import {
 } from './constants.ts'
 import { MonotonicRecordDatastore } from './dht-datastore.ts'
 import { type CourierFactory, type NetworkOptions, type ParleyServices, parleyDht } from './dht-options.ts'
+import { parleyWebRTC, WEBRTC_LISTEN } from './webrtc.ts'
 
 /** TCP with outgoing connections bound to `dialFrom` when given (see NetworkOptions.dialFrom). */
 export function tcpFrom(dialFrom: string | undefined): ReturnType<typeof tcp> {
@@ -50,8 +51,9 @@ export async function createNodeLibp2p(
       options.datastore ??
       new MonotonicRecordDatastore(undefined, { ownDeviceKey: publicKeyToProtobuf(privateKey.publicKey) }),
     start: false,
-    addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] },
-    transports: [tcpFrom(options.dialFrom), webSockets(), circuitRelayTransport()],
+    addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', WEBRTC_LISTEN] },
+    // WebRTC upgrades circuits (ours or a browser's) to direct connections; ICE servers only as configured.
+    transports: [tcpFrom(options.dialFrom), webSockets(), circuitRelayTransport(), parleyWebRTC(options.iceServers)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
