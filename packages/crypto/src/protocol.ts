@@ -234,6 +234,32 @@ export class SessionManager {
   }
 
   /**
+   * The peer's device answered, over its own authenticated connection and after its durable commit, that it stored
+   * `ciphertext` (a frame we sent to `address`). If that frame was an initial message, its session is acknowledged:
+   * later messages go out as plain ratchet messages, so the peer no longer opens a KEM ciphertext and a sealed
+   * certificate with every one of them. Signal waits for a reply instead; a stored-ack from the device proves as much
+   * (the device holds the session). A false ack can only cost the sender a session reset, never confidentiality.
+   * True when a session changed.
+   */
+  async confirmDelivered(address: string, ciphertext: Uint8Array): Promise<boolean> {
+    if (!(ciphertext instanceof Uint8Array) || ciphertext.length === 0) return false
+    if ((ciphertext[0]! & 0x0f) !== MESSAGE_TYPE_INITIAL) return false
+    const { baseKey } = parseInitialMessage(ciphertext)
+    return this.locks.run(address, async () => {
+      const record = await this.load(address)
+      const s = [record.current, ...record.archived].find(
+        (s) => s !== undefined && s.pendingPrefix !== undefined && equalBytes(s.sessionId, baseKey)
+      )
+      if (s === undefined) return false
+      const { pendingPrefix: _acknowledged, ...rest } = s
+      const next = replace(record, s, rest)
+      await this.store.commit({ sessions: [{ address, record: encodeSessionRecord(next) }] })
+      this.remember(address, next)
+      return true
+    })
+  }
+
+  /**
    * Decrypts a message. Ratchet messages need `options.address` (the transport knows who sent them); initial
    * messages name their sender inside the sealed part (and must match `options.address` when it is given).
    */

@@ -252,6 +252,35 @@ describe.each(backends.map((b) => [b.name, b] as const))('sessions on %s', (_nam
     expect(await deliver(b, await send(a, b, 'fresh bundle'))).toBe('fresh bundle')
   })
 
+  it("the peer device's stored-ack of an initial message acknowledges its session: later messages carry no prefix and decrypt; an ack of a ratchet message or of an unknown session changes nothing", async () => {
+    const clock = new TestClock()
+    const a = await makeParty('a', backend, { clock })
+    const b = await makeParty('b', backend, { clock })
+    await a.manager.startSession(await b.bundle())
+    const first = await send(a, b, 'first')
+    const second = await send(a, b, 'second, also initial')
+    expect(await deliver(b, first)).toBe('first')
+    // A forged ack naming a session A does not have (another base key) is ignored.
+    const other = await makeParty('c', backend, { clock })
+    await other.manager.startSession(await b.bundle())
+    const foreign = await send(other, b, 'not yours')
+    const before = persisted(a)
+    expect(await a.manager.confirmDelivered(b.manager.address, foreign.ciphertext)).toBe(false)
+    expect(persisted(a)).toBe(before)
+    expect((await a.manager.sessionInfo(b.manager.address))?.acknowledged).toBe(false)
+    expect(await a.manager.confirmDelivered(b.manager.address, first.ciphertext)).toBe(true)
+    expect((await a.manager.sessionInfo(b.manager.address))?.acknowledged).toBe(true)
+    // Persisted, not only cached: a restart keeps sending plain ratchet messages.
+    const a2 = a.restart()
+    const third = await send(a2, b, 'third, a ratchet message')
+    expect(third.ciphertext.length).toBeLessThan(first.ciphertext.length - 1000)
+    expect(await a2.manager.confirmDelivered(b.manager.address, third.ciphertext)).toBe(false)
+    expect(await deliver(b, third)).toBe('third, a ratchet message')
+    // An initial message still in flight when the ack came decrypts all the same.
+    expect(await deliver(b, second)).toBe('second, also initial')
+    expect(await deliver(a2, await send(b, a2, 'reply'))).toBe('reply')
+  })
+
   it('a node restarts mid-conversation from its stored bytes without re-keying', async () => {
     const [a, b] = await connectedPair(backend)
     const id = await sessionId(a, b)

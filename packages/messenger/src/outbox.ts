@@ -255,6 +255,10 @@ export class Outbox {
     // The Ack came from the contact's device over its authenticated connection, after its durable commit.
     // (`held`: the contact holds it as a message request: stored, and no more until it accepts.)
     await this.delivered(current, undefined, ack.held === true ? 'sent' : 'delivered')
+    // The device holds the session this frame started: the next messages need no initial prefix (protocol.ts).
+    await this.core.manager
+      .confirmDelivered(current.address!, fromHex(current.ciphertext!))
+      .catch((e: Error) => log('confirming the session failed: %s', e.message))
     return 'sent'
   }
 
