@@ -1,0 +1,85 @@
+/**
+ * Two browser profiles (two Chromium contexts, each its own IndexedDB) and a real local relay serving the app: Bob
+ * opens Alice's invite link, Alice accepts his message request, and they chat both ways through the UI (in the root
+ * namespace this runs over the relay's circuit; the direct-WebRTC variant is a netns test). A hostile message shows
+ * as text. A reload keeps history, contacts and the session: the conversation continues on the same session id.
+ */
+import type { Browser, BrowserContext } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, newProfile, ParleyPage, startWebRelay, type WebRelay } from './pages.ts'
+
+let web: WebRelay
+let browser: Browser
+let aliceCtx: BrowserContext
+let bobCtx: BrowserContext
+let alice: ParleyPage
+let bob: ParleyPage
+
+beforeAll(async () => {
+  web = await startWebRelay()
+  browser = await launchChromium()
+  aliceCtx = await newProfile(browser)
+  bobCtx = await newProfile(browser)
+}, 120_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await web?.stop()
+})
+
+describe('the web app with two profiles and a local relay', () => {
+  it('Bob opens Alice’s invite link, Alice accepts the request, and they chat both ways', async () => {
+    alice = await ParleyPage.open(aliceCtx, web.url)
+    await alice.createIdentity('Alice')
+    await alice.waitConnected()
+    const link = await alice.inviteLink()
+    expect(link).toContain('#/add?invite=parley')
+
+    bob = await ParleyPage.open(bobCtx, web.url)
+    await bob.createIdentity('Bob')
+    await bob.waitConnected()
+    await bob.openInvite(link)
+    // The invite's suggested name becomes the contact's name.
+    expect(await bob.page.getByTestId('chat-name').textContent()).toBe('Alice')
+    await bob.send('hello Alice')
+
+    // Alice sees a message request, accepts it, and answers.
+    await alice.acceptRequest(60_000)
+    await alice.waitMessage('hello Alice')
+    await alice.send('hi Bob')
+    await bob.waitMessage('hi Bob')
+    await bob.send('how are you?')
+    await alice.waitMessage('how are you?')
+    // Receipts come back: Alice's message reaches delivered or read at Bob (who has the chat open).
+    await expect.poll(() => alice.stateOf('hi Bob'), { timeout: 30_000 }).toMatch(/^(delivered|read)$/)
+  }, 240_000)
+
+  it('a message with HTML in it is shown as text, never parsed', async () => {
+    const hostile = '<img src=x onerror="document.title=\'pwned\'"><b>bold</b>'
+    await bob.send(hostile)
+    await alice.waitMessage(hostile)
+    const m = alice.messageLocator(hostile).first()
+    expect(await m.locator('img').count()).toBe(0)
+    expect(await m.locator('b').count()).toBe(0)
+    expect(await m.locator('p.text').textContent()).toBe(hostile)
+    expect(await alice.page.title()).toBe('Parley')
+  }, 60_000)
+
+  it('a reload keeps history, contacts and the session: the chat continues without re-keying', async () => {
+    const before = await bob.sessionId()
+    expect(before).toMatch(/^[0-9a-f]{16,}$/)
+    await bob.page.reload()
+    await bob.unlock()
+    await bob.waitConnected()
+    await bob.openChat('Alice')
+    // History and the contact survived.
+    await bob.waitMessage('hi Bob', 'in', 10_000)
+    await bob.waitMessage('hello Alice', 'out', 10_000)
+    expect(await bob.sessionId()).toBe(before)
+    await bob.send('back after a reload')
+    await alice.waitMessage('back after a reload', 'in', 60_000)
+    await alice.send('welcome back')
+    await bob.waitMessage('welcome back', 'in', 60_000)
+    expect(await bob.sessionId()).toBe(before)
+  }, 240_000)
+})

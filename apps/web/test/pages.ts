@@ -1,0 +1,267 @@
+/**
+ * Page helpers for the web app's Playwright tests (and H2's netns variant): build the app once, serve it from a real
+ * relay, launch Debian's Chromium, and drive the real UI through its labels and data-testids.
+ */
+import { execFileSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createRelay, type Relay } from '@parley/relay'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+
+export const WEB_ROOT = resolve(import.meta.dirname, '..')
+export const REPO_ROOT = resolve(WEB_ROOT, '../..')
+export const DIST = join(WEB_ROOT, 'dist')
+/** Screenshots and other artefacts of the UI tests (gitignored). */
+export const ARTEFACTS = join(WEB_ROOT, 'test-results')
+export const PASSPHRASE = 'correct horse battery staple'
+/** Flags that let Debian's Chromium start as root here (shared/FACTS.md); the same list as vitest.config.ts. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync'
+]
+/** A phone-sized viewport: every screen is tested at this size. */
+export const PHONE = { width: 390, height: 844 }
+
+const SOURCES = ['src', 'public', 'index.html', 'vite.config.ts']
+  .map((p) => join(WEB_ROOT, p))
+  .concat(['crypto', 'wire', 'store', 'network', 'messenger'].map((p) => join(REPO_ROOT, 'packages', p, 'src')))
+
+function newest(path: string): number {
+  if (!existsSync(path)) return 0
+  const info = statSync(path)
+  if (!info.isDirectory()) return info.mtimeMs
+  return Math.max(0, ...readdirSync(path).map((e) => newest(join(path, e))))
+}
+
+/** Builds apps/web unless dist is at least as new as every source. */
+export function ensureBuilt(): void {
+  const index = join(DIST, 'index.html')
+  const built = existsSync(index) ? statSync(index).mtimeMs : 0
+  if (built >= Math.max(...SOURCES.map(newest))) return
+  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+    cwd: WEB_ROOT,
+    stdio: 'inherit'
+  })
+}
+
+export interface WebRelay {
+  relay: Relay
+  /** The page's URL (the relay's HTTP server). */
+  url: string
+  /** The relay's ws:// multiaddr with /p2p/. */
+  address: string
+  stop(): Promise<void>
+}
+
+/**
+ * A real relay serving a copy of the build (so tests never touch dist) on a free port; the page learns the relay from
+ * its `/parley.json` (the relay's own endpoint when it has one, else a static file written into the copy).
+ */
+export async function startWebRelay(options: { listen?: string[]; host?: string } = {}): Promise<WebRelay> {
+  ensureBuilt()
+  const dir = await mkdtemp(join(tmpdir(), 'parley-web-test-'))
+  const web = join(dir, 'web')
+  cpSync(DIST, web, { recursive: true })
+  const host = options.host ?? '127.0.0.1'
+  const relay = await createRelay({
+    dataDir: join(dir, 'relay'),
+    listen: options.listen ?? [`/ip4/${host}/tcp/0/ws`],
+    http: { host, port: 0 },
+    webDir: web,
+    logSink: () => {}
+  })
+  const address = relay.multiaddrs.map(String).find((a) => a.includes('/ws/p2p/'))
+  if (address === undefined) throw new Error('the relay has no WebSocket address')
+  const url = `${relay.httpUrl}/`
+  const own = await fetch(`${url}parley.json`).catch(() => undefined)
+  if (own?.ok !== true) writeFileSync(join(web, 'parley.json'), JSON.stringify({ relays: [address], iceServers: [] }))
+  return {
+    relay,
+    url,
+    address,
+    stop: async () => {
+      await relay.stop().catch(() => {})
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, ...extraArgs],
+    headless: true
+  })
+}
+
+/** A browser profile (its own IndexedDB, storage and service worker): one Parley user. */
+export function newProfile(browser: Browser): Promise<BrowserContext> {
+  return browser.newContext({ viewport: PHONE, permissions: ['clipboard-read', 'clipboard-write'] })
+}
+
+/** One tab of the app, driven through its UI. */
+export class ParleyPage {
+  readonly page: Page
+
+  constructor(page: Page) {
+    this.page = page
+  }
+
+  static async open(context: BrowserContext, url: string): Promise<ParleyPage> {
+    const page = await context.newPage()
+    await page.goto(url)
+    return new ParleyPage(page)
+  }
+
+  /** Onboarding: a new identity with a passphrase (and a name for invites). */
+  async createIdentity(name: string, passphrase = PASSPHRASE): Promise<void> {
+    const p = this.page
+    await p.getByTestId('onboarding-create').waitFor({ timeout: 20_000 })
+    await p.getByLabel('Your name (shown to people you invite; optional)').fill(name)
+    await p.getByLabel(/^Passphrase \(at least/).fill(passphrase)
+    await p.getByLabel('Passphrase again').fill(passphrase)
+    await p.getByTestId('ob-submit').click()
+    await this.waitReady()
+  }
+
+  async unlock(passphrase = PASSPHRASE): Promise<void> {
+    const p = this.page
+    await p.getByTestId('onboarding-unlock').waitFor({ timeout: 20_000 })
+    await p.getByLabel('Passphrase').fill(passphrase)
+    await p.getByTestId('ob-submit').click()
+    await this.waitReady()
+  }
+
+  async waitReady(): Promise<void> {
+    await this.page.getByTestId('relay-status').waitFor({ timeout: 60_000 })
+  }
+
+  async waitConnected(timeout = 30_000): Promise<void> {
+    await this.page.locator('[data-testid="relay-status"][data-state="connected"]').waitFor({ timeout })
+  }
+
+  /** Waits until our invite carries a circuit address (a reservation at the relay), then returns the invite link. */
+  async inviteLink(timeout = 30_000): Promise<string> {
+    await this.goto('contacts')
+    await this.page.locator('[data-testid="diag-relay"]').count() // no-op: keeps the page busy-free
+    const end = Date.now() + timeout
+    for (;;) {
+      await this.goto('diagnostics')
+      const reserved = await this.page.locator('[data-testid="diag-relay"][data-reservation="true"]').count()
+      if (reserved > 0) break
+      if (Date.now() > end) throw new Error('no reservation at the relay')
+      await this.page.waitForTimeout(300)
+    }
+    await this.goto('contacts')
+    return this.page.getByTestId('my-invite').inputValue()
+  }
+
+  /** Opens one of the main screens by its navigation link (keyboard-reachable links, as a user would). */
+  async goto(screen: 'chats' | 'contacts' | 'requests' | 'settings' | 'diagnostics'): Promise<void> {
+    await this.page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: new RegExp(`^${screen}$`, 'i') })
+      .click()
+    await this.page.locator(`#${screen === 'diagnostics' ? 'diag' : screen}-title`).waitFor()
+  }
+
+  /** Opens an invite link in this tab (as when it is clicked) and adds the contact. */
+  async openInvite(link: string, name?: string): Promise<void> {
+    await this.page.goto(link)
+    await this.page.getByTestId('add-input').waitFor()
+    if (name !== undefined) await this.page.getByLabel(/^Name/).fill(name)
+    await this.page.getByTestId('add-submit').click()
+    await this.page.getByTestId('composer').waitFor()
+  }
+
+  /** Adds a contact by pasting an invite into the add form. */
+  async addByPaste(text: string, name?: string): Promise<void> {
+    await this.goto('contacts')
+    await this.page.getByTestId('add-contact-link').click()
+    await this.page.getByLabel('Invite link or identity key').fill(text)
+    if (name !== undefined) await this.page.getByLabel(/^Name/).fill(name)
+    await this.page.getByTestId('add-submit').click()
+  }
+
+  /** Opens the chat with a contact from the chat list. */
+  async openChat(name: string): Promise<void> {
+    await this.goto('chats')
+    await this.page.getByTestId('chat-row').filter({ hasText: name }).first().click()
+    await this.page.getByTestId('composer').waitFor()
+  }
+
+  async send(text: string): Promise<void> {
+    await this.page.getByTestId('composer').fill(text)
+    await this.page.getByTestId('composer').press('Enter')
+    await this.page.locator('[data-testid="message"][data-direction="out"]', { hasText: text }).first().waitFor()
+  }
+
+  /** Waits for a message (by its exact text) in the open conversation. */
+  async waitMessage(text: string, direction: 'in' | 'out' = 'in', timeout = 30_000): Promise<void> {
+    await this.messageLocator(text, direction).first().waitFor({ timeout })
+  }
+
+  messageLocator(text: string, direction: 'in' | 'out' = 'in') {
+    return this.page
+      .locator(`[data-testid="message"][data-direction="${direction}"]`)
+      .filter({ has: this.page.locator('p.text', { hasText: new RegExp(`^${escapeRe(text)}$`) }) })
+  }
+
+  /** The delivery state shown for one of our messages. */
+  async stateOf(text: string): Promise<string | null> {
+    return this.messageLocator(text, 'out').first().getAttribute('data-state')
+  }
+
+  /** Accepts the first message request and lands in its chat. */
+  async acceptRequest(timeout = 30_000): Promise<void> {
+    const end = Date.now() + timeout
+    for (;;) {
+      await this.goto('requests')
+      if ((await this.page.getByTestId('request').count()) > 0) break
+      if (Date.now() > end) throw new Error('no message request arrived')
+      await this.page.waitForTimeout(300)
+    }
+    await this.page.getByTestId('accept-request').first().click()
+    await this.page.getByTestId('composer').waitFor()
+  }
+
+  /** The session id shown on the safety screen of the open chat. */
+  async sessionId(): Promise<string> {
+    await this.page.getByRole('link', { name: 'Safety number', exact: true }).click()
+    const id = await this.page.getByTestId('session-id').textContent({ timeout: 10_000 })
+    await this.page.goBack()
+    await this.page.getByTestId('composer').waitFor()
+    return id ?? ''
+  }
+
+  async screenshot(name: string): Promise<string> {
+    mkdirSync(ARTEFACTS, { recursive: true })
+    const path = join(ARTEFACTS, `${name}.png`)
+    await this.page.screenshot({ path, fullPage: true })
+    return path
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** axe-core's serious and critical violations on the page as it is now (axe's own source injected into the page). */
+export async function axeViolations(page: Page): Promise<{ id: string; impact: string; nodes: string[] }[]> {
+  const source = readFileSync(join(WEB_ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8')
+  await page.addScriptTag({ content: source })
+  const result = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: (o: object) => Promise<{ violations: unknown[] }> } }).axe
+    return axe.run({ resultTypes: ['violations'] })
+  })
+  return (result.violations as { id: string; impact: string; nodes: { target: string[] }[] }[])
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) }))
+}
