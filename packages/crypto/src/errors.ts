@@ -2,6 +2,7 @@
  * Every failure a caller may branch on is a named class with a stable `code`.
  * Messages carry counts and ids only, never key material or plaintext.
  */
+import type { GroupErrorCode } from './group/errors.ts'
 
 /** Every `code` a ParleyCryptoError carries: what a caller branches on. */
 export type CryptoErrorCode =
@@ -26,6 +27,7 @@ export type CryptoErrorCode =
   | 'UntrustedIdentity'
   | 'SealedSenderFailure'
   | 'RatchetFork'
+  | GroupErrorCode
 
 /** Base class of every error thrown by @parley/crypto. */
 export class ParleyCryptoError extends Error {
