@@ -38,6 +38,7 @@ export {
   StoreLockedError,
   UnknownFormatVersionError,
   UnsupportedBackendError,
+  WriteFailedError,
   WrongPassphraseError
 } from './errors.ts'
 export { type AbortOptions, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './kdf.ts'
@@ -45,7 +46,14 @@ export type { Entry, RandomSource } from './keys.ts'
 export { AtomicMemoryDatastore } from './memory.ts'
 export type { BasePassphraseOptions, PassphrasePrompt } from './passphrase.ts'
 export { PowerCutDatastore } from './power-cut.ts'
-export type { ProfileBatch, ProfileStore, ProfileStoreOptions, QueryOptions } from './profile-store.ts'
+export type {
+  CommitOptions,
+  Durability,
+  ProfileBatch,
+  ProfileStore,
+  ProfileStoreOptions,
+  QueryOptions
+} from './profile-store.ts'
 
 /** Where a profile lives: in memory (tests), in a LevelDB directory (Node) or in an IndexedDB database (browsers). */
 export type StoreLocation = { kind: 'memory' } | { kind: 'level'; path: string } | { kind: 'idb'; name: string }

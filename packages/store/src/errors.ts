@@ -17,6 +17,7 @@ export type StoreErrorCode =
   | 'UnsupportedBackend'
   | 'PowerCut'
   | 'StoreLocked'
+  | 'WriteFailed'
 
 /** Base class of every error thrown by @parley/store. */
 export class ParleyStoreError extends Error {
@@ -120,6 +121,18 @@ export class PowerCutError extends ParleyStoreError {
   static override readonly name = 'PowerCutError'
   constructor() {
     super('PowerCut', 'the power was cut: this write was never acknowledged')
+  }
+}
+
+/**
+ * An earlier backend write failed (disk full, I/O error): this store refuses every write after it until it is opened
+ * again. Writes queued behind a failed one may build on state that never reached the disk, so none of them lands.
+ * Reads still work and show what is on disk.
+ */
+export class WriteFailedError extends ParleyStoreError {
+  static override readonly name = 'WriteFailedError'
+  constructor() {
+    super('WriteFailed', 'an earlier write failed: the store refuses writes until it is opened again')
   }
 }
 

@@ -2,13 +2,15 @@
  * The browser backend: IndexedDB through datastore-idb for reads and queries, with writes on a second connection of
  * our own. datastore-idb's batch swallows transaction errors (a failed commit resolves as if it succeeded) and uses
  * the browser's default durability; here put, delete and batch are one readwrite transaction each with
- * `durability: 'strict'`, and resolve only on the transaction's `complete` event (reject on `error`/`abort`).
+ * `durability: 'strict'` (`'relaxed'` for a batch committed so), and resolve only on the transaction's `complete` event
+ * (reject on `error`/`abort`).
  * Browser entry only.
  */
 import { IDBDatastore } from 'datastore-idb'
 import type { Batch, Key } from 'interface-datastore'
 import { StoreClosedError } from './errors.ts'
 import type { AbortOptions } from './kdf.ts'
+import type { BackendCommitOptions } from './write-queue.ts'
 
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
 
@@ -75,7 +77,7 @@ export class DurableIdbDatastore extends IDBDatastore {
       delete: (key) => {
         ops?.push({ type: 'del', key: key.toString() })
       },
-      commit: async (options: AbortOptions = {}) => {
+      commit: async (options: BackendCommitOptions = {}) => {
         const pending = ops ?? []
         ops = undefined
         await this.#write(pending, options)
@@ -84,11 +86,12 @@ export class DurableIdbDatastore extends IDBDatastore {
   }
 
   /** One transaction for all `ops`, in order; resolves on `complete` (durably written), never earlier. */
-  async #write(ops: Op[], options: AbortOptions): Promise<void> {
+  async #write(ops: Op[], options: BackendCommitOptions): Promise<void> {
     options.signal?.throwIfAborted()
     const db = this.#writer
     if (db === undefined) throw new StoreClosedError('IndexedDB datastore')
-    const tx = db.transaction(this.#name, 'readwrite', { durability: 'strict' })
+    const durability = options.durability === 'relaxed' ? 'relaxed' : 'strict'
+    const tx = db.transaction(this.#name, 'readwrite', { durability })
     const done = new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve()
       tx.onerror = () => reject(tx.error)

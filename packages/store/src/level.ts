@@ -1,7 +1,8 @@
 /**
  * The Node on-disk backend: LevelDB through datastore-level, with every write synced. datastore-level writes with
  * LevelDB's default `sync: false`, which returns once the data is in the OS page cache: an acknowledged write could
- * vanish in a power cut. Here put, delete and batch pass `sync: true` (fsync before the promise resolves).
+ * vanish in a power cut. Here put, delete and batch pass `sync: true` (fsync before the promise resolves), except a
+ * batch committed with `durability: 'relaxed'`.
  * Node entry only (classic-level is a native addon).
  */
 import { LevelDatastore } from 'datastore-level'
@@ -9,10 +10,12 @@ import type { Batch, Key } from 'interface-datastore'
 import { DeleteFailedError, OpenFailedError, PutFailedError } from 'interface-store'
 import { StoreLockedError } from './errors.ts'
 import type { AbortOptions } from './kdf.ts'
+import type { BackendCommitOptions } from './write-queue.ts'
 
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
 
 const SYNC = { sync: true } as const
+const RELAXED = { sync: false } as const
 
 /** LevelDatastore whose writes resolve only after LevelDB synced them to disk. Batches are atomic (LevelDB WAL). */
 export class DurableLevelDatastore extends LevelDatastore {
@@ -55,12 +58,13 @@ export class DurableLevelDatastore extends LevelDatastore {
       delete: (key) => {
         ops?.push({ type: 'del', key: key.toString() })
       },
-      commit: async (options: AbortOptions = {}) => {
+      commit: async (options: BackendCommitOptions = {}) => {
         options.signal?.throwIfAborted()
         const pending = ops ?? []
         ops = undefined
         try {
-          await this.db.batch(pending, SYNC)
+          // A relaxed batch skips its own fsync: it reaches the disk with the next synced write (write-queue.ts).
+          await this.db.batch(pending, options.durability === 'relaxed' ? RELAXED : SYNC)
         } catch (err) {
           throw new PutFailedError(String(err))
         }

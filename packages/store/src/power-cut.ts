@@ -7,6 +7,7 @@ import { type Batch, type Datastore, Key, type KeyQuery, type Pair, type Query }
 import { PowerCutError } from './errors.ts'
 import type { AbortOptions } from './kdf.ts'
 import { AtomicMemoryDatastore } from './memory.ts'
+import type { BackendCommitOptions } from './write-queue.ts'
 
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'delete'; key: string }
 
@@ -26,7 +27,8 @@ interface Waiter {
  * every later call throws it.
  *
  * The model is the contract the Parley backends keep (LevelDB `sync: true`, IndexedDB `durability: 'strict'`):
- * resolved means on disk, and an atomic batch lands whole or not at all. It does not model torn single records,
+ * resolved means on disk, and an atomic batch lands whole or not at all. A batch committed with `durability:
+ * 'relaxed'` resolves at once and enters the image with the next synced write (lost if the power goes first). It does not model torn single records,
  * reordering by the disk, or lying disks.
  */
 export class PowerCutDatastore extends BaseDatastore {
@@ -34,6 +36,8 @@ export class PowerCutDatastore extends BaseDatastore {
   #inner: Datastore
   readonly #durable = new Map<string, Uint8Array>()
   #waiters: Waiter[] | undefined
+  /** Relaxed batches applied to the wrapped store, waiting for the next sync to enter the durable image. */
+  #relaxed: Op[] = []
   #cut = false
 
   /** A power-cut wrapper around a fresh, empty in-memory datastore. Use `wrap()` for a store that holds data. */
@@ -135,11 +139,17 @@ export class PowerCutDatastore extends BaseDatastore {
         ops?.push({ type: 'delete', key: key.toString() })
         inner.delete(key)
       },
-      commit: async (options: AbortOptions = {}) => {
+      commit: async (options: BackendCommitOptions = {}) => {
         this.#assertPowered()
         const pending = ops ?? []
         ops = undefined
         await inner.commit(options)
+        if (options.durability === 'relaxed') {
+          // Readable now, durable only with the next synced write: a cut before that loses it (whole).
+          this.#assertPowered()
+          this.#relaxed.push(...pending)
+          return
+        }
         await this.#syncPoint()
         this.#apply(pending)
       }
@@ -182,9 +192,12 @@ export class PowerCutDatastore extends BaseDatastore {
   }
 
   #apply(ops: Op[]): void {
-    // Runs synchronously after the sync point: the whole batch enters the image in one step.
+    // Runs synchronously after the sync point: the whole batch enters the image in one step, after the relaxed
+    // batches written before it (a sync flushes what the log holds).
     this.#assertPowered()
-    for (const op of ops) {
+    const relaxed = this.#relaxed
+    this.#relaxed = []
+    for (const op of [...relaxed, ...ops]) {
       if (op.type === 'put') this.#durable.set(op.key, op.value)
       else this.#durable.delete(op.key)
     }

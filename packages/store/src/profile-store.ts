@@ -5,43 +5,22 @@
 import { type Datastore, Key } from 'interface-datastore'
 import { fromString as utf8 } from 'uint8arrays'
 import {
-  DATA_KEY_BYTES,
-  FORMAT_VERSION,
   HEADER_KEY,
   MAX_BATCH_BYTES,
   MAX_BATCH_OPERATIONS,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
-  NAMESPACE_PATTERN,
-  NONCE_BYTES,
-  SALT_BYTES
+  NAMESPACE_PATTERN
 } from './constants.ts'
-import {
-  CorruptRecordError,
-  InvalidParameterError,
-  PassphraseRequiredError,
-  ProfileNotFoundError,
-  RecordTooLargeError,
-  StoreClosedError
-} from './errors.ts'
-import { decodeHeader, encodeHeader, type Header } from './header.ts'
-import {
-  type AbortOptions,
-  checkScryptParams,
-  DEFAULT_SCRYPT_PARAMS,
-  type ScryptFunction,
-  TEST_SCRYPT_PARAMS
-} from './kdf.ts'
-import {
-  defaultRandom,
-  deriveKek,
-  type Entry,
-  ProfileKeys,
-  type RandomSource,
-  unwrapDataKey,
-  wrapDataKey
-} from './keys.ts'
+import { CorruptRecordError, InvalidParameterError, RecordTooLargeError, StoreClosedError } from './errors.ts'
+import { encodeHeader } from './header.ts'
+import type { AbortOptions, ScryptFunction } from './kdf.ts'
+import { defaultRandom, type Entry, ProfileKeys, type RandomSource } from './keys.ts'
 import type { RecordCrypto } from './record-crypto.ts'
+import { checkPassphrase, getOrUndefined, newHeader, unlock, unlockOrCreate } from './unlock.ts'
+import { type Durability, type SealedWrite, WriteQueue } from './write-queue.ts'
+
+export type { Durability } from './write-queue.ts'
 
 /**
  * What an entry point binds for its platform: scrypt (node:crypto or @noble/hashes) and the record primitives
@@ -89,11 +68,22 @@ export interface ProfileBatch<N extends string = string> {
   delete(namespace: N, key: string): void
   /**
    * Encrypts and writes every queued operation in one atomic backend batch, in order (a later operation on the same
-   * key wins). Resolves only once the batch is durable (LevelDB fsync, IndexedDB strict `complete`).
-   * The signal can stop the commit until the batch is handed to the backend; after that the commit runs to the end,
-   * so a rejection always means nothing was written.
+   * key wins). Resolves only once the batch is durable (LevelDB fsync, IndexedDB strict `complete`), or with
+   * `durability: 'relaxed'` once it is applied (see Durability). The signal can stop the commit until the batch is
+   * handed to the backend; after that the commit runs to the end, so a rejection always means nothing was written.
    */
-  commit(options?: AbortOptions): Promise<void>
+  commit(options?: CommitOptions): Promise<void>
+}
+
+/** Options of ProfileBatch.commit(). */
+export interface CommitOptions extends AbortOptions {
+  /** 'strict' (default) or 'relaxed': see Durability. */
+  durability?: Durability
+  /**
+   * Runs synchronously once the batch is sealed and has its place in the write order: every write committed later
+   * lands with it or after it (see write-queue.ts, early lock release). Not called if the commit fails before.
+   */
+  onQueued?: () => void
 }
 
 /** An open, unlocked profile. Keys are strings, values bytes; every write is durable when its promise resolves. */
@@ -131,25 +121,6 @@ type Op =
   | { type: 'put'; namespace: string; key: string; value: Uint8Array }
   | { type: 'delete'; namespace: string; key: string }
 
-function isNotFound(err: unknown): boolean {
-  return (err as { name?: unknown } | null)?.name === 'NotFoundError'
-}
-
-async function getOrUndefined(backend: Datastore, key: Key, options: AbortOptions): Promise<Uint8Array | undefined> {
-  try {
-    return await backend.get(key, options)
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
-  }
-}
-
-function checkPassphrase(passphrase: unknown, parameter: string): asserts passphrase is string {
-  if (typeof passphrase !== 'string') throw new InvalidParameterError(parameter, 'a string')
-  if (passphrase.length === 0) throw new PassphraseRequiredError(`${parameter} was empty`)
-  if (!passphrase.isWellFormed()) throw new InvalidParameterError(parameter, 'well-formed Unicode')
-}
-
 function checkKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') throw new InvalidParameterError('key', 'a string')
   // A lone surrogate would be encoded as U+FFFD: two different keys would then share one record.
@@ -161,46 +132,6 @@ function checkKey(key: unknown): asserts key is string {
 function checkValue(value: unknown): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) throw new InvalidParameterError('value', 'a Uint8Array')
   if (value.length > MAX_VALUE_BYTES) throw new RecordTooLargeError('value (bytes)', value.length, MAX_VALUE_BYTES)
-}
-
-async function newHeader(
-  scrypt: ScryptFunction,
-  passphrase: string,
-  dataKey: Uint8Array,
-  random: RandomSource,
-  allowWeak: boolean,
-  options: AbortOptions
-): Promise<Header> {
-  const kdf = allowWeak ? TEST_SCRYPT_PARAMS : DEFAULT_SCRYPT_PARAMS
-  const salt = random(SALT_BYTES)
-  const nonce = random(NONCE_BYTES)
-  if (salt.length !== SALT_BYTES || nonce.length !== NONCE_BYTES) {
-    throw new InvalidParameterError('random', 'a source returning the requested length')
-  }
-  const kek = await deriveKek(scrypt, passphrase, salt, kdf, options)
-  const partial = { version: FORMAT_VERSION, kdf, salt, nonce }
-  return { ...partial, wrappedKey: await wrapDataKey(kek, dataKey, partial) }
-}
-
-/** Reads the header and unwraps the data key with `passphrase`. The caller zeroes the returned key. */
-async function unlock(
-  scrypt: ScryptFunction,
-  backend: Datastore,
-  passphrase: string,
-  allowWeak: boolean,
-  options: AbortOptions
-): Promise<Uint8Array | undefined> {
-  const raw = await getOrUndefined(backend, new Key(HEADER_KEY), options)
-  if (raw === undefined) return undefined
-  const header = decodeHeader(raw)
-  checkScryptParams(header.kdf, allowWeak)
-  const kek = await deriveKek(scrypt, passphrase, header.salt, header.kdf, options)
-  return unwrapDataKey(kek, header)
-}
-
-async function hasAnyRecord(backend: Datastore, options: AbortOptions): Promise<boolean> {
-  for await (const _ of backend.queryKeys({ limit: 1 }, options)) return true
-  return false
 }
 
 /**
@@ -228,26 +159,12 @@ export async function openProfileStore<N extends string>(
     }
   }
 
-  let dataKey = await unlock(scrypt, backend, passphrase, allowWeak, { signal })
-  if (dataKey === undefined) {
-    if (options.create !== true) throw new ProfileNotFoundError()
-    // Records without a header are a profile whose header was lost: a new header would hide them, not recover them.
-    if (await hasAnyRecord(backend, { signal })) {
-      throw new CorruptRecordError('header', 'missing, but the store holds records')
-    }
-    dataKey = random(DATA_KEY_BYTES).slice()
-    if (dataKey.length !== DATA_KEY_BYTES) {
-      throw new InvalidParameterError('random', 'a source returning the requested length')
-    }
-    try {
-      const header = await newHeader(scrypt, passphrase, dataKey, random, allowWeak, { signal })
-      signal?.throwIfAborted()
-      await backend.put(new Key(HEADER_KEY), encodeHeader(header))
-    } catch (err) {
-      dataKey.fill(0)
-      throw err
-    }
-  }
+  const dataKey = await unlockOrCreate(scrypt, backend, passphrase, {
+    create: options.create === true,
+    random,
+    allowWeak,
+    signal
+  })
   let keys: ProfileKeys
   try {
     keys = await ProfileKeys.fromDataKey(platform.records, dataKey, random, platform.maxCachedRecordNames)
@@ -266,13 +183,8 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
   readonly #random: RandomSource
   readonly #allowWeak: boolean
   readonly #running = new Set<Promise<unknown>>()
-  /** Writes waiting for the next backend batch, and whether one is being committed (see #write). */
-  #queued: Array<{
-    sealed: ReadonlyArray<{ key: Key; record?: Uint8Array | undefined }>
-    resolve: () => void
-    reject: (e: unknown) => void
-  }> = []
-  #writing = false
+  /** Every write goes through it, in order: group commit, durability, fail-stop (write-queue.ts). */
+  readonly #writes: WriteQueue
   #closed = false
 
   constructor(
@@ -285,6 +197,7 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
   ) {
     this.#scrypt = scrypt
     this.#backend = backend
+    this.#writes = new WriteQueue(backend)
     this.#keys = keys
     this.namespaces = Object.freeze([...namespaces])
     this.#allowed = new Set(namespaces)
@@ -310,7 +223,7 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
       const record = await this.#keys.seal(storageKey, key, value)
       options.signal?.throwIfAborted()
       // No signal past this point: an abort mid-write could not undo the write, only misreport it.
-      await this.#backend.put(new Key(storageKey), record)
+      await this.#writes.write([{ key: new Key(storageKey), record }], 'strict')
     })
   }
 
@@ -319,7 +232,7 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
     return this.#track(async () => {
       const storageKey = await this.#keys.storageKey(namespace, key)
       options.signal?.throwIfAborted()
-      await this.#backend.delete(new Key(storageKey))
+      await this.#writes.write([{ key: new Key(storageKey) }], 'strict')
     })
   }
 
@@ -388,7 +301,7 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
         this.#check(namespace, key)
         list.push({ type: 'delete', namespace, key })
       },
-      commit: (options: AbortOptions = {}) => {
+      commit: (options: CommitOptions = {}) => {
         if (ops === undefined) return Promise.reject(new StoreClosedError('batch (already committed)'))
         const pending = ops
         ops = undefined
@@ -397,9 +310,14 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
     }
   }
 
-  async #commit(ops: Op[], options: AbortOptions): Promise<void> {
+  async #commit(ops: Op[], options: CommitOptions): Promise<void> {
     options.signal?.throwIfAborted()
-    const sealed: Array<{ key: Key; record?: Uint8Array }> = []
+    const { durability = 'strict' } = options
+    if (durability !== 'strict' && durability !== 'relaxed') {
+      throw new InvalidParameterError('durability', "'strict' or 'relaxed'")
+    }
+    this.#writes.check()
+    const sealed: SealedWrite[] = []
     for (const op of ops) {
       const storageKey = await this.#keys.storageKey(op.namespace, op.key)
       const record = op.type === 'put' ? await this.#keys.seal(storageKey, op.key, op.value) : undefined
@@ -407,42 +325,7 @@ class EncryptedProfileStore<N extends string> implements ProfileStore<N> {
       options.signal?.throwIfAborted()
     }
     // From here the backend owns the outcome: no signal, so resolve/reject always tells the truth.
-    await this.#write(sealed)
-  }
-
-  /**
-   * Group commit: one backend batch (one fsync on LevelDB) at a time; every write sealed while it is in flight joins
-   * the next one, in the order it arrived. A burst of N durable writes then costs a few syncs instead of N, and each
-   * caller still resolves only once its own write is on disk. Writes stay atomic: a caller's records land in one
-   * backend batch, whole, with others' whole writes beside them.
-   */
-  #write(sealed: ReadonlyArray<{ key: Key; record?: Uint8Array | undefined }>): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#queued.push({ sealed, resolve, reject })
-      if (!this.#writing) void this.#drain()
-    })
-  }
-
-  async #drain(): Promise<void> {
-    this.#writing = true
-    while (this.#queued.length > 0) {
-      const group = this.#queued
-      this.#queued = []
-      const batch = this.#backend.batch()
-      for (const w of group) {
-        for (const { key, record } of w.sealed) {
-          if (record === undefined) batch.delete(key)
-          else batch.put(key, record)
-        }
-      }
-      try {
-        await batch.commit()
-        for (const w of group) w.resolve()
-      } catch (e) {
-        for (const w of group) w.reject(e)
-      }
-    }
-    this.#writing = false
+    await this.#writes.write(sealed, durability, options.onQueued)
   }
 
   async changePassphrase(current: string, next: string, options: AbortOptions = {}): Promise<void> {

@@ -22,6 +22,7 @@ const {
   RecordTooLargeError,
   StoreClosedError,
   UnknownFormatVersionError,
+  WriteFailedError,
   WrongPassphraseError
 } = await loadEntry()
 
@@ -390,7 +391,9 @@ describe('batches', () => {
     for (let i = 0; i < 20; i++) expect(await store.get('history', `j${i}`)).toEqual(text(`w${i}`))
   })
 
-  it('a batch whose backend commit fails writes nothing', async () => {
+  it('a batch whose backend commit fails writes nothing; the writes queued behind it and every later write are refused as WriteFailedError (fail-stop), reads still work', async () => {
+    let full = false
+    let release: (() => void) | undefined
     class FailingCommit extends AtomicMemoryDatastore {
       override batch() {
         const inner = super.batch()
@@ -398,6 +401,9 @@ describe('batches', () => {
           put: inner.put,
           delete: inner.delete,
           commit: async () => {
+            if (!full) return inner.commit()
+            // Held like a slow fsync, so that other writes queue behind it, then the disk is full.
+            await new Promise<void>((r) => (release = r))
             throw new Error('disk full')
           }
         }
@@ -407,12 +413,82 @@ describe('batches', () => {
     const store = await createProfileStore(backend, PASS, { ...FAST, create: true })
     await store.put('history', 'kept', text('k'))
     const before = await dump(backend)
+    full = true
     const batch = store.batch()
     batch.put('history', 'a', text('A'))
     batch.delete('history', 'kept')
-    await expect(batch.commit()).rejects.toThrow('disk full')
+    const failing = batch.commit()
+    while (release === undefined) await new Promise((r) => setTimeout(r, 1))
+    // Queued while the failing batch is in flight: it may build on it, so it must not land either.
+    let queued = false
+    const behind = store.batch()
+    behind.put('history', 'b', text('B'))
+    const refused = behind.commit({ onQueued: () => (queued = true) })
+    await new Promise((r) => setTimeout(r, 5))
+    expect(queued).toBe(true)
+    release()
+    await expect(failing).rejects.toThrow('disk full')
+    await expect(refused).rejects.toBeInstanceOf(WriteFailedError)
+    await expect(store.put('history', 'c', text('C'))).rejects.toMatchObject({ code: 'WriteFailed' })
+    await expect(store.delete('history', 'kept')).rejects.toBeInstanceOf(WriteFailedError)
     expect(await dump(backend)).toEqual(before)
     expect(await store.get('history', 'kept')).toEqual(text('k'))
+  })
+
+  it('onQueued runs once the batch has its place in the write order, before it is durable; a batch committed after that lands in the same backend commit or a later one', async () => {
+    const order: string[] = []
+    let release: (() => void) | undefined
+    let hold = false
+    class SlowCommit extends AtomicMemoryDatastore {
+      override batch() {
+        const inner = super.batch()
+        const keys: string[] = []
+        return {
+          put: (key: Key, value: Uint8Array) => {
+            keys.push(key.toString())
+            inner.put(key, value)
+          },
+          delete: inner.delete,
+          commit: async () => {
+            order.push(`commit of ${keys.length}`)
+            if (hold) await new Promise<void>((r) => (release = r))
+            await inner.commit()
+          }
+        }
+      }
+    }
+    const store = await createProfileStore(new SlowCommit(), PASS, { ...FAST, create: true })
+    hold = true
+    const first = store.batch()
+    first.put('sessions', 'alice', text('v1'))
+    let firstDurable = false
+    const firstDone = first.commit({ onQueued: () => order.push('first queued') }).then(() => (firstDurable = true))
+    while (release === undefined) await new Promise((r) => setTimeout(r, 1))
+    expect(order).toEqual(['first queued', 'commit of 1'])
+    expect(firstDurable).toBe(false)
+    hold = false
+    // The next read-modify-write may start now; its write can only land after the first one.
+    const second = store.batch()
+    second.put('sessions', 'alice', text('v2'))
+    second.put('sessions', 'bob', text('b'))
+    const secondDone = second.commit({ onQueued: () => order.push('second queued') })
+    await new Promise((r) => setTimeout(r, 5))
+    expect(order).toEqual(['first queued', 'commit of 1', 'second queued'])
+    release()
+    await Promise.all([firstDone, secondDone])
+    expect(order).toEqual(['first queued', 'commit of 1', 'second queued', 'commit of 2'])
+    expect(await store.get('sessions', 'alice')).toEqual(text('v2'))
+  })
+
+  it("a relaxed batch is readable once its commit resolves; durability is 'strict' or 'relaxed', anything else is InvalidParameterError", async () => {
+    const { store } = await freshProfile()
+    const b = store.batch()
+    b.put('history', 'x', text('1'))
+    await expect(b.commit({ durability: 'lazy' as never })).rejects.toBeInstanceOf(InvalidParameterError)
+    const ok = store.batch()
+    ok.put('history', 'x', text('1'))
+    await ok.commit({ durability: 'relaxed' })
+    expect(await store.get('history', 'x')).toEqual(text('1'))
   })
 
   it('a batch is single use; a value changed after put() is not what gets written', async () => {
