@@ -85,12 +85,10 @@ export class Session extends EventTarget {
       await backend.close()
       throw e
     }
-    const network: Record<string, unknown> = { bootstrap: config.relays }
-    // Relays advertise the STUN/TURN servers their operators run; never third-party STUN by default.
-    network.iceServers = config.iceServers
     const messenger = await createMessenger({
       store,
-      network,
+      // Relays advertise the STUN/TURN servers their operators run; never third-party STUN by default.
+      network: { bootstrap: config.relays, iceServers: config.iceServers },
       mailbox: { relays: config.relays }
     })
     const s = new Session(messenger, store, backend, config)
@@ -231,7 +229,7 @@ export class Session extends EventTarget {
     const names = new Map((await this.contacts()).map((c) => [c.identity, c.name]))
     if (typeof m.diagnostics === 'function') {
       const d = await m.diagnostics()
-      return { ...d, contacts: d.contacts.map((c) => ({ ...c, name: c.name ?? names.get(c.identity) })) }
+      return { ...d, contacts: d.contacts.map((c) => ({ ...c, name: c.name || names.get(c.identity) })) }
     }
     const relays = this.relayStatus()
     const contacts = [...names].map(([identity, name]) => {

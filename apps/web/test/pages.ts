@@ -52,11 +52,14 @@ export function ensureBuilt(): void {
 }
 
 export interface WebRelay {
+  /** The running relay (a new object after restart()). */
   relay: Relay
   /** The page's URL (the relay's HTTP server). */
   url: string
   /** The relay's ws:// multiaddr with /p2p/. */
   address: string
+  /** Stops the relay (keeping its data: key, mailboxes, DHT records) and starts it again on the same ports. */
+  restart(options?: { downMs?: number; whileDown?: () => Promise<void> }): Promise<void>
   stop(): Promise<void>
 }
 
@@ -70,27 +73,32 @@ export async function startWebRelay(options: { listen?: string[]; host?: string 
   const web = join(dir, 'web')
   cpSync(DIST, web, { recursive: true })
   const host = options.host ?? '127.0.0.1'
-  const relay = await createRelay({
-    dataDir: join(dir, 'relay'),
-    listen: options.listen ?? [`/ip4/${host}/tcp/0/ws`],
-    http: { host, port: 0 },
-    webDir: web,
-    logSink: () => {}
-  })
-  const address = relay.multiaddrs.map(String).find((a) => a.includes('/ws/p2p/'))
+  const start = (listen: string[], port: number) =>
+    createRelay({ dataDir: join(dir, 'relay'), listen, http: { host, port }, webDir: web, logSink: () => {} })
+  const first = await start(options.listen ?? [`/ip4/${host}/tcp/0/ws`], 0)
+  const address = first.multiaddrs.map(String).find((a) => a.includes('/ws/p2p/'))
   if (address === undefined) throw new Error('the relay has no WebSocket address')
-  const url = `${relay.httpUrl}/`
+  const url = `${first.httpUrl}/`
   const own = await fetch(`${url}parley.json`).catch(() => undefined)
   if (own?.ok !== true) writeFileSync(join(web, 'parley.json'), JSON.stringify({ relays: [address], iceServers: [] }))
-  return {
-    relay,
+  const listening = first.multiaddrs.map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''))
+  const httpPort = Number(new URL(url).port)
+  const handle: WebRelay = {
+    relay: first,
     url,
     address,
+    restart: async ({ downMs = 0, whileDown } = {}) => {
+      await handle.relay.stop()
+      await whileDown?.()
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs))
+      handle.relay = await start(listening, httpPort)
+    },
     stop: async () => {
-      await relay.stop().catch(() => {})
+      await handle.relay.stop().catch(() => {})
       await rm(dir, { recursive: true, force: true })
     }
   }
+  return handle
 }
 
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
