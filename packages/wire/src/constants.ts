@@ -161,3 +161,31 @@ export const CONTEXT_MAILBOX_REGISTRATION = 'Parley/v1/mailbox-registration'
 export const CONTEXT_MAILBOX_AUTH = 'Parley/v1/mailbox-auth'
 /** Domain separation of mailbox ids: SHA-256(context ‖ 0x00 ‖ identity key). */
 export const CONTEXT_MAILBOX_ID = 'Parley/v1/mailbox-id'
+
+// ---- Groups (group.ts: gossip envelopes, group application messages, group control over E2EE, group sync) ----
+/** Largest group envelope on a gossipsub topic: one MLS message (see @parley/crypto MAX_MLS_MESSAGE_BYTES) and framing. */
+export const MAX_GROUP_ENVELOPE_BYTES = 512 * 1024 + 64
+/** Largest group text, UTF-8 bytes (as a direct text). */
+export const MAX_GROUP_TEXT_BYTES = MAX_TEXT_BYTES
+/** Largest encoded group application message (the MLS plaintext): a text and its header. */
+export const MAX_GROUP_APP_BYTES = MAX_GROUP_TEXT_BYTES + 128
+/** Length of a group id (@parley/crypto GROUP_ID_BYTES). */
+export const GROUP_ID_WIRE_BYTES = 16
+/** Length of a group control request id (random). */
+export const GROUP_REQUEST_ID_BYTES = 16
+/** A Welcome and its ratchet tree travel in parts of at most this many bytes, each one E2EE payload. */
+export const GROUP_CONTROL_CHUNK_BYTES = 160 * 1024
+/** Most parts of one group control transfer (a full group's Welcome and tree are about 300 KiB with X-Wing keys). */
+export const MAX_GROUP_CONTROL_PARTS = 8
+/** Largest group control message (one part and its header). */
+export const MAX_GROUP_CONTROL_BYTES = GROUP_CONTROL_CHUNK_BYTES + 1024
+/** Largest reassembled group control transfer (Welcome, tree, topic). */
+export const MAX_GROUP_TRANSFER_BYTES = GROUP_CONTROL_CHUNK_BYTES * MAX_GROUP_CONTROL_PARTS
+/** Length of a group topic id (hash of the MLS exporter topic secret). */
+export const GROUP_TOPIC_ID_BYTES = 32
+/** Most envelopes one group sync answer carries. */
+export const MAX_GROUP_SYNC_ENVELOPES = 256
+/** Largest group sync answer. */
+export const MAX_GROUP_SYNC_RESPONSE_BYTES = 4 * 1024 * 1024
+/** Largest group sync request. */
+export const MAX_GROUP_SYNC_REQUEST_BYTES = 256

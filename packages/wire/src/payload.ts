@@ -13,6 +13,7 @@
  *   bytes call_signal = 8;   // kind CALL_SIGNAL: opaque to us (owned by @parley/calls), 1..MAX_CALL_SIGNAL_BYTES
  *   bytes deposit_token = 9; // kind DEPOSIT_TOKEN: 32 bytes that let the receiver deposit at the sender's mailboxes
  *   Resend resend = 10;      // kind RESEND
+ *   bytes group_control = 11; // kind GROUP_CONTROL (= 7): a GroupControl (group.ts), 1..MAX_GROUP_CONTROL_BYTES
  * }
  * message Resend {                   // "send these again": a gap that did not fill, or a message we could not open
  *   repeated uint64 sender_seqs = 1; // text sequence numbers of the receiver's missing messages
@@ -32,6 +33,7 @@
 import {
   DEPOSIT_TOKEN_BYTES,
   MAX_CALL_SIGNAL_BYTES,
+  MAX_GROUP_CONTROL_BYTES,
   MAX_PAYLOAD_BYTES,
   MAX_RECEIPT_MESSAGE_IDS,
   MAX_RESEND_ITEMS,
@@ -44,7 +46,7 @@ import { defineSchema, encodeMessage, fixedBytes, type Infer } from './protobuf.
 import { checkVersion, decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 /** What kind of message a payload is. */
-export type PayloadKind = 'text' | 'receipt' | 'typing' | 'call-signal' | 'deposit-token' | 'resend'
+export type PayloadKind = 'text' | 'receipt' | 'typing' | 'call-signal' | 'deposit-token' | 'resend' | 'group-control'
 
 /** Delivery or read receipt for one or more messages of the same conversation. */
 export interface Receipt {
@@ -85,6 +87,7 @@ export type Payload = PayloadHeader &
     | { readonly kind: 'call-signal'; readonly callSignal: Uint8Array }
     | { readonly kind: 'deposit-token'; readonly depositToken: Uint8Array }
     | { readonly kind: 'resend'; readonly resend: Resend }
+    | { readonly kind: 'group-control'; readonly groupControl: Uint8Array }
   )
 
 /** What a sender supplies: the version is always ours. */
@@ -95,6 +98,7 @@ export type PayloadInit = Omit<PayloadHeader, 'version'> & { readonly version?: 
     | { readonly kind: 'call-signal'; readonly callSignal: Uint8Array }
     | { readonly kind: 'deposit-token'; readonly depositToken: Uint8Array }
     | { readonly kind: 'resend'; readonly resend: Resend }
+    | { readonly kind: 'group-control'; readonly groupControl: Uint8Array }
   )
 
 const RECEIPT_SCHEMA = defineSchema({
@@ -144,7 +148,7 @@ export const PAYLOAD_SCHEMA = defineSchema({
       name: 'kind',
       type: {
         kind: 'enum',
-        values: { text: 1, receipt: 2, typing: 3, 'call-signal': 4, 'deposit-token': 5, resend: 6 }
+        values: { text: 1, receipt: 2, typing: 3, 'call-signal': 4, 'deposit-token': 5, resend: 6, 'group-control': 7 }
       },
       rule: 'required'
     },
@@ -180,19 +184,29 @@ export const PAYLOAD_SCHEMA = defineSchema({
       name: 'resend',
       type: { kind: 'message', schema: RESEND_SCHEMA, maxLength: RESEND_SCHEMA.maxBytes },
       rule: 'optional'
+    },
+    {
+      no: 11,
+      name: 'groupControl',
+      type: { kind: 'bytes', minLength: 1, maxLength: MAX_GROUP_CONTROL_BYTES },
+      rule: 'optional'
     }
   ]
 })
 
 type RawPayload = Infer<typeof PAYLOAD_SCHEMA>
 
-const BODY_OF: Record<PayloadKind, 'text' | 'receipt' | 'typing' | 'callSignal' | 'depositToken' | 'resend'> = {
+const BODY_OF: Record<
+  PayloadKind,
+  'text' | 'receipt' | 'typing' | 'callSignal' | 'depositToken' | 'resend' | 'groupControl'
+> = {
   text: 'text',
   receipt: 'receipt',
   typing: 'typing',
   'call-signal': 'callSignal',
   'deposit-token': 'depositToken',
-  resend: 'resend'
+  resend: 'resend',
+  'group-control': 'groupControl'
 }
 
 /** Encodes a payload (unpadded); InvalidParameterError when a field breaks its limit. */
@@ -208,7 +222,8 @@ export function encodePayload(payload: PayloadInit): Uint8Array {
     typing: undefined,
     callSignal: undefined,
     depositToken: undefined,
-    resend: undefined
+    resend: undefined,
+    groupControl: undefined
   }
   switch (payload.kind) {
     case 'text':
@@ -237,6 +252,9 @@ export function encodePayload(payload: PayloadInit): Uint8Array {
       raw.resend = payload.resend
       break
     }
+    case 'group-control':
+      raw.groupControl = payload.groupControl
+      break
     default:
       throw new InvalidParameterError('Payload.kind', 'text, receipt, typing, call-signal, deposit-token or resend')
   }
@@ -270,6 +288,8 @@ export function decodePayload(bytes: Uint8Array): Payload {
       if (n === 0 || n > MAX_RESEND_ITEMS) throw new InvalidValueError('Payload', 'resend', 'names 0 or too many items')
       return { ...header, kind: 'resend', resend: raw.resend! }
     }
+    case 'group-control':
+      return { ...header, kind: 'group-control', groupControl: raw.groupControl! }
   }
 }
 
