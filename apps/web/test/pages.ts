@@ -3,7 +3,7 @@
  * relay, launch Debian's Chromium, and drive the real UI through its labels and data-testids.
  */
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -40,15 +40,41 @@ function newest(path: string): number {
   return Math.max(0, ...readdirSync(path).map((e) => newest(join(path, e))))
 }
 
-/** Builds apps/web unless dist is at least as new as every source. */
-export function ensureBuilt(): void {
+const BUILD_LOCK = join(WEB_ROOT, '.build-lock')
+/** A build lock older than this was left by a killed process. */
+const STALE_BUILD_LOCK_MS = 180_000
+
+function fresh(): boolean {
   const index = join(DIST, 'index.html')
   const built = existsSync(index) ? statSync(index).mtimeMs : 0
-  if (built >= Math.max(...SOURCES.map(newest))) return
-  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
-    cwd: WEB_ROOT,
-    stdio: 'inherit'
-  })
+  return built >= Math.max(...SOURCES.map(newest))
+}
+
+/**
+ * Builds apps/web unless dist is at least as new as every source. Test files run in parallel processes: one builds
+ * (under a directory lock) while the others wait, so nobody copies a half-written dist.
+ */
+export async function ensureBuilt(): Promise<void> {
+  if (fresh()) return
+  for (;;) {
+    try {
+      mkdirSync(BUILD_LOCK)
+      break
+    } catch {
+      const age = Date.now() - (statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now())
+      if (age > STALE_BUILD_LOCK_MS) rmSync(BUILD_LOCK, { recursive: true, force: true })
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  }
+  try {
+    if (fresh()) return
+    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+      cwd: WEB_ROOT,
+      stdio: 'inherit'
+    })
+  } finally {
+    rmSync(BUILD_LOCK, { recursive: true, force: true })
+  }
 }
 
 export interface WebRelay {
@@ -68,7 +94,7 @@ export interface WebRelay {
  * its `/parley.json` (the relay's own endpoint when it has one, else a static file written into the copy).
  */
 export async function startWebRelay(options: { listen?: string[]; host?: string } = {}): Promise<WebRelay> {
-  ensureBuilt()
+  await ensureBuilt()
   const dir = await mkdtemp(join(tmpdir(), 'parley-web-test-'))
   const web = join(dir, 'web')
   cpSync(DIST, web, { recursive: true })
