@@ -12,11 +12,15 @@ export {
   DEFAULT_LOOKUP_TIMEOUT,
   DEFAULT_PROTOCOL_PREFIX,
   DEFAULT_REPUBLISH_INTERVAL,
+  DIRECT_RETRY_MS,
+  DIRECT_WAIT_MS,
   MAILBOX_PREKEY_BATCH,
   MAILBOX_RELAY_TARGET,
   MAX_BYTES_PER_REQUEST,
   MAX_CONTROL_QUEUE,
   MAX_DEPOSIT_RELAYS,
+  MAX_DIAGNOSTICS_CONTACTS,
+  MAX_DIRECT_FAILURES_TRACKED,
   MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
   MAX_INBOUND_DM_STREAMS_PER_PEER,
   MAX_INBOUND_SESSION_STREAMS_PER_PEER,
@@ -27,10 +31,17 @@ export {
   MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE,
   MAX_REQUEST_BYTES,
   MAX_TEXT_BYTES,
+  MAX_UNREACHABLE_REASON_CHARS,
   ONE_TIME_PREKEY_TARGET,
   RECORD_LIFETIME_MS,
   SESSION_WINDOW
 } from './constants.ts'
+export type {
+  ContactConnection,
+  ContactDiagnostics,
+  Diagnostics,
+  RelayDiagnostics
+} from './diagnostics.ts'
 export {
   ContactNotFoundError,
   IdentityChangedError,
@@ -45,6 +56,6 @@ export {
 } from './errors.ts'
 export type { MessengerEvents } from './events.ts'
 export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
-export type { CallSignals } from './signals.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'
 export type { MessageRequest, RequestLimits } from './requests.ts'
+export type { CallSignals } from './signals.ts'

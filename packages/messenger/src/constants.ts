@@ -90,3 +90,18 @@ export const MAX_CACHED_FLOORS = 10_000
 export const MAX_RESEND_ASKS = 3
 /** The most identities that may claim one device key through mailboxes (newest kept). */
 export const MAX_DEVICE_CLAIMS = 4
+
+// ---- Direct connections and diagnostics (direct.ts, diagnostics.ts) ----
+/**
+ * How long a new session stream waits for an upgrade of a relayed connection to direct WebRTC before it opens on the
+ * relayed one (it moves to the direct connection when that opens). Browser↔browser upgrades take ≈ 0.3 s here.
+ */
+export const DIRECT_WAIT_MS = 2_000
+/** After an upgrade to a peer failed, no new attempt for this long (the relayed connection and mailbox still work). */
+export const DIRECT_RETRY_MS = 30_000
+/** Peers whose last failed upgrade is remembered (the oldest is forgotten first). */
+export const MAX_DIRECT_FAILURES_TRACKED = 1_024
+/** Contacts whose last delivery path and unreachable reason diagnostics() remembers (the oldest is forgotten first). */
+export const MAX_DIAGNOSTICS_CONTACTS = 10_000
+/** Characters of an unreachable reason (reasons quote no keys or peer ids; long dial errors are cut). */
+export const MAX_UNREACHABLE_REASON_CHARS = 120

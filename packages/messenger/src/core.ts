@@ -12,6 +12,8 @@ import type { ProfileStore } from '@parley/store'
 import type { ProtocolIds } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
 import type { Contacts } from './contacts.ts'
+import type { DeliveryPaths } from './diagnostics.ts'
+import type { DirectPaths } from './direct.ts'
 import { NotStartedError } from './errors.ts'
 import type { MessengerEvents } from './events.ts'
 import type { Inbound } from './inbound.ts'
@@ -168,6 +170,10 @@ export class Core {
   resends!: Resends
   publisher!: Publisher
   mailboxes!: MailboxRounds
+  /** Upgrades of relayed connections to direct WebRTC (direct.ts). */
+  direct!: DirectPaths
+  /** Last delivery paths and unreachable reasons, for diagnostics() (diagnostics.ts). */
+  paths!: DeliveryPaths
 
   constructor(options: CoreOptions) {
     this.store = options.store

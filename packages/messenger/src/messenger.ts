@@ -65,6 +65,8 @@ import {
 } from './constants.ts'
 import { Contacts } from './contacts.ts'
 import { Core, META_ACCOUNT, META_NETWORK_KEY, type SendResult } from './core.ts'
+import { DeliveryPaths, type Diagnostics } from './diagnostics.ts'
+import { DirectPaths } from './direct.ts'
 import { InvalidInputError } from './errors.ts'
 import { Inbound } from './inbound.ts'
 import { MailboxRounds } from './mailbox-rounds.ts'
@@ -174,6 +176,8 @@ export class Messenger {
     core.resends = new Resends(core)
     core.publisher = new Publisher(core)
     core.mailboxes = new MailboxRounds(core)
+    core.direct = new DirectPaths(core)
+    core.paths = new DeliveryPaths(core)
     this.#core = core
     this.#signals = new Signals(core)
     // What a crash left stored but unannounced is announced to the first `message` listener.
@@ -314,6 +318,8 @@ export class Messenger {
     // Our addresses changed (a circuit reservation came or went, a listener moved): republish soon, so contacts find
     // the addresses we can be reached at now rather than at the next timer.
     node.addEventListener('self:peer:update', () => core.publisher.republishSoon())
+    // Relayed connections to contacts are upgraded to direct WebRTC; session streams move when a direct one opens.
+    core.direct.attach()
     await node.start()
     // A relay we use that restarted may have lost our record (or its mailbox registration): republish soon.
     core.publisher.stopRelayWatch = onRelayReconnect(
@@ -354,6 +360,15 @@ export class Messenger {
     if (d === undefined) return undefined
     const info = await this.#core.manager.sessionInfo(deviceAddress(fromHex(c.identity), fromHex(d.deviceKey)))
     return info && { sessionId: toHex(info.sessionId), acknowledged: info.acknowledged }
+  }
+
+  /**
+   * What the diagnostics panel shows: per relay the connection, the reservation and whether our mailbox is there; per
+   * contact the connection kind now (direct WebRTC, direct, relayed, none), the last successful delivery path since
+   * start, and why its device is unreachable.
+   */
+  diagnostics(): Promise<Diagnostics> {
+    return this.#core.paths.report()
   }
 
   /** The safety number with a contact. */

@@ -10,7 +10,7 @@ import {
   sealToDevice,
   toHex
 } from '@parley/crypto'
-import { depositAtRelays } from '@parley/network'
+import { type ConnectionKind, depositAtRelays, isNetworkError } from '@parley/network'
 import type { ProfileBatch } from '@parley/store'
 import { type Ack, encodeEnvelope, encodePaddedPayload, type PayloadInit } from '@parley/wire'
 import {
@@ -48,8 +48,10 @@ export class Outbox {
     this.core = core
   }
 
-  /** Our session streams to peers (session-stream.ts). */
-  readonly streams = new SessionStreams()
+  /** Our session streams to peers (session-stream.ts), each knowing the kind of connection it runs on. */
+  readonly streams = new SessionStreams((peer, stream) =>
+    this.core.node?.getConnections(peer).find((c) => c.streams.includes(stream))
+  )
 
   /** Every outbox entry's kind and due time (outbox-schedule.ts). */
   readonly schedule = new OutboxSchedule()
@@ -196,6 +198,10 @@ export class Outbox {
     this.attempting.add(entry.id)
     try {
       return await this.attemptOnce(entry, options)
+    } catch (e) {
+      // No record to find the device by (never published, or expired): say so in diagnostics().
+      if (isNetworkError(e, 'ContactNotFound')) this.core.paths.unreachable(entry.contact, e)
+      throw e
     } finally {
       this.attempting.delete(entry.id)
     }
@@ -221,21 +227,23 @@ export class Outbox {
     const target = await this.core.peers.resolve(await this.core.contacts.contact(entry.contact), { signal })
     let unreachable = false
     const deliver = () =>
-      this.streams.deliver(target.peerId, fromHex(current.id), fromHex(current.ciphertext!), signal, () =>
+      this.streams.deliverVia(target.peerId, fromHex(current.id), fromHex(current.ciphertext!), signal, () =>
         this.core.peers.dial(target.peerId, target.addresses, this.core.ids.session, signal).catch((e: unknown) => {
           unreachable = true
           throw e
         })
       )
     let ack: Ack
+    let kind: ConnectionKind | undefined
     try {
       // A stream that broke (the peer went away, or the connection was cut) is opened again once: the frame goes out
       // again with the same bytes, and the peer answers a copy it already stored with an ok.
-      ack = await deliver().catch((e: unknown) => {
+      ;({ ack, kind } = await deliver().catch((e: unknown) => {
         if (unreachable || signal.aborted) throw e
         return deliver()
-      })
+      }))
     } catch (e) {
+      if (unreachable) this.core.paths.unreachable(c.identity, e)
       // Not reachable now: its mailbox relays hold it instead.
       if (unreachable && (await this.deposit(current, c, signal))) return 'deposited'
       throw e
@@ -252,6 +260,7 @@ export class Outbox {
       }
       throw new PeerProtocolError('dm', ack.errorCode)
     }
+    this.core.paths.delivered(c.identity, kind === 'relayed' ? 'relayed' : 'direct')
     // The Ack came from the contact's device over its authenticated connection, after its durable commit.
     // (`held`: the contact holds it as a message request: stored, and no more until it accepts.)
     await this.delivered(current, undefined, ack.held === true ? 'sent' : 'delivered')
@@ -297,6 +306,7 @@ export class Outbox {
     )
     if (stored.length === 0) return false
     await this.delivered(entry, stored)
+    this.core.paths.delivered(c.identity, 'mailbox')
     return true
   }
 

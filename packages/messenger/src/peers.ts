@@ -65,6 +65,11 @@ export class Peers {
     return found
   }
 
+  /** The peer id of a device (its libp2p key) from the hex device key in its record. */
+  peerIdOf(deviceKeyHex: string): PeerId {
+    return peerIdFromPublicKey(publicKeyFromProtobuf(fromHex(deviceKeyHex)))
+  }
+
   async dial(
     peerId: PeerId,
     addresses: ReturnType<typeof multiaddr>[],
@@ -72,17 +77,16 @@ export class Peers {
     signal: AbortSignal
   ): Promise<Stream> {
     const node = this.core.libp2p
-    // libp2p never reuses a limited (relayed) connection for a new dial: it dials the peer's own addresses instead,
-    // which a browser cannot reach (no TCP, private ws:// gated). When every open connection to the peer is relayed,
-    // open the stream on one of those first (the peer reached us through its relay; it answers there).
-    const open = node.getConnections(peerId).filter((c) => c.status === 'open')
-    if (open.length > 0 && open.every((c) => c.limits !== undefined)) {
-      for (const c of open) {
-        try {
-          return await c.newStream(protocol, { signal, runOnLimitedConnection: true })
-        } catch (e) {
-          log('stream on a relayed connection failed: %s', (e as Error).message)
-        }
+    // An open connection first: a direct one, or — with only relayed ones — the direct WebRTC connection an upgrade
+    // opens within DIRECT_WAIT_MS (direct.ts), else a relayed one. libp2p itself never reuses a limited connection for
+    // a new dial: it dials the peer's own addresses, which a browser cannot reach (no TCP, private ws:// gated).
+    const best = await this.core.direct.connectionFor(peerId, signal)
+    const open = node.getConnections(peerId).filter((c) => c.status === 'open' && c !== best)
+    for (const c of best === undefined ? open : [best, ...open]) {
+      try {
+        return await c.newStream(protocol, { signal, runOnLimitedConnection: true })
+      } catch (e) {
+        log('stream on an open connection failed: %s', (e as Error).message)
       }
     }
     if (addresses.length > 0) await node.peerStore.merge(peerId, { multiaddrs: addresses })
@@ -101,7 +105,10 @@ export class Peers {
       stream = await this.dial(target.peerId, target.addresses, this.core.ids.prekeys, signal)
     } catch (e) {
       const viaRelays = await this.bundleViaMailboxes(c, signal)
-      if (viaRelays === undefined) throw e
+      if (viaRelays === undefined) {
+        this.core.paths.unreachable(c.identity, e)
+        throw e
+      }
       prekeyBundle = viaRelays
     }
     if (stream !== undefined) {

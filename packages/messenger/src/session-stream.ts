@@ -3,11 +3,13 @@
  * The sender writes Envelope frames back to back, at most SESSION_WINDOW unanswered; the recipient handles them in
  * order and answers each with an Ack once it is durably stored (or refused). An Ack names its message id, so answers
  * are matched by id. A broken stream fails every frame still waiting (the outbox retries them, with the same bytes);
- * the next delivery opens a new one.
+ * the next delivery opens a new one. A stream on a relayed connection is retired when a direct connection to the peer
+ * opens (direct.ts): the frames in flight finish on it, the next ones open a stream on the direct connection.
  */
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { toHex } from '@parley/crypto'
+import { type ConnectionKind, connectionKind } from '@parley/network'
 import { type Ack, decodeAck, encodeEnvelope, MAX_ENVELOPE_BYTES } from '@parley/wire'
 import { SESSION_WINDOW } from './constants.ts'
 import { PeerProtocolError } from './errors.ts'
@@ -27,15 +29,36 @@ class Outbound {
   readonly #room: Array<() => void> = []
   #writes: Promise<void> = Promise.resolve()
   #broken: Error | undefined
+  #retired = false
+  /** The kind of connection the stream runs on, when it was known at open. */
+  readonly kind: ConnectionKind | undefined
 
-  constructor(stream: Stream, onClose: () => void) {
+  constructor(stream: Stream, onClose: () => void, kind?: ConnectionKind) {
     this.#stream = stream
+    this.kind = kind
     this.#lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
     void this.#read().finally(onClose)
   }
 
   get broken(): boolean {
     return this.#broken !== undefined
+  }
+
+  get stream(): Stream {
+    return this.#stream
+  }
+
+  /** No new frames: the ones in flight get their Acks, then the stream closes (a graceful end, not an abort). */
+  retire(): void {
+    this.#retired = true
+    this.#closeIfIdle()
+  }
+
+  #closeIfIdle(): void {
+    if (!this.#retired || this.#waiting.size > 0 || this.#broken !== undefined) return
+    void this.#writes
+      .then(() => this.#stream.close())
+      .catch((e: unknown) => this.#fail(e instanceof Error ? e : new Error(String(e))))
   }
 
   async deliver(messageId: Uint8Array, ciphertext: Uint8Array, signal: AbortSignal): Promise<Ack> {
@@ -67,6 +90,7 @@ class Outbound {
     const w = this.#waiting.get(id)
     this.#waiting.delete(id)
     this.#room.shift()?.()
+    if (w !== undefined) queueMicrotask(() => this.#closeIfIdle())
     return w
   }
 
@@ -91,9 +115,15 @@ class Outbound {
   }
 }
 
-/** The sender's half: a session stream per peer, opened on first use and again after it broke. */
+/** The sender's half: a session stream per peer, opened on first use and again after it broke or was retired. */
 export class SessionStreams {
   readonly #streams = new Map<string, Promise<Outbound>>()
+  readonly #locate: ((peer: PeerId, stream: Stream) => Connection | undefined) | undefined
+
+  /** `locate` finds the connection a new stream runs on (for deliverVia's kind). */
+  constructor(locate?: (peer: PeerId, stream: Stream) => Connection | undefined) {
+    this.#locate = locate
+  }
 
   /**
    * Sends one frame and waits for its Ack. `open` opens a new session stream to the peer (dialling it if need be)
@@ -106,8 +136,35 @@ export class SessionStreams {
     signal: AbortSignal,
     open: () => Promise<Stream>
   ): Promise<Ack> {
+    return (await this.deliverVia(peer, messageId, ciphertext, signal, open)).ack
+  }
+
+  /** deliver(), also saying which kind of connection carried the frame (undefined when it could not be told). */
+  async deliverVia(
+    peer: PeerId,
+    messageId: Uint8Array,
+    ciphertext: Uint8Array,
+    signal: AbortSignal,
+    open: () => Promise<Stream>
+  ): Promise<{ ack: Ack; kind: ConnectionKind | undefined }> {
     const outbound = await this.#outbound(peer, open)
-    return outbound.deliver(messageId, ciphertext, signal)
+    return { ack: await outbound.deliver(messageId, ciphertext, signal), kind: outbound.kind }
+  }
+
+  /**
+   * Retires the peer's open session stream when `onConnection(stream)` says it runs where it should not (a relayed
+   * connection, once a direct one is open): the next frame opens a new stream. True when one was retired.
+   */
+  async retire(peer: PeerId, onConnection: (stream: Stream) => boolean): Promise<boolean> {
+    const key = peer.toString()
+    const existing = this.#streams.get(key)
+    if (existing === undefined) return false
+    // Still opening: check once it is open (the direct connection may have opened in the meantime).
+    const o = await existing.catch(() => undefined)
+    if (o === undefined || o.broken || !onConnection(o.stream)) return false
+    if (this.#streams.get(key) === existing) this.#streams.delete(key)
+    o.retire()
+    return true
   }
 
   /** Whether a session stream to the peer is open now. */
@@ -128,12 +185,16 @@ export class SessionStreams {
       if (o !== undefined && !o.broken) return o
       if (this.#streams.get(key) === existing) this.#streams.delete(key)
     }
-    const opening = open().then(
-      (stream) =>
-        new Outbound(stream, () => {
+    const opening = open().then((stream) => {
+      const connection = this.#locate?.(peer, stream)
+      return new Outbound(
+        stream,
+        () => {
           if (this.#streams.get(key) === opening) this.#streams.delete(key)
-        })
-    )
+        },
+        connection === undefined ? undefined : connectionKind(connection)
+      )
+    })
     this.#streams.set(key, opening)
     opening.catch(() => {
       if (this.#streams.get(key) === opening) this.#streams.delete(key)

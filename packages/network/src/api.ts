@@ -38,6 +38,23 @@ export {
   RecordStoreFullError,
   RolledBackRecordError
 } from './errors.ts'
+export {
+  GOSSIP_GOSSIP_THRESHOLD,
+  GOSSIP_GRAYLIST_THRESHOLD,
+  GOSSIP_HEARTBEAT_MS,
+  GOSSIP_INVALID_MESSAGE_DECAY,
+  GOSSIP_INVALID_MESSAGE_WEIGHT,
+  GOSSIP_MAX_INBOUND_DATA_BYTES,
+  GOSSIP_PUBLISH_THRESHOLD,
+  type GossipSub,
+  GROUP_TOPIC_PREFIX,
+  gossip,
+  gossipScore,
+  groupTopic,
+  groupTopicScoreParams,
+  scoreGroupTopic,
+  unscoreGroupTopic
+} from './gossip.ts'
 export { bootstrapDialGate, createBrowserCourier, createBrowserLibp2p } from './libp2p-browser.ts'
 export { MailboxClient } from './mailbox-client.ts'
 export { onRelayReconnect } from './relay-reconnect.ts'

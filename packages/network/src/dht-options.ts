@@ -49,6 +49,11 @@ export interface NetworkOptions {
    * without any, and relays advertise the servers their operators run (GET /parley.json).
    */
   iceServers?: IceServer[]
+  /**
+   * Direct WebRTC connections (default true). False leaves the transport out: contacts never learn this node's IP
+   * address from a direct connection, and chat stays on relays' circuits (limited in bytes and time by the relay).
+   */
+  webrtc?: boolean
   /** Multiaddrs (with /p2p/) of the bootstrap peers. No public bootstrap list is ever used by default. */
   bootstrap?: string[]
   /** DHT client mode: the node queries but does not serve the DHT (for nodes others cannot dial; browsers default to it). */

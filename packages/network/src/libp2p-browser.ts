@@ -58,8 +58,12 @@ export const createBrowserLibp2p: Libp2pFactory = async (privateKey, backend, op
       options.datastore ??
       new MonotonicRecordDatastore(undefined, { ownDeviceKey: publicKeyToProtobuf(privateKey.publicKey) }),
     start: false,
-    addresses: { listen: options.listen ?? ['/p2p-circuit', WEBRTC_LISTEN] },
-    transports: [webSockets(), circuitRelayTransport(), parleyWebRTC(options.iceServers)],
+    addresses: { listen: options.listen ?? ['/p2p-circuit', ...(options.webrtc === false ? [] : [WEBRTC_LISTEN])] },
+    transports: [
+      webSockets(),
+      circuitRelayTransport(),
+      ...(options.webrtc === false ? [] : [parleyWebRTC(options.iceServers)])
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: { denyDialMultiaddr: bootstrapDialGate(bootstrapList) },

@@ -51,9 +51,20 @@ export async function createNodeLibp2p(
       options.datastore ??
       new MonotonicRecordDatastore(undefined, { ownDeviceKey: publicKeyToProtobuf(privateKey.publicKey) }),
     start: false,
-    addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', WEBRTC_LISTEN] },
+    addresses: {
+      listen: options.listen ?? [
+        '/ip4/127.0.0.1/tcp/0',
+        '/ip4/127.0.0.1/tcp/0/ws',
+        ...(options.webrtc === false ? [] : [WEBRTC_LISTEN])
+      ]
+    },
     // WebRTC upgrades circuits (ours or a browser's) to direct connections; ICE servers only as configured.
-    transports: [tcpFrom(options.dialFrom), webSockets(), circuitRelayTransport(), parleyWebRTC(options.iceServers)],
+    transports: [
+      tcpFrom(options.dialFrom),
+      webSockets(),
+      circuitRelayTransport(),
+      ...(options.webrtc === false ? [] : [parleyWebRTC(options.iceServers)])
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {

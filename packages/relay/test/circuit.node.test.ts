@@ -42,9 +42,11 @@ describe('client-mode nodes through the relay circuit', () => {
     relay = await createRelay({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], http: false, logSink: () => {} })
     const network = {
       bootstrap: [relay.multiaddrs[0]!.toString()],
-      // No socket of their own: only a reservation at the relay makes them reachable.
+      // No socket of their own: only a reservation at the relay makes them reachable. No WebRTC either (the privacy
+      // setting that keeps IP addresses from contacts), so chat stays on the circuit.
       listen: ['/p2p-circuit'],
-      clientMode: true
+      clientMode: true,
+      webrtc: false
     }
     const make = async () => {
       const store = await createProfileStore(await openStore({ kind: 'memory' }), 'pw', {

@@ -1,0 +1,110 @@
+/**
+ * Direct connections first. A contact's device we reach only through a relay's circuit (a limited connection: the
+ * relay caps its bytes and lifetime, and sees its timing) is upgraded to a direct WebRTC connection signalled over
+ * that circuit; chat never runs over a relayed connection when a direct one exists:
+ *
+ * - a new session stream waits up to DIRECT_WAIT_MS for an upgrade in flight, then goes on the best connection;
+ * - a session stream on a relayed connection moves to the direct one as soon as that opens (session-stream.ts
+ *   retires it: frames in flight finish there, new ones go direct);
+ * - a relayed connection we open to a contact starts an upgrade at once; a failed upgrade is not retried for
+ *   DIRECT_RETRY_MS (the relayed connection and the mailbox still work meanwhile).
+ *
+ * Connections are classified by libp2p's `limits` and multiplexer (@parley/network's connectionKind), never by their
+ * address text: the direct one's address still contains `p2p-circuit`.
+ */
+import type { Connection, PeerId } from '@libp2p/interface'
+import { bestConnection, connectionKind, DIRECT_UPGRADE_TIMEOUT_MS, upgradeToDirect } from '@parley/network'
+import { DIRECT_RETRY_MS, DIRECT_WAIT_MS, MAX_DIRECT_FAILURES_TRACKED } from './constants.ts'
+import { type Core, log } from './core.ts'
+
+export class DirectPaths {
+  readonly #core: Core
+  /** Upgrades in flight, by peer id: one at a time per peer. */
+  readonly #upgrading = new Map<string, Promise<Connection | undefined>>()
+  /** When and why the last upgrade to a peer failed (bounded: the oldest entry goes first). */
+  readonly #failed = new Map<string, { at: number; reason: string }>()
+
+  constructor(core: Core) {
+    this.#core = core
+  }
+
+  /** Hooks the node's connection events: upgrades for new relayed connections, stream moves for new direct ones. */
+  attach(): void {
+    const node = this.#core.libp2p
+    node.addEventListener('connection:open', (e) => {
+      const connection = e.detail
+      if (connectionKind(connection) === 'relayed') {
+        // A circuit we opened (to a contact, or for a prekey bundle): try to go direct at once. Inbound circuits are
+        // upgraded by the peer that dialled them, or by our next send.
+        if (connection.direction === 'outbound') void this.upgrade(connection.remotePeer)
+        return
+      }
+      this.#failed.delete(connection.remotePeer.toString())
+      void this.#core.outbox.streams
+        .retire(connection.remotePeer, (stream) =>
+          node
+            .getConnections(connection.remotePeer)
+            .some((c) => connectionKind(c) === 'relayed' && c.streams.includes(stream))
+        )
+        .then((moved) => {
+          if (moved) log('session stream to %p moves to a direct connection', connection.remotePeer)
+        })
+    })
+  }
+
+  /**
+   * An upgrade of the peer's relayed connection(s) to direct WebRTC: the running one if any, none while a recent one
+   * failed. Resolves the direct connection, or undefined (never rejects).
+   */
+  upgrade(peer: PeerId): Promise<Connection | undefined> {
+    if (this.#core.networkOptions.webrtc === false) return Promise.resolve(undefined)
+    const key = peer.toString()
+    const running = this.#upgrading.get(key)
+    if (running !== undefined) return running
+    const failed = this.#failed.get(key)
+    if (failed !== undefined && this.#core.now() - failed.at < DIRECT_RETRY_MS) return Promise.resolve(undefined)
+    const attempt = upgradeToDirect(this.#core.libp2p, peer, { signal: this.#core.signal(DIRECT_UPGRADE_TIMEOUT_MS) })
+      .then((connection) => {
+        this.#failed.delete(key)
+        return connection
+      })
+      .catch((e: unknown) => {
+        this.#noteFailure(key, e instanceof Error ? e.message : String(e))
+        log('no direct connection to %p: %s', peer, e instanceof Error ? e.message : e)
+        return undefined
+      })
+      .finally(() => this.#upgrading.delete(key))
+    this.#upgrading.set(key, attempt)
+    return attempt
+  }
+
+  /**
+   * The connection a new stream to `peer` should use: a direct one if open; else, with only relayed ones, an upgrade
+   * (waiting at most DIRECT_WAIT_MS for it) and the relayed connection when it does not finish in time. Undefined when
+   * no connection is open (the caller dials).
+   */
+  async connectionFor(peer: PeerId, signal: AbortSignal): Promise<Connection | undefined> {
+    const node = this.#core.libp2p
+    const best = bestConnection(node, peer)
+    if (best === undefined || connectionKind(best) !== 'relayed') return best
+    const upgrading = this.upgrade(peer)
+    const enough = AbortSignal.any([signal, AbortSignal.timeout(DIRECT_WAIT_MS)])
+    const waited = new Promise<undefined>((resolve) => {
+      if (enough.aborted) resolve(undefined)
+      enough.addEventListener('abort', () => resolve(undefined), { once: true })
+    })
+    return (await Promise.race([upgrading, waited])) ?? bestConnection(node, peer)
+  }
+
+  /** Why the last upgrade to `peer` failed, while it still counts (DIRECT_RETRY_MS). */
+  failure(peer: PeerId): string | undefined {
+    const failed = this.#failed.get(peer.toString())
+    return failed !== undefined && this.#core.now() - failed.at < DIRECT_RETRY_MS ? failed.reason : undefined
+  }
+
+  #noteFailure(key: string, reason: string): void {
+    this.#failed.delete(key)
+    this.#failed.set(key, { at: this.#core.now(), reason })
+    while (this.#failed.size > MAX_DIRECT_FAILURES_TRACKED) this.#failed.delete(this.#failed.keys().next().value!)
+  }
+}

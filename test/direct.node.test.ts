@@ -1,0 +1,222 @@
+/**
+ * Direct connections first, and the diagnostics that show it: real messengers (Node preset, WebRTC through
+ * node-datachannel) and a real relay on loopback. Nodes without sockets of their own reach each other through the
+ * relay's circuit, upgrade to direct WebRTC, and chat over it; a session stream that had to start on the circuit
+ * moves to the direct connection when it opens; diagnostics() names relays, connection kinds, delivery paths and
+ * reasons. (Browsers need the network namespace: test/webrtc.netns.test.ts.)
+ */
+import type { Connection, PeerId } from '@libp2p/interface'
+import { toHex } from '@parley/crypto'
+import { createNodeLibp2p, type Messenger, type MessengerEvents, type NetworkOptions } from '@parley/messenger'
+import { connectionKind } from '@parley/network'
+import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
+import type { Libp2p } from 'libp2p'
+import { afterEach, describe, expect, it } from 'vitest'
+import { addressOf, collect, Fixture, until } from './kit.ts'
+
+const SESSION = protocols(DEFAULT_PROTOCOL_PREFIX).session
+const SIGNALLING = '/webrtc-signaling/0.0.1'
+
+/** Open session streams we opened to `peer`, by the kind of connection they run on. */
+function sessionStreamsTo(m: Messenger, peer: PeerId): Array<{ kind: string; connection: Connection }> {
+  return m
+    .connectionsTo(peer)
+    .flatMap((c) =>
+      c.streams
+        .filter((s) => s.protocol === SESSION && s.direction === 'outbound' && s.status === 'open')
+        .map(() => ({ kind: connectionKind(c), connection: c }))
+    )
+}
+
+describe('direct WebRTC between Node messengers behind one relay', () => {
+  let fx: Fixture
+  afterEach(async () => {
+    await fx.stop()
+  })
+
+  /** Two messengers with no socket of their own (circuit and WebRTC only), published and known to each other. */
+  async function pair(extra: { a?: Partial<NetworkOptions> } = {}) {
+    fx = new Fixture()
+    const relay = await fx.relay()
+    const network: NetworkOptions = {
+      bootstrap: [addressOf(relay)],
+      listen: ['/p2p-circuit', '/webrtc'],
+      clientMode: true
+    }
+    const nodes: Libp2p[] = []
+    const capture: typeof createNodeLibp2p = async (...args) => {
+      const node = await createNodeLibp2p(...args)
+      nodes.push(node)
+      return node
+    }
+    const a = await fx.messenger({ network: { ...network, ...extra.a }, libp2p: capture })
+    const b = await fx.messenger({ network, libp2p: capture })
+    for (const m of [a, b])
+      await until(() => m.addresses.some((x) => x.includes('/p2p-circuit')), 30_000, 'a reservation')
+    await until(
+      async () => {
+        try {
+          await b.publish({ signal: AbortSignal.timeout(5000) })
+          await a.publish({ signal: AbortSignal.timeout(5000) })
+          await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
+          await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
+          return true
+        } catch {
+          return false
+        }
+      },
+      60_000,
+      'both records'
+    )
+    const aHex = toHex(a.identityKey)
+    const bHex = toHex(b.identityKey)
+    await a.addContact(bHex, { name: 'bob' })
+    await b.addContact(aHex, { name: 'alice' })
+    return { relay, a, b, aHex, bHex, aNode: nodes[0]!, bNode: nodes[1]! }
+  }
+
+  it('the chat runs over direct WebRTC, the relayed connection stays beside it, and diagnostics say so', async () => {
+    const { relay, a, b, aHex, bHex } = await pair()
+    const atB = collect(b, 'message')
+    const atA = collect(a, 'message')
+    expect((await a.send(bHex, 'hello')).status).toBe('sent')
+    await until(() => atB.length === 1, 30_000, 'B to get the message')
+    expect((await b.send(aHex, 'hello back')).status).toBe('sent')
+    await until(() => atA.length === 1, 30_000, 'A to get the reply')
+
+    // The direct connection is open (on a loaded machine the first messages may have gone on the circuit while the
+    // upgrade ran, for at most DIRECT_WAIT_MS); from now on both ends' session streams run on it, never on the circuit.
+    await until(
+      () => a.connectionsTo(b.peerId).some((c) => connectionKind(c) === 'direct-webrtc'),
+      10_000,
+      'the direct connection'
+    )
+    expect((await a.send(bHex, 'again')).status).toBe('sent')
+    expect((await b.send(aHex, 'again back')).status).toBe('sent')
+    await until(() => atB.length === 2 && atA.length === 2, 30_000, 'the second exchange')
+    expect(sessionStreamsTo(a, b.peerId).map((s) => s.kind)).toEqual(['direct-webrtc'])
+    expect(sessionStreamsTo(b, a.peerId).map((s) => s.kind)).toEqual(['direct-webrtc'])
+    const kinds = a.connectionsTo(b.peerId).map(connectionKind)
+    expect(kinds).toContain('direct-webrtc')
+
+    // The bootstrap relay also keeps A's mailbox (relays that run the mailbox service qualify).
+    await until(() => a.mailboxes.length === 1, 30_000, "A's mailbox")
+    const report = await a.diagnostics()
+    expect(report.relays).toEqual([
+      { address: addressOf(relay), peerId: relay.peerId.toString(), connected: true, reservation: true, mailbox: true }
+    ])
+    expect(report.contacts).toHaveLength(1)
+    const bob = report.contacts[0]!
+    expect(bob).toMatchObject({ identity: bHex, name: 'bob', connection: 'direct-webrtc' })
+    expect(bob.lastDelivery?.via).toBe('direct')
+    expect(bob.unreachable).toBeUndefined()
+  })
+
+  it('a session stream that started on the circuit moves to the direct connection as soon as it opens', async () => {
+    const { a, b, aHex, bHex, bNode } = await pair()
+    // B does not answer WebRTC signalling for now: A's upgrade fails and A's session stream opens on the circuit.
+    const registrar = (bNode as unknown as { components: { registrar: Registrar } }).components.registrar
+    const signalling = registrar.getHandler(SIGNALLING)
+    await registrar.unhandle(SIGNALLING)
+    const atB = collect(b, 'message')
+    expect((await a.send(bHex, 'over the circuit')).status).toBe('sent')
+    await until(() => atB.length === 1, 30_000, 'B to get the first message')
+    expect(sessionStreamsTo(a, b.peerId).map((s) => s.kind)).toEqual(['relayed'])
+    expect((await a.diagnostics()).contacts[0]).toMatchObject({
+      connection: 'relayed',
+      lastDelivery: { via: 'relayed' }
+    })
+
+    // B answers signalling again and writes to A: B's upgrade opens the direct connection; A's stream moves to it.
+    await registrar.handle(SIGNALLING, signalling.handler, signalling.options)
+    const atA = collect(a, 'message')
+    await b.send(aHex, 'reply')
+    await until(() => atA.length === 1, 30_000, 'A to get the reply')
+    await until(
+      () => a.connectionsTo(b.peerId).some((c) => connectionKind(c) === 'direct-webrtc'),
+      10_000,
+      'the direct connection at A'
+    )
+    await until(() => sessionStreamsTo(a, b.peerId).length === 0, 10_000, 'the relayed session stream to close')
+    expect((await a.send(bHex, 'now direct')).status).toBe('sent')
+    await until(() => atB.length === 2, 30_000, 'B to get the second message')
+    expect(sessionStreamsTo(a, b.peerId).map((s) => s.kind)).toEqual(['direct-webrtc'])
+    expect(atB.map((m) => m.text)).toEqual(['over the circuit', 'now direct'])
+    expect((await a.diagnostics()).contacts[0]).toMatchObject({
+      connection: 'direct-webrtc',
+      lastDelivery: { via: 'direct' }
+    })
+  })
+
+  it('with webrtc off (the privacy setting) the chat stays on the circuit and diagnostics say relayed', async () => {
+    const { a, b, bHex } = await pair({ a: { webrtc: false } })
+    const atB: MessengerEvents['message'][] = collect(b, 'message')
+    expect((await a.send(bHex, 'relayed only')).status).toBe('sent')
+    await until(() => atB.length === 1, 30_000, 'B to get the message')
+    expect(a.connectionsTo(b.peerId).map(connectionKind)).toEqual(['relayed'])
+    expect((await a.diagnostics()).contacts[0]).toMatchObject({
+      connection: 'relayed',
+      lastDelivery: { via: 'relayed' }
+    })
+  })
+})
+
+describe('diagnostics of unreachable contacts', () => {
+  let fx: Fixture
+  afterEach(async () => {
+    await fx.stop()
+  })
+
+  it('a contact with no record is "no record in the DHT"; an offline one gets mail and a dial failure', async () => {
+    fx = new Fixture()
+    const relay = await fx.relay()
+    const bootstrap = [addressOf(relay)]
+    const network: NetworkOptions = { bootstrap, listen: ['/ip4/127.0.0.1/tcp/0'] }
+    const mailbox = { relays: bootstrap, pollIntervalMs: 500 }
+    const a = await fx.messenger({ network, mailbox })
+    const b = await fx.messenger({ network, mailbox })
+    // Never online: its identity is valid, but nothing about it is in the DHT.
+    const ghost = await fx.messenger({ offline: true })
+    const bHex = toHex(b.identityKey)
+    const ghostHex = toHex(ghost.identityKey)
+    await until(() => b.mailboxes.length === 1, 60_000, 'B to register its mailbox')
+    await until(
+      async () => {
+        try {
+          await b.publish({ signal: AbortSignal.timeout(5000) })
+          return (await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })).record.mailboxRelays.length > 0
+        } catch {
+          return false
+        }
+      },
+      60_000,
+      "B's record with its mailbox relay"
+    )
+    await a.addContact(bHex, { name: 'bob' })
+    await a.addContact(ghostHex, { name: 'ghost' })
+    await b.stop()
+
+    expect((await a.send(bHex, 'while you were out')).status).toBe('deposited')
+    expect((await a.send(ghostHex, 'hello?')).status).toBe('queued')
+    const report = await a.diagnostics()
+    // Connected, our mailbox is there, and no reservation (A listens on TCP, not on /p2p-circuit).
+    expect(report.relays).toHaveLength(1)
+    expect(report.relays[0]).toMatchObject({ peerId: relay.peerId.toString(), connected: true, reservation: false })
+    const byName = new Map(report.contacts.map((c) => [c.name, c]))
+    expect(byName.get('bob')).toMatchObject({ connection: 'none', lastDelivery: { via: 'mailbox' } })
+    expect(byName.get('bob')!.unreachable).toMatch(/^dial failed: /)
+    expect(byName.get('ghost')).toMatchObject({ connection: 'none', unreachable: 'no record in the DHT' })
+    expect(byName.get('ghost')!.lastDelivery).toBeUndefined()
+    // Reasons never quote peer ids (public keys) or identities.
+    for (const c of report.contacts) {
+      expect(c.unreachable ?? '').not.toContain(b.peerId.toString())
+      expect(c.unreachable ?? '').not.toContain(c.identity)
+    }
+  })
+})
+
+interface Registrar {
+  getHandler(protocol: string): { handler: never; options: never }
+  unhandle(protocol: string): Promise<void>
+  handle(protocol: string, handler: never, options: never): Promise<void>
+}
