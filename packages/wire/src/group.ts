@@ -34,7 +34,7 @@
  *   bytes topic = 4;          // 32-byte topic id of the group (from the MLS exporter at the first epoch)
  * }
  * // Direct stream /parley/group-sync/1.0.0: one request, one answer.
- * message GroupSyncRequest { uint64 version = 1; bytes topic = 2; uint64 from_epoch = 3; }
+ * message GroupSyncRequest { uint64 version = 1; bytes topic = 2; uint64 from_epoch = 3; uint64 skip = 4; }
  * message GroupSyncResponse { uint64 version = 1; repeated bytes envelopes = 2; bool more = 3; }
  * ```
  */
@@ -285,7 +285,8 @@ export const GROUP_SYNC_REQUEST_SCHEMA = defineSchema({
   fields: [
     VERSION_FIELD,
     { no: 2, name: 'topic', type: fixedBytes(GROUP_TOPIC_ID_BYTES), rule: 'required' },
-    { no: 3, name: 'fromEpoch', type: { kind: 'uint' }, rule: 'required' }
+    { no: 3, name: 'fromEpoch', type: { kind: 'uint' }, rule: 'required' },
+    { no: 4, name: 'skip', type: { kind: 'uint' }, rule: 'required' }
   ]
 })
 
@@ -306,15 +307,15 @@ export const GROUP_SYNC_RESPONSE_SCHEMA = defineSchema({
   ]
 })
 
-/** Encodes a sync request: "what you hold of this group from this epoch on". */
-export function encodeGroupSyncRequest(r: { topic: Uint8Array; fromEpoch: number }): Uint8Array {
+/** Encodes a sync request: "what you hold of this group from this epoch on, after the first `skip`" (paging). */
+export function encodeGroupSyncRequest(r: { topic: Uint8Array; fromEpoch: number; skip: number }): Uint8Array {
   return encodeMessage(GROUP_SYNC_REQUEST_SCHEMA, { version: 1, ...r })
 }
 
 /** Decodes a sync request. */
-export function decodeGroupSyncRequest(bytes: Uint8Array): { topic: Uint8Array; fromEpoch: number } {
+export function decodeGroupSyncRequest(bytes: Uint8Array): { topic: Uint8Array; fromEpoch: number; skip: number } {
   const r = decodeVersioned(GROUP_SYNC_REQUEST_SCHEMA, bytes)
-  return { topic: r.topic, fromEpoch: r.fromEpoch }
+  return { topic: r.topic, fromEpoch: r.fromEpoch, skip: r.skip }
 }
 
 /** Encodes a sync answer (at most MAX_GROUP_SYNC_ENVELOPES envelopes; `more` when the holder had more). */

@@ -45,7 +45,7 @@ describe('group wire formats', () => {
     ] as const) {
       expect(decodeGroupControl(encodeGroupControl(c))).toEqual(c)
     }
-    const req = { topic: bytes(32), fromEpoch: 12 }
+    const req = { topic: bytes(32), fromEpoch: 12, skip: 256 }
     expect(decodeGroupSyncRequest(encodeGroupSyncRequest(req))).toEqual(req)
     const res = { envelopes: [bytes(5), bytes(6)], more: true }
     expect(decodeGroupSyncResponse(encodeGroupSyncResponse(res))).toEqual(res)
