@@ -1,0 +1,141 @@
+/**
+ * The kit of the calls' Chromium tests: the harness page per participant, signals routed through this process in
+ * order (with every signal kept, so a test can replay one), and a coturn TURN server started inside the namespace.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import type { Browser, Page } from 'playwright-core'
+import { chromium } from 'playwright-core'
+import { NETNS_CHROMIUM_ARGS, NETNS_RELAY_HOST } from '../../../test/netns-kit.ts'
+
+/** Chromium with the namespace's flags and fake camera and microphone (a test pattern and a beep). */
+export function launchCallBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium',
+    args: [...NETNS_CHROMIUM_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+    headless: true
+  })
+}
+
+export interface Signal {
+  readonly from: string
+  readonly to: string
+  readonly b64: string
+}
+
+/** Participants' pages and the signal router between them. */
+export class CallNet {
+  readonly pages = new Map<string, Page>()
+  readonly signals: Signal[] = []
+  readonly #chains = new Map<string, Promise<unknown>>()
+  readonly browser: Browser
+  readonly url: string
+
+  constructor(browser: Browser, url: string) {
+    this.browser = browser
+    this.url = url
+  }
+
+  /** A new participant: its page, started with `options`; returns its identity (hex). */
+  async join(options: Record<string, unknown> = {}): Promise<{ id: string; page: Page }> {
+    const id = randomBytes(32).toString('hex')
+    const context = await this.browser.newContext()
+    const page = await context.newPage()
+    page.on('pageerror', (e) => console.error(`[page ${id.slice(0, 6)}]`, e.message))
+    await page.exposeFunction('parleySend', (to: string, b64: string) => this.#route({ from: id, to, b64 }))
+    await page.goto(this.url)
+    await page.waitForFunction(() => window.harness !== undefined)
+    await page.evaluate(([self, o]) => window.harness.start({ self, ...o }), [id, options] as const)
+    this.pages.set(id, page)
+    return { id, page }
+  }
+
+  /** Delivers in order per receiving page (as the session stream does). */
+  #route(s: Signal): Promise<boolean> {
+    this.signals.push(s)
+    const page = this.pages.get(s.to)
+    if (page === undefined) return Promise.resolve(false)
+    const prev = this.#chains.get(s.to) ?? Promise.resolve()
+    const next = prev.then(() => page.evaluate(([f, b]) => window.harness.receive(f, b), [s.from, s.b64] as const))
+    this.#chains.set(
+      s.to,
+      next.catch(() => {})
+    )
+    return next.then(
+      () => true,
+      () => false
+    )
+  }
+
+  /** Re-delivers a signal seen before (a replay by someone who recorded it). */
+  replay(s: Signal): Promise<boolean> {
+    return this.#route(s)
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.pages.values()) await p.evaluate(() => window.harness.close()).catch(() => {})
+    for (const p of this.pages.values())
+      await p
+        .context()
+        .close()
+        .catch(() => {})
+  }
+}
+
+/** A coturn TURN server inside the namespace: long-term credentials, UDP on NETNS_RELAY_HOST. */
+export async function startCoturn(): Promise<{ iceServers: RTCIceServer[]; stop: () => Promise<void> }> {
+  const user = 'parley'
+  const credential = randomBytes(12).toString('hex')
+  const port = 3478 + Math.floor(Math.random() * 1000)
+  const proc: ChildProcess = spawn(
+    'turnserver',
+    [
+      '-n',
+      '--log-file=stdout',
+      `--listening-ip=${NETNS_RELAY_HOST}`,
+      `--relay-ip=${NETNS_RELAY_HOST}`,
+      `--listening-port=${port}`,
+      '--lt-cred-mech',
+      `--user=${user}:${credential}`,
+      '--realm=parley.test',
+      '--no-tls',
+      '--no-dtls',
+      '--no-cli',
+      '--min-port=49152',
+      '--max-port=49300',
+      '--allow-loopback-peers'
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] }
+  )
+  let log = ''
+  proc.stdout!.on('data', (d) => {
+    log += d
+  })
+  proc.stderr!.on('data', (d) => {
+    log += d
+  })
+  const end = Date.now() + 10_000
+  while (!/listener opened on|Total UDP servers/i.test(log)) {
+    if (proc.exitCode !== null || Date.now() > end) throw new Error(`coturn did not start: ${log.slice(-500)}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return {
+    iceServers: [{ urls: `turn:${NETNS_RELAY_HOST}:${port}?transport=udp`, username: user, credential }],
+    stop: async () => {
+      proc.kill('SIGTERM')
+      await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)))
+    },
+    get log() {
+      return log
+    }
+  } as { iceServers: RTCIceServer[]; stop: () => Promise<void> }
+}
+
+/** Polls `check` until true (throws naming `what` after `ms`). */
+export async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
