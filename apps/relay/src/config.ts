@@ -23,9 +23,11 @@ import {
   DEFAULT_RELAY_MAX_INBOUND_CONNECTIONS_PER_RANGE,
   DEFAULT_RELAY_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_RESERVATION_TTL_MS,
+  isIceUrl,
   LOG_LEVELS,
   type LogLevel,
   type MailboxLimits,
+  MIN_TURN_SECRET_CHARS,
   type RelayOptions
 } from '@parley/relay'
 
@@ -56,7 +58,7 @@ interface Setting {
    * needs to dial it). Checked here so a typo stops the daemon with exit code 2 and the setting's name, not with a
    * library's error from deep inside the start.
    */
-  items?: 'multiaddr' | 'peer'
+  items?: 'multiaddr' | 'peer' | 'ice'
 }
 
 const DAY = 86_400_000
@@ -121,6 +123,20 @@ export const SETTINGS: readonly Setting[] = [
     shown: String(DEFAULT_HTTP_PORT)
   },
   { key: 'web', kind: 'string', arg: '<dir>', help: 'serve this directory (the web app build) over HTTP' },
+  {
+    key: 'iceServer',
+    kind: 'list',
+    items: 'ice',
+    arg: '<url>',
+    help: 'STUN/TURN server you run, advertised in /parley.json (repeatable)',
+    shown: 'none'
+  },
+  {
+    key: 'turnSecret',
+    kind: 'string',
+    arg: '<secret>',
+    help: "coturn's static-auth-secret: TURN URLs get time-limited credentials (prefer the env or config file)"
+  },
   { key: 'echo', kind: 'bool', help: 'serve /parley/bench-echo/1.0.0 (benchmarks)', shown: 'off' },
   {
     key: 'maxReservations',
@@ -364,7 +380,8 @@ function parseValue(s: Setting, raw: Raw, where: string): unknown {
       const items = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : bad('a list of strings')
       const list = (items as unknown[]).map((x) => (typeof x === 'string' ? x.trim() : bad('a list of strings')))
       const kept = list.filter((x) => x !== '')
-      if (s.items !== undefined) for (const item of kept) checkAddress(s.items, item, where)
+      if (s.items === 'ice') for (const item of kept) checkIceUrl(item, where)
+      else if (s.items !== undefined) for (const item of kept) checkAddress(s.items, item, where)
       return kept
     }
     case 'int':
@@ -390,6 +407,14 @@ function parseValue(s: Setting, raw: Raw, where: string): unknown {
       if (raw !== 'private' && raw !== 'public') bad("'private' or 'public'")
       return raw
   }
+}
+
+/** One STUN/TURN URL of a list setting; a ConfigError naming the setting and the item. */
+function checkIceUrl(item: string, where: string): void {
+  if (!isIceUrl(item))
+    throw new ConfigError(
+      `${where}: expected a STUN/TURN URL such as turn:turn.example.org:3478?transport=udp, got ${JSON.stringify(item)}`
+    )
 }
 
 /** One multiaddr of a list setting; a ConfigError naming the setting, the item and why. */
@@ -465,6 +490,13 @@ function fromFile(path: string): Source {
   return { where: (k) => `${path}: ${k}`, values: map }
 }
 
+/** The TURN secret, long enough (its value never appears in the error). */
+function checkTurnSecret(secret: string, where: string): string {
+  if (secret.length < MIN_TURN_SECRET_CHARS)
+    throw new ConfigError(`${where}: expected a secret of at least ${MIN_TURN_SECRET_CHARS} characters`)
+  return secret
+}
+
 /** What the daemon runs with. */
 export interface DaemonConfig {
   help: boolean
@@ -523,6 +555,8 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv = process.e
     ...(list('announce')?.length && { announce: list('announce') }),
     ...(list('bootstrap')?.length && { bootstrap: list('bootstrap') }),
     ...(v.web !== undefined && { webDir: resolve(v.web as string) }),
+    ...(list('iceServer')?.length && { iceServers: list('iceServer') }),
+    ...(v.turnSecret !== undefined && { turnSecret: checkTurnSecret(v.turnSecret as string, sources.turnSecret!) }),
     ...(v.echo === true && { echo: true }),
     ...(n('maxReservations') !== undefined && { maxReservations: n('maxReservations') }),
     ...(n('reservationTtl') !== undefined && { reservationTtlMs: n('reservationTtl') }),

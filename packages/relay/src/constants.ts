@@ -66,3 +66,13 @@ export const PRIVATE_KEY_FILE = 'peer-key'
 export const MAILBOX_DIR = 'mailbox'
 /** The DHT records this relay serves (a LevelDB of its own, so a restart does not forget them). */
 export const DHT_DIR = 'dht'
+
+/**
+ * How long the TURN credentials /parley.json hands out stay valid (coturn's REST scheme puts the expiry in the
+ * username). A page fetches them when it loads; a tab open longer than this reloads them for a new TURN allocation.
+ */
+export const TURN_CREDENTIAL_LIFETIME_MS = 24 * 3600_000
+/** Random bytes in each TURN username (so two browsers never share one). */
+export const TURN_USERNAME_RANDOM_BYTES = 12
+/** The shortest TURN secret accepted (coturn's static-auth-secret; `openssl rand -hex 32` gives 64 characters). */
+export const MIN_TURN_SECRET_CHARS = 16

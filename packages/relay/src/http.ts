@@ -1,6 +1,7 @@
 /**
  * The relay's HTTP side (node:http): GET /metrics (Prometheus text), GET /healthz (JSON, 503 while shutting down),
- * and, when a web directory is configured, its static files. Path resolution refuses anything outside the web
+ * GET /parley.json (what a web app served from here connects to: this relay's WebSocket addresses and the STUN/TURN
+ * servers its operator runs, with fresh TURN credentials), and, when a web directory is configured, its static files. Path resolution refuses anything outside the web
  * directory: `..` segments, encoded separators, dot-files and symlinks that lead out.
  */
 import { createReadStream } from 'node:fs'
@@ -9,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { extname, join, resolve, sep } from 'node:path'
 import { HTTP_HEADERS_TIMEOUT_MS, HTTP_SHUTDOWN_GRACE_MS } from './constants.ts'
+import type { AdvertisedIceServer } from './ice.ts'
 import type { RelayLogger } from './log.ts'
 
 /** Content types of what a web build holds; anything else is served as bytes. */
@@ -33,8 +35,20 @@ const CONTENT_TYPES: Record<string, string> = {
   '.woff2': 'font/woff2'
 }
 
+/** The body of GET /parley.json. */
+export interface ParleyJson {
+  /** This relay's WebSocket multiaddrs (ws or wss), each ending in /p2p/<its peer id>. */
+  relays: string[]
+  /** STUN/TURN servers for WebRTC (TURN with time-limited credentials; never the TURN secret). */
+  iceServers: AdvertisedIceServer[]
+}
+
+/** The well-known path of the relay's client configuration. */
+export const PARLEY_JSON_PATH = '/parley.json'
+
 export interface HttpHandlers {
   health(): { peerId: string; connections: number }
+  parleyJson(): ParleyJson
   metrics(): Promise<{ contentType: string; body: string }>
 }
 
@@ -141,6 +155,12 @@ export async function startRelayHttp(options: RelayHttpOptions, handlers: HttpHa
       const { peerId, connections } = handlers.health()
       const status = shuttingDown ? 'shutting-down' : 'ok'
       send(res, shuttingDown ? 503 : 200, 'application/json', JSON.stringify({ status, peerId, connections }), head)
+      return
+    }
+    if (path === PARLEY_JSON_PATH) {
+      // Any origin may read it (an app on another static host uses this relay); credentials are per request.
+      res.setHeader('access-control-allow-origin', '*')
+      send(res, 200, 'application/json', JSON.stringify(handlers.parleyJson()), head)
       return
     }
     if (path === '/metrics') {

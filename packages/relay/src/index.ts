@@ -22,7 +22,10 @@ export {
   DHT_DIR,
   ECHO_PROTOCOL,
   MAILBOX_DIR,
-  PRIVATE_KEY_FILE
+  MIN_TURN_SECRET_CHARS,
+  PRIVATE_KEY_FILE,
+  TURN_CREDENTIAL_LIFETIME_MS,
+  TURN_USERNAME_RANDOM_BYTES
 } from './constants.ts'
 export {
   CorruptKeyFileError,
@@ -33,6 +36,8 @@ export {
   RelayError,
   type RelayErrorCode
 } from './errors.ts'
+export { PARLEY_JSON_PATH, type ParleyJson } from './http.ts'
+export { type AdvertisedIceServer, advertisedIceServers, isIceUrl, turnCredentials } from './ice.ts'
 export {
   createJsonLogger,
   type JsonLoggerOptions,

@@ -52,6 +52,7 @@ import {
 import { serveEcho } from './echo.ts'
 import { DataDirLockedError, InvalidRelayOptionError } from './errors.ts'
 import { type RelayHttp, startRelayHttp } from './http.ts'
+import { advertisedIceServers, checkIceOptions } from './ice.ts'
 import { loadOrCreatePrivateKey } from './identity.ts'
 import { createJsonLogger, type LogLevel, type RelayLogger } from './log.ts'
 import { type MailboxServer, openMailboxServer } from './mailbox-server.ts'
@@ -106,6 +107,13 @@ export interface RelayOptions {
   http?: { host?: string; port?: number } | false
   /** A directory of static files (the web app's build) served on every other GET path. */
   webDir?: string
+  /**
+   * STUN/TURN servers the operator runs (`stun:host:3478`, `turn:host:3478?transport=udp`, `turns:host:5349`),
+   * advertised in GET /parley.json. None by default: clients then use no ICE server (never a public one).
+   */
+  iceServers?: string[]
+  /** coturn's `static-auth-secret`: TURN URLs are advertised with fresh time-limited credentials made from it. */
+  turnSecret?: string
   /** After stop() is called, /healthz answers 503 this long before the relay stops (for load balancers). */
   shutdownDrainMs?: number
   /** Log level (default info) and sink (default stderr, one JSON object per line). */
@@ -140,6 +148,12 @@ export interface Relay {
   stop(): Promise<void>
 }
 
+/** Whether a browser can dial `a`: WebSockets (ws or wss, not through a circuit). */
+function isWebSocketAddress(a: Multiaddr): boolean {
+  const names = a.getComponents().map((c) => c.name)
+  return (names.includes('ws') || names.includes('wss')) && !names.includes('p2p-circuit')
+}
+
 function checkInt(option: string, value: number | undefined, min: number): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < min))
     throw new InvalidRelayOptionError(option, `an integer >= ${min}`)
@@ -158,6 +172,7 @@ function validate(o: RelayOptions): void {
   checkInt('dhtMaxRecords', o.dhtMaxRecords, 1)
   checkInt('dhtMaxRecordBytes', o.dhtMaxRecordBytes, 1)
   checkInt('shutdownDrainMs', o.shutdownDrainMs, 0)
+  checkIceOptions(o.iceServers, o.turnSecret)
   if (o.relayDataLimit !== undefined) {
     const ok = typeof o.relayDataLimit === 'bigint' ? o.relayDataLimit > 0n : Number.isSafeInteger(o.relayDataLimit)
     if (!ok || BigInt(o.relayDataLimit) < 1n) throw new InvalidRelayOptionError('relayDataLimit', 'a byte count >= 1')
@@ -386,6 +401,13 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         },
         {
           health: () => ({ peerId: node.peerId.toString(), connections: node.getConnections().length }),
+          parleyJson: () => ({
+            relays: node
+              .getMultiaddrs()
+              .filter((a) => isWebSocketAddress(a))
+              .map((a) => a.toString()),
+            iceServers: advertisedIceServers(options.iceServers ?? [], options.turnSecret, Date.now())
+          }),
           metrics: async () => ({ contentType: registry.contentType, body: await metrics() })
         }
       )
