@@ -1,0 +1,208 @@
+/**
+ * Real group members in one process: each has a Parley identity and certified device, its own libp2p node (in-memory
+ * transport, Noise, Yamux, identify, Parley's gossipsub) and a GroupEngine bound through a GroupTransport. Used by the
+ * group tests and by bench:groups. Links can carry a latency (per connection, drawn from a range) through a wrapper
+ * around @libp2p/memory, whose own latency option is one number per transport.
+ */
+import { generateKeyPair, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import type { PeerId, Transport } from '@libp2p/interface'
+import { memory } from '@libp2p/memory'
+import { noise } from '@libp2p/noise'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import {
+  certifyDevice,
+  createKeyPackage,
+  generateIdentity,
+  type IdentityKeyPair,
+  type KeyPackageSecret,
+  type LocalDevice,
+  MlsGroup,
+  nobleBackend,
+  toHex
+} from '@parley/crypto'
+import { gossip } from '@parley/network'
+import { createLibp2p } from 'libp2p'
+import { GroupEngine } from '../../src/groups/engine.ts'
+import { type GroupNode, GroupTransport } from '../../src/groups/transport.ts'
+import type { DropReason, GroupTextEvent } from '../../src/groups/types.ts'
+
+export const backend = nobleBackend
+
+let counter = 0
+const peerCache = new Map<string, string>()
+
+/** The PeerId string of a device key (libp2p public key protobuf). */
+export function peerOf(deviceKey: Uint8Array): string {
+  const k = toHex(deviceKey)
+  let p = peerCache.get(k)
+  if (p === undefined) {
+    p = peerIdFromPublicKey(publicKeyFromProtobuf(deviceKey)).toString()
+    peerCache.set(k, p)
+  }
+  return p
+}
+
+/** A memory transport whose every connection adds a latency drawn once per transport instance from [min, max] ms. */
+function latentMemory(range: [number, number] | undefined, seed: number) {
+  if (range === undefined) return memory()
+  const [min, max] = range
+  // A deterministic spread per node: each node's outgoing buffers are delayed by its own figure in the range.
+  const latency = min + (((seed * 7919) % 1000) / 1000) * (max - min)
+  return memory({ latency })
+}
+
+export interface Member {
+  readonly name: string
+  readonly identity: IdentityKeyPair
+  readonly device: LocalDevice
+  readonly node: GroupNode
+  readonly transport: GroupTransport
+  readonly peerId: PeerId
+  readonly texts: GroupTextEvent[]
+  readonly drops: DropReason[]
+  readonly forks: bigint[]
+  engine?: GroupEngine
+  topic?: string
+  secret?: KeyPackageSecret
+}
+
+export interface MemberOptions {
+  /** Link latency range, ms (bench). */
+  latency?: [number, number]
+  /** Gossipsub overrides. */
+  gossip?: Parameters<typeof gossip>[0]
+}
+
+/** One member with its libp2p node started (not yet in a group). */
+export async function member(name: string, options: MemberOptions = {}): Promise<Member> {
+  const identity = await generateIdentity(backend)
+  const key = await generateKeyPair('Ed25519')
+  const now = Date.now()
+  const device = await certifyDevice(backend, identity, {
+    deviceKey: publicKeyToProtobuf(key.publicKey),
+    issuedAt: now,
+    expiresAt: now + 86_400_000
+  })
+  const n = counter++
+  const node = (await createLibp2p({
+    privateKey: key,
+    addresses: { listen: [`/memory/group-${process.pid}-${n}-${name}`] },
+    transports: [latentMemory(options.latency, n) as (c: never) => Transport],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      inboundConnectionThreshold: 10_000,
+      maxIncomingPendingConnections: 1_000,
+      maxConnections: 1_000
+    },
+    services: { identify: identify(), pubsub: gossip(options.gossip) }
+  })) as unknown as GroupNode
+  await node.start()
+  const transport = new GroupTransport(node)
+  await transport.start()
+  return { name, identity, device, node, transport, peerId: node.peerId, texts: [], drops: [], forks: [] }
+}
+
+/** Connects members in a ring with chords (each to the next `degree` members), dialing a few at a time. */
+export async function connect(members: readonly Member[], degree = 3): Promise<void> {
+  const dials: Array<() => Promise<unknown>> = []
+  for (let i = 0; i < members.length; i++) {
+    for (let d = 1; d <= degree && d < members.length; d++) {
+      const a = members[i] as Member
+      const b = members[(i + d) % members.length] as Member
+      dials.push(() => a.node.dial(multiaddr(b.node.getMultiaddrs()[0]?.toString() ?? '')))
+    }
+  }
+  for (let i = 0; i < dials.length; i += 8) await Promise.all(dials.slice(i, i + 8).map((f) => f()))
+}
+
+async function topicIdOf(group: MlsGroup): Promise<Uint8Array> {
+  return backend.sha256(await group.topicSecret())
+}
+
+function bind(m: Member, group: MlsGroup, topicId: Uint8Array, positions?: ReadonlyMap<string, number>): void {
+  const topic = `${toHex(topicId)}`
+  void topic
+  const holder: { topic?: string } = {}
+  const engine = new GroupEngine({
+    backend,
+    identityKey: m.identity.publicKey,
+    group,
+    peerOf,
+    positions,
+    publish: async (data) => {
+      if (holder.topic !== undefined) await m.transport.publish(holder.topic, data)
+    },
+    events: {
+      message: (e) => m.texts.push(e),
+      drop: (e) => m.drops.push(e.reason),
+      fork: (e) => m.forks.push(e.epoch)
+    }
+  })
+  holder.topic = m.transport.join(engine, topicId)
+  m.engine = engine
+  m.topic = holder.topic
+}
+
+/** Creates a group with `admin` and adds `others` in one commit; every member's engine joins the topic. */
+export async function formGroup(admin: Member, others: readonly Member[], name = 'group'): Promise<Uint8Array> {
+  const kp = await createKeyPackage(backend, admin.identity, admin.device.certificate)
+  let group = await MlsGroup.create(backend, kp.secret, { name })
+  const topicId = await topicIdOf(group)
+  bind(admin, group, topicId)
+  if (others.length > 0) {
+    const kps = await Promise.all(others.map((o) => createKeyPackage(backend, o.identity, o.device.certificate)))
+    const c = await (admin.engine as GroupEngine).commit({ add: kps.map((k) => k.keyPackage) })
+    group = (admin.engine as GroupEngine).group
+    for (const [i, o] of others.entries()) {
+      const joined = await MlsGroup.join(
+        backend,
+        (kps[i] as { secret: KeyPackageSecret }).secret,
+        c.welcome as Uint8Array,
+        c.ratchetTree
+      )
+      bind(o, joined, topicId, (admin.engine as GroupEngine).positions())
+    }
+  }
+  return topicId
+}
+
+/** Adds `joiner` to the group through `admin` (a commit, then the Welcome as if over the pairwise session). */
+export async function addMember(admin: Member, joiner: Member, topicId: Uint8Array): Promise<void> {
+  const kp = await createKeyPackage(backend, joiner.identity, joiner.device.certificate)
+  const c = await (admin.engine as GroupEngine).commit({ add: [kp.keyPackage] })
+  const joined = await MlsGroup.join(backend, kp.secret, c.welcome as Uint8Array, c.ratchetTree)
+  bind(joiner, joined, topicId, (admin.engine as GroupEngine).positions())
+}
+
+/** Waits until every member sees at least `n` other subscribers on the topic (meshes can form). */
+export async function meshed(members: readonly Member[], n = 1, ms = 30_000): Promise<void> {
+  await until(
+    () => members.every((m) => m.transport.subscribers(m.topic as string).length >= n),
+    ms,
+    'topic subscribers'
+  )
+}
+
+/** Polls `check` until it is true or `ms` pass. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 30_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+export async function stopAll(members: readonly Member[]): Promise<void> {
+  await Promise.all(
+    members.map(async (m) => {
+      await m.transport.stop().catch(() => {})
+      await m.node.stop().catch(() => {})
+    })
+  )
+}
+
+export const idOf = (m: Member): string => toHex(m.identity.publicKey)
