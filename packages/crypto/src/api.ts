@@ -200,4 +200,4 @@ export {
   type SessionRecord,
   type SessionState
 } from './session.ts'
-export type { ProtocolStore, ProtocolTransaction } from './storage/types.ts'
+export type { ProtocolCommitOptions, ProtocolStore, ProtocolTransaction } from './storage/types.ts'

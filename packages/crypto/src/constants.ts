@@ -31,6 +31,8 @@ export const MAX_HEADER_TRIALS = MAX_RECEIVING_CHAINS + 2
 export const MAX_SKIPPED_KEY_AGE_MS = 30 * 24 * 3600 * 1000
 /** Archived sessions kept per peer (libsignal keeps 40). */
 export const MAX_ARCHIVED_SESSIONS = 10
+/** Decoded session records a session manager keeps in memory (least recently used dropped first; the store has all). */
+export const MAX_CACHED_RECORDS = 1024
 /** An initiated session with no reply for this long is no longer used to send; fetch a fresh bundle. */
 export const MAX_UNACKNOWLEDGED_SESSION_AGE_MS = 30 * 24 * 3600 * 1000
 

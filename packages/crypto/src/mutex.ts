@@ -5,8 +5,12 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>()
 
-  /** Runs `fn` once every earlier call for `key` has settled. */
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` once every earlier call for `key` has settled, or has released the key early: `fn` may call `release()`
+   * (once its state change has its place in the store's write order) to let the next caller start while it still
+   * awaits durability. Releasing is idempotent; the key is released when `fn` settles in any case.
+   */
+  async run<T>(key: string, fn: (release: () => void) => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve()
     let release!: () => void
     const mine = new Promise<void>((resolve) => {
@@ -16,7 +20,7 @@ export class KeyedMutex {
     this.tails.set(key, tail)
     await previous
     try {
-      return await fn()
+      return await fn(release)
     } finally {
       release()
       if (this.tails.get(key) === tail) this.tails.delete(key)

@@ -4,8 +4,11 @@
  * Transactions: every operation works on copies (all state is immutable), authenticates, and only then hands the
  * new bytes to `store.commit` in ONE call — together with the plaintext and message id of a received message, or
  * the ciphertext of a sent one — so a store can write them in one atomic batch. The in-memory state changes only
- * after the commit resolved; a failed decrypt or a failed commit leaves every stored byte unchanged.
- * Operations on one peer device are serialised (KeyedMutex); account changes take the account lock as well.
+ * once the commit is queued in the store's write order (or resolved, for a store without one); a failed decrypt or
+ * a failed commit leaves every stored byte unchanged, and no result leaves before its commit is durable.
+ * Operations on one peer device are serialised (KeyedMutex), each until its write is queued (SessionRecords.commit: early
+ * lock release, so concurrent messages of one session share a sync); account changes take the account lock as well
+ * and hold both until durable.
  */
 import { concat } from 'uint8arrays'
 import type { AccountState } from './account.ts'
@@ -49,21 +52,12 @@ import type {
 } from './protocol-types.ts'
 import { type DecryptableState, expireSkipped, ratchetDecrypt, ratchetEncrypt } from './ratchet.ts'
 import { acceptInitialMessage } from './responder.ts'
-import {
-  decodeSessionRecord,
-  EMPTY_RECORD,
-  encodeSessionRecord,
-  promote,
-  replace,
-  type SessionRecord,
-  type SessionState
-} from './session.ts'
-import type { ProtocolStore } from './storage/types.ts'
+import { encodeSessionRecord, promote, replace, type SessionRecord, type SessionState } from './session.ts'
+import { SessionRecords } from './session-records.ts'
+import type { ProtocolStore, ProtocolTransaction } from './storage/types.ts'
 
 /** Work bound per incoming ratchet frame: header trials in the current and each archived session. */
 export const MAX_TRIALS_PER_FRAME = MAX_HEADER_TRIALS * (1 + MAX_ARCHIVED_SESSIONS)
-/** Decoded session records kept in memory (least recently used dropped first; the store keeps them all). */
-export const MAX_CACHED_RECORDS = 1024
 
 /** Names a peer device: its identity key and its device key. */
 export function deviceAddress(identityKey: Uint8Array, deviceKey: Uint8Array): string {
@@ -81,12 +75,13 @@ export class SessionManager {
   private readonly store: ProtocolStore
   private readonly now: () => number
   private readonly locks = new KeyedMutex()
-  private readonly cache = new Map<string, SessionRecord>()
+  private readonly records: SessionRecords
   private accountState: AccountState
 
   constructor(options: SessionManagerOptions) {
     this.backend = options.backend
     this.store = options.store
+    this.records = new SessionRecords(options.store)
     this.now = options.now ?? Date.now
     this.accountState = options.account
   }
@@ -112,29 +107,10 @@ export class SessionManager {
     })
   }
 
-  private async load(address: string): Promise<SessionRecord> {
-    let record = this.cache.get(address)
-    if (record !== undefined) {
-      this.cache.delete(address)
-      this.cache.set(address, record)
-      return record
-    }
-    const bytes = await this.store.loadSessionRecord(address)
-    record = bytes === undefined ? EMPTY_RECORD : decodeSessionRecord(bytes)
-    this.remember(address, record)
-    return record
-  }
-
-  private remember(address: string, record: SessionRecord): void {
-    this.cache.delete(address)
-    this.cache.set(address, record)
-    if (this.cache.size > MAX_CACHED_RECORDS) this.cache.delete(this.cache.keys().next().value!)
-  }
-
   /** Summary of the current session with a peer device, if any. */
   async sessionInfo(address: string): Promise<SessionInfo | undefined> {
     return this.locks.run(address, async () => {
-      const record = await this.load(address)
+      const record = await this.records.load(address)
       const s = record.current
       if (s === undefined) return undefined
       return {
@@ -149,12 +125,11 @@ export class SessionManager {
 
   /** Archives the current session with a peer (the next send needs a new bundle); late messages still decrypt. */
   async archiveCurrentSession(address: string): Promise<void> {
-    await this.locks.run(address, async () => {
-      const record = await this.load(address)
+    await this.locks.run(address, async (release) => {
+      const record = await this.records.load(address)
       if (record.current === undefined) return
       const next: SessionRecord = { archived: [record.current, ...record.archived].slice(0, MAX_ARCHIVED_SESSIONS) }
-      await this.store.commit({ sessions: [{ address, record: encodeSessionRecord(next) }] })
-      this.remember(address, next)
+      await this.records.commit(address, next, { sessions: [{ address, record: encodeSessionRecord(next) }] }, release)
     })
   }
 
@@ -165,7 +140,7 @@ export class SessionManager {
   async removeSession(address: string, remove: () => Promise<void>): Promise<void> {
     await this.locks.run(address, async () => {
       await remove()
-      this.cache.delete(address)
+      this.records.forget(address)
     })
   }
 
@@ -191,10 +166,14 @@ export class SessionManager {
       createdAt: now,
       associatedData: init.associatedData
     }
-    await this.locks.run(address, async () => {
-      const record = promote(await this.load(address), state)
-      await this.store.commit({ sessions: [{ address, record: encodeSessionRecord(record) }] })
-      this.remember(address, record)
+    await this.locks.run(address, async (release) => {
+      const record = promote(await this.records.load(address), state)
+      await this.records.commit(
+        address,
+        record,
+        { sessions: [{ address, record: encodeSessionRecord(record) }] },
+        release
+      )
     })
     return address
   }
@@ -206,8 +185,8 @@ export class SessionManager {
       throw new InvalidParameterError('plaintext', `at most ${MAX_PLAINTEXT_BYTES} bytes`)
     const messageId = options.messageId ?? this.backend.randomBytes(MESSAGE_ID_BYTES)
     checkMessageId(messageId)
-    return this.locks.run(address, async () => {
-      const record = await this.load(address)
+    return this.locks.run(address, async (release) => {
+      const record = await this.records.load(address)
       const s = record.current
       if (s === undefined) throw new NoSessionError('no session with this peer: start one from its bundle')
       const now = this.now()
@@ -224,11 +203,11 @@ export class SessionManager {
       )
       const ciphertext = s.pendingPrefix === undefined ? frame : concat([s.pendingPrefix, frame])
       const next = replace(record, s, { ...s, ratchet })
-      await this.store.commit({
+      const tx = {
         sessions: [{ address, record: encodeSessionRecord(next) }],
         sent: { address, messageId, ciphertext }
-      })
-      this.remember(address, next)
+      }
+      await this.records.commit(address, next, tx, release)
       return { ciphertext, messageId, initial: s.pendingPrefix !== undefined }
     })
   }
@@ -245,16 +224,15 @@ export class SessionManager {
     if (!(ciphertext instanceof Uint8Array) || ciphertext.length === 0) return false
     if ((ciphertext[0]! & 0x0f) !== MESSAGE_TYPE_INITIAL) return false
     const { baseKey } = parseInitialMessage(ciphertext)
-    return this.locks.run(address, async () => {
-      const record = await this.load(address)
+    return this.locks.run(address, async (release) => {
+      const record = await this.records.load(address)
       const s = [record.current, ...record.archived].find(
         (s) => s !== undefined && s.pendingPrefix !== undefined && equalBytes(s.sessionId, baseKey)
       )
       if (s === undefined) return false
       const { pendingPrefix: _acknowledged, ...rest } = s
       const next = replace(record, s, rest)
-      await this.store.commit({ sessions: [{ address, record: encodeSessionRecord(next) }] })
-      this.remember(address, next)
+      await this.records.commit(address, next, { sessions: [{ address, record: encodeSessionRecord(next) }] }, release)
       return true
     })
   }
@@ -274,20 +252,25 @@ export class SessionManager {
     if ((type & 0x0f) === MESSAGE_TYPE_RATCHET) {
       if (options.address === undefined) throw new NoSessionError('a ratchet message needs the sender address')
       const address = options.address
-      return this.locks.run(address, () => this.decryptRatchet(address, ciphertext, options.messageId))
+      return this.locks.run(address, (release) => this.decryptRatchet(address, ciphertext, options.messageId, release))
     }
     if ((type & 0x0f) === MESSAGE_TYPE_INITIAL) return this.decryptInitial(ciphertext, options)
     throw new MalformedError('message', 'unknown type')
   }
 
-  private async decryptRatchet(address: string, frame: Uint8Array, messageId: Uint8Array): Promise<Decrypted> {
-    const record = await this.load(address)
+  private async decryptRatchet(
+    address: string,
+    frame: Uint8Array,
+    messageId: Uint8Array,
+    release: () => void
+  ): Promise<Decrypted> {
+    const record = await this.records.load(address)
     const candidates = [record.current, ...record.archived].filter((s) => s !== undefined)
     if (candidates.length === 0) throw new NoSessionError('no session with this peer')
     let trials = 0
     for (const s of candidates) {
       try {
-        return await this.decryptIn(address, record, s, s.ratchet, frame, messageId, {})
+        return await this.decryptIn(address, record, s, s.ratchet, frame, messageId, { release })
       } catch (e) {
         // Only a header that opened under no key of this session moves on to the next one; any other failure means
         // this session is the right one and the message is bad (duplicate, tampered body, gap too large).
@@ -306,7 +289,7 @@ export class SessionManager {
     ratchetState: DecryptableState,
     frame: Uint8Array,
     messageId: Uint8Array,
-    extra: { fresh?: SessionState; account?: AccountState }
+    extra: { fresh?: SessionState; account?: AccountState; release?: () => void }
   ): Promise<Decrypted> {
     const now = this.now()
     const base = session ?? extra.fresh!
@@ -323,12 +306,13 @@ export class SessionManager {
     const { pendingPrefix: _acknowledged, ...rest } = base
     const updated: SessionState = { ...rest, ratchet }
     const next = session === undefined ? promote(record, updated) : promote(record, updated, session)
-    await this.store.commit({
+    const tx: ProtocolTransaction = {
       sessions: [{ address, record: encodeSessionRecord(next) }],
       ...(extra.account !== undefined && { account: encodeAccount(extra.account) }),
       received: { address, messageId, plaintext }
-    })
-    this.remember(address, next)
+    }
+    // An account change holds the account lock as well: that path keeps both until the commit is durable.
+    await this.records.commit(address, next, tx, extra.account === undefined ? extra.release : undefined)
     if (extra.account !== undefined) this.accountState = extra.account
     return {
       plaintext,
@@ -356,15 +340,17 @@ export class SessionManager {
     if (options.deviceKey !== undefined && !equalBytes(options.deviceKey, sender.deviceKey)) {
       throw new UntrustedIdentityError('initial message names another device than the one that sent it')
     }
-    return this.locks.run(address, async () => {
-      const record = await this.load(address)
+    return this.locks.run(address, async (release) => {
+      const record = await this.records.load(address)
       // A first message of a session we already have (a duplicate, or one of several sent before the reply).
       const existing = [record.current, ...record.archived].find(
         (s) => s !== undefined && equalBytes(s.sessionId, msg.baseKey)
       )
       if (existing !== undefined) {
         try {
-          return await this.decryptIn(address, record, existing, existing.ratchet, msg.frame, options.messageId, {})
+          return await this.decryptIn(address, record, existing, existing.ratchet, msg.frame, options.messageId, {
+            release
+          })
         } catch (e) {
           // The session this first message started is here, only the chain it was sent on is gone (the conversation
           // moved on): a repeat, typically one more copy through a relay. Never a reason to reset the session.

@@ -18,6 +18,18 @@ export interface ProtocolTransaction {
 export interface ProtocolStore {
   /** The record last committed for `address`, or undefined when there is none. */
   loadSessionRecord(address: string): Promise<Uint8Array | undefined>
-  /** Writes the whole transaction atomically, or throws and writes nothing. */
-  commit(tx: ProtocolTransaction): Promise<void>
+  /**
+   * Writes the whole transaction atomically, or throws and writes nothing. Resolves once it is durable.
+   * A store with an ordered write queue calls `options.onQueued` (synchronously) once the transaction has its place in
+   * that order — every later commit lands with it or after it — and the manager then lets the next operation on the
+   * session start while this one awaits its sync (early lock release: concurrent messages share one fsync). Such a
+   * store must refuse every later commit once one has failed (fail-stop), since later ones build on it.
+   */
+  commit(tx: ProtocolTransaction, options?: ProtocolCommitOptions): Promise<void>
+}
+
+/** Options of ProtocolStore.commit. */
+export interface ProtocolCommitOptions {
+  /** Called once the transaction is queued in the store's write order (never if the commit fails before). */
+  readonly onQueued?: () => void
 }
