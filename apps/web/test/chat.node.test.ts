@@ -48,6 +48,10 @@ describe('the web app with two profiles and a local relay', () => {
     await alice.waitMessage('hello Alice')
     await alice.send('hi Bob')
     await bob.waitMessage('hi Bob')
+    // Typing shows on the other side (never stored or queued).
+    await bob.page.getByTestId('composer').fill('how are')
+    await alice.page.getByTestId('typing').waitFor({ timeout: 20_000 })
+    expect(await alice.page.getByTestId('typing').textContent()).toContain('is typing')
     await bob.send('how are you?')
     await alice.waitMessage('how are you?')
     // Receipts come back: Alice's message reaches delivered or read at Bob (who has the chat open).

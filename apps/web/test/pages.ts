@@ -253,8 +253,8 @@ export class ParleyPage {
     return this.messageLocator(text, 'out').first().getAttribute('data-state')
   }
 
-  /** Accepts the first message request and lands in its chat. */
-  async acceptRequest(timeout = 30_000): Promise<void> {
+  /** Accepts the first message request (naming the contact when `name` is given) and lands in its chat. */
+  async acceptRequest(timeout = 30_000, name?: string): Promise<void> {
     const end = Date.now() + timeout
     for (;;) {
       await this.goto('requests')
@@ -262,6 +262,7 @@ export class ParleyPage {
       if (Date.now() > end) throw new Error('no message request arrived')
       await this.page.waitForTimeout(300)
     }
+    if (name !== undefined) await this.page.getByTestId('request-name').first().fill(name)
     await this.page.getByTestId('accept-request').first().click()
     await this.page.getByTestId('composer').waitFor()
   }

@@ -144,6 +144,7 @@ export function Contacts({ session }: { session: Session }) {
 function RequestItem({ session, request }: { session: Session; request: MessageRequest }) {
   const [history, setHistory] = useState<HistoryRecord[] | undefined>(undefined)
   const [error, setError] = useState('')
+  const [name, setName] = useState('')
   useLoad(async () => setHistory(await session.history(request.identity)), [request.lastAt])
   const act = (f: () => Promise<unknown>, then: () => void) =>
     f().then(
@@ -166,12 +167,20 @@ function RequestItem({ session, request }: { session: Session; request: MessageR
           </li>
         ))}
       </ul>
+      <label for={`req-name-${request.identity}`}>Name for this contact (optional)</label>
+      <input
+        id={`req-name-${request.identity}`}
+        data-testid="request-name"
+        value={name}
+        maxLength={MAX_NAME_LENGTH}
+        onInput={(e) => setName((e.target as HTMLInputElement).value)}
+      />
       <button
         type="button"
         data-testid="accept-request"
         onClick={() =>
           act(
-            () => session.messenger.acceptRequest(request.identity),
+            () => session.messenger.acceptRequest(request.identity, name.trim() ? { name: name.trim() } : {}),
             () => go(`/chat/${request.identity}`)
           )
         }
