@@ -4,9 +4,40 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { createSocket } from 'node:dgram'
+import { networkInterfaces } from 'node:os'
 import type { Browser, Page } from 'playwright-core'
 import { chromium } from 'playwright-core'
-import { NETNS_CHROMIUM_ARGS, NETNS_RELAY_HOST } from '../../../test/netns-kit.ts'
+
+/** The namespace's addresses (scripts/netns.ts; test/netns-kit.ts holds the same for the top-level tests). */
+export const NETNS_RELAY_HOST = '10.99.0.1'
+export const NETNS_PEER_HOST = '10.99.0.2'
+
+/** Chromium flags of test/netns-kit.ts (root, no network, real host candidates instead of mDNS names). */
+const NETNS_CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-features=WebRtcHideLocalIpsWithMdns'
+]
+
+/** Throws, naming the command to use, unless this process runs inside the namespace scripts/netns.ts makes. */
+export function assertInNetns(): void {
+  const present = new Set(
+    Object.values(networkInterfaces())
+      .flat()
+      .map((i) => i?.address)
+  )
+  if (process.env.PARLEY_NETNS !== '1' || !present.has(NETNS_RELAY_HOST) || !present.has(NETNS_PEER_HOST)) {
+    throw new Error(
+      'this WebRTC test must run inside the test network namespace: `pnpm exec node scripts/netns.ts vitest run --project netns <files>`'
+    )
+  }
+}
 
 /** Chromium with the namespace's flags and fake camera and microphone (a test pattern and a beep). */
 export function launchCallBrowser(): Promise<Browser> {
@@ -108,27 +139,42 @@ export async function startCoturn(): Promise<{ iceServers: RTCIceServer[]; stop:
     { stdio: ['ignore', 'pipe', 'pipe'] }
   )
   let log = ''
-  proc.stdout!.on('data', (d) => {
-    log += d
-  })
   proc.stderr!.on('data', (d) => {
     log += d
   })
-  const end = Date.now() + 10_000
-  while (!/listener opened on|Total UDP servers/i.test(log)) {
+  proc.stdout!.resume()
+  // Ready when it answers a STUN binding request on its port (its log is block-buffered on a pipe).
+  const end = Date.now() + 15_000
+  while (!(await stunAnswers(NETNS_RELAY_HOST, port))) {
     if (proc.exitCode !== null || Date.now() > end) throw new Error(`coturn did not start: ${log.slice(-500)}`)
-    await new Promise((r) => setTimeout(r, 50))
   }
   return {
     iceServers: [{ urls: `turn:${NETNS_RELAY_HOST}:${port}?transport=udp`, username: user, credential }],
     stop: async () => {
       proc.kill('SIGTERM')
       await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)))
-    },
-    get log() {
-      return log
     }
-  } as { iceServers: RTCIceServer[]; stop: () => Promise<void> }
+  }
+}
+
+/** Sends one STUN binding request (RFC 5389) and waits up to 300 ms for any answer. */
+function stunAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4')
+    const request = Buffer.alloc(20)
+    request.writeUInt16BE(0x0001, 0)
+    request.writeUInt32BE(0x2112a442, 4)
+    randomBytes(12).copy(request, 8)
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      socket.close()
+      resolve(ok)
+    }
+    const timer = setTimeout(() => done(false), 300)
+    socket.once('message', () => done(true))
+    socket.once('error', () => done(false))
+    socket.send(request, port, host)
+  })
 }
 
 /** Polls `check` until true (throws naming `what` after `ms`). */

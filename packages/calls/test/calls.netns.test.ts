@@ -6,9 +6,11 @@
  */
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assertInNetns } from '../../../test/netns-kit.ts'
-import { CallNet, launchCallBrowser, startCoturn, until } from './browser-kit.ts'
+import { assertInNetns, CallNet, launchCallBrowser, startCoturn, until } from './browser-kit.ts'
 import { buildHarness, type Harness } from './harness/build.ts'
+
+/** Chromium's fake camera sends 640×480; a track with no frame yet shows as 2×2. */
+const MIN_VIDEO_WIDTH = 160
 
 let browser: Browser
 let harness: Harness
@@ -44,7 +46,9 @@ async function waitPhase(p: Page, id: string, want: string, ms = 20_000): Promis
 
 /** Both sides: audio and video bytes received grow, and the other's video renders. */
 async function mediaFlows(a: Page, b: Page, id: string): Promise<void> {
-  for (const p of [a, b]) await until(async () => (await width(p, id)) > 0, 20_000, 'remote video rendered')
+  for (const p of [a, b]) {
+    await until(async () => (await width(p, id)) >= MIN_VIDEO_WIDTH, 20_000, 'remote video rendered')
+  }
   const before = await Promise.all([quality(a, id), quality(b, id)])
   await new Promise((r) => setTimeout(r, 1500))
   const after = await Promise.all([quality(a, id), quality(b, id)])
@@ -90,4 +94,126 @@ describe('calls in Chromium', () => {
     expect(await state(A.page, id)).toMatchObject({ reason: 'hangup' })
     expect(await state(B.page, id)).toMatchObject({ reason: 'remote-hangup' })
   }, 90_000)
+
+  it('forced through a real coturn (iceTransportPolicy relay): media flows via TURN and every frame is SFrame ciphertext', async () => {
+    const turn = await startCoturn()
+    try {
+      const n = await net()
+      const opts = { iceServers: turn.iceServers, iceTransportPolicy: 'relay' as const }
+      const A = await n.join(opts)
+      const B = await n.join(opts)
+      const id = await A.page.evaluate((to) => window.harness.call(to), B.id)
+      await until(async () => (await B.page.evaluate(() => window.harness.incoming())).includes(id), 10_000, 'ringing')
+      await B.page.evaluate((i) => window.harness.accept(i), id)
+      await waitPhase(A.page, id, 'active')
+      await waitPhase(B.page, id, 'active')
+      await mediaFlows(A.page, B.page, id)
+      for (const p of [A.page, B.page]) {
+        const q = (await quality(p, id))!
+        expect(q.relayed).toBe(true)
+        // What the TURN server relays is what our senders emitted: every frame left the SFrame worker encrypted (the
+        // worker drops, never passes, a frame it cannot encrypt), and the other side opened them with its keys.
+        const c = (await counters(p, id))!
+        expect(c.encrypted).toBeGreaterThan(50)
+        expect(c.decrypted).toBeGreaterThan(50)
+        expect(c.bytesOut).toBeGreaterThan(0)
+        expect(q.videoBytesSent + q.audioBytesSent).toBeGreaterThanOrEqual(c.bytesOut * 0.5)
+      }
+      await B.page.evaluate((i) => window.harness.hangup(i), id)
+      await waitPhase(A.page, id, 'ended')
+      expect(await state(A.page, id)).toMatchObject({ reason: 'remote-hangup' })
+      expect(await state(B.page, id)).toMatchObject({ reason: 'hangup' })
+      await n.close()
+    } finally {
+      await turn.stop()
+    }
+  }, 90_000)
+
+  it('decline, busy and no-answer end in the right state on both sides', async () => {
+    const n = await net()
+    const A = await n.join({ noAnswerMs: 3000 })
+    const B = await n.join({ noAnswerMs: 3000 })
+    const C = await n.join({ noAnswerMs: 3000 })
+    // Decline.
+    const declined = await A.page.evaluate((to) => window.harness.call(to), B.id)
+    await until(async () => (await B.page.evaluate(() => window.harness.incoming())).includes(declined), 10_000, 'ring')
+    await B.page.evaluate((i) => window.harness.decline(i), declined)
+    await waitPhase(A.page, declined, 'ended')
+    expect(await state(A.page, declined)).toMatchObject({ reason: 'declined' })
+    expect(await state(B.page, declined)).toMatchObject({ phase: 'ended', reason: 'declined' })
+    // No answer: A gives up at the (shortened) deadline, B shows a missed call.
+    const unanswered = await A.page.evaluate((to) => window.harness.call(to), B.id)
+    await waitPhase(A.page, unanswered, 'ended', 10_000)
+    await waitPhase(B.page, unanswered, 'ended', 10_000)
+    expect(await state(A.page, unanswered)).toMatchObject({ reason: 'no-answer' })
+    expect(await state(B.page, unanswered)).toMatchObject({ reason: 'missed' })
+    // Busy: A and B talk; C calls B.
+    const talk = await A.page.evaluate((to) => window.harness.call(to), B.id)
+    await until(async () => (await B.page.evaluate(() => window.harness.incoming())).includes(talk), 10_000, 'ring')
+    await B.page.evaluate((i) => window.harness.accept(i), talk)
+    await waitPhase(B.page, talk, 'active')
+    const busy = await C.page.evaluate((to) => window.harness.call(to), B.id)
+    await waitPhase(C.page, busy, 'ended')
+    expect(await state(C.page, busy)).toMatchObject({ reason: 'busy' })
+    expect(await B.page.evaluate(() => window.harness.refused())).toContainEqual({ callId: busy, reason: 'busy' })
+    expect(await phase(B.page, talk)).toBe('active')
+    await n.close()
+  }, 90_000)
+
+  it('a peer whose signalled DTLS fingerprint is not its certificate fails closed; a replayed offer never rings', async () => {
+    const n = await net()
+    const A = await n.join({ tamperFingerprint: true })
+    const B = await n.join()
+    const id = await A.page.evaluate((to) => window.harness.call(to), B.id)
+    await until(async () => (await B.page.evaluate(() => window.harness.incoming())).includes(id), 10_000, 'ring')
+    await B.page.evaluate((i) => window.harness.accept(i), id)
+    await waitPhase(B.page, id, 'ended', 30_000)
+    await waitPhase(A.page, id, 'ended', 30_000)
+    const reason = (await state(B.page, id))?.reason
+    expect(['security', 'failed']).toContain(reason)
+    expect(await B.page.evaluate((i) => window.harness.history(i), id)).not.toContain('active')
+    // No frame was ever opened or shown (Chromium shows a 2×2 placeholder for a track that never got a frame).
+    expect((await counters(B.page, id))?.decrypted ?? 0).toBe(0)
+    expect(await width(B.page, id)).toBeLessThan(MIN_VIDEO_WIDTH)
+    // The recorded offer of that call, delivered again: refused, nothing rings.
+    const offer = n.signals.find((s) => s.from === A.id && s.to === B.id)!
+    const ringsBefore = (await B.page.evaluate(() => window.harness.incoming())).length
+    await n.replay(offer)
+    await until(
+      async () => (await B.page.evaluate(() => window.harness.refused())).some((r) => r.reason === 'replay'),
+      5000,
+      'replay refused'
+    )
+    expect((await B.page.evaluate(() => window.harness.incoming())).length).toBe(ringsBefore)
+    await n.close()
+  }, 90_000)
+
+  it('a three-way mesh: A calls B and C, both accept, B and C connect; every pair has media both ways', async () => {
+    const n = await net()
+    const A = await n.join()
+    const B = await n.join()
+    const C = await n.join()
+    const legs = await A.page.evaluate((to) => window.harness.callGroup(to), [B.id, C.id])
+    for (const [p, id] of [
+      [B.page, legs[0]!],
+      [C.page, legs[1]!]
+    ] as const) {
+      await until(async () => (await p.evaluate(() => window.harness.incoming())).includes(id), 10_000, 'ring')
+      await p.evaluate((i) => window.harness.accept(i), id)
+    }
+    const activeCalls = async (p: Page) =>
+      (await p.evaluate(() => window.harness.states())).filter((s) => s.phase === 'active')
+    for (const p of [A.page, B.page, C.page]) {
+      await until(async () => (await activeCalls(p)).length === 2, 30_000, 'two active calls on every page')
+    }
+    const bc = (await activeCalls(B.page)).find((s) => s.contact === C.id)!
+    for (const [x, y, id] of [
+      [A.page, B.page, legs[0]!],
+      [A.page, C.page, legs[1]!],
+      [B.page, C.page, bc.id]
+    ] as const) {
+      await mediaFlows(x, y, id)
+    }
+    await n.close()
+  }, 120_000)
 })
