@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MIN_PASSPHRASE_LENGTH } from '../src/constants.ts'
 import { launchChromium, newProfile, ParleyPage, startWebRelay, type WebRelay } from './pages.ts'
 
 let web: WebRelay
@@ -32,6 +33,13 @@ afterAll(async () => {
 describe('a web profile', () => {
   it('a contact’s identity change shows a banner and blocks sending until the new key is accepted', async () => {
     alice = await ParleyPage.open(aliceCtx, web.url)
+    // A passphrase shorter than MIN_PASSPHRASE_LENGTH is refused before anything is created.
+    await alice.page.getByTestId('onboarding-create').waitFor({ timeout: 20_000 })
+    const short = 'x'.repeat(MIN_PASSPHRASE_LENGTH - 1)
+    await alice.page.getByTestId('ob-pass').fill(short)
+    await alice.page.getByTestId('ob-pass2').fill(short)
+    await alice.page.getByTestId('ob-submit').click()
+    expect(await alice.page.getByTestId('ob-error').textContent()).toContain(`at least ${MIN_PASSPHRASE_LENGTH}`)
     await alice.createIdentity('Alice')
     await alice.waitConnected()
     const bobCtx = await newProfile(browser)
