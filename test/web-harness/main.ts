@@ -36,7 +36,8 @@ export interface Harness {
   addresses(): string[]
   invite(): string
   publish(): Promise<void>
-  lookup(identity: string): Promise<boolean>
+  /** The addresses in the identity's DHT record, or null when no record is found. */
+  lookup(identity: string): Promise<string[] | null>
   addContact(input: string, name: string): Promise<string>
   send(contact: string, text: string): Promise<string>
   received(): Array<{ contact: string; text: string }>
@@ -96,10 +97,10 @@ const harness: Harness = {
   async lookup(identity) {
     const key = Uint8Array.from(identity.match(/../g) ?? [], (h) => Number.parseInt(h, 16))
     try {
-      await started().lookup(key, { signal: AbortSignal.timeout(10_000) })
-      return true
+      const found = await started().lookup(key, { signal: AbortSignal.timeout(10_000) })
+      return found.addresses.map((a) => a.toString())
     } catch {
-      return false
+      return null
     }
   },
   async addContact(input, name) {

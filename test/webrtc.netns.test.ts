@@ -1,0 +1,239 @@
+/**
+ * Direct WebRTC with real Chromium and real libp2p, inside the test network namespace (scripts/netns.ts): every peer
+ * meets the others through a local relay on 10.99.0.1, then the chat runs over a direct WebRTC connection, asserted
+ * from libp2p's connection objects (`limits == null`, WebRTC's data-channel multiplexer) — never from address text.
+ *
+ * Run: `pnpm test:netns` (or `node scripts/netns.ts vitest run --project netns test/webrtc.netns.test.ts`).
+ */
+import { toHex } from '@parley/crypto'
+import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES } from '@parley/messenger'
+import { connectionKind } from '@parley/network'
+import { createProfileStore, openStore } from '@parley/store'
+import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
+import type { Browser } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { CliKit } from './cli-kit.ts'
+import { ONE_HOST } from './kit.ts'
+import {
+  assertInNetns,
+  type HarnessPage,
+  launchChromium,
+  NETNS_PEER_HOST,
+  type NetnsRelay,
+  openHarness,
+  startNetnsRelay,
+  waitFor
+} from './netns-kit.ts'
+
+const SESSION = protocols(DEFAULT_PROTOCOL_PREFIX).session
+
+/** A harness page with a started browser messenger that holds a WebRTC-capable reservation at the relay. */
+async function browserMessenger(browser: Browser, relay: NetnsRelay) {
+  const page = await openHarness(browser, relay)
+  const me = await page.call('start', { bootstrap: [relay.ws] })
+  await waitFor(
+    async () => (await page.call('addresses')).some((a) => a.startsWith(`${relay.ws}/p2p-circuit/webrtc`)),
+    'a reservation at the relay'
+  )
+  return { page, ...me }
+}
+
+/** Publishes `page`'s record until `finder` finds it with a circuit address (records appear after a republish). */
+async function published(page: HarnessPage, identity: string, finder: (id: string) => Promise<string[] | null>) {
+  await waitFor(
+    async () => {
+      await page.call('publish').catch(() => {})
+      return (await finder(identity))?.some((a) => a.includes('/p2p-circuit')) ?? false
+    },
+    'the record with its circuit address',
+    60_000
+  )
+}
+
+/**
+ * Every open connection of `page` to `peerId` that carries a session stream is direct WebRTC (`limits == null`, the
+ * WebRTC multiplexer), and there is at least one.
+ */
+async function chatIsDirect(page: HarnessPage, peerId: string): Promise<void> {
+  const conns = await page.connections(peerId)
+  const carrying = conns.filter((c) => c.sessionStreams > 0)
+  expect(carrying.length, JSON.stringify(conns)).toBeGreaterThan(0)
+  for (const c of carrying) {
+    expect(c.unlimited, JSON.stringify(conns)).toBe(true)
+    expect(c.multiplexer).toBe('/webrtc')
+    expect(c.kind).toBe('direct-webrtc')
+  }
+}
+
+describe('direct WebRTC in the test namespace', () => {
+  let browser: Browser
+  let relay: NetnsRelay
+  const stops: Array<() => Promise<unknown>> = []
+
+  beforeAll(async () => {
+    assertInNetns()
+    browser = await launchChromium()
+  })
+  afterEach(async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => {})
+    await relay?.stop()
+  })
+  afterAll(async () => {
+    await browser?.close()
+  })
+
+  it('two browsers and a local relay: B opens A’s invite, they chat both ways over a direct WebRTC connection', async () => {
+    relay = await startNetnsRelay()
+    const a = await browserMessenger(browser, relay)
+    const b = await browserMessenger(browser, relay)
+    stops.push(
+      () => a.page.page.context().close(),
+      () => b.page.page.context().close()
+    )
+    await published(a.page, a.identity, (id) => b.page.call('lookup', id))
+    await published(b.page, b.identity, (id) => a.page.call('lookup', id))
+    // B opens A's invite link; A adds B back.
+    await b.page.call('addContact', await a.page.call('invite'), 'alice')
+    await a.page.call('addContact', b.identity, 'bob')
+
+    expect(await b.page.call('send', a.identity, 'hello from B')).toBe('sent')
+    await waitFor(async () => (await a.page.call('received')).length === 1, 'A to get the message')
+    expect(await a.page.call('send', b.identity, 'hello from A')).toBe('sent')
+    await waitFor(async () => (await b.page.call('received')).length === 1, 'B to get the reply')
+
+    // Once the direct connection is open (at most DIRECT_WAIT_MS after the first send), the chat runs on it.
+    await waitFor(
+      async () => (await a.page.connections(b.peerId)).some((c) => c.kind === 'direct-webrtc'),
+      'the direct connection'
+    )
+    expect(await b.page.call('send', a.identity, 'again from B')).toBe('sent')
+    expect(await a.page.call('send', b.identity, 'again from A')).toBe('sent')
+    await waitFor(async () => (await a.page.call('received')).length === 2, 'A to get the second message')
+    await waitFor(async () => (await b.page.call('received')).length === 2, 'B to get the second reply')
+    expect((await a.page.call('received')).map((m) => m.text)).toEqual(['hello from B', 'again from B'])
+    expect((await b.page.call('received')).map((m) => m.text)).toEqual(['hello from A', 'again from A'])
+    await chatIsDirect(a.page, b.peerId)
+    await chatIsDirect(b.page, a.peerId)
+
+    const diagnostics = await a.page.call('diagnostics')
+    expect(diagnostics.contacts).toEqual([
+      expect.objectContaining({ identity: b.identity, name: 'bob', connection: 'direct-webrtc' })
+    ])
+    expect(diagnostics.contacts[0]!.lastDelivery?.via).toBe('direct')
+    expect(diagnostics.relays[0]).toMatchObject({ address: relay.ws, connected: true, reservation: true })
+  })
+
+  it('a browser and a `parley run --json` process chat over a direct WebRTC connection', async () => {
+    relay = await startNetnsRelay()
+    const cli = new CliKit('netns cli passphrase')
+    stops.push(() => cli.cleanup())
+    const dir = await cli.profile('netns-cli')
+    // The CLI node listens on the second test address, and on circuits (with WebRTC) through the relay.
+    const node = await cli.run(dir, [
+      '--listen',
+      `/ip4/${NETNS_PEER_HOST}/tcp/0`,
+      '--listen',
+      '/p2p-circuit',
+      '--listen',
+      '/webrtc',
+      '--bootstrap',
+      relay.tcp
+    ])
+    const cliIdentity = String(node.ready.identity)
+    const cliPeer = String(node.ready.peerId)
+    const web = await browserMessenger(browser, relay)
+    stops.push(() => web.page.page.context().close())
+    await waitFor(
+      async () => (await web.page.call('lookup', cliIdentity))?.some((a) => a.includes('/p2p-circuit/webrtc')) ?? false,
+      "the CLI's record with its WebRTC circuit address",
+      60_000
+    )
+    await web.page.call('addContact', cliIdentity, 'cli')
+    expect(await web.page.call('send', cliIdentity, 'hello terminal')).toBe('sent')
+    await node.next((e) => e.event === 'message' && e.text === 'hello terminal', 'the browser’s message')
+    await node.ask({ cmd: 'add', contact: web.identity, name: 'web' })
+    await node.ask({ cmd: 'send', contact: 'web', text: 'hello browser' })
+    await waitFor(async () => (await web.page.call('received')).some((m) => m.text === 'hello browser'), 'the reply')
+
+    await waitFor(
+      async () => (await web.page.connections(cliPeer)).some((c) => c.kind === 'direct-webrtc'),
+      'the direct connection'
+    )
+    expect(await web.page.call('send', cliIdentity, 'still there?')).toBe('sent')
+    await node.next((e) => e.event === 'message' && e.text === 'still there?', 'the second message')
+    await node.ask({ cmd: 'send', contact: 'web', text: 'yes' })
+    await waitFor(async () => (await web.page.call('received')).some((m) => m.text === 'yes'), 'the second reply')
+    await chatIsDirect(web.page, cliPeer)
+  })
+})
+
+describe('direct WebRTC between Node messengers in the test namespace', () => {
+  const messengers: Messenger[] = []
+  let relay: NetnsRelay | undefined
+  afterEach(async () => {
+    for (const m of messengers.splice(0)) await m.stop().catch(() => {})
+    await relay?.stop()
+  })
+
+  it('two Node messengers behind one relay chat over WebRTC (node-datachannel), not over the circuit', async () => {
+    assertInNetns()
+    relay = await startNetnsRelay()
+    const make = async () => {
+      const store = await createProfileStore(await openStore({ kind: 'memory' }), 'pw', {
+        namespaces: NAMESPACES,
+        create: true,
+        unsafeFastKdfForTests: true
+      })
+      const m = await createMessenger({
+        store,
+        network: { ...ONE_HOST, bootstrap: [relay!.tcp], listen: ['/p2p-circuit', '/webrtc'], clientMode: true }
+      })
+      messengers.push(m)
+      await waitFor(() => m.addresses.some((x) => x.includes('/p2p-circuit/webrtc')), 'a reservation')
+      return m
+    }
+    const a = await make()
+    const b = await make()
+    await waitFor(async () => {
+      try {
+        await b.publish({ signal: AbortSignal.timeout(5000) })
+        await a.publish({ signal: AbortSignal.timeout(5000) })
+        await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
+        await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
+        return true
+      } catch {
+        return false
+      }
+    }, 'both records')
+    const [aHex, bHex] = [toHex(a.identityKey), toHex(b.identityKey)]
+    await a.addContact(bHex)
+    await b.addContact(aHex)
+    const atA: MessengerEvents['message'][] = []
+    const atB: MessengerEvents['message'][] = []
+    a.events.addEventListener('message', (e) => atA.push((e as CustomEvent<MessengerEvents['message']>).detail))
+    b.events.addEventListener('message', (e) => atB.push((e as CustomEvent<MessengerEvents['message']>).detail))
+    expect((await a.send(bHex, 'one')).status).toBe('sent')
+    expect((await b.send(aHex, 'two')).status).toBe('sent')
+    await waitFor(() => atA.length === 1 && atB.length === 1, 'the first exchange')
+    await waitFor(
+      () => a.connectionsTo(b.peerId).some((c) => connectionKind(c) === 'direct-webrtc'),
+      'the direct connection'
+    )
+    expect((await a.send(bHex, 'three')).status).toBe('sent')
+    expect((await b.send(aHex, 'four')).status).toBe('sent')
+    await waitFor(() => atA.length === 2 && atB.length === 2, 'the second exchange')
+    for (const [m, peer] of [
+      [a, b.peerId],
+      [b, a.peerId]
+    ] as const) {
+      const carrying = m
+        .connectionsTo(peer)
+        .filter((c) => c.status === 'open' && c.streams.some((s) => s.protocol === SESSION && s.status === 'open'))
+      expect(carrying.length).toBeGreaterThan(0)
+      for (const c of carrying) {
+        expect(c.limits).toBeUndefined()
+        expect(connectionKind(c)).toBe('direct-webrtc')
+      }
+    }
+  })
+})
