@@ -67,13 +67,23 @@ export class CallNet {
     this.url = url
   }
 
-  /** A new participant: its page, started with `options`; returns its identity (hex). */
-  async join(options: Record<string, unknown> = {}): Promise<{ id: string; page: Page }> {
-    const id = randomBytes(32).toString('hex')
+  /**
+   * Where a page's outgoing signals go: by default straight to the other page (in order); a test may send them through
+   * real messengers instead and call `deliver` when they arrive.
+   */
+  route: (s: Signal) => Promise<boolean> = (s) => this.deliver(s)
+
+  /** A new participant: its page, started with `options`; returns its identity (hex, random unless given). */
+  async join(options: Record<string, unknown> = {}, identity?: string): Promise<{ id: string; page: Page }> {
+    const id = identity ?? randomBytes(32).toString('hex')
     const context = await this.browser.newContext()
     const page = await context.newPage()
     page.on('pageerror', (e) => console.error(`[page ${id.slice(0, 6)}]`, e.message))
-    await page.exposeFunction('parleySend', (to: string, b64: string) => this.#route({ from: id, to, b64 }))
+    await page.exposeFunction('parleySend', (to: string, b64: string) => {
+      const s = { from: id, to, b64 }
+      this.signals.push(s)
+      return this.route(s)
+    })
     await page.goto(this.url)
     await page.waitForFunction(() => window.harness !== undefined)
     await page.evaluate(([self, o]) => window.harness.start({ self, ...o }), [id, options] as const)
@@ -81,9 +91,8 @@ export class CallNet {
     return { id, page }
   }
 
-  /** Delivers in order per receiving page (as the session stream does). */
-  #route(s: Signal): Promise<boolean> {
-    this.signals.push(s)
+  /** Hands a signal to its page, in order per receiving page (as the session stream does). */
+  deliver(s: Signal): Promise<boolean> {
     const page = this.pages.get(s.to)
     if (page === undefined) return Promise.resolve(false)
     const prev = this.#chains.get(s.to) ?? Promise.resolve()
@@ -100,7 +109,7 @@ export class CallNet {
 
   /** Re-delivers a signal seen before (a replay by someone who recorded it). */
   replay(s: Signal): Promise<boolean> {
-    return this.#route(s)
+    return this.deliver(s)
   }
 
   async close(): Promise<void> {
