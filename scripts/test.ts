@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { ensureChromium } from './ensure-chromium.ts'
+import { ensureCoturn } from './ensure-coturn.ts'
 import { runInNetns } from './netns.ts'
 
 function run(cmd: string, args: string[]): void {
@@ -19,6 +20,7 @@ function run(cmd: string, args: string[]): void {
 
 const extra = process.argv.slice(2)
 ensureChromium()
+ensureCoturn()
 run('tsc', ['-b'])
 run('biome', ['check', '--error-on-warnings', '.'])
 run('vitest', ['run', '--project=!netns', ...extra])
