@@ -127,6 +127,15 @@ export class GroupEngine {
     return this.knownPeer(peer)
   }
 
+  /** Resolves once everything queued so far (including re-sends after a fork) has run. */
+  async idle(): Promise<void> {
+    for (let last: Promise<unknown> | undefined; last !== this.chain; ) {
+      last = this.chain
+      await last
+      await new Promise((r) => setTimeout(r, 0))
+    }
+  }
+
   /** Number of messages waiting for a branch or an epoch we do not have. */
   get pendingCount(): number {
     return this.pending.size
@@ -465,7 +474,7 @@ export class GroupEngine {
         const mls = decodeGroupEnvelope(p.data).mls
         const meta = mlsMessageEpoch(mls)
         const v = await this.apply(h, p.data, mls, meta.epoch, meta.kind as 'application' | 'commit', undefined)
-        if (v.action === 'accept') progress = true
+        if (v.action === 'accept' && v.held !== true) progress = true
         if (this.changed) {
           this.changed = false
           progress = true

@@ -6,7 +6,7 @@
  */
 import { generateKeyPair, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
-import type { PeerId, Transport } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
@@ -90,7 +90,7 @@ export async function member(name: string, options: MemberOptions = {}): Promise
   const node = (await createLibp2p({
     privateKey: key,
     addresses: { listen: [`/memory/group-${process.pid}-${n}-${name}`] },
-    transports: [latentMemory(options.latency, n) as (c: never) => Transport],
+    transports: [latentMemory(options.latency, n)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
