@@ -35,10 +35,13 @@ describe('the web app with two profiles and a local relay', () => {
     const link = await alice.inviteLink()
     expect(link).toContain('#/add?invite=parley')
 
-    bob = await ParleyPage.open(bobCtx, web.url)
+    // Bob's first visit is the invite link itself: he creates his identity, then lands on the filled-in add form.
+    bob = await ParleyPage.open(bobCtx, link)
     await bob.createIdentity('Bob')
     await bob.waitConnected()
-    await bob.openInvite(link)
+    expect(await bob.page.getByTestId('add-input').inputValue()).toMatch(/^parley:\/\//)
+    await bob.page.getByTestId('add-submit').click()
+    await bob.page.getByTestId('composer').waitFor()
     // The invite's suggested name becomes the contact's name.
     expect(await bob.page.getByTestId('chat-name').textContent()).toBe('Alice')
     await bob.send('hello Alice')

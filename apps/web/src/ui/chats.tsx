@@ -191,6 +191,8 @@ export function Chat({ session, contact }: { session: Session; contact: string }
     setError('')
     try {
       setText('')
+      // The next keystroke starts a new typing burst: tell the contact at once, not after the interval.
+      lastTyping.current = 0
       await session.messenger.send(contact, body)
       session.changed()
     } catch (err) {
