@@ -58,6 +58,8 @@ export interface GroupEngineInit {
   positions?: ReadonlyMap<string, number>
   /** Our own next sequence number (a restored engine). */
   nextSeq?: number
+  /** Envelopes kept for catch-up (default GROUP_HISTORY_MAX_ENVELOPES; smaller in tests). */
+  historyLimit?: number
 }
 
 const hex = toHex
@@ -544,8 +546,8 @@ export class GroupEngine {
 
   private trimLog(): void {
     const cutoff = this.now() - GROUP_HISTORY_MAX_AGE_MS
-    while (this.log.length > GROUP_HISTORY_MAX_ENVELOPES || (this.log[0] !== undefined && this.log[0].at < cutoff))
-      this.log.shift()
+    const limit = this.init.historyLimit ?? GROUP_HISTORY_MAX_ENVELOPES
+    while (this.log.length > limit || (this.log[0] !== undefined && this.log[0].at < cutoff)) this.log.shift()
   }
 
   private trimStates(): void {

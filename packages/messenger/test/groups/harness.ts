@@ -123,6 +123,9 @@ async function topicIdOf(group: MlsGroup): Promise<Uint8Array> {
   return backend.sha256(await group.topicSecret())
 }
 
+/** Engine options every member of a test group gets (set by a test before forming the group). */
+export const engineDefaults: { historyLimit?: number } = {}
+
 function bind(m: Member, group: MlsGroup, topicId: Uint8Array, positions?: ReadonlyMap<string, number>): void {
   const topic = `${toHex(topicId)}`
   void topic
@@ -133,6 +136,7 @@ function bind(m: Member, group: MlsGroup, topicId: Uint8Array, positions?: Reado
     group,
     peerOf,
     positions,
+    ...engineDefaults,
     publish: async (data) => {
       if (holder.topic !== undefined) await m.transport.publish(holder.topic, data)
     },
