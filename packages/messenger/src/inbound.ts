@@ -23,25 +23,24 @@ import {
   MAX_CACHED_FLOORS,
   MAX_PREKEY_REQUESTS_PER_MINUTE_PER_PEER
 } from './constants.ts'
-import { type Core, type InboundSlot, log, META_ACCOUNT, type Via } from './core.ts'
+import { type Core, type InboundSlot, log, type Via } from './core.ts'
+import { cryptoStore } from './crypto-store.ts'
 import { PeerProtocolError } from './errors.ts'
-import { applyReceived, type ReceivedContext, type ReceivedOutcome } from './received.ts'
+import type { ReceivedContext, ReceivedOutcome } from './received.ts'
 
 type TextOutcome = Extract<ReceivedOutcome, { kind: 'text' }>
 
 import {
   boundIdentity,
   decodeHistory,
-  decodeOutbox,
   decodeSeen,
   deviceClaims,
-  encodeRecord,
   receivedKey,
   UNANNOUNCED,
   wasReceived
 } from './records.ts'
 import { enforceRequestBounds } from './requests.ts'
-import { serveSessionStream } from './session-stream.ts'
+import { serveSessionFrames } from './session-serve.ts'
 
 export class Inbound {
   private readonly core: Core
@@ -88,7 +87,7 @@ export class Inbound {
     }
   }
 
-  /** An inbound session stream: frames answered in order, each after its durable commit (session-stream.ts). */
+  /** An inbound session stream: frames handled concurrently, answered in order after their commits (session-serve.ts). */
   async onSessionStream(stream: Stream, connection: Connection): Promise<void> {
     const remoteKey = connection.remotePeer.publicKey
     if (remoteKey === undefined) {
@@ -96,7 +95,7 @@ export class Inbound {
       return
     }
     const deviceKey = publicKeyToProtobuf(remoteKey)
-    await serveSessionStream(
+    await serveSessionFrames(
       stream,
       async (frame) => {
         const envelope = decodeEnvelope(frame)
@@ -294,47 +293,16 @@ export class Inbound {
     }
   }
 
-  /** The crypto layer's persistence: every commit is one batch of the profile store. */
+  /** The crypto layer's persistence (crypto-store.ts): each commit is one profile batch, released once queued. */
   protocolStore(): ProtocolStore {
-    return {
-      loadSessionRecord: (address) => this.core.store.get('sessions', address),
-      commit: async (tx) => {
-        const b = this.core.store.batch()
-        for (const { address, record } of tx.sessions) b.put('sessions', address, record)
-        if (tx.account !== undefined) b.put('meta', META_ACCOUNT, tx.account)
-        let after: (() => void) | undefined
-        const slot = tx.received && this.inbound.get(toHex(tx.received.messageId))
-        if (tx.received !== undefined) {
-          const context = slot?.context ?? { authenticated: false, acked: false }
-          const outcome = await applyReceived(this.core.store, this.core.now(), b, tx.received, context)
-          if (slot !== undefined && outcome.kind === 'text') slot.held = outcome.request
-          // Mail is announced per page, in each sender's order (a relay may hand it out in any order).
-          after =
-            slot !== undefined && !context.authenticated
-              ? () => this.drained.push(outcome)
-              : () => this.react(outcome, context)
-        }
-        if (tx.sent !== undefined) {
-          const id = toHex(tx.sent.messageId)
-          const pending = this.core.outbox.pendingSends.get(id)
-          const raw = pending?.write === undefined ? await this.core.store.get('outbox', id) : undefined
-          if (pending?.write !== undefined) {
-            // A send with a session at hand: its history, dedup and outbox records land in this same batch.
-            pending.write(b, tx.sent)
-          } else if (raw !== undefined && pending !== undefined) {
-            // The payload stays (encrypted at rest) until delivery: if the peer lost its session, the message is
-            // encrypted again on a new one; ordinary retries resend exactly these ciphertext bytes.
-            b.put(
-              'outbox',
-              id,
-              encodeRecord({ ...decodeOutbox(raw), ciphertext: toHex(tx.sent.ciphertext), address: tx.sent.address })
-            )
-          }
-        }
-        await b.commit()
-        if (after !== undefined) slot?.after.push(after)
-      }
-    }
+    return cryptoStore(this.core, {
+      slot: (id) => this.inbound.get(id),
+      // Mail is announced per page, in each sender's order (a relay may hand it out in any order).
+      onDurable: (outcome, context, slot) =>
+        slot !== undefined && !context.authenticated
+          ? () => this.drained.push(outcome)
+          : () => this.react(outcome, context)
+    })
   }
 
   /** Announced texts whose markers are still to be deleted (in one batch, soon). */
@@ -352,7 +320,8 @@ export class Inbound {
       this.toForget = []
       const b = this.core.store.batch()
       for (const key of keys) b.delete('meta', key)
-      b.commit().catch((e: Error) => log('forgetting announced markers failed: %s', e.message))
+      // Relaxed (no fsync of its own): a marker a crash keeps means one more announcement, flagged as replayed.
+      b.commit({ durability: 'relaxed' }).catch((e: Error) => log('forgetting announced markers failed: %s', e.message))
     }, ANNOUNCED_FLUSH_MS)
   }
 

@@ -153,6 +153,64 @@ describe('a power cut at B', () => {
       'A to see the message acknowledged'
     )
   })
+
+  it('a burst over the session stream shares syncs at B, yet no message is acknowledged before its own commit is durable; the unsynced rest comes again after the cut, once each', async () => {
+    const { cluster, datastore, a, b, aHex, bHex } = await pair()
+    expect((await a.send(bHex, 'warm-up')).status).toBe('sent')
+    await until(async () => (await texts(b, aHex, 'in')).length === 1, 20_000, 'the warm-up message')
+    await until(async () => (await a.history(bHex))[0]!.state === 'delivered', 20_000, 'the warm-up receipt')
+    // Texts per backend batch at B (a text is one history record), to see which commits share a sync.
+    const textsPerBatch: number[] = []
+    const batch = datastore.batch.bind(datastore)
+    datastore.batch = () => {
+      const inner = batch()
+      let count = 0
+      return {
+        put: (key, value) => {
+          if (key.toString().startsWith('/history/')) count++
+          inner.put(key, value)
+        },
+        delete: (key) => inner.delete(key),
+        commit: (options) => {
+          if (count > 0) textsPerBatch.push(count)
+          return inner.commit(options)
+        }
+      }
+    }
+    datastore.holdSyncs()
+    const burst = Array.from({ length: 10 }, (_, i) => `burst ${i}`)
+    const sends = burst.map((text) => a.send(bHex, text, { signal: AbortSignal.timeout(20_000) }))
+    await until(() => datastore.pendingSyncs > 0, 30_000, "the first of B's commits")
+    // Every frame is decrypted and queued behind the held sync (early lock release), none acknowledged.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(textsPerBatch).toEqual([1])
+    const pendingAtA = async () => (await a.history(bHex)).filter((h) => h.state === 'pending').map((h) => h.text)
+    expect(await pendingAtA()).toEqual(burst)
+    // One sync completes: only what it held is acknowledged; the rest went to the backend as one batch, still held.
+    datastore.releaseSyncs(1)
+    await until(() => textsPerBatch.length === 2, 30_000, "B's second batch")
+    expect(textsPerBatch).toEqual([1, burst.length - 1])
+    await until(async () => (await pendingAtA()).length < burst.length, 30_000, 'the first acknowledgement')
+    await new Promise((r) => setTimeout(r, 1000))
+    const pending = await pendingAtA()
+    expect(pending.length).toBe(burst.length - 1)
+    const seenAsSent = burst.filter((t) => !pending.includes(t))
+
+    const listen = listenOf(b)
+    const image = datastore.cut()
+    await b.stop()
+    await Promise.allSettled(sends)
+    const b2 = await cluster.messenger({ listen }, await profile(image, false))
+    // Exactly what A saw acknowledged survived the cut at B.
+    expect(await texts(b2, aHex, 'in')).toEqual(['warm-up', ...seenAsSent])
+    await a.flush()
+    await until(
+      async () => (await texts(b2, aHex, 'in')).length === 1 + burst.length,
+      30_000,
+      'the unsynced rest after the restart'
+    )
+    expect((await texts(b2, aHex, 'in')).slice(1).sort()).toEqual([...burst].sort())
+  })
 })
 
 /** Every regular file under `dir`, recursively. */
