@@ -189,3 +189,5 @@ export const MAX_GROUP_SYNC_ENVELOPES = 256
 export const MAX_GROUP_SYNC_RESPONSE_BYTES = 4 * 1024 * 1024
 /** Largest group sync request. */
 export const MAX_GROUP_SYNC_REQUEST_BYTES = 256
+/** Most sender positions a Welcome carries (one per member: @parley/crypto MAX_GROUP_MEMBERS). */
+export const MAX_GROUP_WELCOME_POSITIONS = 100

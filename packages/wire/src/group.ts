@@ -32,7 +32,9 @@
  *   bytes welcome = 2;        // MLS Welcome
  *   bytes ratchet_tree = 3;   // the tree (its hash is in the Welcome's GroupInfo)
  *   bytes topic = 4;          // 32-byte topic id of the group (from the MLS exporter at the first epoch)
+ *   repeated Position positions = 5; // the adder's next expected number per sender, ≤ MAX_GROUP_WELCOME_POSITIONS
  * }
+ * message Position { bytes identity = 1; uint64 next = 2; }  // 32-byte identity key
  * // Direct stream /parley/group-sync/1.0.0: one request, one answer.
  * message GroupSyncRequest { uint64 version = 1; bytes topic = 2; uint64 from_epoch = 3; uint64 skip = 4; }
  * message GroupSyncResponse { uint64 version = 1; repeated bytes envelopes = 2; bool more = 3; }
@@ -52,6 +54,7 @@ import {
   MAX_GROUP_SYNC_RESPONSE_BYTES,
   MAX_GROUP_TEXT_BYTES,
   MAX_GROUP_TRANSFER_BYTES,
+  MAX_GROUP_WELCOME_POSITIONS,
   MESSAGE_ID_BYTES
 } from './constants.ts'
 import { InvalidParameterError, InvalidValueError } from './errors.ts'
@@ -239,7 +242,18 @@ export interface GroupWelcome {
   readonly welcome: Uint8Array
   readonly ratchetTree: Uint8Array
   readonly topic: Uint8Array
+  /** Where each sender's numbering stands for the adder (the joiner starts ordering there). */
+  readonly positions: readonly { readonly identity: Uint8Array; readonly next: number }[]
 }
+
+const POSITION_SCHEMA = defineSchema({
+  name: 'GroupPosition',
+  maxBytes: 48,
+  fields: [
+    { no: 1, name: 'identity', type: fixedBytes(32), rule: 'required' },
+    { no: 2, name: 'next', type: { kind: 'uint' }, rule: 'required' }
+  ]
+})
 
 /** The GroupWelcome schema. */
 export const GROUP_WELCOME_SCHEMA = defineSchema({
@@ -249,13 +263,20 @@ export const GROUP_WELCOME_SCHEMA = defineSchema({
     VERSION_FIELD,
     { no: 2, name: 'welcome', type: { kind: 'bytes', minLength: 1, maxLength: MLS_BYTES }, rule: 'required' },
     { no: 3, name: 'ratchetTree', type: { kind: 'bytes', minLength: 1, maxLength: MLS_BYTES }, rule: 'required' },
-    { no: 4, name: 'topic', type: fixedBytes(GROUP_TOPIC_ID_BYTES), rule: 'required' }
+    { no: 4, name: 'topic', type: fixedBytes(GROUP_TOPIC_ID_BYTES), rule: 'required' },
+    {
+      no: 5,
+      name: 'positions',
+      type: { kind: 'message', schema: POSITION_SCHEMA, maxLength: POSITION_SCHEMA.maxBytes },
+      rule: 'repeated',
+      maxCount: MAX_GROUP_WELCOME_POSITIONS
+    }
   ]
 })
 
 /** Encodes a Welcome and splits it into WELCOME parts of at most GROUP_CONTROL_CHUNK_BYTES. */
 export function splitGroupWelcome(w: GroupWelcome): Uint8Array[] {
-  const bytes = encodeMessage(GROUP_WELCOME_SCHEMA, { version: 1, ...w })
+  const bytes = encodeMessage(GROUP_WELCOME_SCHEMA, { version: 1, ...w, positions: [...w.positions] })
   const out: Uint8Array[] = []
   for (let i = 0; i < bytes.length; i += GROUP_CONTROL_CHUNK_BYTES)
     out.push(bytes.subarray(i, i + GROUP_CONTROL_CHUNK_BYTES))
@@ -275,7 +296,7 @@ export function joinGroupWelcome(chunks: readonly Uint8Array[]): GroupWelcome {
     at += c.length
   }
   const r = decodeVersioned(GROUP_WELCOME_SCHEMA, bytes)
-  return { welcome: r.welcome, ratchetTree: r.ratchetTree, topic: r.topic }
+  return { welcome: r.welcome, ratchetTree: r.ratchetTree, topic: r.topic, positions: r.positions }
 }
 
 /** The GroupSyncRequest schema. */

@@ -54,7 +54,12 @@ describe('group wire formats', () => {
   })
 
   it('a Welcome of a full group splits into parts within the bounds and joins back', () => {
-    const w = { welcome: bytes(150_000, 1), ratchetTree: bytes(200_000, 2), topic: bytes(32, 3) }
+    const w = {
+      welcome: bytes(150_000, 1),
+      ratchetTree: bytes(200_000, 2),
+      topic: bytes(32, 3),
+      positions: [{ identity: bytes(32, 4), next: 7 }]
+    }
     const parts = splitGroupWelcome(w)
     expect(parts.length).toBeGreaterThan(1)
     expect(parts.length).toBeLessThanOrEqual(MAX_GROUP_CONTROL_PARTS)
