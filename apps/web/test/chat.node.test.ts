@@ -19,6 +19,27 @@ beforeAll(async () => {
   web = await startWebRelay()
   browser = await launchChromium()
   aliceCtx = await newProfile(browser)
+  // Records each Notification the page shows (then shows it): what the user would see.
+  await aliceCtx.addInitScript(() => {
+    const Real = globalThis.Notification
+    if (Real === undefined) return
+    const shown: { title: string; body: string }[] = []
+    ;(globalThis as unknown as { __notes: typeof shown }).__notes = shown
+    // Whether each permission request came from a user's click (transient user activation).
+    const asked: boolean[] = []
+    ;(globalThis as unknown as { __asked: typeof asked }).__asked = asked
+    const request = Real.requestPermission.bind(Real)
+    globalThis.Notification = class extends Real {
+      constructor(title: string, options?: NotificationOptions) {
+        super(title, options)
+        shown.push({ title, body: options?.body ?? '' })
+      }
+    } as typeof Notification
+    globalThis.Notification.requestPermission = () => {
+      asked.push(navigator.userActivation.isActive)
+      return request()
+    }
+  })
   bobCtx = await newProfile(browser)
 }, 120_000)
 
@@ -47,7 +68,7 @@ describe('the web app with two profiles and a local relay', () => {
     await bob.send('hello Alice')
 
     // Alice sees a message request, accepts it, and answers.
-    await alice.acceptRequest(60_000)
+    await alice.acceptRequest(60_000, 'Bob')
     await alice.waitMessage('hello Alice')
     await alice.send('hi Bob')
     await bob.waitMessage('hi Bob')
@@ -89,4 +110,26 @@ describe('the web app with two profiles and a local relay', () => {
     await bob.waitMessage('welcome back', 'in', 60_000)
     expect(await bob.sessionId()).toBe(before)
   }, 240_000)
+
+  it('a new message while the tab is hidden shows a notification (permission asked on a click), without its text', async () => {
+    const asked = () => alice.page.evaluate(() => (globalThis as unknown as { __asked: boolean[] }).__asked)
+    // Nothing asked for permission on its own (the page was loaded, unlocked and used above).
+    expect(await asked()).toEqual([])
+    await alice.goto('settings')
+    await alice.page.getByRole('button', { name: 'Enable notifications' }).click()
+    await expect.poll(asked).toEqual([true])
+    // The user answers the browser's prompt with "Allow" (headless Chromium has no prompt to click).
+    await aliceCtx.grantPermissions(['notifications'], { origin: new URL(web.url).origin })
+    // The tab goes to the background (headless pages never do by themselves).
+    await alice.page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' })
+      document.dispatchEvent(new Event('visibilitychange'))
+    })
+    await bob.send('are you there? secret plans inside')
+    await expect
+      .poll(() => alice.page.evaluate(() => (globalThis as unknown as { __notes: unknown[] }).__notes), {
+        timeout: 60_000
+      })
+      .toEqual([{ title: 'Parley', body: 'New message from Bob' }])
+  }, 120_000)
 })
