@@ -16,6 +16,7 @@ import type { DeliveryPaths } from './diagnostics.ts'
 import type { DirectPaths } from './direct.ts'
 import { NotStartedError } from './errors.ts'
 import type { MessengerEvents } from './events.ts'
+import type { Groups } from './groups/manager.ts'
 import type { Inbound } from './inbound.ts'
 import type { MailboxRounds } from './mailbox-rounds.ts'
 import type { Outbox } from './outbox.ts'
@@ -174,6 +175,8 @@ export class Core {
   direct!: DirectPaths
   /** Last delivery paths and unreachable reasons, for diagnostics() (diagnostics.ts). */
   paths!: DeliveryPaths
+  /** MLS groups over gossipsub (groups/manager.ts); undefined until constructed. */
+  groups: Groups | undefined
 
   constructor(options: CoreOptions) {
     this.store = options.store

@@ -30,6 +30,24 @@ export interface MessengerEvents {
   'call-signal': { contact: string; signal: Uint8Array; sentAt: number }
   /** A contact started or stopped typing (never queued or stored). */
   typing: { contact: string; active: boolean }
+  /** A group text (shown once, in per-sender order; `late` when shown after a gap in that sender's numbers). */
+  'group-message': {
+    group: string
+    sender: string
+    id: string
+    text: string
+    senderSeq: number
+    sentAt: number
+    late?: boolean
+  }
+  /** A commit applied in a group: who committed, who was added or removed, the name now. */
+  'group-change': { group: string; epoch: number; committer: string; added: string[]; removed: string[]; name: string }
+  /** We joined a group (a contact's Welcome over our E2EE session). */
+  'group-joined': { group: import('./groups/types.ts').GroupInfo; by: string }
+  /** We were removed from a group. */
+  'group-removed': { group: string; by: string }
+  /** Two commits competed for one epoch; we are on the winner's branch now (`lostOurs`: ours lost, re-proposed). */
+  'group-fork': { group: string; epoch: number; lostOurs: boolean }
   /** A contact's device came online or went offline, and whether the connection is direct or relayed. */
   'peer:status': { contact: string; online: boolean; relayed: boolean }
 }

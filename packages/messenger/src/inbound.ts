@@ -287,6 +287,11 @@ export class Inbound {
           sentAt: outcome.sentAt
         })
         return
+      case 'group-control':
+        void this.core.groups
+          ?.onControl(outcome.contact, outcome.control)
+          .catch((e: Error) => log('group control failed: %s', e.message))
+        return
       case 'request-control':
       case 'none':
         return

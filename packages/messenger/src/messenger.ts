@@ -68,6 +68,7 @@ import { Core, META_ACCOUNT, META_NETWORK_KEY, type SendResult } from './core.ts
 import { DeliveryPaths, type Diagnostics } from './diagnostics.ts'
 import { DirectPaths } from './direct.ts'
 import { InvalidInputError } from './errors.ts'
+import { Groups } from './groups/manager.ts'
 import { Inbound } from './inbound.ts'
 import { MailboxRounds } from './mailbox-rounds.ts'
 import { Outbox } from './outbox.ts'
@@ -180,6 +181,7 @@ export class Messenger {
     core.paths = new DeliveryPaths(core)
     this.#core = core
     this.#signals = new Signals(core)
+    core.groups = new Groups(core)
     // What a crash left stored but unannounced is announced to the first `message` listener.
     core.events.onListen = (type) => {
       if (type === 'message' && core.inbound.leftovers.length > 0) {
@@ -191,6 +193,11 @@ export class Messenger {
   /** Call signalling to contacts (E2EE, in order, never stored): received ones arrive as `call-signal` events. */
   get signals(): CallSignals {
     return this.#signals
+  }
+
+  /** MLS groups (RFC 9420, X-Wing suite) over gossipsub: create, invite, send, history, leave (see docs/groups.md). */
+  get groups(): Groups {
+    return this.#core.groups as Groups
   }
 
   /** The events this messenger emits (see MessengerEvents). */
@@ -321,6 +328,8 @@ export class Messenger {
     // Relayed connections to contacts are upgraded to direct WebRTC; session streams move when a direct one opens.
     core.direct.attach()
     await node.start()
+    // Groups run when the node has a gossipsub service (the Node and browser presets do).
+    await core.groups?.start()
     // A relay we use that restarted may have lost our record (or its mailbox registration): republish soon.
     core.publisher.stopRelayWatch = onRelayReconnect(
       node,
@@ -340,6 +349,7 @@ export class Messenger {
     core.outbox.streams.closeAll()
     core.publisher.stop()
     for (const t of core.timers) clearTimeout(t)
+    await core.groups?.stop().catch(() => {})
     await core.node?.stop()
   }
 

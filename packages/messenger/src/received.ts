@@ -47,6 +47,7 @@ export type ReceivedOutcome =
   | { readonly kind: 'typing'; readonly contact: string; readonly active: boolean }
   | { readonly kind: 'call-signal'; readonly contact: string; readonly signal: Uint8Array; readonly sentAt: number }
   | { readonly kind: 'resend'; readonly contact: string; readonly seqs: number[]; readonly ids: string[] }
+  | { readonly kind: 'group-control'; readonly contact: string; readonly control: Uint8Array }
   | { readonly kind: 'request-control' | 'none' }
 
 /** How the message reached us. */
@@ -147,6 +148,8 @@ export async function applyReceived(
       return { kind: 'typing', contact: identityHex, active: payload.typing.active }
     case 'call-signal':
       return { kind: 'call-signal', contact: identityHex, signal: payload.callSignal, sentAt: payload.sentAt }
+    case 'group-control':
+      return { kind: 'group-control', contact: identityHex, control: payload.groupControl }
     case 'resend':
       return {
         kind: 'resend',

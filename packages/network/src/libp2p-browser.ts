@@ -16,6 +16,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { MonotonicRecordDatastore } from './dht-datastore.ts'
 import { type CourierFactory, type Libp2pFactory, type ParleyServices, parleyDht } from './dht-options.ts'
+import { gossip } from './gossip.ts'
 import { parleyWebRTC, WEBRTC_LISTEN } from './webrtc.ts'
 
 /** Whether `ma` runs plain `ws://` somewhere (`/tcp/…/ws`; `/tls/ws` and `/wss` are secure). */
@@ -74,7 +75,9 @@ export const createBrowserLibp2p: Libp2pFactory = async (privateKey, backend, op
       identifyPush: identifyPush(),
       ping: ping(),
       // Nobody can dial a browser, so serving the DHT would only stall other nodes' queries.
-      dht: parleyDht(backend, options, { clientMode: true })
+      dht: parleyDht(backend, options, { clientMode: true }),
+      // Group chats: one gossipsub topic per MLS group (gossip.ts; docs/groups.md).
+      pubsub: gossip()
     }
   }) as Promise<Libp2p<ParleyServices>>
 }

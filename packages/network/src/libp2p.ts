@@ -27,6 +27,7 @@ import {
 } from './constants.ts'
 import { MonotonicRecordDatastore } from './dht-datastore.ts'
 import { type CourierFactory, type NetworkOptions, type ParleyServices, parleyDht } from './dht-options.ts'
+import { gossip } from './gossip.ts'
 import { parleyWebRTC, WEBRTC_LISTEN } from './webrtc.ts'
 
 /** TCP with outgoing connections bound to `dialFrom` when given (see NetworkOptions.dialFrom). */
@@ -86,7 +87,9 @@ export async function createNodeLibp2p(
       ping: ping(),
       // Tells peers whether the addresses they see for themselves are dialable (their reachability).
       autoNAT: autoNAT(),
-      dht: parleyDht(backend, options, { clientMode: false })
+      dht: parleyDht(backend, options, { clientMode: false }),
+      // Group chats: one gossipsub topic per MLS group (gossip.ts; docs/groups.md).
+      pubsub: gossip()
     }
   })
   policy.attach(node)

@@ -58,3 +58,28 @@ export interface GroupEngineEvents {
   drop?(e: { reason: DropReason; from: string | undefined }): void
   error?(e: Error): void
 }
+
+/** A group as `messenger.groups` shows it. */
+export interface GroupInfo {
+  readonly id: string
+  readonly name: string
+  readonly epoch: number
+  readonly admins: readonly string[]
+  readonly members: readonly { readonly identity: string; readonly admin: boolean }[]
+}
+
+/** One entry of a group's history: a text (ours or a member's) or a membership notice. */
+export interface GroupHistoryEntry {
+  readonly kind: 'text' | 'notice'
+  readonly direction: 'in' | 'out'
+  readonly id: string
+  /** Identity key (hex) of the sender; empty for notices. */
+  readonly sender: string
+  readonly senderSeq: number
+  readonly sentAt: number
+  readonly text: string
+  /** When we stored it (our clock). */
+  readonly at: number
+  readonly order: number
+  readonly late?: true
+}
