@@ -7,8 +7,14 @@
  */
 import type { Connection, PeerId } from '@libp2p/interface'
 import { toHex } from '@parley/crypto'
-import { createNodeLibp2p, type Messenger, type MessengerEvents, type NetworkOptions } from '@parley/messenger'
-import { connectionKind } from '@parley/network'
+import {
+  createNodeLibp2p,
+  DIRECT_RETRY_MS,
+  type Messenger,
+  type MessengerEvents,
+  type NetworkOptions
+} from '@parley/messenger'
+import { connectionKind, DIRECT_UPGRADE_TIMEOUT_MS } from '@parley/network'
 import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -146,6 +152,32 @@ describe('direct WebRTC between Node messengers behind one relay', () => {
       connection: 'direct-webrtc',
       lastDelivery: { via: 'direct' }
     })
+  })
+
+  it('a failed upgrade is tried again on its own while only the circuit is open (no message needed)', async () => {
+    const { a, b, bHex, bNode } = await pair()
+    const registrar = (bNode as unknown as { components: { registrar: Registrar } }).components.registrar
+    const signalling = registrar.getHandler(SIGNALLING)
+    await registrar.unhandle(SIGNALLING)
+    const atB = collect(b, 'message')
+    expect((await a.send(bHex, 'over the circuit')).status).toBe('sent')
+    await until(() => atB.length === 1, 30_000, 'B to get the message')
+    const relayedOnly = (await a.diagnostics()).contacts[0]!
+    expect(relayedOnly.connection).toBe('relayed')
+    expect(relayedOnly.unreachable).toMatch(/^relayed only: /)
+    // B answers WebRTC signalling again; nobody sends. A's retry (DIRECT_RETRY_MS later) opens the direct connection.
+    await registrar.handle(SIGNALLING, signalling.handler, signalling.options)
+    // On a loaded machine one retry may time out as well; the one after it (twice the wait) then succeeds.
+    await until(
+      () => a.connectionsTo(b.peerId).some((c) => connectionKind(c) === 'direct-webrtc'),
+      3 * DIRECT_RETRY_MS + 2 * DIRECT_UPGRADE_TIMEOUT_MS,
+      'the retried upgrade'
+    )
+    expect((await a.diagnostics()).contacts[0]!.unreachable).toBeUndefined()
+    await until(() => sessionStreamsTo(a, b.peerId).length === 0, 10_000, 'the relayed session stream to close')
+    expect((await a.send(bHex, 'now direct')).status).toBe('sent')
+    await until(() => atB.length === 2, 30_000, 'B to get the second message')
+    expect(sessionStreamsTo(a, b.peerId).map((s) => s.kind)).toEqual(['direct-webrtc'])
   })
 
   it('with webrtc off (the privacy setting) the chat stays on the circuit and diagnostics say relayed', async () => {

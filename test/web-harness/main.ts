@@ -43,8 +43,11 @@ export interface Harness {
   received(): Array<{ contact: string; text: string }>
   connections(peerId: string): ConnectionInfo[]
   diagnostics(): Promise<Diagnostics>
-  /** Closes every connection to `peerId`, then dials it at `webrtcAddress`; ms from the dial to the open connection. */
-  timeDirectDial(peerId: string, webrtcAddress: string): Promise<{ ms: number; kind: string }>
+  /**
+   * Closes the connections to `peerId` (all of them, or with `keepRelayed` only the unlimited ones), then dials it at
+   * `webrtcAddress`; ms from the dial to the open connection.
+   */
+  timeDirectDial(peerId: string, webrtcAddress: string, keepRelayed?: boolean): Promise<{ ms: number; kind: string }>
   stop(): Promise<void>
 }
 
@@ -120,9 +123,13 @@ const harness: Harness = {
     }))
   },
   diagnostics: () => started().diagnostics(),
-  async timeDirectDial(peerId, webrtcAddress) {
+  async timeDirectDial(peerId, webrtcAddress, keepRelayed = false) {
     if (node === undefined) throw new Error('harness: start() first')
-    await Promise.all(openTo(peerId).map((c) => c.close()))
+    await Promise.all(
+      openTo(peerId)
+        .filter((c) => !keepRelayed || c.limits == null)
+        .map((c) => c.close())
+    )
     const t0 = performance.now()
     const c = await node.dial(multiaddr(webrtcAddress), { signal: AbortSignal.timeout(15_000) })
     return { ms: performance.now() - t0, kind: connectionKind(c) }

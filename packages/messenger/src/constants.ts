@@ -97,8 +97,13 @@ export const MAX_DEVICE_CLAIMS = 4
  * relayed one (it moves to the direct connection when that opens). Browser↔browser upgrades take ≈ 0.3 s here.
  */
 export const DIRECT_WAIT_MS = 2_000
-/** After an upgrade to a peer failed, no new attempt for this long (the relayed connection and mailbox still work). */
-export const DIRECT_RETRY_MS = 30_000
+/**
+ * After an upgrade to a peer failed, the next attempt waits this long, doubling after each further failure up to
+ * DIRECT_RETRY_MAX_MS (the relayed connection and the mailbox still work meanwhile). Measured here: under heavy load
+ * about one WebRTC dial in ten times out at libp2p's 6 s addressDialTimeout and the next one succeeds.
+ */
+export const DIRECT_RETRY_MS = 5_000
+export const DIRECT_RETRY_MAX_MS = 5 * 60_000
 /** Peers whose last failed upgrade is remembered (the oldest is forgotten first). */
 export const MAX_DIRECT_FAILURES_TRACKED = 1_024
 /** Contacts whose last delivery path and unreachable reason diagnostics() remembers (the oldest is forgotten first). */

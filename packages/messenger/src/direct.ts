@@ -6,23 +6,25 @@
  * - a new session stream waits up to DIRECT_WAIT_MS for an upgrade in flight, then goes on the best connection;
  * - a session stream on a relayed connection moves to the direct one as soon as that opens (session-stream.ts
  *   retires it: frames in flight finish there, new ones go direct);
- * - a relayed connection we open to a contact starts an upgrade at once; a failed upgrade is not retried for
- *   DIRECT_RETRY_MS (the relayed connection and the mailbox still work meanwhile).
+ * - a relayed connection we open to a contact starts an upgrade at once; a failed one is tried again after
+ *   DIRECT_RETRY_MS, doubling up to DIRECT_RETRY_MAX_MS, for as long as only relayed connections to the peer are
+ *   open (a WebRTC dial can fail for a while — a NAT, a busy machine — and succeed later; meanwhile the relayed
+ *   connection and the mailbox still work).
  *
  * Connections are classified by libp2p's `limits` and multiplexer (@parley/network's connectionKind), never by their
  * address text: the direct one's address still contains `p2p-circuit`.
  */
 import type { Connection, PeerId } from '@libp2p/interface'
 import { bestConnection, connectionKind, DIRECT_UPGRADE_TIMEOUT_MS, upgradeToDirect } from '@parley/network'
-import { DIRECT_RETRY_MS, DIRECT_WAIT_MS, MAX_DIRECT_FAILURES_TRACKED } from './constants.ts'
+import { DIRECT_RETRY_MAX_MS, DIRECT_RETRY_MS, DIRECT_WAIT_MS, MAX_DIRECT_FAILURES_TRACKED } from './constants.ts'
 import { type Core, log } from './core.ts'
 
 export class DirectPaths {
   readonly #core: Core
   /** Upgrades in flight, by peer id: one at a time per peer. */
   readonly #upgrading = new Map<string, Promise<Connection | undefined>>()
-  /** When and why the last upgrade to a peer failed (bounded: the oldest entry goes first). */
-  readonly #failed = new Map<string, { at: number; reason: string }>()
+  /** When and why the last upgrade to a peer failed, and the wait before the next (bounded: the oldest goes first). */
+  readonly #failed = new Map<string, { at: number; reason: string; wait: number }>()
 
   constructor(core: Core) {
     this.#core = core
@@ -62,14 +64,14 @@ export class DirectPaths {
     const running = this.#upgrading.get(key)
     if (running !== undefined) return running
     const failed = this.#failed.get(key)
-    if (failed !== undefined && this.#core.now() - failed.at < DIRECT_RETRY_MS) return Promise.resolve(undefined)
+    if (failed !== undefined && this.#core.now() - failed.at < failed.wait) return Promise.resolve(undefined)
     const attempt = upgradeToDirect(this.#core.libp2p, peer, { signal: this.#core.signal(DIRECT_UPGRADE_TIMEOUT_MS) })
       .then((connection) => {
         this.#failed.delete(key)
         return connection
       })
       .catch((e: unknown) => {
-        this.#noteFailure(key, e instanceof Error ? e.message : String(e))
+        this.#noteFailure(peer, e instanceof Error ? e.message : String(e))
         log('no direct connection to %p: %s', peer, e instanceof Error ? e.message : e)
         return undefined
       })
@@ -96,15 +98,24 @@ export class DirectPaths {
     return (await Promise.race([upgrading, waited])) ?? bestConnection(node, peer)
   }
 
-  /** Why the last upgrade to `peer` failed, while it still counts (DIRECT_RETRY_MS). */
+  /** Why the last upgrade to `peer` failed, until one succeeds. */
   failure(peer: PeerId): string | undefined {
-    const failed = this.#failed.get(peer.toString())
-    return failed !== undefined && this.#core.now() - failed.at < DIRECT_RETRY_MS ? failed.reason : undefined
+    return this.#failed.get(peer.toString())?.reason
   }
 
-  #noteFailure(key: string, reason: string): void {
+  #noteFailure(peer: PeerId, reason: string): void {
+    const key = peer.toString()
+    const previous = this.#failed.get(key)
+    const wait = previous === undefined ? DIRECT_RETRY_MS : Math.min(previous.wait * 2, DIRECT_RETRY_MAX_MS)
     this.#failed.delete(key)
-    this.#failed.set(key, { at: this.#core.now(), reason })
+    this.#failed.set(key, { at: this.#core.now(), reason, wait })
     while (this.#failed.size > MAX_DIRECT_FAILURES_TRACKED) this.#failed.delete(this.#failed.keys().next().value!)
+    // Try again once the wait is over, while the peer is still reachable only through a relay.
+    this.#core.later(async () => {
+      const node = this.#core.node
+      if (node === undefined) return
+      const best = bestConnection(node, peer)
+      if (best !== undefined && connectionKind(best) === 'relayed') await this.upgrade(peer)
+    }, wait)
   }
 }

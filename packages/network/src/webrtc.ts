@@ -104,7 +104,7 @@ export async function upgradeToDirect(
     try {
       const connection = await node.dial(target, { signal })
       if (connection.limits == null) return connection
-      reason = 'the dial returned a relayed connection'
+      reason = 'WebRTC failed; only the relay circuit answered'
     } catch (e) {
       reason = signal.aborted ? 'timed out' : ((e as Error).message ?? String(e)).slice(0, MAX_UPGRADE_REASON_CHARS)
       if (signal.aborted) break
