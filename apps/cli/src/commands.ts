@@ -5,6 +5,7 @@
 import { defaultBackend, safetyNumber } from '@parley/crypto'
 import type { ContactRecord, MessageRequest, Messenger } from '@parley/messenger'
 import { EXIT_FAILURE } from './constants.ts'
+import { executeGroup, type GroupCommand, parseGroupCommand } from './group.ts'
 
 export type Command =
   | { cmd: 'id' }
@@ -17,6 +18,7 @@ export type Command =
   | { cmd: 'read'; contact: string; ids: string[] }
   | { cmd: 'requests' }
   | { cmd: 'decline'; contact: string }
+  | GroupCommand
 
 /** A failure the user can act on: a stable `code` (JSON events, the control socket) and the process exit code. */
 export class CommandError extends Error {
@@ -58,6 +60,8 @@ export function parseCommand(value: unknown): Command {
       if (!Array.isArray(v.ids) || !v.ids.every((x) => typeof x === 'string'))
         throw new CommandError('BadCommand', '"ids" must be strings')
       return { cmd: 'read', contact: str('contact'), ids: v.ids as string[] }
+    case 'group':
+      return parseGroupCommand(v)
     default:
       throw new CommandError('BadCommand', `unknown command ${JSON.stringify(v.cmd)}`)
   }
@@ -191,5 +195,7 @@ export async function execute(m: Messenger, c: Command): Promise<unknown> {
       await m.markRead(contact.identity, c.ids)
       return { contact: contact.identity, read: c.ids.length }
     }
+    case 'group':
+      return executeGroup(m, c)
   }
 }

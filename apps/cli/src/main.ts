@@ -9,6 +9,7 @@ import { createMessenger, type Messenger } from '@parley/messenger'
 import { type Command, CommandError, execute } from './commands.ts'
 import { EXIT_FAILURE, EXIT_UNSAFE_PROFILE, EXIT_USAGE } from './constants.ts'
 import { askRunning } from './control.ts'
+import { GROUP_HELP, groupFromArgs, printGroup } from './group.ts'
 import { checkProfileDir, controlSocketPath, dataDir, openProfile, profileExists } from './profile.ts'
 import { runNode } from './run.ts'
 import { safeJson, safeText } from './terminal.ts'
@@ -41,6 +42,7 @@ Commands:
   decline <identity>        decline a message request: its messages are deleted
   export <file>             write identity and contacts, encrypted, for moving to a new machine
   import <file>             create a profile from an export
+  group <action> ...        group chats: create, invite, remove, leave, rename, list, send, history
   run                       run a node: interactive chat, or --json for JSON lines (docs/cli-json.md)
 
 A contact is a name, an identity key, or a unique prefix of it (8+ hex digits).
@@ -82,6 +84,7 @@ sender is not told. If it writes again, that is a new request.
 
 ${COMMON}`,
   export: `Usage: parley export <file>\n\nWrites your identity, device keys and contacts to <file>, encrypted with the profile passphrase.\n\n${COMMON}`,
+  group: `${GROUP_HELP}\n\n${COMMON}`,
   import: `Usage: parley import <file> [--data <dir>]\n\nCreates a profile from an export (the export's passphrase becomes the profile's).\n\n${COMMON}`,
   run: `Usage: parley run [--json] [--listen <multiaddr>]... [--bootstrap <multiaddr>]... [--client]
 
@@ -201,10 +204,13 @@ async function main(): Promise<void> {
     const store = await openProfile(dir, profileOptions)
     let m: Messenger | undefined
     try {
-      const needsNetwork = cmd.cmd === 'send'
+      // Groups live on the network (gossipsub); a one-shot group command starts it briefly.
+      const needsNetwork = cmd.cmd === 'send' || cmd.cmd === 'group'
       m = await createMessenger({ store, offline: !needsNetwork, network, mailbox: { relays: values.relay ?? [] } })
+      if (cmd.cmd === 'group') await new Promise((r) => setTimeout(r, 2000))
       result = await execute(m, cmd)
-      if (needsNetwork && (result as { status: string }).status === 'queued') {
+      if (cmd.cmd === 'group') await new Promise((r) => setTimeout(r, 1000))
+      if (cmd.cmd === 'send' && (result as { status: string }).status === 'queued') {
         // Give a fresh node a moment to join the DHT and retry once before reporting the message as queued.
         await new Promise((r) => setTimeout(r, 2000))
         await m.flush().catch(() => {})
@@ -246,6 +252,8 @@ function toCommand(command: string, args: string[], name: string | undefined): C
     case 'decline':
       need(1, 'the identity of a message request')
       return { cmd: 'decline', contact: args[0]! }
+    case 'group':
+      return groupFromArgs(args)
     default:
       fail(`unknown command '${command}'`, EXIT_USAGE)
   }
@@ -321,6 +329,9 @@ async function print(cmd: Command, result: unknown, noQr: boolean): Promise<void
     }
     case 'decline':
       out(`Declined the message request of ${(result as { contact: string }).contact}: its messages are deleted.`)
+      return
+    case 'group':
+      printGroup(cmd, result, out)
       return
     case 'verify': {
       const r = result as { safetyNumber: string; status: string }

@@ -23,7 +23,12 @@ const EVENTS: ReadonlyArray<keyof MessengerEvents> = [
   'contact',
   'identity-changed',
   'typing',
-  'peer:status'
+  'peer:status',
+  'group-message',
+  'group-change',
+  'group-joined',
+  'group-removed',
+  'group-fork'
 ]
 
 export async function runNode(
