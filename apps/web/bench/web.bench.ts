@@ -47,6 +47,8 @@ const web = await startWebRelay()
 const browser = await launchChromium()
 const connect: number[] = []
 const unlockToConnect: number[] = []
+/** Per run: scrypt + profile open, messenger start (libp2p created and started), node started → connected. */
+const phases: { kdf: number; start: number; dial: number }[] = []
 const baseline: number[] = []
 try {
   const ctx = await newProfile(browser)
@@ -75,9 +77,17 @@ try {
     await p.waitConnected(60_000)
     const t = await p.page.evaluate(() => {
       const w = globalThis as unknown as Record<string, number>
-      return { connected: w.__connectedAt!, submit: w.__submitAt! }
+      const mark = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? Number.NaN
+      return {
+        connected: w.__connectedAt!,
+        submit: w.__submitAt!,
+        unlock: mark('parley:unlock'),
+        open: mark('parley:store-open'),
+        started: mark('parley:node-started')
+      }
     })
     connect.push(t.connected)
+    phases.push({ kdf: t.open - t.unlock, start: t.started - t.open, dial: t.connected - t.started })
     unlockToConnect.push(t.connected - t.submit)
     // Baseline: the same page load, then a bare WebSocket to the same relay (no libp2p, no profile).
     const base = await ctx.newPage()
@@ -111,27 +121,42 @@ console.log(`  samples ms: ${connect.map(Math.round).join(', ')}`)
 console.log(
   `  median ${relayMedian} ms; of which unlock (scrypt) + node start → connected: ${Math.round(median(unlockToConnect))} ms`
 )
+const phase = (k: keyof (typeof phases)[number]) => Math.round(median(phases.map((p) => p[k])))
+console.log(
+  `  phases (medians): profile unlock (scrypt) ${phase('kdf')} ms, messenger start ${phase('start')} ms, node started → connected ${phase('dial')} ms`
+)
 console.log(`  baseline (page load → bare WebSocket open to the relay): median ${baseMedian} ms`)
 console.log(`  ratio app / baseline: ${(relayMedian / Math.max(1, baseMedian)).toFixed(1)}×`)
 
 // ---------------------------------------------------------------- dial → direct WebRTC (namespace)
 let direct: number | null = null
 let directReason: string | undefined
-const runner = spawnSync(
-  process.execPath,
-  [join(REPO_ROOT, 'scripts/netns.ts'), process.execPath, join(import.meta.dirname, 'direct-webrtc.ts')],
-  { cwd: REPO_ROOT, encoding: 'utf8', env: process.env, timeout: 300_000 }
-)
-const line = runner.stdout?.trim().split('\n').at(-1) ?? ''
-try {
-  const figures = JSON.parse(line) as { samples: number[]; median_ms: number; warmup_ms: number }
-  direct = Math.round(figures.median_ms)
-  console.log(`\nDial → direct WebRTC between two pages in the test namespace (${figures.samples.length} dials):`)
-  console.log(`  samples ms: ${figures.samples.map(Math.round).join(', ')} (warm-up ${Math.round(figures.warmup_ms)})`)
-  console.log(`  median ${direct} ms = ${(direct / DIRECT_TARGET_MS).toFixed(2)} × the ${DIRECT_TARGET_MS} ms target`)
-} catch {
-  directReason = `not measurable here: ${(runner.stderr || runner.error?.message || 'no output').trim().split('\n').slice(-2).join(' / ')}`
-  console.log(`\nDial → direct WebRTC: ${directReason}`)
+/** Tries of the namespace part: on this shared machine one may time out under load. */
+const DIRECT_TRIES = 2
+for (let attempt = 1; attempt <= DIRECT_TRIES && direct === null; attempt++) {
+  const runner = spawnSync(
+    process.execPath,
+    [join(REPO_ROOT, 'scripts/netns.ts'), process.execPath, join(import.meta.dirname, 'direct-webrtc.ts')],
+    { cwd: REPO_ROOT, encoding: 'utf8', env: process.env, timeout: 300_000 }
+  )
+  const line = runner.stdout?.trim().split('\n').at(-1) ?? ''
+  try {
+    const figures = JSON.parse(line) as { samples: number[]; median_ms: number; warmup_ms: number }
+    direct = Math.round(figures.median_ms)
+    directReason = undefined
+    console.log(`\nDial → direct WebRTC between two pages in the test namespace (${figures.samples.length} dials):`)
+    console.log(
+      `  samples ms: ${figures.samples.map(Math.round).join(', ')} (warm-up ${Math.round(figures.warmup_ms)})`
+    )
+    console.log(`  median ${direct} ms = ${(direct / DIRECT_TARGET_MS).toFixed(2)} × the ${DIRECT_TARGET_MS} ms target`)
+  } catch {
+    const lines = `${runner.stderr ?? ''}\n${runner.error?.message ?? ''}`
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('Node.js v') && !l.includes('externalized for browser'))
+    directReason = `not measurable here (try ${attempt} of ${DIRECT_TRIES}): ${lines.find((l) => /Error|Cannot|timed out/.test(l)) ?? lines.at(-1) ?? 'no output'}`
+    console.log(`\nDial → direct WebRTC: ${directReason}`)
+  }
 }
 
 console.log(
@@ -141,6 +166,9 @@ console.log(
     app_js_target_kb: APP_JS_TARGET_KB,
     relay_connect_median_ms: relayMedian,
     unlock_to_connected_median_ms: Math.round(median(unlockToConnect)),
+    unlock_kdf_median_ms: phase('kdf'),
+    messenger_start_median_ms: phase('start'),
+    node_started_to_connected_median_ms: phase('dial'),
     baseline_ws_open_median_ms: baseMedian,
     direct_webrtc_median_ms: direct,
     ...(directReason !== undefined && { direct_webrtc_reason: directReason }),

@@ -77,6 +77,8 @@ export class Session extends EventTarget {
 
   /** Opens (or creates) the profile with the passphrase and starts the node. WrongPassphraseError leaves nothing open. */
   static async open(passphrase: string, config: PageConfig, create: boolean): Promise<Session> {
+    // Performance marks (bench:web reads them): unlock started, profile decrypted (scrypt), node started.
+    performance.mark('parley:unlock')
     const backend = await openStore({ kind: 'idb', name: PROFILE_DB })
     let store: ProfileStore<Namespace>
     try {
@@ -85,12 +87,14 @@ export class Session extends EventTarget {
       await backend.close()
       throw e
     }
+    performance.mark('parley:store-open')
     const messenger = await createMessenger({
       store,
       // Relays advertise the STUN/TURN servers their operators run; never third-party STUN by default.
       network: { bootstrap: config.relays, iceServers: config.iceServers },
       mailbox: { relays: config.relays }
     })
+    performance.mark('parley:node-started')
     const s = new Session(messenger, store, backend, config)
     await s.#load()
     s.#listen()
