@@ -1,0 +1,48 @@
+/** Named limits and defaults of the simulator (every one is tested in test/params.node.test.ts). */
+
+/** Nodes one run may start (one process; see docs/simulation.md for how far one machine goes). */
+export const MAX_NODES = 5_000
+/** Fewest nodes a run may have (a DHT needs someone to ask). */
+export const MIN_NODES = 2
+/** Longest run, seconds of wall time. */
+export const MAX_DURATION_S = 3_600
+/** Relays one run may start. */
+export const MAX_RELAYS = 64
+/** Default protocol prefix of simulated networks: never /parley, so a run never mixes with a real network. */
+export const SIM_PROTOCOL_PREFIX = '/parley-sim'
+/** Default Kademlia bucket size in simulations (kad-dht's default is 20). */
+export const DEFAULT_SIM_K = 20
+/** Kademlia's b (bits resolved per hop) for the expectation line log2(N)/b drawn beside the measured hops. */
+export const KADEMLIA_B = 1
+/** Joins are staggered: at most this many nodes start at once (FACTS: simultaneous joins time out in Noise). */
+export const DEFAULT_JOIN_CONCURRENCY = 8
+/** Bootstrap peers each node is given (drawn by the seed among nodes already up, plus the relays). */
+export const DEFAULT_BOOTSTRAP_PEERS = 3
+/** One lost chunk costs one retransmission timeout at least this long (TCP's minimum RTO is 200 ms). */
+export const MIN_RETRANSMIT_MS = 200
+/** A chunk lost this many times in a row is delivered anyway (bounds the geometric retry loop at loss near 1). */
+export const MAX_RETRANSMITS = 8
+/** Loss must be below 1: a link that loses everything is a partition (use one). */
+export const MAX_LOSS = 0.999
+/** The DHT's self-query interval in simulations: kad-dht's default (5 min) keeps a large run's CPU for refreshes. */
+export const SIM_QUERY_SELF_INTERVAL_MS = 600_000
+/** How long one DHT lookup may take before it counts as failed. */
+export const DEFAULT_LOOKUP_TIMEOUT_MS = 20_000
+/** Lookups running at once in the dht-lookup scenario (a burst would measure the event loop, not the DHT). */
+export const LOOKUP_CONCURRENCY = 4
+/** Width of the progress bar on stderr, characters. */
+export const PROGRESS_BAR_WIDTH = 30
+/** Text messages each sender may have in flight in the delivery scenario (bounds the outbox and memory). */
+export const MAX_MESSAGES = 100_000
+/** Delay after which an undelivered message counts as not delivered when the run ends (grace, ms). */
+export const DELIVERY_GRACE_MS = 5_000
+/** Connections a simulated node keeps (libp2p's connection manager ceiling). */
+export const SIM_MAX_CONNECTIONS = 300
+/** Incoming connections in their handshake at once on a simulated node or relay. */
+export const SIM_MAX_INCOMING_PENDING = 1_000
+/** After a crash, bytes already in a recipient's receive path may still be shown this long (ms): the loss model counts them as arrived. */
+export const CRASH_SETTLE_MS = 2_000
+/** Mailbox poll interval of the relay-failure scenario's nodes (ms): short, so recovery shows within a run. */
+export const RELAY_FAILURE_POLL_MS = 3_000
+/** How often the relay-failure scenario samples each node's mailbox list (ms). */
+export const MAILBOX_SAMPLE_MS = 500
