@@ -18,6 +18,8 @@ import {
   assertInNetns,
   type HarnessPage,
   launchChromium,
+  measureDirectWebRTC,
+  median,
   NETNS_PEER_HOST,
   type NetnsRelay,
   openHarness,
@@ -164,6 +166,17 @@ describe('direct WebRTC in the test namespace', () => {
     await node.ask({ cmd: 'send', contact: 'web', text: 'yes' })
     await waitFor(async () => (await web.page.call('received')).some((m) => m.text === 'yes'), 'the second reply')
     await chatIsDirect(web.page, cliPeer)
+  })
+})
+
+describe('the dial-to-direct measurement bench:web reuses', () => {
+  it('measureDirectWebRTC times dials that each open a direct WebRTC connection between two browser nodes', async () => {
+    assertInNetns()
+    const figures = await measureDirectWebRTC({ runs: 3 })
+    expect(figures.samples.length + figures.failures).toBe(3)
+    expect(figures.samples.length).toBeGreaterThanOrEqual(2)
+    for (const ms of figures.samples) expect(ms).toBeGreaterThan(0)
+    expect(figures.median_ms).toBe(median(figures.samples))
   })
 })
 
