@@ -35,6 +35,9 @@ describe('the web app’s screens', () => {
     const check = async (p: ParleyPage, screen: string) => {
       await p.screenshot(screen)
       const v = await axeViolations(p.page)
+      // Phone-sized: nothing wider than the screen (no sideways scrolling).
+      const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      if (overflow > 0) v.push({ id: 'horizontal-overflow', impact: 'serious', nodes: [`${overflow}px`] })
       if (v.length > 0) found[screen] = v
     }
     const alice = await ParleyPage.open(await newProfile(browser), web.url)

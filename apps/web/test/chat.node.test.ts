@@ -80,6 +80,24 @@ describe('the web app with two profiles and a local relay', () => {
     await alice.waitMessage('how are you?')
     // Receipts come back: Alice's message reaches delivered or read at Bob (who has the chat open).
     await expect.poll(() => alice.stateOf('hi Bob'), { timeout: 30_000 }).toMatch(/^(delivered|read)$/)
+    // The conversation starts with a day separator; every message has its time.
+    const items = alice.page.locator('[data-testid="messages"] > li')
+    expect(await items.first().getAttribute('data-testid')).toBe('day-separator')
+    const messages = alice.page.getByTestId('message')
+    expect(await messages.locator('time').count()).toBe(await messages.count())
+
+    // Diagnostics: the relay is connected with a reservation and our mailbox; Bob is connected (in this namespace the
+    // pages may reach each other directly or through the relay) and his last delivery path is known.
+    await alice.goto('diagnostics')
+    const relayRow = alice.page.getByTestId('diag-relay')
+    await expect.poll(() => relayRow.getAttribute('data-connected')).toBe('true')
+    expect(await relayRow.getAttribute('data-reservation')).toBe('true')
+    const bobRow = alice.page.getByTestId('diag-contact').filter({ hasText: 'Bob' })
+    await expect
+      .poll(() => bobRow.getAttribute('data-connection'), { timeout: 20_000 })
+      .toMatch(/^(direct-webrtc|direct|relayed)$/)
+    expect(await bobRow.locator('td').nth(2).textContent()).toMatch(/^(direct|relayed|mailbox) at /)
+    await alice.openChat('Bob')
   }, 240_000)
 
   it('a message with HTML in it is shown as text, never parsed', async () => {
