@@ -96,6 +96,9 @@ describe('the web app’s screens', () => {
       .toBe(1)
     await alice.page.getByTestId('request-message').first().waitFor()
     await check(alice, 'requests')
+    // Declining removes the request and its messages.
+    await alice.page.getByTestId('decline-request').click()
+    await expect.poll(() => alice.page.getByTestId('request').count()).toBe(0)
     // The unlock screen (a reload asks for the passphrase again).
     await bob.page.reload()
     await bob.page.getByTestId('onboarding-unlock').waitFor()

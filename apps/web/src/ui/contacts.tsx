@@ -210,7 +210,10 @@ export function Requests({ session }: { session: Session }) {
   return (
     <section aria-labelledby="requests-title">
       <h2 id="requests-title">Message requests</h2>
-      <p>People you have not added can write to you once; nothing is confirmed to them until you accept.</p>
+      <p>
+        People you have not added can send you a few messages; they learn nothing (not even that you got them) until you
+        accept.
+      </p>
       {requests?.length === 0 && <p>No message requests.</p>}
       <ul class="list">
         {requests?.map((r) => (
