@@ -211,8 +211,7 @@ export function Requests({ session }: { session: Session }) {
     <section aria-labelledby="requests-title">
       <h2 id="requests-title">Message requests</h2>
       <p>
-        People you have not added can send you a few messages; they learn nothing (not even that you got them) until you
-        accept.
+        People you have not added can send you a few messages; they get no delivered or read receipts until you accept.
       </p>
       {requests?.length === 0 && <p>No message requests.</p>}
       <ul class="list">
