@@ -122,7 +122,8 @@ export const relayOps = {
     })
     const dave = await createMessenger({
       store: state.daveStore,
-      network: { bootstrap: [address] },
+      // No WebRTC: this test is about the circuit path (direct WebRTC with browsers: test/webrtc.netns.test.ts).
+      network: { bootstrap: [address], webrtc: false },
       mailbox: { relays: [address], pollIntervalMs: 500 }
     })
     dave.events.addEventListener('message', (e) => {
