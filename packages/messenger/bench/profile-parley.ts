@@ -19,7 +19,8 @@ try {
   const f = figures(run, 1)
   console.log(
     `window ${window}: ${f.perSecond.toFixed(0)} msg/s, p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms, ` +
-      `CPU ${f.cpuMs.toFixed(3)} ms/msg`
+      `CPU ${f.cpuMs.toFixed(3)} ms/msg; sends that fell back to the outbox: ${pair.queued()}, ` +
+      `lost: ${JSON.stringify(pair.losses())}`
   )
 } finally {
   await pair.stop()

@@ -360,7 +360,10 @@ export class Outbox {
         }
       }
     }
-    await b.commit()
+    // Relaxed (no fsync of its own): the message is already durable at the peer or its relays. A crash that loses
+    // this write leaves the entry in the outbox: it is sent once more, the peer answers its copy with an ok (dedup by
+    // id), and the state converges — one repeat, never a loss.
+    await b.commit({ durability: 'relaxed' })
     if (!this.schedule.delete(entry.id)) return
     if (entry.kind === 'text') {
       // Over the session stream, stored by the device is delivered: both are announced, in order.

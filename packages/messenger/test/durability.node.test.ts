@@ -229,6 +229,48 @@ async function grep(dir: string, needles: Record<string, Uint8Array>): Promise<R
   return found
 }
 
+describe('a power cut at A', () => {
+  it('a delivered state whose relaxed write the cut lost is sent once more from the outbox; B answers its copy, A converges to delivered and B shows the text once', async () => {
+    const cluster = new Cluster()
+    clusters.push(cluster)
+    await cluster.start(1)
+    const disk = new PowerCutDatastore()
+    const aStore = await profile(disk)
+    const a = await cluster.messenger({}, aStore)
+    const b = await cluster.messenger({}, await profile(await openStore({ kind: 'memory' })))
+    await publishAndFind(b, a)
+    await publishAndFind(a, b)
+    const aHex = hex(a.identityKey)
+    const bHex = hex(b.identityKey)
+    await a.addContact(bHex, { name: 'bob' })
+    await b.addContact(aHex, { name: 'alice' })
+    const shown = collect(b, 'message')
+    expect((await a.send(bHex, 'warm-up')).status).toBe('sent')
+    await until(() => shown.length === 1, 20_000, 'the warm-up at B')
+
+    const result = await a.send(bHex, 'acked, then the power went')
+    expect(result.status).toBe('sent')
+    // At once: the ack's relaxed write (outbox entry gone, history delivered) has no sync of its own yet.
+    const listen = listenOf(a)
+    const image = disk.cut()
+    await a.stop()
+    const restored = await profile(image, false)
+    expect(await outboxSize(restored)).toBe(1)
+    const a2 = await cluster.messenger({ listen }, restored)
+    expect((await a2.history(bHex)).find((h) => h.id === result.id)?.state).toBe('pending')
+    await a2.flush()
+    await until(
+      async () => (await a2.history(bHex)).find((h) => h.id === result.id)?.state === 'delivered',
+      30_000,
+      'A to converge to delivered'
+    )
+    expect(await outboxSize(restored)).toBe(0)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(shown.map((e) => e.text)).toEqual(['warm-up', 'acked, then the power went'])
+    expect(await texts(b, aHex, 'in')).toEqual(['warm-up', 'acked, then the power went'])
+  })
+})
+
 describe('data at rest', () => {
   it('no plaintext, and no identity key of the other party, in any file of two LevelDB profiles', async () => {
     const cluster = new Cluster()
