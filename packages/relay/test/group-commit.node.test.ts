@@ -1,5 +1,5 @@
 /** Group commit: concurrent writes share synced batches; a failed batch fails exactly its own writes. */
-import { AtomicMemoryDatastore } from '@parley/store'
+import { AtomicMemoryDatastore } from '@parley/store/testing'
 import { type Batch, Key } from 'interface-datastore'
 import { describe, expect, it } from 'vitest'
 import { GroupCommit } from '../src/group-commit.ts'

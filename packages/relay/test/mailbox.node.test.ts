@@ -13,7 +13,7 @@ import {
   signOneTimePrekey
 } from '@parley/crypto'
 import { MailboxClient, MailboxError } from '@parley/messenger'
-import { AtomicMemoryDatastore, PowerCutDatastore } from '@parley/store'
+import { AtomicMemoryDatastore, PowerCutDatastore } from '@parley/store/testing'
 import { encodeMailboxRegistration, mailboxId, protocols, signMailboxRegistration } from '@parley/wire'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'

@@ -19,12 +19,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Datastore } from 'interface-datastore'
-import { AtomicMemoryDatastore, createProfileStore, openStore, type ProfileStore } from '../src/index.ts'
+import { createProfileStore, openStore, type ProfileStore } from '../src/index.ts'
 import { nodeScrypt } from '../src/kdf-node.ts'
 import { openProfileStore } from '../src/profile-store.ts'
 import type { RecordCrypto } from '../src/record-crypto.ts'
 import { nodeRecordCrypto } from '../src/record-crypto-node.ts'
 import { webRecordCrypto } from '../src/record-crypto-web.ts'
+import { AtomicMemoryDatastore } from '../src/testing.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 0.5)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 4)

@@ -1,4 +1,4 @@
-/** What both entry points export: types, errors, limits, the memory backend and the power-cut test wrapper. */
+/** What both entry points export: types, errors and limits (test backends: `@parley/store/testing`). */
 import type { Datastore } from 'interface-datastore'
 
 export {
@@ -43,9 +43,7 @@ export {
 } from './errors.ts'
 export { type AbortOptions, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './kdf.ts'
 export type { Entry, RandomSource } from './keys.ts'
-export { AtomicMemoryDatastore } from './memory.ts'
 export type { BasePassphraseOptions, PassphrasePrompt } from './passphrase.ts'
-export { PowerCutDatastore } from './power-cut.ts'
 export type {
   CommitOptions,
   Durability,

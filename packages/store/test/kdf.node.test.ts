@@ -2,18 +2,13 @@
 import { readFile } from 'node:fs/promises'
 import { toString as uint8ArrayToString } from 'uint8arrays'
 import { describe, expect, it } from 'vitest'
-import {
-  AtomicMemoryDatastore,
-  createProfileStore,
-  DEFAULT_SCRYPT_PARAMS,
-  KdfParametersError,
-  MIN_SCRYPT_LOG_N
-} from '../src/index.ts'
+import { createProfileStore, DEFAULT_SCRYPT_PARAMS, KdfParametersError, MIN_SCRYPT_LOG_N } from '../src/index.ts'
 import { checkScryptParams } from '../src/kdf.ts'
 import { nobleScrypt } from '../src/kdf-noble.ts'
 import { nodeScrypt } from '../src/kdf-node.ts'
 import { openProfileStore } from '../src/profile-store.ts'
 import { webRecordCrypto } from '../src/record-crypto-web.ts'
+import { AtomicMemoryDatastore } from '../src/testing.ts'
 import { FAST, text } from './helpers/platform.ts'
 
 interface ScryptVector {

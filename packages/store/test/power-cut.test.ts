@@ -5,9 +5,10 @@
 import fc from 'fast-check'
 import { Key } from 'interface-datastore'
 import { describe, expect, it, vi } from 'vitest'
+import { AtomicMemoryDatastore, PowerCutDatastore } from '../src/testing.ts'
 import { dump, FAST, loadEntry, text } from './helpers/platform.ts'
 
-const { AtomicMemoryDatastore, createProfileStore, PowerCutDatastore, PowerCutError } = await loadEntry()
+const { createProfileStore, PowerCutError } = await loadEntry()
 
 const PASS = 'power cut passphrase'
 const k = (s: string) => new Key(s)

@@ -4,10 +4,10 @@
  */
 import { Key } from 'interface-datastore'
 import { describe, expect, it } from 'vitest'
+import { AtomicMemoryDatastore } from '../src/testing.ts'
 import { containsBytes, dump, FAST, loadEntry, NS, seededRandom, text } from './helpers/platform.ts'
 
 const {
-  AtomicMemoryDatastore,
   CorruptRecordError,
   createProfileStore,
   HEADER_KEY,

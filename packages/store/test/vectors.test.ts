@@ -6,13 +6,14 @@
 import { Key } from 'interface-datastore'
 import { fromString as uint8ArrayFromString } from 'uint8arrays'
 import { describe, expect, it } from 'vitest'
+import { AtomicMemoryDatastore } from '../src/testing.ts'
 import { dump, loadEntry } from './helpers/platform.ts'
 import { buildVectorProfile, hexDump, type ProfileVectors } from './vectors/build-profile-vectors.ts'
 
 // A dynamic import with a variable part: see packages/crypto/test/vectors.test.ts for why not a static JSON import.
 const vectorFile = 'profile-v1'
 const v = ((await import(`./vectors/${vectorFile}.json`)) as { default: ProfileVectors }).default
-const { AtomicMemoryDatastore, createProfileStore, CorruptRecordError } = await loadEntry()
+const { createProfileStore, CorruptRecordError } = await loadEntry()
 
 async function loadVectorStore(): Promise<InstanceType<typeof AtomicMemoryDatastore>> {
   const backend = new AtomicMemoryDatastore()

@@ -75,7 +75,8 @@ async function main(): Promise<void> {
     console.error(`${out.pathname} exists; pass --force to replace it (only for a new format version)`)
     process.exit(1)
   }
-  const { AtomicMemoryDatastore, createProfileStore } = await import('../../src/index.ts')
+  const { createProfileStore } = await import('../../src/index.ts')
+  const { AtomicMemoryDatastore } = await import('../../src/testing.ts')
   const backend = new AtomicMemoryDatastore()
   await buildVectorProfile(createProfileStore, backend)
   const vectors: ProfileVectors = {
