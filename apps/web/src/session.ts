@@ -88,12 +88,19 @@ export class Session extends EventTarget {
       throw e
     }
     performance.mark('parley:store-open')
-    const messenger = await createMessenger({
-      store,
-      // Relays advertise the STUN/TURN servers their operators run; never third-party STUN by default.
-      network: { bootstrap: config.relays, iceServers: config.iceServers },
-      mailbox: { relays: config.relays }
-    })
+    let messenger: Messenger
+    try {
+      messenger = await createMessenger({
+        store,
+        // Relays advertise the STUN/TURN servers their operators run; never third-party STUN by default.
+        network: { bootstrap: config.relays, iceServers: config.iceServers },
+        mailbox: { relays: config.relays }
+      })
+    } catch (e) {
+      // The node did not start: close the profile so the user can try again from a clean state.
+      await store.close().catch(() => {})
+      throw e
+    }
     performance.mark('parley:node-started')
     const s = new Session(messenger, store, backend, config)
     await s.#load()
