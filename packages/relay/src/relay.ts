@@ -23,7 +23,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { type CryptoBackend, defaultBackend } from '@parley/crypto'
-import { ConnectionPolicy, MonotonicRecordDatastore, parleyDht } from '@parley/network'
+import { ConnectionPolicy, MonotonicRecordDatastore, parleyDht, type RoutingLimits } from '@parley/network'
 import { openStore, type StoreBackend, StoreLockedError } from '@parley/store'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
@@ -67,6 +67,8 @@ export interface RelayOptions {
   listen?: string[]
   /** Addresses to announce instead of the listen addresses (a public IP or DNS name in front of a NAT or proxy). */
   announce?: string[]
+  /** Per-range caps on the DHT routing table (@parley/network DEFAULT_ROUTING_LIMITS); the simulator lifts them. */
+  dhtRoutingLimits?: Partial<RoutingLimits>
   /** Extra libp2p transports (the simulator's in-memory network); listen on them through `listen`. */
   transports?: NonNullable<Libp2pOptions['transports']>
   /** Multiaddrs (with /p2p/) of other DHT nodes to join; none by default. */
@@ -343,7 +345,12 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         autoNAT: autoNAT(),
         dht: parleyDht(
           options.backend ?? defaultBackend,
-          { protocolPrefix, addressScope: options.dhtAddressScope ?? 'private', clientMode: false },
+          {
+            protocolPrefix,
+            addressScope: options.dhtAddressScope ?? 'private',
+            clientMode: false,
+            ...(options.dhtRoutingLimits !== undefined && { routingLimits: options.dhtRoutingLimits })
+          },
           { clientMode: false }
         ),
         circuitRelay: circuitRelayServer({
