@@ -46,3 +46,8 @@ export const CRASH_SETTLE_MS = 2_000
 export const RELAY_FAILURE_POLL_MS = 3_000
 /** How often the relay-failure scenario samples each node's mailbox list (ms). */
 export const MAILBOX_SAMPLE_MS = 500
+/**
+ * Per-range caps (connections, routing-table peers) in simulations: all /memory addresses are one "range" to
+ * @parley/network's connection and routing policies, while each simulated node stands for its own host.
+ */
+export const SIM_RANGE_LIMIT = 1_000_000

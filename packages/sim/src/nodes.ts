@@ -30,7 +30,12 @@ import { createRelay, PRIVATE_KEY_FILE, type Relay } from '@parley/relay'
 import { createProfileStore, openStore } from '@parley/store'
 import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { SIM_MAX_CONNECTIONS, SIM_MAX_INCOMING_PENDING, SIM_QUERY_SELF_INTERVAL_MS } from './constants.ts'
+import {
+  SIM_MAX_CONNECTIONS,
+  SIM_MAX_INCOMING_PENDING,
+  SIM_QUERY_SELF_INTERVAL_MS,
+  SIM_RANGE_LIMIT
+} from './constants.ts'
 import { NodeStartFailedError } from './errors.ts'
 import type { Rng } from './rng.ts'
 import { type Fabric, simTransport } from './transport.ts'
@@ -160,6 +165,10 @@ export async function spawnMessenger(
         // /memory addresses are neither private nor public IPs: kad-dht's default mapper (public scope) keeps them.
         addressScope: 'public',
         bootstrap: options.bootstrap,
+        // Every /memory address falls in one "range" for the per-range caps (which guard real nodes against one host
+        // filling a routing table): in the simulator each node is its own host, so the caps are lifted.
+        rangeLimits: { maxInboundConnectionsPerRange: SIM_RANGE_LIMIT },
+        routingLimits: { maxRoutingPeersPerRange: SIM_RANGE_LIMIT, maxRoutingPeersPerRangePerBucket: SIM_RANGE_LIMIT },
         dhtTimers: { querySelfInterval: SIM_QUERY_SELF_INTERVAL_MS }
       },
       mailbox: {
@@ -207,6 +216,9 @@ export async function spawnRelay(
       maxConnections: 10 * SIM_MAX_CONNECTIONS,
       maxIncomingPendingConnections: SIM_MAX_INCOMING_PENDING,
       maxReservations: SIM_MAX_CONNECTIONS,
+      maxInboundConnectionsPerRange: SIM_RANGE_LIMIT,
+      maxReservationsPerRange: SIM_RANGE_LIMIT,
+      dhtRoutingLimits: { maxRoutingPeersPerRange: SIM_RANGE_LIMIT, maxRoutingPeersPerRangePerBucket: SIM_RANGE_LIMIT },
       logLevel: 'silent',
       backend: deterministicBackend(defaultBackend, rng.fork('crypto').bytes(32))
     })
