@@ -40,3 +40,5 @@ export const GROUP_RETAINED_GENERATIONS = MAX_SKIPPED_KEYS
 export const GROUP_RETAINED_EPOCHS = 4
 /** Lifetime of a key package we make: an invite must be used within this, ms. */
 export const KEY_PACKAGE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
+/** Verified member credentials remembered per process (a commit re-validates every leaf of the tree). */
+export const MAX_VERIFIED_CREDENTIALS = 10_000

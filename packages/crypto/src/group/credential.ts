@@ -10,7 +10,7 @@
  */
 import type { AuthenticationService, Credential } from 'ts-mls'
 import type { CryptoBackend } from '../backend/types.ts'
-import { Reader, Writer } from '../codec.ts'
+import { Reader, toHex, Writer } from '../codec.ts'
 import { MAX_CERTIFICATE_BYTES } from '../constants.ts'
 import {
   type DeviceCertificate,
@@ -20,7 +20,7 @@ import {
   verifyCertificate
 } from '../identity.ts'
 import { signWithContext, verifyWithContext } from '../keys.ts'
-import { CONTEXT_GROUP_CREDENTIAL, GROUP_FORMAT_VERSION } from './constants.ts'
+import { CONTEXT_GROUP_CREDENTIAL, GROUP_FORMAT_VERSION, MAX_VERIFIED_CREDENTIALS } from './constants.ts'
 import { GroupUntrustedMemberError } from './errors.ts'
 
 /** Who a verified member credential names. */
@@ -102,16 +102,28 @@ export async function verifyMemberCredential(
   return { identityKey: parsed.identityKey, certificate: parsed.certificate }
 }
 
-/** The MLS authentication service every Parley group uses: a leaf is valid only with a verifying member credential. */
+/** Credentials (with their signature key) that verified, remembered so a commit does not re-verify every leaf. */
+const verified = new Map<string, true>()
+
+/**
+ * The MLS authentication service every Parley group uses: a leaf is valid only with a verifying member credential.
+ * Successes are remembered (at most MAX_VERIFIED_CREDENTIALS): ts-mls asks again for every leaf of the tree it
+ * validates, and a credential's verdict for one signature key never changes (expiry is checked at add time only).
+ */
 export function memberAuthenticationService(backend: CryptoBackend): AuthenticationService {
   return {
     async validateCredential(credential, signaturePublicKey) {
+      if (credential.credentialType !== 'basic') return false
+      const key = `${toHex(signaturePublicKey)}:${toHex(credential.identity)}`
+      if (verified.has(key)) return true
       try {
         await verifyMemberCredential(backend, credential, signaturePublicKey)
-        return true
       } catch {
         return false
       }
+      if (verified.size >= MAX_VERIFIED_CREDENTIALS) verified.clear()
+      verified.set(key, true)
+      return true
     }
   }
 }

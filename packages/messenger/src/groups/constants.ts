@@ -40,3 +40,9 @@ export const DEFAULT_GROUP_INVITE_TIMEOUT = 30_000
 export const MAX_PENDING_KEY_PACKAGES = 64
 /** Group history entries kept per group (texts and membership notices). */
 export const GROUP_HISTORY_MAX_ENTRIES = 10_000
+/** Anti-entropy: a member with messages waiting (pending, a gap) pulls from a member's device this often, ms. */
+export const GROUP_ANTI_ENTROPY_MS = 2_000
+/** Anti-entropy when nothing waits: a pull from one random member's device this often, ms. */
+export const GROUP_IDLE_SYNC_MS = 30_000
+/** After switching to a winning branch, a member keeps pulling from others this long (they may lack the branch), ms. */
+export const GROUP_FORK_SETTLE_MS = 10_000

@@ -14,6 +14,7 @@
 import { type CryptoBackend, equalBytes, type GroupChange, type MlsGroup, mlsMessageEpoch, toHex } from '@parley/crypto'
 import { decodeGroupApp, decodeGroupEnvelope, encodeGroupApp, encodeGroupEnvelope, type GroupApp } from '@parley/wire'
 import {
+  GROUP_FORK_SETTLE_MS,
   GROUP_FORK_WINDOW_EPOCHS,
   GROUP_HISTORY_MAX_AGE_MS,
   GROUP_HISTORY_MAX_ENVELOPES,
@@ -138,6 +139,13 @@ export class GroupEngine {
     }
   }
 
+  /** True for a while after we switched branches (members on the other side may still need our branch). */
+  get unsettledFork(): boolean {
+    return this.now() - this.lastFork < GROUP_FORK_SETTLE_MS
+  }
+
+  private lastFork = Number.NEGATIVE_INFINITY
+
   /** Number of messages waiting for a branch or an epoch we do not have. */
   get pendingCount(): number {
     return this.pending.size
@@ -220,7 +228,31 @@ export class GroupEngine {
    * to forward it (accept), drop it quietly (ignore) or drop it and penalise the peer (reject).
    */
   receive(data: Uint8Array, from?: string): Promise<GroupVerdict> {
-    return this.serial(() => this.receiveNow(data, from))
+    if (from === undefined) return this.serial(() => this.receiveNow(data, from))
+    // From gossip: what can be checked without decrypting decides whether the message is forwarded (and whether its
+    // publisher is penalised); an application message from a member's device is then decrypted off the forwarding
+    // path, so each hop does not wait for MLS. Commits are fully processed before they are forwarded.
+    const pre = this.precheck(data, from)
+    if ('action' in pre) return Promise.resolve(pre)
+    if (pre.kind === 'commit' || pre.future) return this.serial(() => this.receiveNow(data, from))
+    void this.serial(() => this.receiveNow(data, from)).catch((e: Error) => this.init.events.error?.(e))
+    return Promise.resolve({ action: 'accept' })
+  }
+
+  /** The checks that need no decryption: framing, group, the publisher is a member's device, its rate. */
+  private precheck(data: Uint8Array, from: string): GroupVerdict | { kind: 'application' | 'commit'; future: boolean } {
+    let meta: ReturnType<typeof mlsMessageEpoch>
+    try {
+      meta = mlsMessageEpoch(decodeGroupEnvelope(data).mls)
+    } catch {
+      return this.drop('reject', 'Malformed', from)
+    }
+    if (!equalBytes(meta.groupId, this.group.groupId)) return this.drop('reject', 'WrongGroup', from)
+    if (meta.kind === 'proposal') return this.drop('reject', 'Malformed', from)
+    const known = this.knownPeer(from)
+    if (!known && meta.epoch !== this.group.epoch + 1n) return this.drop('reject', 'NotMember', from)
+    if (!this.withinRate(from)) return this.drop('reject', 'RateLimited', from)
+    return { kind: meta.kind, future: !known }
   }
 
   private async receiveNow(data: Uint8Array, from: string | undefined): Promise<GroupVerdict> {
@@ -246,7 +278,6 @@ export class GroupEngine {
       if (meta.epoch !== this.group.epoch + 1n) return this.drop('reject', 'NotMember', from)
       return this.hold(h, data, meta.epoch)
     }
-    if (from !== undefined && !this.withinRate(from)) return this.drop('reject', 'RateLimited', from)
     const verdict = await this.apply(h, data, mls, meta.epoch, meta.kind, from)
     if (verdict.action === 'accept' && this.changed) {
       this.changed = false
@@ -392,6 +423,7 @@ export class GroupEngine {
 
   /** We switched to the winning branch of `epoch`: re-send our texts from the lost branch, re-propose our change. */
   private async recoverFromFork(epoch: bigint, lost: Held[]): Promise<void> {
+    this.lastFork = this.now()
     const lostOurs = this.intent !== undefined && lost.some((s) => s.via === this.intent?.via)
     this.init.events.fork?.({ epoch, lostBranchLength: lost.length, lostOurs })
     const resend = this.unsettled.filter((u) => u.epoch > epoch)

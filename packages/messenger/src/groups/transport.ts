@@ -23,6 +23,8 @@ import {
 import type { Libp2p } from 'libp2p'
 import {
   DEFAULT_GROUP_SYNC_TIMEOUT,
+  GROUP_ANTI_ENTROPY_MS,
+  GROUP_IDLE_SYNC_MS,
   GROUP_SYNC_MAX_PAGES,
   GROUP_SYNC_MAX_REQUESTS_PER_MINUTE,
   GROUP_SYNC_MIN_INTERVAL_MS
@@ -55,6 +57,8 @@ export class GroupTransport {
     e: CustomEvent<{ peerId: PeerId; subscriptions: { topic: string; subscribe: boolean }[] }>
   ) => void
   private started = false
+  private timer: ReturnType<typeof setInterval> | undefined
+  private lastIdleSync = 0
 
   constructor(node: GroupNode, options: { protocolPrefix?: string } = {}) {
     this.node = node
@@ -75,11 +79,32 @@ export class GroupTransport {
       runOnLimitedConnection: true
     })
     this.node.services.pubsub.addEventListener('subscription-change', this.onSubscription)
+    this.timer = setInterval(() => void this.antiEntropy(), GROUP_ANTI_ENTROPY_MS)
+  }
+
+  /**
+   * Gossip loses what was published while a member was unreachable (a partition, a restart, a mesh not formed yet):
+   * a member with messages waiting (for an epoch, a branch or a gap) pulls from the members' devices it sees, and
+   * every GROUP_IDLE_SYNC_MS one random member's device is asked anyway.
+   */
+  private async antiEntropy(): Promise<void> {
+    const idle = Date.now() - this.lastIdleSync >= GROUP_IDLE_SYNC_MS
+    if (idle) this.lastIdleSync = Date.now()
+    for (const g of this.groups.values()) {
+      const gaps = g.engine.checkGaps()
+      const peers = this.subscribers(g.topic).filter((p) => g.engine.isMemberPeer(p.toString()))
+      if (g.engine.pendingCount > 0 || gaps.length > 0 || g.engine.unsettledFork) {
+        for (const p of peers) await this.pull(g.topic, p).catch(() => 0)
+      } else if (idle && peers.length > 0) {
+        await this.pull(g.topic, peers[Math.floor(Math.random() * peers.length)] as PeerId).catch(() => 0)
+      }
+    }
   }
 
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
+    if (this.timer !== undefined) clearInterval(this.timer)
     this.node.services.pubsub.removeEventListener('subscription-change', this.onSubscription)
     for (const topic of [...this.groups.keys()]) this.leave(topic)
     await this.node.unhandle(this.protocol).catch(() => {})

@@ -178,7 +178,18 @@ describe('competing commits over gossipsub', () => {
       },
       60_000,
       'one epoch after healing'
-    )
+    ).catch((e) => {
+      for (const m of members)
+        console.log(
+          m.name,
+          m.engine?.group.epoch,
+          toHex(m.engine?.group.epochAuthenticator as Uint8Array).slice(0, 8),
+          m.engine?.pendingCount,
+          m.forks,
+          m.drops.slice(0, 5)
+        )
+      throw e
+    })
     const want = (m: Member) =>
       members
         .filter((o) => o !== m)

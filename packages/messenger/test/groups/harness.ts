@@ -7,6 +7,7 @@
 import { generateKeyPair, publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import type { PeerId } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
@@ -15,12 +16,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import {
   certifyDevice,
   createKeyPackage,
+  defaultBackend,
   generateIdentity,
   type IdentityKeyPair,
   type KeyPackageSecret,
   type LocalDevice,
   MlsGroup,
-  nobleBackend,
   toHex
 } from '@parley/crypto'
 import { gossip } from '@parley/network'
@@ -29,7 +30,8 @@ import { GroupEngine } from '../../src/groups/engine.ts'
 import { type GroupNode, GroupTransport } from '../../src/groups/transport.ts'
 import type { DropReason, GroupTextEvent } from '../../src/groups/types.ts'
 
-export const backend = nobleBackend
+/** The platform's backend (node:crypto here), as a messenger uses. */
+export const backend = defaultBackend
 
 let counter = 0
 const peerCache = new Map<string, string>()
@@ -45,13 +47,55 @@ export function peerOf(deviceKey: Uint8Array): string {
   return p
 }
 
-/** A memory transport whose every connection adds a latency drawn once per transport instance from [min, max] ms. */
-function latentMemory(range: [number, number] | undefined, seed: number) {
-  if (range === undefined) return memory()
-  const [min, max] = range
-  // A deterministic spread per node: each node's outgoing buffers are delayed by its own figure in the range.
-  const latency = min + (((seed * 7919) % 1000) / 1000) * (max - min)
-  return memory({ latency })
+/**
+ * Link latency without @libp2p/memory's serialisation: its own `latency` option delays each buffer in turn (so a
+ * connection carries one buffer per latency period). Instead, each buffer a connection sends is handed over after
+ * the receiving node's latency, by a timer per buffer (timers of one duration fire in order, so order holds), and
+ * buffers pipeline like on a real link. Test and benchmark scaffolding only: it patches the memory connection class.
+ */
+const latencyOf = new Map<string, number>()
+let patched: Promise<void> | undefined
+
+function delayFor(remoteAddr: { toString(): string }): number {
+  const s = remoteAddr.toString()
+  const p2p = s.lastIndexOf('/p2p/')
+  return (p2p >= 0 ? latencyOf.get(s.slice(p2p + 5)) : latencyOf.get(s)) ?? 0
+}
+
+function patchMemoryLatency(): Promise<void> {
+  patched ??= (async () => {
+    const mod = (await import(new URL('./pushable-to-conn.js', import.meta.resolve('@libp2p/memory')).href)) as {
+      pushableToMaConn(init: object): object
+    }
+    const probe = mod.pushableToMaConn({
+      connection: { latency: 0 },
+      remoteAddr: multiaddr('/memory/latency-probe'),
+      direction: 'outbound',
+      localPushable: { push() {}, end() {} },
+      remotePushable: (async function* () {})(),
+      log: defaultLogger().forComponent('latency-probe'),
+      maxMessageSize: 1024
+    })
+    type Conn = { remoteAddr: { toString(): string }; localPushable: { push(d: unknown): void } }
+    const proto = Object.getPrototypeOf(probe) as {
+      sendData(this: Conn, data: { byteLength: number }): unknown
+      sendClose(this: Conn, options?: unknown): Promise<void>
+    }
+    const sendData = proto.sendData
+    const sendClose = proto.sendClose
+    proto.sendData = function (data) {
+      const l = delayFor(this.remoteAddr)
+      if (l === 0) return sendData.call(this, data)
+      setTimeout(() => this.localPushable.push(data), l)
+      return { sentBytes: data.byteLength, canSendMore: true }
+    }
+    proto.sendClose = async function (options) {
+      const l = delayFor(this.remoteAddr)
+      if (l > 0) await new Promise((r) => setTimeout(r, l))
+      return sendClose.call(this, options)
+    }
+  })()
+  return patched
 }
 
 export interface Member {
@@ -87,10 +131,19 @@ export async function member(name: string, options: MemberOptions = {}): Promise
     expiresAt: now + 86_400_000
   })
   const n = counter++
+  const address = `/memory/group-${process.pid}-${n}-${name}`
+  if (options.latency !== undefined) {
+    await patchMemoryLatency()
+    const [min, max] = options.latency
+    // A deterministic spread: node n receives with its own figure in [min, max].
+    const l = Math.round(min + (((n * 7919) % 1000) / 1000) * (max - min))
+    latencyOf.set(address, l)
+    latencyOf.set(peerIdFromPublicKey(key.publicKey).toString(), l)
+  }
   const node = (await createLibp2p({
     privateKey: key,
-    addresses: { listen: [`/memory/group-${process.pid}-${n}-${name}`] },
-    transports: [latentMemory(options.latency, n)],
+    addresses: { listen: [address] },
+    transports: [memory()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
