@@ -3,13 +3,13 @@
  * prekey, all under `/parley-mailbox/`:
  *
  *   /parley-mailbox/r/<mailbox id>                       registration: JSON `{"expiresAt":…,"tokens":[…]}`
- *   /parley-mailbox/e/<mailbox id>/<item id>             envelope: wire's MAILBOX_ITEM_SCHEMA (id, depositedAt, bytes)
+ *   /parley-mailbox/e/<mailbox id>/<item id>             envelope: wire's mailbox item (id, depositedAt, bytes)
  *   /parley-mailbox/k/<mailbox id>/<kind>/<prekey id>    one-time prekey, exactly as the owner encoded and signed it
  *
  * `<mailbox id>` is the hex of `mailboxId(identity)` (a hash: no key names a user), `<item id>` 14 hex digits and
  * `<prekey id>` 8, so key order is id order. Token values are SHA-256 hashes (hex) of the owner's deposit tokens.
  */
-import { decodeMessage, encodeMessage, MAILBOX_ITEM_SCHEMA, type MailboxItem } from '@parley/wire'
+import { decodeMailboxItem, encodeMailboxItem, type MailboxItem } from '@parley/wire'
 import { Key } from 'interface-datastore'
 
 /** Every mailbox record lives under this prefix (one query lists them all). */
@@ -80,11 +80,11 @@ export function decodeRegistration(bytes: Uint8Array): RegistrationRecord {
 }
 
 export function encodeItem(item: MailboxItem): Uint8Array {
-  return encodeMessage(MAILBOX_ITEM_SCHEMA, item)
+  return encodeMailboxItem(item)
 }
 
 export function decodeItem(bytes: Uint8Array): MailboxItem {
-  return decodeMessage(MAILBOX_ITEM_SCHEMA, bytes)
+  return decodeMailboxItem(bytes)
 }
 
 /** What one record counts against the store's byte cap: its key and its value, as written. */

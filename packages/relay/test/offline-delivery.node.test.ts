@@ -9,7 +9,7 @@ import { join, relative, sep } from 'node:path'
 import { parseInitialMessage, toHex } from '@parley/crypto'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES, type Namespace } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore, type StoreBackend } from '@parley/store'
-import { decodeEnvelope, decodeMessage, MAILBOX_ITEM_SCHEMA } from '@parley/wire'
+import { decodeEnvelope, decodeMailboxItem } from '@parley/wire'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DHT_DIR } from '../src/constants.ts'
 import { createRelay, type MailboxLimits, type Relay } from '../src/index.ts'
@@ -183,7 +183,7 @@ describe('offline delivery through two mailbox relays', () => {
 /** The oldest envelope waiting at a relay, read from its store. */
 async function firstEnvelope(store: StoreBackend): Promise<Uint8Array> {
   for await (const { value } of store.query({ prefix: '/parley-mailbox/e/' })) {
-    return decodeMessage(MAILBOX_ITEM_SCHEMA, value).envelope
+    return decodeMailboxItem(value).envelope
   }
   throw new Error('no envelope stored')
 }

@@ -2,9 +2,8 @@
  * @parley/wire — every byte format of the messenger on the wire and at rest, protocol ids and size limits.
  * Stateless; decoders refuse malformed, oversized or unknown-version input with typed errors. No libp2p.
  */
-export { ACK_SCHEMA, type Ack, type AckInit, decodeAck, ERROR_CODE_PATTERN, encodeAck } from './ack.ts'
+export { type Ack, type AckInit, decodeAck, ERROR_CODE_PATTERN, encodeAck } from './ack.ts'
 export {
-  CALL_SIGNAL_SCHEMA,
   type CallHangupReason,
   type CallSignal,
   type CallSignalInit,
@@ -91,7 +90,6 @@ export {
   SIGNATURE_BYTES
 } from './constants.ts'
 export {
-  DHT_RECORD_SCHEMA,
   type DhtRecord,
   type DhtRecordFields,
   type DhtRecordValidatorOptions,
@@ -106,7 +104,7 @@ export {
   validateDhtRecord,
   verifyDhtRecordSignature
 } from './dht-record.ts'
-export { decodeEnvelope, ENVELOPE_SCHEMA, type Envelope, type EnvelopeInit, encodeEnvelope } from './envelope.ts'
+export { decodeEnvelope, type Envelope, type EnvelopeInit, encodeEnvelope } from './envelope.ts'
 export {
   BadPaddingError,
   DuplicateFieldError,
@@ -146,12 +144,6 @@ export {
   encodeGroupEnvelope,
   encodeGroupSyncRequest,
   encodeGroupSyncResponse,
-  GROUP_APP_SCHEMA,
-  GROUP_CONTROL_SCHEMA,
-  GROUP_ENVELOPE_SCHEMA,
-  GROUP_SYNC_REQUEST_SCHEMA,
-  GROUP_SYNC_RESPONSE_SCHEMA,
-  GROUP_WELCOME_SCHEMA,
   type GroupApp,
   type GroupControl,
   type GroupWelcome,
@@ -163,20 +155,18 @@ export {
   decodeInvite,
   encodeInvite,
   fromBase64url,
-  INVITE_SCHEMA,
   type Invite,
   type InviteInit,
   toBase64url
 } from './invite.ts'
 export {
+  decodeMailboxItem,
   decodeMailboxRequest,
   decodeMailboxResponse,
+  encodeMailboxItem,
   encodeMailboxRequest,
   encodeMailboxResponse,
   MAILBOX_ERROR_CODES,
-  MAILBOX_ITEM_SCHEMA,
-  MAILBOX_REQUEST_SCHEMA,
-  MAILBOX_RESPONSE_SCHEMA,
   type MailboxErrorCode,
   type MailboxItem,
   type MailboxOp,
@@ -186,7 +176,6 @@ export {
 export {
   decodeMailboxRegistration,
   encodeMailboxRegistration,
-  MAILBOX_REGISTRATION_SCHEMA,
   type MailboxRegistration,
   mailboxAuthMessage,
   mailboxId,
@@ -201,7 +190,6 @@ export {
   decodePayload,
   encodePaddedPayload,
   encodePayload,
-  PAYLOAD_SCHEMA,
   type Payload,
   type PayloadHeader,
   type PayloadInit,
@@ -215,29 +203,10 @@ export {
   decodePrekeyResponse,
   encodePrekeyRequest,
   encodePrekeyResponse,
-  PREKEY_REQUEST_SCHEMA,
-  PREKEY_RESPONSE_SCHEMA,
   type PrekeyRequest,
   type PrekeyResponse,
   type PrekeyResponseInit
 } from './prekeys.ts'
-export {
-  type BoolType,
-  type BytesType,
-  decodeMessage,
-  defineSchema,
-  type EnumType,
-  encodeMessage,
-  encodeVarint,
-  type FieldSpec,
-  type FieldType,
-  fixedBytes,
-  type Infer,
-  type MessageSchema,
-  type MessageType,
-  readVarint,
-  type StringType,
-  type UintType,
-  type ValueOf
-} from './protobuf.ts'
+// The protobuf engine and the schemas are test material (`@parley/wire/testing`); kad-dht parsing needs the varint.
+export { readVarint } from './protobuf.ts'
 export { type ProtocolIds, protocols } from './protocols.ts'

@@ -67,7 +67,7 @@ import {
   SIGNATURE_BYTES
 } from './constants.ts'
 import { InvalidValueError } from './errors.ts'
-import { defineSchema, encodeMessage, fixedBytes } from './protobuf.ts'
+import { decodeMessage, defineSchema, encodeMessage, fixedBytes } from './protobuf.ts'
 import { decodeVersioned, VERSION_FIELD } from './versioned.ts'
 
 // ---------------------------------------------------------------- requests
@@ -248,6 +248,16 @@ export const MAILBOX_ITEM_SCHEMA = defineSchema({
     }
   ]
 })
+
+/** Encodes a mailbox item (a relay keeps each deposited envelope in this form on disk). */
+export function encodeMailboxItem(item: MailboxItem): Uint8Array {
+  return encodeMessage(MAILBOX_ITEM_SCHEMA, item)
+}
+
+/** Decodes a mailbox item; typed errors for anything but exactly the form encodeMailboxItem writes. */
+export function decodeMailboxItem(bytes: Uint8Array): MailboxItem {
+  return decodeMessage(MAILBOX_ITEM_SCHEMA, bytes)
+}
 
 /**
  * The error codes a mailbox relay of this version answers with (`MailboxResponse.errorCode`). A client must still

@@ -10,7 +10,6 @@ import {
   type CallSignalInit,
   decodeCallSignal,
   encodeCallSignal,
-  encodeVarint,
   InvalidParameterError,
   InvalidValueError,
   isWireError,
@@ -21,6 +20,7 @@ import {
   MAX_CALL_SIGNAL_BYTES,
   UnknownVersionError
 } from '../src/index.ts'
+import { encodeVarint } from '../src/testing.ts'
 
 const callId = new Uint8Array(CALL_ID_BYTES).fill(7)
 const secret = new Uint8Array(CALL_MEDIA_SECRET_BYTES).fill(9)

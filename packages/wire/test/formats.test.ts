@@ -22,7 +22,6 @@ import {
   encodePayload,
   encodePrekeyRequest,
   encodePrekeyResponse,
-  encodeVarint,
   InvalidParameterError,
   InvalidValueError,
   MAX_ACK_BYTES,
@@ -42,11 +41,11 @@ import {
   OversizeError,
   type Payload,
   type PayloadInit,
-  readVarint,
   UnknownFieldError,
   UnknownVersionError,
   WireError
 } from '../src/index.ts'
+import { encodeVarint, readVarint } from '../src/testing.ts'
 import { decodeOutcome, expectWireError, FUZZ_RUNS, PROPERTY_RUNS, vector } from './helpers.ts'
 import { makeDevice, NOW, prekeyBundleFor } from './parties.ts'
 

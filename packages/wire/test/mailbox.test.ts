@@ -14,10 +14,7 @@ import {
   encodeMailboxRegistration,
   encodeMailboxRequest,
   encodeMailboxResponse,
-  encodeMessage,
   InvalidValueError,
-  MAILBOX_REQUEST_SCHEMA,
-  MAILBOX_RESPONSE_SCHEMA,
   MAX_MAILBOX_ENVELOPE_BYTES,
   type MailboxRequest,
   mailboxAuthMessage,
@@ -30,6 +27,7 @@ import {
   verifyMailboxRegistration,
   WireError
 } from '../src/index.ts'
+import { encodeMessage, MAILBOX_REQUEST_SCHEMA, MAILBOX_RESPONSE_SCHEMA } from '../src/testing.ts'
 
 const backend = defaultBackend
 const key = new Uint8Array(32).fill(5)

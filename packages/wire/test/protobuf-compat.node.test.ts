@@ -10,29 +10,31 @@ import fc from 'fast-check'
 import protobuf from 'protobufjs'
 import { describe, expect, it } from 'vitest'
 import {
-  ACK_SCHEMA,
-  DHT_RECORD_SCHEMA,
   decodeEnvelope,
   decodePayload,
-  ENVELOPE_SCHEMA,
   encodeEnvelope,
   encodeMailboxRegistration,
   encodeMailboxRequest,
   encodeMailboxResponse,
   encodePaddedPayload,
   encodePayload,
+  type PayloadInit,
+  signMailboxRegistration,
+  unpad
+} from '../src/index.ts'
+import {
+  ACK_SCHEMA,
+  DHT_RECORD_SCHEMA,
+  ENVELOPE_SCHEMA,
   INVITE_SCHEMA,
   MAILBOX_REGISTRATION_SCHEMA,
   MAILBOX_REQUEST_SCHEMA,
   MAILBOX_RESPONSE_SCHEMA,
   type MessageSchema,
   PAYLOAD_SCHEMA,
-  type PayloadInit,
   PREKEY_REQUEST_SCHEMA,
-  PREKEY_RESPONSE_SCHEMA,
-  signMailboxRegistration,
-  unpad
-} from '../src/index.ts'
+  PREKEY_RESPONSE_SCHEMA
+} from '../src/testing.ts'
 import { vector } from './helpers.ts'
 
 const root = protobuf.parse(readFileSync(new URL('../proto/parley.proto', import.meta.url), 'utf8')).root

@@ -8,11 +8,6 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   DuplicateFieldError,
-  decodeMessage,
-  defineSchema,
-  encodeMessage,
-  encodeVarint,
-  type Infer,
   InvalidParameterError,
   InvalidUtf8Error,
   InvalidValueError,
@@ -20,12 +15,12 @@ import {
   MissingFieldError,
   NonCanonicalError,
   OversizeError,
-  readVarint,
   TruncatedError,
   UnknownFieldError,
   WireError,
   WrongWireTypeError
 } from '../src/index.ts'
+import { decodeMessage, defineSchema, encodeMessage, encodeVarint, type Infer, readVarint } from '../src/testing.ts'
 import { decodeOutcome, expectWireError, FUZZ_RUNS, PROPERTY_RUNS } from './helpers.ts'
 
 const INNER = defineSchema({
