@@ -12,7 +12,8 @@ function serviceWorker(): Plugin {
     apply: 'build',
     generateBundle(_options, bundle) {
       const files = Object.keys(bundle).filter((f) => !f.endsWith('.map'))
-      const shell = ['./', ...files.map((f) => `./${f}`), './manifest.webmanifest', './icon.svg']
+      const icons = ['./icon.svg', './icon-192.png', './icon-512.png']
+      const shell = ['./', ...files.map((f) => `./${f}`), './manifest.webmanifest', ...icons]
       const version = files.sort().join('|')
       let hash = 0
       for (let i = 0; i < version.length; i++) hash = (Math.imul(hash, 31) + version.charCodeAt(i)) | 0

@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await web?.stop()
-  await rm(dir, { recursive: true, force: true })
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 })
 
 describe('a web profile', () => {
@@ -153,12 +153,16 @@ describe('a web profile', () => {
     await otherCtx.close()
   }, 180_000)
 
-  it('the app shell loads offline from the service worker', async () => {
+  it('the app is installable and its shell loads offline from the service worker', async () => {
     const ctx = await newProfile(browser)
     const page = await ctx.newPage()
     await page.goto(web.url)
     await page.getByTestId('onboarding-create').waitFor({ timeout: 20_000 })
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
+    // Installable as an app: Chromium finds nothing missing (manifest, icons, service worker with a fetch handler).
+    const cdp = await ctx.newCDPSession(page)
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
+    expect(installabilityErrors).toEqual([])
     await ctx.setOffline(true)
     const response = await page.reload()
     expect(response?.fromServiceWorker()).toBe(true)

@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const b of browsers) await b.close()
   await web?.stop()
-  await rm(dir, { recursive: true, force: true })
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 })
 
 describe('adding a contact with the camera', () => {
