@@ -55,7 +55,9 @@ function ensureWebBuild(): boolean {
       stdio: 'inherit'
     })
   } catch {
-    console.error('pnpm start: the web app did not build; serving the relay without it')
+    const previous = existsSync(index)
+    console.error(`pnpm start: the web app did not build; ${previous ? 'serving the previous build' : 'serving no app'}`)
+    return previous
   }
   return existsSync(index)
 }
