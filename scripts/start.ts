@@ -56,7 +56,9 @@ function ensureWebBuild(): boolean {
     })
   } catch {
     const previous = existsSync(index)
-    console.error(`pnpm start: the web app did not build; ${previous ? 'serving the previous build' : 'serving no app'}`)
+    console.error(
+      `pnpm start: the web app did not build; ${previous ? 'serving the previous build' : 'serving no app'}`
+    )
     return previous
   }
   return existsSync(index)
