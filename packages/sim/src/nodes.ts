@@ -1,7 +1,8 @@
 /**
  * Real Parley nodes on the simulated network: the messenger the apps run (`createMessenger` from @parley/messenger's
  * Node entry) with a libp2p factory that differs from the Node preset only in its transport (the fabric's shaped
- * in-memory transport instead of TCP and WebSockets), and relays from @parley/relay's `createRelay` listening on the
+ * in-memory transport instead of TCP, WebSockets, circuit relay and WebRTC; no autoNAT, no bootstrap module — the
+ * simulator dials each node's bootstrap peers itself), and relays from @parley/relay's `createRelay` listening on the
  * fabric too. Keys follow from the seed: each node's libp2p key and its crypto backend's randomness are drawn from
  * the node's own stream, so the same seed gives the same peer ids, identities and bundles.
  */
@@ -25,7 +26,7 @@ import {
   type NetworkOptions,
   type ParleyServices
 } from '@parley/messenger'
-import { ConnectionPolicy, MonotonicRecordDatastore, parleyDht } from '@parley/network'
+import { ConnectionPolicy, gossip, MonotonicRecordDatastore, parleyDht } from '@parley/network'
 import { createRelay, PRIVATE_KEY_FILE, type Relay } from '@parley/relay'
 import { createProfileStore, openStore } from '@parley/store'
 import { MemoryDatastore } from 'datastore-core'
@@ -81,7 +82,9 @@ export function simLibp2pFactory(
         identify: identify(),
         identifyPush: identifyPush(),
         ping: ping(),
-        dht: parleyDht(backend, options, { clientMode: false })
+        dht: parleyDht(backend, options, { clientMode: false }),
+        // Group chats (gossipsub), as in the Node preset.
+        pubsub: gossip()
       }
     })
     policy.attach(node)
