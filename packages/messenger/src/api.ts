@@ -56,6 +56,33 @@ export {
   UnknownContactError
 } from './errors.ts'
 export type { MessengerEvents } from './events.ts'
+export {
+  DEFAULT_GROUP_INVITE_TIMEOUT,
+  DEFAULT_GROUP_SYNC_TIMEOUT,
+  GROUP_ANTI_ENTROPY_MS,
+  GROUP_FORK_SETTLE_MS,
+  GROUP_FORK_WINDOW_EPOCHS,
+  GROUP_GAP_WAIT_MS,
+  GROUP_HISTORY_MAX_AGE_MS,
+  GROUP_HISTORY_MAX_ENTRIES,
+  GROUP_HISTORY_MAX_ENVELOPES,
+  GROUP_IDLE_SYNC_MS,
+  GROUP_MAX_DELIVERED_IDS,
+  GROUP_MAX_HELD_PER_SENDER,
+  GROUP_MAX_MESSAGES_PER_MEMBER_PER_MINUTE,
+  GROUP_MAX_PENDING,
+  GROUP_MAX_SEEN,
+  GROUP_MAX_UNSETTLED,
+  GROUP_SELF_UPDATE_CHECK_MS,
+  GROUP_SELF_UPDATE_INTERVAL_MS,
+  GROUP_SYNC_MAX_PAGES,
+  GROUP_SYNC_MAX_REQUESTS_PER_MINUTE,
+  GROUP_SYNC_MIN_INTERVAL_MS,
+  MAX_GROUPS,
+  MAX_PENDING_KEY_PACKAGES
+} from './groups/constants.ts'
+export { GroupError, type GroupErrorCode, type Groups } from './groups/manager.ts'
+export type { DropReason, GroupHistoryEntry, GroupInfo } from './groups/types.ts'
 export { Messenger, type MessengerOptions, type SendResult } from './messenger.ts'
 export { type ContactRecord, type DeliveryState, type HistoryRecord, NAMESPACES, type Namespace } from './records.ts'
 export type { MessageRequest, RequestLimits } from './requests.ts'

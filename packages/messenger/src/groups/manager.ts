@@ -42,13 +42,19 @@ import { GroupEngine } from './engine.ts'
 import { type GroupNode, GroupTransport } from './transport.ts'
 import type { GroupHistoryEntry, GroupInfo } from './types.ts'
 
+/** The codes a GroupError carries. */
+export type GroupErrorCode =
+  | 'UnknownGroup'
+  | 'NotAdmin'
+  | 'Unreachable'
+  | 'GroupsUnavailable'
+  | 'TooManyGroups'
+  | 'InviteRefused'
+
 /** A group operation that cannot be done (unknown group, not an admin, contact unreachable, groups unavailable). */
 export class GroupError extends MessengerError {
   static override readonly name = 'GroupError'
-  constructor(
-    code: 'UnknownGroup' | 'NotAdmin' | 'Unreachable' | 'GroupsUnavailable' | 'TooManyGroups' | 'InviteRefused',
-    message: string
-  ) {
+  constructor(code: GroupErrorCode, message: string) {
     super(code, message)
   }
 }
@@ -126,7 +132,7 @@ export class Groups {
         log('group %s not resumed: %s', id, (e as Error).name)
       }
     }
-    this.timer = setInterval(() => void this.selfUpdates(), GROUP_SELF_UPDATE_CHECK_MS)
+    this.timer = setInterval(() => void this.selfUpdates().catch(() => {}), GROUP_SELF_UPDATE_CHECK_MS)
   }
 
   async stop(): Promise<void> {
@@ -501,14 +507,27 @@ export class Groups {
     return run
   }
 
-  private async selfUpdates(): Promise<void> {
+  /**
+   * Commits a self-update in every group whose own leaf is older than GROUP_SELF_UPDATE_INTERVAL_MS (what the timer
+   * runs every GROUP_SELF_UPDATE_CHECK_MS); returns how many groups it updated.
+   */
+  async selfUpdatesDue(): Promise<number> {
+    return this.selfUpdates()
+  }
+
+  private async selfUpdates(): Promise<number> {
+    let n = 0
     const now = this.core.now()
     for (const l of this.live.values()) {
       if (now - l.lastUpdate < this.selfUpdateIntervalMs) continue
       l.lastUpdate = now
-      await l.engine.commit().catch((e: Error) => log('self-update failed: %s', e.message))
+      await l.engine.commit().then(
+        () => n++,
+        (e: Error) => log('self-update failed: %s', e.message)
+      )
       await this.save(l)
     }
+    return n
   }
 
   private info(l: Live): GroupInfo {

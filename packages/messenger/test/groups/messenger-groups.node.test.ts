@@ -4,6 +4,7 @@
  * events show it, a non-contact's key package is refused, a leaver is removed by the admin, and a restart resumes.
  */
 import { afterAll, describe, expect, it } from 'vitest'
+import { GROUP_SELF_UPDATE_INTERVAL_MS } from '../../src/groups/constants.ts'
 import { createMessenger, type Messenger } from '../../src/index.ts'
 import { collect, hex, memoryProfile, node, until } from '../helpers.ts'
 
@@ -86,5 +87,60 @@ describe('messenger.groups', () => {
         .members.map((m) => m.identity)
         .sort()
     ).toEqual([aHex, bHex].sort())
+  }, 120_000)
+
+  it('each member replaces its leaf keys once GROUP_SELF_UPDATE_INTERVAL_MS passed, and the group survives a restart from the store', async () => {
+    const boot = await node()
+    const bootstrap = [boot.addresses[0] as string]
+    let offset = 0
+    const now = () => Date.now() + offset
+    const aliceStore = await memoryProfile()
+    const make = async (store?: Awaited<ReturnType<typeof memoryProfile>>) =>
+      createMessenger({ store: store ?? (await memoryProfile()), now, network: { bootstrap, kBucketSize: 4 } })
+    let alice = await make(aliceStore)
+    const bob = await make()
+    all.push(boot, alice, bob)
+    await Promise.all(
+      [alice, bob].map((m) =>
+        until(
+          () =>
+            m.publish().then(
+              () => true,
+              () => false
+            ),
+          30_000,
+          'published'
+        )
+      )
+    )
+    const [aHex, bHex] = [alice, bob].map((m) => hex(m.identityKey)) as [string, string]
+    await alice.addContact(bHex, { name: 'bob' })
+    await bob.addContact(aHex, { name: 'alice' })
+    const g = await alice.groups.create('keys')
+    await alice.groups.invite(g.id, bHex)
+    await until(() => bob.groups.list().length === 1, 20_000, 'bob joined')
+    const epoch = alice.groups.get(g.id).epoch
+    // Not due yet: nothing happens.
+    expect(await bob.groups.selfUpdatesDue()).toBe(0)
+    offset = GROUP_SELF_UPDATE_INTERVAL_MS + 1
+    expect(await bob.groups.selfUpdatesDue()).toBe(1)
+    await until(() => alice.groups.get(g.id).epoch === epoch + 1, 20_000, 'alice applied bob’s update')
+
+    // Alice restarts: the group, its epoch and history come back from her profile store.
+    await alice.groups.send(g.id, 'before restart')
+    await alice.stop()
+    alice = await make(aliceStore)
+    all.push(alice)
+    expect(alice.groups.get(g.id).epoch).toBe(epoch + 1)
+    expect(alice.groups.history(g.id).some((h) => h.text === 'before restart')).toBe(true)
+    const bobGot = collect(bob, 'group-message')
+    await until(
+      async () => {
+        await alice.groups.send(g.id, 'after restart').catch(() => {})
+        return bobGot.some((m) => m.text === 'after restart')
+      },
+      30_000,
+      'bob hears alice after her restart'
+    )
   }, 120_000)
 })
