@@ -208,5 +208,5 @@ export {
   type PrekeyResponseInit
 } from './prekeys.ts'
 // The protobuf engine and the schemas are test material (`@parley/wire/testing`); kad-dht parsing needs the varint.
-export { readVarint } from './protobuf.ts'
+export { encodeVarint, readVarint } from './protobuf.ts'
 export { type ProtocolIds, protocols } from './protocols.ts'
