@@ -72,6 +72,8 @@ export class CallNet {
    * real messengers instead and call `deliver` when they arrive.
    */
   route: (s: Signal) => Promise<boolean> = (s) => this.deliver(s)
+  /** Where the baseline's (bare RTCPeerConnection) signals go (bench:calls). */
+  bareRoute: (s: Signal) => Promise<boolean> = async () => false
 
   /** A new participant: its page, started with `options`; returns its identity (hex, random unless given). */
   async join(options: Record<string, unknown> = {}, identity?: string): Promise<{ id: string; page: Page }> {
@@ -79,11 +81,13 @@ export class CallNet {
     const context = await this.browser.newContext()
     const page = await context.newPage()
     page.on('pageerror', (e) => console.error(`[page ${id.slice(0, 6)}]`, e.message))
+    page.on('crash', () => console.error(`[page ${id.slice(0, 6)}] crashed`))
     await page.exposeFunction('parleySend', (to: string, b64: string) => {
       const s = { from: id, to, b64 }
       this.signals.push(s)
       return this.route(s)
     })
+    await page.exposeFunction('bareSend', (to: string, json: string) => this.bareRoute({ from: id, to, b64: json }))
     await page.goto(this.url)
     await page.waitForFunction(() => window.harness !== undefined)
     await page.evaluate(([self, o]) => window.harness.start({ self, ...o }), [id, options] as const)

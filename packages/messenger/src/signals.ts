@@ -1,8 +1,8 @@
 /**
  * Call signals: opaque bytes (a CallSignal of @parley/calls) sent to a contact as an ordinary end-to-end encrypted
  * `call-signal` payload over the contact's session stream, never stored in history and never queued (a call signal
- * is stale by the time a retry could deliver it). Sends to one contact go out one at a time, in call order, so the
- * receiver sees them in the order they were sent. Only contacts: a signal from a stranger is dropped on receipt
+ * is stale by the time a retry could deliver it). Sends to one contact are encrypted and queued on the session stream
+ * one at a time, in call order (the stream keeps that order), so the receiver sees them in the order they were sent. Only contacts: a signal from a stranger is dropped on receipt
  * (received.ts), and we send only to contacts whose identity is current.
  */
 import { deviceAddress, fromHex, ParleyCryptoError } from '@parley/crypto'
@@ -22,8 +22,8 @@ export interface CallSignals {
 
 export class Signals implements CallSignals {
   private readonly core: Core
-  /** Per contact: the send in progress (the next one starts when it settles). Entries go when their chain ends. */
-  private readonly chains = new Map<string, Promise<unknown>>()
+  /** Per contact: the turn of the last send (the next one starts when it is released). Entries go when released. */
+  private readonly chains = new Map<string, Promise<void>>()
 
   constructor(core: Core) {
     this.core = core
@@ -33,17 +33,32 @@ export class Signals implements CallSignals {
     if (!(bytes instanceof Uint8Array) || bytes.length === 0 || bytes.length > MAX_CALL_SIGNAL_BYTES) {
       return Promise.reject(new InvalidInputError('signal', `1..${MAX_CALL_SIGNAL_BYTES} bytes`))
     }
+    // Each send takes its turn until its frame is queued on the session stream (which keeps call order), not until
+    // its Ack: signals pipeline, as candidates trickle out right after the offer.
     const previous = this.chains.get(contact) ?? Promise.resolve()
-    const next = previous.then(() => this.sendNow(contact, bytes, options))
-    const tail = next.catch(() => {})
-    this.chains.set(contact, tail)
-    void tail.then(() => {
-      if (this.chains.get(contact) === tail) this.chains.delete(contact)
+    let release!: () => void
+    const turn = new Promise<void>((r) => {
+      release = r
     })
-    return next
+    this.chains.set(contact, turn)
+    void turn.then(() => {
+      if (this.chains.get(contact) === turn) this.chains.delete(contact)
+    })
+    return previous.then(async () => {
+      try {
+        return await this.sendNow(contact, bytes, options, release)
+      } finally {
+        release()
+      }
+    })
   }
 
-  private async sendNow(contact: string, bytes: Uint8Array, options: { signal?: AbortSignal }): Promise<boolean> {
+  private async sendNow(
+    contact: string,
+    bytes: Uint8Array,
+    options: { signal?: AbortSignal },
+    queued: () => void
+  ): Promise<boolean> {
     if (!this.core.online) return false
     const c = await this.core.contacts.contact(contact)
     if (c.status !== 'ok') return false
@@ -73,9 +88,13 @@ export class Signals implements CallSignals {
           return encrypt()
         }
       })
-      const ack = await this.core.outbox.streams.deliver(target.peerId, id, ciphertext, signal, () =>
+      const acked = this.core.outbox.streams.deliver(target.peerId, id, ciphertext, signal, () =>
         this.core.peers.dial(target.peerId, target.addresses, this.core.ids.session, signal)
       )
+      // deliver() puts the frame in line on its first step; the next signal may follow before this one's Ack.
+      await Promise.resolve()
+      queued()
+      const ack = await acked
       if (ack.status !== 'ok') log('call signal refused: %s', ack.errorCode)
       return ack.status === 'ok'
     } catch (e) {

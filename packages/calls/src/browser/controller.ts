@@ -84,6 +84,7 @@ export class CallController extends EventTarget {
   readonly #timer: ReturnType<typeof setInterval>
   readonly #onNetwork = () => this.#networkChanged()
   #local: MediaStream | undefined
+  #opening: Promise<MediaStream> | undefined
   #localVideo = true
   #muted = false
   #cameraOff = false
@@ -117,7 +118,7 @@ export class CallController extends EventTarget {
 
   #forward(type: 'call' | 'state' | 'refused', detail: CallSnapshot | { reason: RefusalReason }): void {
     this.dispatchEvent(new CustomEvent(type, { detail }))
-    if (type === 'call' && (detail as CallSnapshot).role === 'callee') {
+    if (type === 'state' && (detail as CallSnapshot).phase === 'incoming') {
       this.dispatchEvent(new CustomEvent('incoming', { detail }))
     }
     if (type === 'state' && (detail as CallSnapshot).phase === 'ended') {
@@ -127,24 +128,37 @@ export class CallController extends EventTarget {
     }
   }
 
-  async #localStream(): Promise<MediaStream> {
-    if (this.#local === undefined) {
+  /** Opens the camera and microphone once for all calls (a mesh shares them). */
+  #localStream(): Promise<MediaStream> {
+    if (this.#opening === undefined) {
       const get = this.#o.getUserMedia ?? ((c) => navigator.mediaDevices.getUserMedia(c))
-      this.#local = await get({ audio: true, video: this.#localVideo })
-      this.#applyLocalState()
-      this.dispatchEvent(new CustomEvent('local', { detail: this.#local }))
+      const opening = get({ audio: true, video: this.#localVideo }).then((stream) => {
+        if (this.#opening !== opening) {
+          // Every call ended while the devices opened.
+          for (const t of stream.getTracks()) t.stop()
+          return stream
+        }
+        this.#local = stream
+        this.#applyLocalState()
+        this.dispatchEvent(new CustomEvent('local', { detail: stream }))
+        return stream
+      })
+      this.#opening = opening
     }
-    return this.#local
+    return this.#opening
   }
 
   #stopLocal(): void {
     for (const t of this.#local?.getTracks() ?? []) t.stop()
     this.#local = undefined
+    this.#opening = undefined
   }
 
-  async #media(call: CallSnapshot): Promise<PeerMedia> {
+  #media(call: CallSnapshot): PeerMedia {
     if (this.engine.calls().length <= 1) this.#localVideo = call.video
-    const local = await this.#localStream()
+    // Not awaited: the devices open while the call is signalled and connected (see PeerMedia).
+    const local = this.#localStream()
+    local.catch(() => {})
     const peer = new PeerMedia(call, {
       worker: this.#worker,
       rtcConfig: {

@@ -14,7 +14,8 @@ import { sdpFingerprints } from '../sdp.ts'
 export interface PeerHooks {
   readonly worker: Worker
   readonly rtcConfig: RTCConfiguration
-  readonly local: () => MediaStream
+  /** Our camera and microphone: opening them runs alongside signalling, ICE and DTLS (tracks join when ready). */
+  readonly local: () => Promise<MediaStream>
   readonly onCandidate: (c: IceCandidate) => void
   readonly onTransport: (state: 'connected' | 'disconnected' | 'failed') => void
   readonly onRemoteCertificate: (cert: { fingerprintAlgorithm: string; fingerprint: string }) => boolean
@@ -82,18 +83,12 @@ export class PeerMedia implements CallMedia {
     return cert && { fingerprintAlgorithm: cert.fingerprintAlgorithm, fingerprint: cert.fingerprint }
   }
 
-  /** Sends our tracks on the call's transceivers and puts every transceiver behind the SFrame worker. */
+  /** Puts every transceiver behind the SFrame worker; our tracks join them as soon as the devices are open. */
   #attach(): void {
-    const local = this.#hooks.local()
     for (const kind of ['audio', 'video'] as const) {
       let t = this.pc.getTransceivers().find((x) => x.receiver.track.kind === kind && x.currentDirection !== 'stopped')
-      if (t === undefined) t = this.pc.addTransceiver(kind, { direction: 'sendrecv', streams: [local] })
-      else {
-        t.direction = 'sendrecv'
-        t.sender.setStreams?.(local)
-      }
-      const track = local.getTracks().find((x) => x.kind === kind) ?? null
-      if (t.sender.track !== track) void t.sender.replaceTrack(track)
+      if (t === undefined) t = this.pc.addTransceiver(kind, { direction: 'sendrecv' })
+      else t.direction = 'sendrecv'
       if (!this.#transformed.has(t)) {
         const opts = (side: 'send' | 'receive') => ({ side, callId: this.call.id, kind })
         t.sender.transform = new RTCRtpScriptTransform(this.#hooks.worker, opts('send'))
@@ -102,6 +97,15 @@ export class PeerMedia implements CallMedia {
         this.#transformed.add(t)
       }
     }
+    void this.#hooks.local().then(
+      async (local) => {
+        for (const kind of ['audio', 'video'] as const) {
+          if (this.#closed) return
+          await this.replace(kind, local.getTracks().find((x) => x.kind === kind) ?? null)
+        }
+      },
+      () => this.#hooks.onTransport('failed')
+    )
   }
 
   /** Replaces the track of one kind (mute by disabling; camera off or audio-only: null). */

@@ -8,7 +8,10 @@ import { CallController, type CallQuality, type CallSnapshot, type FrameCounters
 declare global {
   interface Window {
     parleySend(to: string, b64: string): Promise<boolean>
+    /** The baseline's signals (bare RTCPeerConnection), routed by the bench over a plain libp2p stream. */
+    bareSend(to: string, json: string): Promise<boolean>
     harness: typeof harness
+    bare: typeof bare
   }
 }
 
@@ -19,6 +22,8 @@ let controller: CallController | undefined
 let handler: ((contact: string, signal: Uint8Array) => void) | undefined
 const states = new Map<string, CallSnapshot>()
 const history: CallSnapshot[] = []
+/** performance.now() of every state change, per call (for the bench's break-down). */
+const stamps = new Map<string, Array<[string, number]>>()
 const incoming: string[] = []
 const refused: Array<{ callId: string; reason: string }> = []
 const videos = new Map<string, HTMLVideoElement>()
@@ -30,6 +35,8 @@ const harness = {
     iceTransportPolicy?: RTCIceTransportPolicy
     noAnswerMs?: number
     tamperFingerprint?: boolean
+    /** Answer every incoming call at once (the bench's callee). */
+    autoAccept?: boolean
   }): void {
     controller = new CallController({
       self: options.self,
@@ -58,10 +65,19 @@ const harness = {
       const s = (e as CustomEvent<CallSnapshot>).detail
       states.set(s.id, s)
       history.push(s)
+      stamps.set(s.id, [...(stamps.get(s.id) ?? []), [`${s.phase}${s.ringing ? '+ringing' : ''}`, performance.now()]])
+      if (s.phase === 'ended') {
+        const v = videos.get(s.id)
+        if (v !== undefined) v.srcObject = null
+      }
     }
     controller.addEventListener('call', track)
     controller.addEventListener('state', track)
-    controller.addEventListener('incoming', (e) => incoming.push((e as CustomEvent<CallSnapshot>).detail.id))
+    controller.addEventListener('incoming', (e) => {
+      const id = (e as CustomEvent<CallSnapshot>).detail.id
+      incoming.push(id)
+      if (options.autoAccept) queueMicrotask(() => controller!.accept(id))
+    })
     controller.addEventListener('refused', (e) => {
       const d = (e as CustomEvent<{ callId: string; reason: string }>).detail
       refused.push({ callId: d.callId, reason: d.reason })
@@ -126,6 +142,14 @@ const harness = {
   videoWidth(id: string): number {
     return videos.get(id)?.videoWidth ?? 0
   },
+  /** Presses call and waits for the first remote video frame: the setup time in ms. */
+  async timedCall(to: string): Promise<{ id: string; ms: number; steps: Array<[string, number]> }> {
+    const t0 = performance.now()
+    const id = controller!.call(to, { video: true }).id
+    const t1 = await harness.firstFrame(id)
+    const steps = (stamps.get(id) ?? []).map(([p, t]) => [p, Math.round(t - t0)] as [string, number])
+    return { id, ms: t1 - t0, steps }
+  },
   /** First decoded remote video frame of a call (performance.now ms), via requestVideoFrameCallback. */
   firstFrame(id: string): Promise<number> {
     return new Promise((resolve) => {
@@ -143,3 +167,68 @@ const harness = {
 }
 
 window.harness = harness
+
+/**
+ * The benchmark's baseline: a bare RTCPeerConnection (no engine, no SFrame, no E2EE signals), the same camera and
+ * microphone, signalling as JSON over whatever the bench routes `bareSend` through (a plain libp2p stream).
+ */
+let barePc: RTCPeerConnection | undefined
+let bareLocal: MediaStream | undefined
+let bareQueue: RTCIceCandidateInit[] = []
+const bare = {
+  async pc(to: string): Promise<RTCPeerConnection> {
+    bareLocal = await navigator.mediaDevices.getUserMedia({ audio: true, video: true })
+    const pc = new RTCPeerConnection({ iceServers: [] })
+    for (const t of bareLocal.getTracks()) pc.addTrack(t, bareLocal)
+    pc.onicecandidate = (e) => {
+      if (e.candidate) void window.bareSend(to, JSON.stringify({ candidate: e.candidate.toJSON() }))
+    }
+    barePc = pc
+    bareQueue = []
+    return pc
+  },
+  /** Presses call and waits for the first remote video frame: the setup time in ms. */
+  async call(to: string): Promise<number> {
+    const t0 = performance.now()
+    const pc = await bare.pc(to)
+    const first = new Promise<number>((resolve) => {
+      pc.ontrack = (e) => {
+        if (e.track.kind !== 'video') return
+        const v = document.createElement('video')
+        v.muted = true
+        v.autoplay = true
+        v.srcObject = new MediaStream([e.track])
+        document.body.append(v)
+        v.requestVideoFrameCallback((now) => resolve(now))
+        void v.play().catch(() => {})
+      }
+    })
+    const offer = await pc.createOffer()
+    await pc.setLocalDescription(offer)
+    await window.bareSend(to, JSON.stringify({ sdp: pc.localDescription }))
+    return (await first) - t0
+  },
+  async receive(from: string, json: string): Promise<void> {
+    const m = JSON.parse(json) as { sdp?: RTCSessionDescriptionInit; candidate?: RTCIceCandidateInit }
+    if (m.sdp?.type === 'offer') {
+      const pc = await bare.pc(from)
+      await pc.setRemoteDescription(m.sdp)
+      await pc.setLocalDescription(await pc.createAnswer())
+      await window.bareSend(from, JSON.stringify({ sdp: pc.localDescription }))
+      for (const c of bareQueue.splice(0)) await pc.addIceCandidate(c)
+    } else if (m.sdp?.type === 'answer') {
+      await barePc!.setRemoteDescription(m.sdp)
+      for (const c of bareQueue.splice(0)) await barePc!.addIceCandidate(c)
+    } else if (m.candidate) {
+      if (barePc?.remoteDescription) await barePc.addIceCandidate(m.candidate)
+      else bareQueue.push(m.candidate)
+    }
+  },
+  hangup(): void {
+    barePc?.close()
+    barePc = undefined
+    for (const t of bareLocal?.getTracks() ?? []) t.stop()
+    for (const v of document.querySelectorAll('body > video')) v.remove()
+  }
+}
+window.bare = bare
