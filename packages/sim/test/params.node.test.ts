@@ -75,9 +75,12 @@ describe('bad parameters', () => {
     const parent = await freshParent()
     await mkdir(join(parent, 'd'))
     await writeFile(join(parent, 'f'), 'x')
-    const err = await runSimulation({ scenario: 'delivery', params: { nodes: 5 }, out: join(parent, 'f'), force: true }).catch(
-      (e: unknown) => e
-    )
+    const err = await runSimulation({
+      scenario: 'delivery',
+      params: { nodes: 5 },
+      out: join(parent, 'f'),
+      force: true
+    }).catch((e: unknown) => e)
     expect((err as InvalidParameterError).parameter).toBe('out')
   })
 

@@ -1,12 +1,11 @@
 /** The seed drives everything: same seed, same topology, link latencies, churn, contacts and traffic; another seed, other ones. */
 import { describe, expect, it } from 'vitest'
-import { planRelayFailure } from '../src/scenarios/relay-failure.ts'
 import {
+  checkCommon,
   DEFAULT_JOIN_CONCURRENCY,
   digest,
   LinkTable,
   linkModelOf,
-  checkCommon,
   planChurn,
   planContacts,
   planTopology,
@@ -14,6 +13,7 @@ import {
   Rng,
   upAt
 } from '../src/index.ts'
+import { planRelayFailure } from '../src/scenarios/relay-failure.ts'
 
 function plans(seed: string) {
   const p = checkCommon({ nodes: 30, seed, churn: 4, crashShare: 0.5, downtime: 3, duration: 20 })
