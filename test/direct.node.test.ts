@@ -7,21 +7,13 @@
  */
 import type { Connection, PeerId } from '@libp2p/interface'
 import { toHex } from '@parley/crypto'
-import {
-  createNodeLibp2p,
-  DIRECT_RETRY_MS,
-  type Messenger,
-  type MessengerEvents,
-  type NetworkOptions
-} from '@parley/messenger'
+import { DIRECT_RETRY_MS, type Messenger, type MessengerEvents, type NetworkOptions } from '@parley/messenger'
 import { connectionKind, DIRECT_UPGRADE_TIMEOUT_MS } from '@parley/network'
 import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
-import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { addressOf, collect, Fixture, until } from './kit.ts'
 
 const SESSION = protocols(DEFAULT_PROTOCOL_PREFIX).session
-const SIGNALLING = '/webrtc-signaling/0.0.1'
 
 /** Open session streams we opened to `peer`, by the kind of connection they run on. */
 function sessionStreamsTo(m: Messenger, peer: PeerId): Array<{ kind: string; connection: Connection }> {
@@ -41,7 +33,7 @@ describe('direct WebRTC between Node messengers behind one relay', () => {
   })
 
   /** Two messengers with no socket of their own (circuit and WebRTC only), published and known to each other. */
-  async function pair(extra: { a?: Partial<NetworkOptions> } = {}) {
+  async function pair(extra: { a?: Partial<NetworkOptions>; b?: Partial<NetworkOptions>; mutual?: boolean } = {}) {
     fx = new Fixture()
     const relay = await fx.relay()
     const network: NetworkOptions = {
@@ -49,14 +41,8 @@ describe('direct WebRTC between Node messengers behind one relay', () => {
       listen: ['/p2p-circuit', '/webrtc'],
       clientMode: true
     }
-    const nodes: Libp2p[] = []
-    const capture: typeof createNodeLibp2p = async (...args) => {
-      const node = await createNodeLibp2p(...args)
-      nodes.push(node)
-      return node
-    }
-    const a = await fx.messenger({ network: { ...network, ...extra.a }, libp2p: capture })
-    const b = await fx.messenger({ network, libp2p: capture })
+    const a = await fx.messenger({ network: { ...network, ...extra.a } })
+    const b = await fx.messenger({ network: { ...network, ...extra.b } })
     for (const m of [a, b])
       await until(() => m.addresses.some((x) => x.includes('/p2p-circuit')), 30_000, 'a reservation')
     await until(
@@ -77,8 +63,8 @@ describe('direct WebRTC between Node messengers behind one relay', () => {
     const aHex = toHex(a.identityKey)
     const bHex = toHex(b.identityKey)
     await a.addContact(bHex, { name: 'bob' })
-    await b.addContact(aHex, { name: 'alice' })
-    return { relay, a, b, aHex, bHex, aNode: nodes[0]!, bNode: nodes[1]! }
+    if (extra.mutual !== false) await b.addContact(aHex, { name: 'alice' })
+    return { relay, a, b, aHex, bHex }
   }
 
   it('the chat runs over direct WebRTC, the relayed connection stays beside it, and diagnostics say so', async () => {
@@ -119,11 +105,9 @@ describe('direct WebRTC between Node messengers behind one relay', () => {
   })
 
   it('a session stream that started on the circuit moves to the direct connection as soon as it opens', async () => {
-    const { a, b, aHex, bHex, bNode } = await pair()
-    // B does not answer WebRTC signalling for now: A's upgrade fails and A's session stream opens on the circuit.
-    const registrar = (bNode as unknown as { components: { registrar: Registrar } }).components.registrar
-    const signalling = registrar.getHandler(SIGNALLING)
-    await registrar.unhandle(SIGNALLING)
+    // B's gate is closed for now: A's upgrade is refused and A's session stream opens on the circuit.
+    let open = false
+    const { a, b, aHex, bHex } = await pair({ b: { webrtcGate: () => open } })
     const atB = collect(b, 'message')
     expect((await a.send(bHex, 'over the circuit')).status).toBe('sent')
     await until(() => atB.length === 1, 30_000, 'B to get the first message')
@@ -133,15 +117,15 @@ describe('direct WebRTC between Node messengers behind one relay', () => {
       lastDelivery: { via: 'relayed' }
     })
 
-    // B answers signalling again and writes to A: B's upgrade opens the direct connection; A's stream moves to it.
-    await registrar.handle(SIGNALLING, signalling.handler, signalling.options)
+    // B's gate opens and B writes to A: B's upgrade opens the direct connection; A's stream moves to it.
+    open = true
     const atA = collect(a, 'message')
     await b.send(aHex, 'reply')
     await until(() => atA.length === 1, 30_000, 'A to get the reply')
     await until(
-      () => a.connectionsTo(b.peerId).some((c) => connectionKind(c) === 'direct-webrtc'),
+      () => a.connectionsTo(b.peerId).some((c) => connectionKind(c) === 'direct-webrtc' && c.direction === 'inbound'),
       10_000,
-      'the direct connection at A'
+      'the direct connection B opened'
     )
     await until(() => sessionStreamsTo(a, b.peerId).length === 0, 10_000, 'the relayed session stream to close')
     expect((await a.send(bHex, 'now direct')).status).toBe('sent')
@@ -155,29 +139,61 @@ describe('direct WebRTC between Node messengers behind one relay', () => {
   })
 
   it('a failed upgrade is tried again on its own while only the circuit is open (no message needed)', async () => {
-    const { a, b, bHex, bNode } = await pair()
-    const registrar = (bNode as unknown as { components: { registrar: Registrar } }).components.registrar
-    const signalling = registrar.getHandler(SIGNALLING)
-    await registrar.unhandle(SIGNALLING)
+    // B's gate is closed for now: it refuses A's WebRTC and B starts none itself.
+    let open = false
+    const { a, b, bHex } = await pair({ b: { webrtcGate: () => open } })
     const atB = collect(b, 'message')
     expect((await a.send(bHex, 'over the circuit')).status).toBe('sent')
     await until(() => atB.length === 1, 30_000, 'B to get the message')
+    await until(async () => (await a.diagnostics()).contacts[0]!.unreachable !== undefined, 15_000, 'the refusal')
     const relayedOnly = (await a.diagnostics()).contacts[0]!
     expect(relayedOnly.connection).toBe('relayed')
     expect(relayedOnly.unreachable).toMatch(/^relayed only: /)
-    // B answers WebRTC signalling again; nobody sends. A's retry (DIRECT_RETRY_MS later) opens the direct connection.
-    await registrar.handle(SIGNALLING, signalling.handler, signalling.options)
+    // B's gate opens; nobody sends. A's retry (DIRECT_RETRY_MS after the refusal) opens the direct connection.
+    open = true
     // On a loaded machine one retry may time out as well; the one after it (twice the wait) then succeeds.
     await until(
       () => a.connectionsTo(b.peerId).some((c) => connectionKind(c) === 'direct-webrtc'),
       3 * DIRECT_RETRY_MS + 2 * DIRECT_UPGRADE_TIMEOUT_MS,
       'the retried upgrade'
     )
+    // A dialled it (its retry), not B.
+    expect(
+      a
+        .connectionsTo(b.peerId)
+        .filter((c) => connectionKind(c) === 'direct-webrtc')
+        .map((c) => c.direction)
+    ).toContain('outbound')
     expect((await a.diagnostics()).contacts[0]!.unreachable).toBeUndefined()
     await until(() => sessionStreamsTo(a, b.peerId).length === 0, 10_000, 'the relayed session stream to close')
     expect((await a.send(bHex, 'now direct')).status).toBe('sent')
     await until(() => atB.length === 2, 30_000, 'B to get the second message')
     expect(sessionStreamsTo(a, b.peerId).map((s) => s.kind)).toEqual(['direct-webrtc'])
+  })
+
+  it('a stranger cannot open WebRTC with us (it would learn our IP addresses); once accepted, the chat goes direct', async () => {
+    const { a, b, aHex, bHex } = await pair({ mutual: false })
+    const requests = collect(b, 'message')
+    expect((await a.send(bHex, 'hello, you do not know me')).status).toBe('sent')
+    await until(() => requests.length === 1, 30_000, 'the message request')
+    expect(requests[0]!.request).toBe(true)
+    // A tried at once (its relayed connection opened) and B's gate refused: B has not added A.
+    await until(async () => (await a.diagnostics()).contacts[0]!.unreachable !== undefined, 15_000, 'the refusal')
+    expect((await a.diagnostics()).contacts[0]).toMatchObject({
+      connection: 'relayed',
+      lastDelivery: { via: 'relayed' }
+    })
+    expect(b.connectionsTo(a.peerId).map(connectionKind)).not.toContain('direct-webrtc')
+    // B accepts and replies: A is a contact now, and B's side opens the direct connection.
+    await b.acceptRequest(aHex, { name: 'alice' })
+    const atA = collect(a, 'message')
+    expect((await b.send(aHex, 'welcome')).status).toBe('sent')
+    await until(() => atA.length === 1, 30_000, 'the reply')
+    await until(
+      () => b.connectionsTo(a.peerId).some((c) => connectionKind(c) === 'direct-webrtc'),
+      15_000,
+      'the direct connection once accepted'
+    )
   })
 
   it('with webrtc off (the privacy setting) the chat stays on the circuit and diagnostics say relayed', async () => {
@@ -246,9 +262,3 @@ describe('diagnostics of unreachable contacts', () => {
     }
   })
 })
-
-interface Registrar {
-  getHandler(protocol: string): { handler: never; options: never }
-  unhandle(protocol: string): Promise<void>
-  handle(protocol: string, handler: never, options: never): Promise<void>
-}

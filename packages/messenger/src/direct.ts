@@ -11,13 +11,21 @@
  *   open (a WebRTC dial can fail for a while — a NAT, a busy machine — and succeed later; meanwhile the relayed
  *   connection and the mailbox still work).
  *
+ * WebRTC only with contacts' devices, both ways (`admits`, or `network.webrtcGate` when given): whoever signals
+ * with us learns our IP addresses from the ICE candidates, and a stranger who reaches our relay circuit must not. A
+ * message request stays on the circuit until it is accepted.
+ *
  * Connections are classified by libp2p's `limits` and multiplexer (@parley/network's connectionKind), never by their
  * address text: the direct one's address still contains `p2p-circuit`.
  */
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Connection, PeerId } from '@libp2p/interface'
+import { toHex } from '@parley/crypto'
 import { bestConnection, connectionKind, DIRECT_UPGRADE_TIMEOUT_MS, upgradeToDirect } from '@parley/network'
 import { DIRECT_RETRY_MAX_MS, DIRECT_RETRY_MS, DIRECT_WAIT_MS, MAX_DIRECT_FAILURES_TRACKED } from './constants.ts'
 import { type Core, log } from './core.ts'
+import type { MessengerEvents } from './events.ts'
+import { boundIdentity } from './records.ts'
 
 export class DirectPaths {
   readonly #core: Core
@@ -30,9 +38,26 @@ export class DirectPaths {
     this.#core = core
   }
 
-  /** Hooks the node's connection events: upgrades for new relayed connections, stream moves for new direct ones. */
+  /**
+   * Hooks the node's connection events (upgrades for new relayed connections, stream moves for new direct ones) and
+   * the messenger's: a contact's text that came over a circuit starts an upgrade from our side too (its device is
+   * known by now, so our gate admits it; the sender's own first try may have come too early for that).
+   */
   attach(): void {
     const node = this.#core.libp2p
+    this.#core.events.addEventListener('message', (e) => {
+      const { contact, request } = (e as CustomEvent<MessengerEvents['message']>).detail
+      if (request === true) return
+      void this.#core.peers
+        .device(contact)
+        .then((device) => {
+          if (device === undefined) return
+          const peer = this.#core.peers.peerIdOf(device.deviceKey)
+          const best = bestConnection(node, peer)
+          if (best !== undefined && connectionKind(best) === 'relayed') return this.upgrade(peer)
+        })
+        .catch(() => {})
+    })
     node.addEventListener('connection:open', (e) => {
       const connection = e.detail
       if (connectionKind(connection) === 'relayed') {
@@ -56,7 +81,8 @@ export class DirectPaths {
 
   /**
    * An upgrade of the peer's relayed connection(s) to direct WebRTC: the running one if any, none while a recent one
-   * failed. Resolves the direct connection, or undefined (never rejects).
+   * failed, none to a peer that is not a contact's device (it would learn our IP addresses). Resolves the direct
+   * connection, or undefined (never rejects).
    */
   upgrade(peer: PeerId): Promise<Connection | undefined> {
     if (this.#core.networkOptions.webrtc === false) return Promise.resolve(undefined)
@@ -65,7 +91,13 @@ export class DirectPaths {
     if (running !== undefined) return running
     const failed = this.#failed.get(key)
     if (failed !== undefined && this.#core.now() - failed.at < failed.wait) return Promise.resolve(undefined)
-    const attempt = upgradeToDirect(this.#core.libp2p, peer, { signal: this.#core.signal(DIRECT_UPGRADE_TIMEOUT_MS) })
+    const gate = this.#core.networkOptions.webrtcGate ?? ((p: PeerId) => this.admits(p))
+    const attempt = Promise.resolve()
+      .then(() => gate(peer))
+      .then((allowed) => {
+        if (!allowed) return undefined
+        return upgradeToDirect(this.#core.libp2p, peer, { signal: this.#core.signal(DIRECT_UPGRADE_TIMEOUT_MS) })
+      })
       .then((connection) => {
         this.#failed.delete(key)
         return connection
@@ -96,6 +128,13 @@ export class DirectPaths {
       enough.addEventListener('abort', () => resolve(undefined), { once: true })
     })
     return (await Promise.race([upgrading, waited])) ?? bestConnection(node, peer)
+  }
+
+  /** Whether `peer` is the device of one of our contacts (the only peers we open WebRTC signalling to). */
+  async admits(peer: PeerId): Promise<boolean> {
+    if (peer.publicKey === undefined) return false
+    const identity = await boundIdentity(this.#core.store, toHex(publicKeyToProtobuf(peer.publicKey)))
+    return identity !== undefined && (await this.#core.store.get('contacts', identity)) !== undefined
   }
 
   /** Why the last upgrade to `peer` failed, until one succeeds. */

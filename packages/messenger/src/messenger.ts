@@ -288,7 +288,9 @@ export class Messenger {
     if (factory === undefined) throw new InvalidInputError('libp2p', 'a libp2p factory (use the package entry point)')
     const node = await factory(networkKey, backend, {
       ...core.networkOptions,
-      ...(core.networkOptions.now === undefined && { now: core.now })
+      ...(core.networkOptions.now === undefined && { now: core.now }),
+      // Only contacts' devices may open WebRTC with us: it tells them our IP addresses (direct.ts).
+      webrtcGate: core.networkOptions.webrtcGate ?? ((peer) => core.direct.admits(peer))
     })
     core.node = node
     // All run over relayed (circuit) connections too, whose relay caps bytes and time: a message or a bundle is a

@@ -70,5 +70,7 @@ export {
   upgradeToDirect,
   WEBRTC_LISTEN,
   WEBRTC_MULTIPLEXER,
+  WEBRTC_SIGNALLING_PROTOCOL,
+  type WebRTCGate,
   webRTCAddressVia
 } from './webrtc.ts'

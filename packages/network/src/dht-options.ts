@@ -3,7 +3,7 @@
  * definition, so a browser and a Node node always speak the same DHT protocol and accept exactly the same records.
  * Imports nothing Node-only: the browser preset loads this module.
  */
-import type { PeerInfo, PrivateKey } from '@libp2p/interface'
+import type { PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
 import {
   type KadDHT,
   type KadDHTComponents,
@@ -54,6 +54,11 @@ export interface NetworkOptions {
    * address from a direct connection, and chat stays on relays' circuits (limited in bytes and time by the relay).
    */
   webrtc?: boolean
+  /**
+   * Who may open WebRTC with this node (and so learn its IP addresses from the ICE candidates). Default: anyone; the
+   * messenger admits only its contacts' devices.
+   */
+  webrtcGate?: (peer: PeerId) => boolean | Promise<boolean>
   /** Multiaddrs (with /p2p/) of the bootstrap peers. No public bootstrap list is ever used by default. */
   bootstrap?: string[]
   /** DHT client mode: the node queries but does not serve the DHT (for nodes others cannot dial; browsers default to it). */

@@ -63,7 +63,7 @@ export const createBrowserLibp2p: Libp2pFactory = async (privateKey, backend, op
     transports: [
       webSockets(),
       circuitRelayTransport(),
-      ...(options.webrtc === false ? [] : [parleyWebRTC(options.iceServers)])
+      ...(options.webrtc === false ? [] : [parleyWebRTC(options.iceServers, options.webrtcGate)])
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

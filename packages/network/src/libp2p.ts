@@ -64,7 +64,7 @@ export async function createNodeLibp2p(
       tcpFrom(options.dialFrom),
       webSockets(),
       circuitRelayTransport(),
-      ...(options.webrtc === false ? [] : [parleyWebRTC(options.iceServers)])
+      ...(options.webrtc === false ? [] : [parleyWebRTC(options.iceServers, options.webrtcGate)])
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -10,7 +10,7 @@
  *   it, and WebRTC when its stream multiplexer is WebRTC's data channels.
  * Imports nothing Node-only: both presets load it.
  */
-import type { Connection, PeerId } from '@libp2p/interface'
+import type { Connection, PeerId, StreamHandler } from '@libp2p/interface'
 import { webRTC } from '@libp2p/webrtc'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
@@ -27,6 +27,15 @@ export interface IceServer {
   credential?: string
 }
 
+/**
+ * Who may open WebRTC signalling with us. Whoever does learns our ICE candidates — our IP addresses — so a messenger
+ * admits its contacts' devices only: a stranger who can reach our relay circuit cannot learn where we are.
+ */
+export type WebRTCGate = (peer: PeerId) => boolean | Promise<boolean>
+
+/** The protocol `@libp2p/webrtc` exchanges SDP and ICE candidates on (over a relayed connection). */
+export const WEBRTC_SIGNALLING_PROTOCOL = '/webrtc-signaling/0.0.1'
+
 /** The stream multiplexer `@libp2p/webrtc` reports on its connections (data channels are its streams). */
 export const WEBRTC_MULTIPLEXER = '/webrtc'
 
@@ -35,10 +44,54 @@ export const WEBRTC_LISTEN = '/webrtc'
 
 /**
  * The WebRTC transport of both presets: ICE servers exactly as given (default none), so a node never contacts a
- * STUN server nobody configured.
+ * STUN server nobody configured; with a `gate`, inbound signalling from a peer it refuses is reset before any SDP or
+ * candidate is read or sent (the transport registers its handler through the registrar this wraps).
  */
-export function parleyWebRTC(iceServers: readonly IceServer[] = []): ReturnType<typeof webRTC> {
-  return webRTC({ rtcConfiguration: { iceServers: iceServers.map((s) => ({ ...s })) } })
+export function parleyWebRTC(iceServers: readonly IceServer[] = [], gate?: WebRTCGate): ReturnType<typeof webRTC> {
+  const factory = webRTC({ rtcConfiguration: { iceServers: iceServers.map((s) => ({ ...s })) } })
+  if (gate === undefined) return factory
+  return (components) =>
+    factory(
+      new Proxy(components, {
+        get: (target, prop, receiver) =>
+          prop === 'registrar' ? gatedRegistrar(target.registrar, gate) : Reflect.get(target, prop, receiver)
+      })
+    )
+}
+
+/** The part of libp2p's (internal) registrar the WebRTC transport registers its signalling handler with. */
+interface HandlerRegistry {
+  handle(protocol: string, handler: StreamHandler, options?: object): Promise<void>
+}
+
+/** `registrar` with the WebRTC signalling handler behind `gate`. */
+function gatedRegistrar<R extends HandlerRegistry>(registrar: R, gate: WebRTCGate): R {
+  return new Proxy(registrar, {
+    get: (target, prop) => {
+      if (prop === 'handle') {
+        return (protocol: string, handler: StreamHandler, options?: object) =>
+          target.handle(protocol, protocol === WEBRTC_SIGNALLING_PROTOCOL ? gated(handler, gate) : handler, options)
+      }
+      const value = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+}
+
+function gated(handler: StreamHandler, gate: WebRTCGate): StreamHandler {
+  return async (stream, connection) => {
+    let allowed = false
+    try {
+      allowed = await gate(connection.remotePeer)
+    } catch {
+      allowed = false
+    }
+    if (!allowed) {
+      stream.abort(new DirectUpgradeError('WebRTC is for contacts only'))
+      return
+    }
+    return handler(stream, connection)
+  }
 }
 
 /** How a connection reaches the peer: `relayed` (a relay's limited circuit), `direct-webrtc`, or `direct`. */

@@ -44,7 +44,7 @@ async function relayNode(): Promise<Libp2p> {
 describe('direct WebRTC between Node peers', () => {
   const extra: Libp2p[] = []
   afterEach(async () => {
-    for (const n of extra.splice(0)) await n.stop().catch(() => {})
+    for (const n of extra.splice(0)) await Promise.resolve(n.stop()).catch(() => {})
     await stopAll()
   })
 
@@ -114,5 +114,33 @@ describe('direct WebRTC between Node peers', () => {
     const b = await parleyNode(HOST)
     const failure = await upgradeToDirect(a, b.peerId).catch((e: unknown) => e)
     expect(isNetworkError(failure, 'DirectUpgradeFailed')).toBe(true)
+  })
+
+  it('with a gate, a refused peer learns nothing (no SDP, no candidates) and an admitted one connects', async () => {
+    const relay = await relayNode()
+    extra.push(relay)
+    const relayAddr = relay.getMultiaddrs()[0]!
+    const listen = [`/ip4/${HOST}/tcp/0`, '/p2p-circuit', WEBRTC_LISTEN]
+    const admitted = new Set<string>()
+    const asked: string[] = []
+    const b = await parleyNode(HOST, {
+      listen,
+      webrtcGate: (peer) => {
+        asked.push(peer.toString())
+        return admitted.has(peer.toString())
+      }
+    })
+    const a = await parleyNode(HOST, { listen })
+    await b.dial(relayAddr)
+    await a.dial(relayAddr)
+    await until(() => b.getMultiaddrs().some((m) => m.toString().includes('/p2p-circuit/webrtc')), 'b reservation')
+    await a.dial(multiaddr(`${relayAddr.toString()}/p2p-circuit/p2p/${b.peerId.toString()}`))
+    const refused = await upgradeToDirect(a, b.peerId).catch((e: unknown) => e)
+    expect(isNetworkError(refused, 'DirectUpgradeFailed')).toBe(true)
+    expect(asked).toEqual([a.peerId.toString()])
+    expect(a.getConnections(b.peerId).map(connectionKind)).toEqual(['relayed'])
+    admitted.add(a.peerId.toString())
+    const direct = await upgradeToDirect(a, b.peerId)
+    expect(connectionKind(direct)).toBe('direct-webrtc')
   })
 })
