@@ -216,4 +216,62 @@ describe('calls in Chromium', () => {
     }
     await n.close()
   }, 120_000)
+
+  it('a receiver with the wrong SFrame keys connects but opens and shows no frame: the media are SFrame ciphertext', async () => {
+    const n = await net()
+    const A = await n.join()
+    const B = await n.join({ wrongKeys: true })
+    const id = await A.page.evaluate((to) => window.harness.call(to), B.id)
+    await until(async () => (await B.page.evaluate(() => window.harness.incoming())).includes(id), 10_000, 'ringing')
+    await B.page.evaluate((i) => window.harness.accept(i), id)
+    await waitPhase(B.page, id, 'active')
+    // A (right keys) shows B's video; B (wrong keys) gets A's packets but no frame opens.
+    await until(async () => (await width(A.page, id)) >= MIN_VIDEO_WIDTH, 20_000, "A shows B's video")
+    await until(async () => ((await counters(B.page, id))?.failed ?? 0) > 50, 10_000, 'frames refused at B')
+    const q = (await quality(B.page, id))!
+    expect(q.videoBytesReceived).toBeGreaterThan(0)
+    const c = (await counters(B.page, id))!
+    expect(c.decrypted).toBe(0)
+    expect(c.failures.SframeDecrypt).toBe(c.failed)
+    expect(await width(B.page, id)).toBeLessThan(MIN_VIDEO_WIDTH)
+    await n.close()
+  }, 60_000)
+
+  it('voice ↔ video (no renegotiation) and an ICE restart keep the call up', async () => {
+    const n = await net()
+    const A = await n.join()
+    const B = await n.join()
+    const id = await A.page.evaluate((to) => window.harness.call(to, false), B.id)
+    await until(async () => (await B.page.evaluate(() => window.harness.incoming())).includes(id), 10_000, 'ringing')
+    expect(await state(B.page, id)).toMatchObject({ video: false })
+    await B.page.evaluate((i) => window.harness.accept(i), id)
+    await waitPhase(A.page, id, 'active')
+    const grows = async (p: Page, field: 'audioBytesReceived' | 'videoBytesReceived') => {
+      const x = (await quality(p, id))![field]
+      await new Promise((r) => setTimeout(r, 1500))
+      return (await quality(p, id))![field] > x + 2000
+    }
+    // A voice call: audio flows, A sends no video.
+    await until(() => grows(B.page, 'audioBytesReceived'), 10_000, 'audio at B')
+    expect(await grows(B.page, 'videoBytesReceived')).toBe(false)
+    // A switches to video: B starts receiving and showing it, with no renegotiation.
+    await A.page.evaluate(() => window.harness.setVideo(true))
+    await until(async () => (await width(B.page, id)) >= MIN_VIDEO_WIDTH, 20_000, "B shows A's video")
+    expect(await grows(B.page, 'videoBytesReceived')).toBe(true)
+    // An ICE restart (as on a network change): reconnecting, then active again, media still flowing.
+    await A.page.evaluate((i) => window.harness.restart(i), id)
+    await until(
+      async () => (await A.page.evaluate((i) => window.harness.history(i), id)).includes('reconnecting'),
+      5000,
+      'restart'
+    )
+    await waitPhase(A.page, id, 'active')
+    await waitPhase(B.page, id, 'active')
+    expect(await grows(B.page, 'videoBytesReceived')).toBe(true)
+    // Back to voice: video stops.
+    await A.page.evaluate(() => window.harness.setVideo(false))
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(await grows(B.page, 'videoBytesReceived')).toBe(false)
+    await n.close()
+  }, 90_000)
 })

@@ -10,6 +10,7 @@
  */
 import { CallEngine, type CallSnapshot } from '../engine.ts'
 import type { RefusalReason } from '../errors.ts'
+import type { MediaKeys } from '../keys.ts'
 import type { CallTimings } from '../machine.ts'
 import { PeerMedia } from './peer.ts'
 import { type CallQuality, readQuality } from './quality.ts'
@@ -60,6 +61,8 @@ export interface CallControllerOptions {
   readonly timings?: Partial<CallTimings>
   /** Test hook: rewrites our SDP (tamper tests). */
   readonly tamperSdp?: (sdp: string) => string
+  /** Test hook: changes the keys handed to the SFrame worker (wrong-key tests). */
+  readonly tamperKeys?: (keys: MediaKeys) => MediaKeys
   /** Test hook: the SFrame worker to use (default: the package's worker). */
   readonly worker?: Worker
 }
@@ -170,7 +173,8 @@ export class CallController extends EventTarget {
       onTransport: (s) => this.engine.transport(call.id, s),
       onRemoteCertificate: (cert) => this.engine.verifyRemoteCertificate(call.id, cert),
       onRemoteStream: (stream) => this.dispatchEvent(new CustomEvent('stream', { detail: { id: call.id, stream } })),
-      ...(this.#o.tamperSdp && { tamperSdp: this.#o.tamperSdp })
+      ...(this.#o.tamperSdp && { tamperSdp: this.#o.tamperSdp }),
+      ...(this.#o.tamperKeys && { tamperKeys: this.#o.tamperKeys })
     })
     this.#peers.set(call.id, peer)
     return peer

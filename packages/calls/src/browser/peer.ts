@@ -22,6 +22,8 @@ export interface PeerHooks {
   readonly onRemoteStream: (stream: MediaStream) => void
   /** Test hook: rewrites the SDP we signal (not the one we use). */
   readonly tamperSdp?: (sdp: string) => string
+  /** Test hook: changes the keys before the worker gets them. */
+  readonly tamperKeys?: (keys: MediaKeys) => MediaKeys
 }
 
 export class PeerMedia implements CallMedia {
@@ -52,6 +54,7 @@ export class PeerMedia implements CallMedia {
       hooks.onRemoteStream(this.remote)
     }
     this.pc.onconnectionstatechange = () => void this.#state()
+    this.pc.oniceconnectionstatechange = () => void this.#state()
   }
 
   async #state(): Promise<void> {
@@ -129,11 +132,15 @@ export class PeerMedia implements CallMedia {
   async answer(offerSdp: string, options: { restart: boolean }): Promise<CallDescription> {
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp })
     if (!options.restart) this.#attach()
-    return this.#local(await this.pc.createAnswer())
+    const d = await this.#local(await this.pc.createAnswer())
+    // An ICE restart may never change connectionState (the old path carries on): report where we are.
+    if (options.restart) queueMicrotask(() => void this.#state())
+    return d
   }
 
   async applyAnswer(answerSdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answerSdp })
+    queueMicrotask(() => void this.#state())
   }
 
   async addCandidate(candidate: IceCandidate): Promise<void> {
@@ -141,7 +148,8 @@ export class PeerMedia implements CallMedia {
     await this.pc.addIceCandidate(candidate)
   }
 
-  setKeys(keys: MediaKeys): void {
+  setKeys(given: MediaKeys): void {
+    const keys = this.#hooks.tamperKeys?.(given) ?? given
     this.#hooks.worker.postMessage({
       type: 'keys',
       callId: this.call.id,

@@ -8,6 +8,8 @@ export interface CallQuality {
   readonly videoBytesSent: number
   readonly framesDecoded: number
   readonly packetsLost: number
+  /** The remote audio's level now, 0..1 (0 while the peer is muted). */
+  readonly audioLevel: number
   /** Audio jitter, ms. */
   readonly jitterMs: number
   /** Round trip of the selected candidate pair, ms (undefined until measured). */
@@ -35,10 +37,12 @@ export async function readQuality(pc: RTCPeerConnection): Promise<CallQuality> {
   let lost = 0
   let received = 0
   let jitter = 0
+  let audioLevel = 0
   for (const s of all) {
     if (s.type === 'inbound-rtp') {
       if (s.kind === 'audio') {
         audioIn += num(s.bytesReceived)
+        audioLevel = Math.max(audioLevel, num(s.audioLevel))
         jitter = Math.max(jitter, num(s.jitter) * 1000)
       } else videoIn += num(s.bytesReceived)
       frames += num(s.framesDecoded)
@@ -65,6 +69,7 @@ export async function readQuality(pc: RTCPeerConnection): Promise<CallQuality> {
     videoBytesSent: videoOut,
     framesDecoded: frames,
     packetsLost: lost,
+    audioLevel,
     jitterMs: jitter,
     ...(rtt !== undefined && { rttMs: rtt }),
     relayed,

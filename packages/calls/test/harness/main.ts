@@ -37,6 +37,8 @@ const harness = {
     tamperFingerprint?: boolean
     /** Answer every incoming call at once (the bench's callee). */
     autoAccept?: boolean
+    /** Receive with wrong SFrame keys (one bit of every receive base key flipped). */
+    wrongKeys?: boolean
   }): void {
     controller = new CallController({
       self: options.self,
@@ -52,6 +54,12 @@ const harness = {
       ...(options.iceServers && { iceServers: options.iceServers }),
       ...(options.iceTransportPolicy && { iceTransportPolicy: options.iceTransportPolicy }),
       ...(options.noAnswerMs !== undefined && { timings: { noAnswerMs: options.noAnswerMs } }),
+      ...(options.wrongKeys && {
+        tamperKeys: (k) => ({
+          send: k.send,
+          receive: k.receive.map((r) => ({ kid: r.kid, baseKey: r.baseKey.map((b, i) => (i === 0 ? b ^ 1 : b)) }))
+        })
+      }),
       ...(options.tamperFingerprint && {
         // Claims another certificate than the one our DTLS uses (the first byte of every fingerprint changed).
         tamperSdp: (sdp: string) =>
@@ -117,6 +125,15 @@ const harness = {
   },
   rekey(id: string): void {
     controller!.rekey(id)
+  },
+  restart(id: string): void {
+    controller!.restart(id)
+  },
+  setVideo(video: boolean): Promise<void> {
+    return controller!.setVideo(video)
+  },
+  setMuted(muted: boolean): void {
+    controller!.setMuted(muted)
   },
   state(id: string): CallSnapshot | undefined {
     return states.get(id)
