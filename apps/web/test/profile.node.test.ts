@@ -6,10 +6,19 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, BrowserContext } from 'playwright-core'
+import { type Browser, type BrowserContext, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MIN_PASSPHRASE_LENGTH } from '../src/constants.ts'
-import { launchChromium, newProfile, ParleyPage, startWebRelay, type WebRelay } from './pages.ts'
+import {
+  CHROMIUM_ARGS,
+  launchChromium,
+  newProfile,
+  PASSPHRASE,
+  ParleyPage,
+  PHONE,
+  startWebRelay,
+  type WebRelay
+} from './pages.ts'
 
 let web: WebRelay
 let browser: Browser
@@ -91,6 +100,28 @@ describe('a web profile', () => {
     await expect.poll(() => alice.page.getByTestId('verified-state').textContent()).toBe('Verified')
   }, 60_000)
 
+  it('the passphrase can be changed in settings: after a reload only the new one unlocks', async () => {
+    const next = 'a brand new passphrase'
+    const change = async (current: string, to: string) => {
+      await alice.goto('settings')
+      await alice.page.getByLabel('Current passphrase').fill(current)
+      await alice.page.getByLabel('New passphrase').fill(to)
+      await alice.page.getByRole('button', { name: 'Change passphrase' }).click()
+      await alice.page.getByText('Passphrase changed.').waitFor({ timeout: 30_000 })
+    }
+    await change(PASSPHRASE, next)
+    await alice.page.reload()
+    await alice.page.getByTestId('onboarding-unlock').waitFor()
+    await alice.page.getByTestId('ob-pass').fill(PASSPHRASE)
+    await alice.page.getByTestId('ob-submit').click()
+    await alice.page.getByTestId('ob-error').waitFor({ timeout: 30_000 })
+    expect(await alice.page.getByTestId('ob-error').textContent()).toBe('Wrong passphrase.')
+    await alice.page.getByTestId('ob-pass').fill(next)
+    await alice.page.getByTestId('ob-submit').click()
+    await alice.waitReady()
+    await change(next, PASSPHRASE)
+  }, 120_000)
+
   it('a second tab of the same profile never starts a node: it says the profile is open elsewhere', async () => {
     const second = await aliceCtx.newPage()
     const sockets: string[] = []
@@ -154,20 +185,29 @@ describe('a web profile', () => {
   }, 180_000)
 
   it('the app is installable and its shell loads offline from the service worker', async () => {
-    const ctx = await newProfile(browser)
-    const page = await ctx.newPage()
-    await page.goto(web.url)
-    await page.getByTestId('onboarding-create').waitFor({ timeout: 20_000 })
-    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
-    // Installable as an app: Chromium finds nothing missing (manifest, icons, service worker with a fetch handler).
-    const cdp = await ctx.newCDPSession(page)
-    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
-    expect(installabilityErrors).toEqual([])
-    await ctx.setOffline(true)
-    const response = await page.reload()
-    expect(response?.fromServiceWorker()).toBe(true)
-    await page.getByTestId('onboarding-create').waitFor({ timeout: 20_000 })
-    expect(await page.title()).toBe('Parley')
-    await ctx.close()
+    // A persistent (non-incognito) profile: Chromium never offers to install from an incognito one.
+    const ctx = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
+      executablePath: process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: PHONE
+    })
+    try {
+      const page = await ctx.newPage()
+      await page.goto(web.url)
+      await page.getByTestId('onboarding-create').waitFor({ timeout: 20_000 })
+      await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
+      // Installable as an app: Chromium finds nothing missing (manifest, icons, service worker with a fetch handler).
+      const cdp = await ctx.newCDPSession(page)
+      const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
+      expect(installabilityErrors).toEqual([])
+      await ctx.setOffline(true)
+      const response = await page.reload()
+      expect(response?.fromServiceWorker()).toBe(true)
+      await page.getByTestId('onboarding-create').waitFor({ timeout: 20_000 })
+      expect(await page.title()).toBe('Parley')
+    } finally {
+      await ctx.close()
+    }
   }, 60_000)
 })
