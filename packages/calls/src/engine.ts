@@ -402,12 +402,15 @@ export class CallEngine extends EventTarget {
         const m = await media()
         rec.localSecret = this.#o.randomBytes(CALL_MEDIA_SECRET_BYTES)
         const d = await m.createOffer({ restart: false })
-        const delivered = await this.#sendDescription(rec, 'offer', d, {
+        const delivered = this.#sendDescription(rec, 'offer', d, {
           mediaSecret: rec.localSecret,
           video: rec.video,
           ...(rec.group && { groupId: fromHex(rec.group.id), members: rec.group.members.map(fromHex) })
         })
-        if (!delivered && rec.state.phase === 'outgoing') this.#input(rec, { type: 'fail' })
+        // Not awaited: the next steps need not wait for the callee's Ack (the transport keeps signals in order).
+        void delivered.then((ok) => {
+          if (!ok && rec.state.phase === 'outgoing') this.#input(rec, { type: 'fail' })
+        })
         return
       }
       case 'send-answer': {
@@ -417,7 +420,7 @@ export class CallEngine extends EventTarget {
         m.setKeys(rec.keys.keys())
         const d = await m.answer(rec.remoteOffer!, { restart: false })
         await this.#remoteSet(rec)
-        await this.#sendDescription(rec, 'answer', d, { mediaSecret: rec.localSecret })
+        void this.#sendDescription(rec, 'answer', d, { mediaSecret: rec.localSecret })
         return
       }
       case 'apply-answer': {
@@ -431,20 +434,20 @@ export class CallEngine extends EventTarget {
       case 'send-restart-offer': {
         rec.localSent = false
         const d = await (await media()).createOffer({ restart: true })
-        await this.#sendDescription(rec, 'offer', d, { restart: true })
+        void this.#sendDescription(rec, 'offer', d, { restart: true })
         return
       }
       case 'answer-restart': {
         rec.localSent = false
         const d = await (await media()).answer(rec.remoteDescription!, { restart: true })
-        await this.#sendDescription(rec, 'answer', d, { restart: true })
+        void this.#sendDescription(rec, 'answer', d, { restart: true })
         return
       }
       case 'apply-restart-answer':
         await (await media()).applyAnswer(rec.remoteDescription!)
         return
       case 'send':
-        await this.#send(rec, cmd.signal === 'hangup' ? { type: 'hangup', reason: cmd.reason } : { type: cmd.signal })
+        void this.#send(rec, cmd.signal === 'hangup' ? { type: 'hangup', reason: cmd.reason } : { type: cmd.signal })
         return
       case 'close':
         rec.media?.close()
@@ -457,7 +460,7 @@ export class CallEngine extends EventTarget {
     for (const c of rec.remoteCandidates.splice(0)) await rec.media!.addCandidate(c)
   }
 
-  async #sendDescription(
+  #sendDescription(
     rec: CallRecord,
     type: 'offer' | 'answer',
     d: CallDescription,
