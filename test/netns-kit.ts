@@ -65,9 +65,9 @@ const HARNESS = resolve(import.meta.dirname, 'web-harness')
 /** Where the harness build goes (gitignored); the relay serves it. */
 export const HARNESS_DIST = join(HARNESS, 'dist')
 const REPO = resolve(import.meta.dirname, '..')
-const HARNESS_SOURCES = [join(HARNESS, 'main.ts'), join(HARNESS, 'index.html')].concat(
-  ['crypto', 'wire', 'store', 'network', 'messenger'].map((p) => join(REPO, 'packages', p, 'src'))
-)
+const HARNESS_SOURCES = ['main.ts', 'record-ice.ts', 'index.html']
+  .map((f) => join(HARNESS, f))
+  .concat(['crypto', 'wire', 'store', 'network', 'messenger'].map((p) => join(REPO, 'packages', p, 'src')))
 
 function newest(path: string): number {
   if (!existsSync(path)) return 0

@@ -84,7 +84,7 @@ describe('direct WebRTC in the test namespace', () => {
     await browser?.close()
   })
 
-  it('two browsers and a local relay: B opens A’s invite, they chat both ways over a direct WebRTC connection', async () => {
+  it('two browsers and a local relay: B opens A’s invite, they chat both ways over a direct WebRTC connection (no STUN server configured or asked)', async () => {
     relay = await startNetnsRelay()
     const a = await browserMessenger(browser, relay)
     const b = await browserMessenger(browser, relay)
@@ -123,6 +123,12 @@ describe('direct WebRTC in the test namespace', () => {
     ])
     expect(diagnostics.contacts[0]!.lastDelivery?.via).toBe('direct')
     expect(diagnostics.relays[0]).toMatchObject({ address: relay.ws, connected: true, reservation: true })
+    // No third-party STUN: every peer connection libp2p made in either page had exactly the (empty) configured list.
+    for (const page of [a.page, b.page]) {
+      const configs = await page.call('iceConfigs')
+      expect(configs.length).toBeGreaterThan(0)
+      expect(configs).toEqual(configs.map(() => []))
+    }
   })
 
   it('a browser and a `parley run --json` process chat over a direct WebRTC connection', async () => {

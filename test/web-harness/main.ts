@@ -13,6 +13,8 @@ import { connectionKind, createBrowserLibp2p, type IceServer } from '@parley/net
 import { createProfileStore, openStore } from '@parley/store'
 import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
+// record-ice.ts ran first (its own script tag in index.html): it wrapped RTCPeerConnection before libp2p loaded.
+import { iceConfigs } from './record-ice.ts'
 
 const SESSION = protocols(DEFAULT_PROTOCOL_PREFIX).session
 
@@ -43,6 +45,8 @@ export interface Harness {
   received(): Array<{ contact: string; text: string }>
   connections(peerId: string): ConnectionInfo[]
   diagnostics(): Promise<Diagnostics>
+  /** The `iceServers` each RTCPeerConnection of this page was created with (undefined: none given). */
+  iceConfigs(): Array<RTCIceServer[] | undefined>
   /**
    * Closes the connections to `peerId` (all of them, or with `keepRelayed` only the unlimited ones), then dials it at
    * `webrtcAddress`; ms from the dial to the open connection.
@@ -123,6 +127,7 @@ const harness: Harness = {
     }))
   },
   diagnostics: () => started().diagnostics(),
+  iceConfigs: () => [...iceConfigs],
   async timeDirectDial(peerId, webrtcAddress, keepRelayed = false) {
     if (node === undefined) throw new Error('harness: start() first')
     await Promise.all(
