@@ -23,6 +23,8 @@ import { createSecretTree, deriveKey, deriveNonce, ratchetUntil } from 'ts-mls/s
 import { left, parent, right, root, sibling, toNodeIndex } from 'ts-mls/treemath.js'
 import { toString as bytesToString, fromString } from 'uint8arrays'
 import { describe, expect, it } from 'vitest'
+import { nodeBackend } from '../src/backend/node.ts'
+import { defaultGroupSuite, groupSuite } from '../src/group/suite.ts'
 
 const SUITES_RUN = new Set([1, 2, 5, 7])
 const hex = (s: string): Uint8Array => fromString(s, 'base16')
@@ -280,4 +282,54 @@ describe('RFC 9420 interop vectors against ts-mls', () => {
     for (const c of cases) epochs += await runPassiveClient(c)
     expect(epochs).toBeGreaterThan(80)
   }, 120_000)
+
+  it("Parley's bindings (HKDF-SHA-512, Ed25519, AES-256-GCM) agree with the vectors and with ts-mls's own", async () => {
+    const ours = await groupSuite(nodeBackend)
+    const theirs = await defaultGroupSuite()
+    // HKDF-SHA-512: every SHA-512 suite's crypto-basics and secret-tree entries we can run (suite 5).
+    const basics = (await load<CryptoBasics[]>('crypto-basics')).filter((c) => c.cipher_suite === 5)
+    expect(basics.length).toBe(1)
+    for (const c of basics) {
+      const e = c.expand_with_label
+      expect(toHex(await expandWithLabel(hex(e.secret), e.label, hex(e.context), e.length, ours.kdf))).toBe(e.out)
+      expect(toHex(await deriveSecret(hex(c.derive_secret.secret), c.derive_secret.label, ours.kdf))).toBe(
+        c.derive_secret.out
+      )
+      const t = c.derive_tree_secret
+      expect(toHex(await deriveTreeSecret(hex(t.secret), t.label, t.generation, t.length, ours.kdf))).toBe(t.out)
+    }
+    const trees = (await load<SecretTreeVector[]>('secret-tree')).filter((c) => c.cipher_suite === 5)
+    expect(trees.length).toBe(3)
+    const cs5 = { ...(await impl(5)), kdf: ours.kdf }
+    for (const c of trees) {
+      const tree = await createSecretTree(c.leaves.length, hex(c.encryption_secret), ours.kdf)
+      const g = c.leaves[0]?.[0]
+      if (g === undefined) throw new Error('no leaf')
+      const [app] = await ratchetUntil(
+        (tree[0] as (typeof tree)[0]).application,
+        g.generation,
+        { maximumForwardRatchetSteps: 1 << 20, retainKeysForGenerations: 0, retainKeysForEpochs: 0 },
+        ours.kdf
+      )
+      expect(toHex(await deriveKey(app.secret, g.generation, cs5))).toBe(g.application_key)
+    }
+    // Ed25519: suite 1's SignWithLabel vector verifies, and a signature of ours verifies under ts-mls's own.
+    const s1 = (await load<CryptoBasics[]>('crypto-basics')).find((c) => c.cipher_suite === 1)?.sign_with_label
+    if (s1 === undefined) throw new Error('no suite 1 vector')
+    expect(await verifyWithLabel(hex(s1.pub), s1.label, hex(s1.content), hex(s1.signature), ours.signature)).toBe(true)
+    const pair = await ours.signature.keygen()
+    const sig = await signWithLabel(pair.signKey, 'x', hex('00ff'), ours.signature)
+    expect(await verifyWithLabel(pair.publicKey, 'x', hex('00ff'), sig, theirs.signature)).toBe(true)
+    // AES-256-GCM: each side opens the other's.
+    const key = nodeBackend.randomBytes(32)
+    const nonce = nodeBackend.randomBytes(12)
+    const aad = hex('0102')
+    const pt = hex('68656c6c6f')
+    expect(
+      toHex(await theirs.hpke.decryptAead(key, nonce, aad, await ours.hpke.encryptAead(key, nonce, aad, pt)))
+    ).toBe('68656c6c6f')
+    expect(
+      toHex(await ours.hpke.decryptAead(key, nonce, aad, await theirs.hpke.encryptAead(key, nonce, aad, pt)))
+    ).toBe('68656c6c6f')
+  })
 })

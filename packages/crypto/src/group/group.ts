@@ -178,7 +178,7 @@ export class MlsGroup {
     self: KeyPackageSecret,
     options: { groupId?: Uint8Array; name: string }
   ): Promise<MlsGroup> {
-    const cs = await groupSuite()
+    const cs = await groupSuite(backend)
     const groupId = options.groupId ?? backend.randomBytes(GROUP_ID_BYTES)
     if (groupId.length !== GROUP_ID_BYTES) throw new GroupInvalidMessageError('group id length')
     const me = parseMemberCredential(self.publicPackage.leafNode.credential)
@@ -194,7 +194,7 @@ export class MlsGroup {
     welcome: Uint8Array,
     ratchetTree: Uint8Array
   ): Promise<MlsGroup> {
-    const cs = await groupSuite()
+    const cs = await groupSuite(backend)
     const m = decodeMessage(welcome)
     if (m.wireformat !== 'mls_welcome') throw new GroupInvalidMessageError('not a welcome')
     const tree = decodeRatchetTree(ratchetTree, 0)
@@ -231,7 +231,7 @@ export class MlsGroup {
     }
     if (decoded === undefined || decoded[1] !== bytes.length - 1)
       throw new GroupInvalidMessageError('state does not decode')
-    return new MlsGroup(backend, await groupSuite(), { ...decoded[0], clientConfig: clientConfig(backend) })
+    return new MlsGroup(backend, await groupSuite(backend), { ...decoded[0], clientConfig: clientConfig(backend) })
   }
 
   /** The state's saved form: a version byte, then ts-mls's GroupState encoding (holds private keys: store encrypted). */

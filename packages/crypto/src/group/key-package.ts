@@ -34,7 +34,7 @@ export async function createKeyPackage(
   certificate: DeviceCertificate,
   now = Date.now()
 ): Promise<{ keyPackage: Uint8Array; secret: KeyPackageSecret }> {
-  const cs = await groupSuite()
+  const cs = await groupSuite(backend)
   const sig = await cs.signature.keygen()
   const credential = await makeMemberCredential(backend, identity, certificate, sig.publicKey)
   const lifetime = {
@@ -77,7 +77,7 @@ export async function verifyKeyPackage(
   }
   const keyPackage = decoded[0].keyPackage
   if (keyPackage.cipherSuite !== GROUP_CIPHERSUITE) throw new GroupInvalidMessageError('key package ciphersuite')
-  const cs = await groupSuite()
+  const cs = await groupSuite(backend)
   if (!(await verifyMlsKeyPackage(keyPackage, cs.signature))) {
     throw new GroupUntrustedMemberError('key package signature')
   }
