@@ -18,7 +18,8 @@ import {
   MAX_OFFER_AGE_MS,
   MAX_OFFER_CLOCK_SKEW_MS,
   MAX_PENDING_CANDIDATES,
-  MAX_REMEMBERED_CALLS
+  MAX_REMEMBERED_CALLS,
+  REKEY_INTERVAL_MS
 } from './constants.ts'
 import { BusyError, InvalidStateError, type RefusalReason, TooManyCallsError } from './errors.ts'
 import { CallKeySchedule, type MediaKeys } from './keys.ts'
@@ -183,6 +184,7 @@ export class CallEngine extends EventTarget {
     const secret = this.#o.randomBytes(CALL_MEDIA_SECRET_BYTES)
     rec.keys.rekey(epoch, secret)
     rec.rekeyPending = epoch
+    rec.epochStartedAt = this.#o.now()
     // We receive with the new epoch at once; we send with it once the callee says it has it.
     rec.media?.setKeys(rec.keys.keys())
     this.#send(rec, { type: 'rekey', keyId: epoch, mediaSecret: secret })
@@ -556,18 +558,30 @@ export class CallEngine extends EventTarget {
     return rec
   }
 
-  /** Runs due deadlines now (also on the engine's own timer). */
+  /** Runs due deadlines and periodic re-keys now (also on the engine's own timer). */
   tick(): void {
     const now = this.#o.now()
     for (const rec of [...this.#calls.values()]) {
       if (rec.state.deadline !== undefined && now >= rec.state.deadline) this.#input(rec, { type: 'tick' })
+      const due = this.#rekeyDue(rec)
+      if (due !== undefined && now >= due) this.rekey(rec.idHex)
     }
+  }
+
+  /** When the caller rotates the media keys of a running call next (REKEY_INTERVAL_MS after the last epoch began). */
+  #rekeyDue(rec: CallRecord): number | undefined {
+    if (rec.role !== 'caller' || rec.state.phase !== 'active' || !rec.keys.started || rec.rekeyPending !== undefined) {
+      return undefined
+    }
+    return (rec.epochStartedAt ?? rec.state.connectedAt ?? this.#o.now()) + REKEY_INTERVAL_MS
   }
 
   #schedule(): void {
     this.#cancelTimer?.()
     this.#cancelTimer = undefined
-    const deadlines = [...this.#calls.values()].map((r) => r.state.deadline).filter((d) => d !== undefined)
+    const deadlines = [...this.#calls.values()]
+      .flatMap((r) => [r.state.deadline, this.#rekeyDue(r)])
+      .filter((d) => d !== undefined)
     if (deadlines.length === 0) return
     const wait = Math.max(0, Math.min(...deadlines) - this.#o.now())
     this.#cancelTimer = this.#o.setTimer(() => this.tick(), wait)

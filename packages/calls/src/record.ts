@@ -57,6 +57,8 @@ export interface CallRecord {
   readonly remoteCandidates: IceCandidate[]
   readonly localCandidates: IceCandidate[]
   rekeyPending?: number
+  /** When the caller started the current key epoch (the next periodic re-key is REKEY_INTERVAL_MS later). */
+  epochStartedAt?: number
   chain: Promise<void>
 }
 

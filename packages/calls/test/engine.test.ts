@@ -9,7 +9,7 @@ import { bytesToHex } from '@noble/hashes/utils.js'
 import { decodeCallSignal, encodeCallSignal } from '@parley/wire'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAX_OFFER_AGE_MS, NO_ANSWER_TIMEOUT_MS } from '../src/constants.ts'
+import { MAX_OFFER_AGE_MS, NO_ANSWER_TIMEOUT_MS, REKEY_INTERVAL_MS } from '../src/constants.ts'
 import { LoopNet, last, settle, track } from './loop.ts'
 
 async function pair() {
@@ -192,7 +192,7 @@ describe('call engine: glare, replays, late and stale signals', () => {
     await net.drain()
     const mallory = net.add()
     const hangup = encodeCallSignal({
-      callId: Uint8Array.from(Buffer.from(call.id, 'hex')),
+      callId: Uint8Array.from(call.id.match(/../g)!, (h) => Number.parseInt(h, 16)),
       seq: 5,
       type: 'hangup',
       reason: 'normal',
@@ -250,6 +250,24 @@ describe('call engine: fingerprints, keys, restarts, mesh', () => {
     expect(mb.keys!.receive.map((k) => k.kid)).toEqual([2n, 0n])
     expect(A.get(call.id)?.keyEpoch).toBe(1)
     expect(B.get(call.id)?.keyEpoch).toBe(1)
+  })
+
+  it('the caller re-keys every REKEY_INTERVAL_MS of a running call, and not before', async () => {
+    const { net, b, A, B } = await pair()
+    const call = A.call(b)
+    await net.drain()
+    B.accept(call.id)
+    await net.drain()
+    await net.advance(REKEY_INTERVAL_MS - 1)
+    await net.drain()
+    expect(A.get(call.id)?.keyEpoch).toBe(0)
+    await net.advance(1)
+    await net.drain()
+    expect(A.get(call.id)?.keyEpoch).toBe(1)
+    expect(B.get(call.id)?.keyEpoch).toBe(1)
+    await net.advance(REKEY_INTERVAL_MS)
+    await net.drain()
+    expect(B.get(call.id)?.keyEpoch).toBe(2)
   })
 
   it('media lost: the caller restarts ICE, the call comes back active; a fingerprint change on restart fails closed', async () => {
