@@ -62,6 +62,8 @@ describe('the web app’s screens', () => {
     await alice.goto('chats')
     await bob.send('Are you there?')
     await alice.page.getByTestId('unread').waitFor({ timeout: 30_000 })
+    expect(await alice.page.getByTestId('unread').textContent()).toBe('1 unread')
+    expect(await alice.page.getByTestId('chat-row').textContent()).toContain('Are you there?')
     await check(alice, 'chats')
     await alice.openChat('Bob')
     await alice.waitMessage('Are you there?')

@@ -10,6 +10,7 @@ import { type Browser, type BrowserContext, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MIN_PASSPHRASE_LENGTH } from '../src/constants.ts'
 import {
+  axeViolations,
   CHROMIUM_ARGS,
   launchChromium,
   newProfile,
@@ -72,6 +73,7 @@ describe('a web profile', () => {
     expect(await alice.page.getByTestId('composer').isDisabled()).toBe(true)
     expect(await alice.page.getByTestId('send').isDisabled()).toBe(true)
     await alice.screenshot('identity-changed')
+    expect(await axeViolations(alice.page)).toEqual([])
     // The safety screen shows the new key's number with the same warning.
     await alice.page.getByRole('link', { name: 'Review safety number' }).click()
     await alice.page.getByTestId('safety-number').waitFor()
@@ -133,6 +135,7 @@ describe('a web profile', () => {
     expect(await second.getByTestId('ob-pass').count()).toBe(0)
     expect(await second.getByTestId('relay-status').count()).toBe(0)
     await new ParleyPage(second).screenshot('other-tab')
+    expect(await axeViolations(second)).toEqual([])
     // No libp2p node here: this tab opened no WebSocket to the relay at all.
     await second.waitForTimeout(1_000)
     expect(sockets).toEqual([])
