@@ -4,11 +4,16 @@
  * collected as they come, and the relay daemon with its metrics. Every process and directory a `CliKit` starts is
  * killed and deleted by `cleanup()`.
  */
+
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { until } from '@parley/test-kit'
+
+/** The one shared wait (`@parley/test-kit`): until(check, ms, what). */
+export { until }
 
 export const PARLEY = resolve(import.meta.dirname, '../node_modules/.bin/parley')
 export const PARLEY_RELAY = resolve(import.meta.dirname, '../node_modules/.bin/parley-relay')
@@ -39,15 +44,6 @@ export interface JsonNode {
   next(pred: (e: CliEvent) => boolean, what: string, ms?: number): Promise<CliEvent>
   /** Sends `cmd` with a fresh id and returns the `result` (throws on an `error` event). */
   ask(cmd: object, ms?: number): Promise<unknown>
-}
-
-/** Waits (polling every `every` ms, never a fixed sleep for correctness) until `check` holds. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 export class CliKit {

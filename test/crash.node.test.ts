@@ -83,7 +83,11 @@ describe('recipient killed with SIGKILL mid-burst', () => {
       let b = await kit.run(bDir, boot, 'B')
       const bProcesses: JsonNode[] = [b]
       const bId = b.ready.identity as string
-      await until(async () => (await relay.metric('parley_mailbox_mailboxes')) >= 1, 'B registered at the relay')
+      await until(
+        async () => (await relay.metric('parley_mailbox_mailboxes')) >= 1,
+        60_000,
+        'B registered at the relay'
+      )
       const a = await kit.run(aDir, boot, 'A')
       const c = await kit.run(cDir, boot, 'C')
       const aId = a.ready.identity as string
@@ -131,8 +135,8 @@ describe('recipient killed with SIGKILL mid-burst', () => {
             shown()
               .slice(shownBefore)
               .filter((e) => String(e.text).startsWith(`a r${round}-`)).length >= killAfter,
-          `B showing ${killAfter} texts of burst ${round}`,
-          CONVERGE_MS
+          CONVERGE_MS,
+          `B showing ${killAfter} texts of burst ${round}`
         )
         b.child.kill('SIGKILL')
         expect(await b.exited).toBe('SIGKILL')
@@ -156,8 +160,8 @@ describe('recipient killed with SIGKILL mid-burst', () => {
         const cIds = await ids(c, 'c', SIDE_BURST)
         await until(
           () => aIds.every((id) => delivered(a).has(id)) && cIds.every((id) => delivered(c).has(id)),
-          `burst ${round} delivered`,
-          CONVERGE_MS
+          CONVERGE_MS,
+          `burst ${round} delivered`
         ).catch(async (e: Error) => {
           const missing = (node: JsonNode, ids: string[]) => ids.filter((id) => !delivered(node).has(id))
           const report = [

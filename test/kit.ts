@@ -3,6 +3,7 @@
  * loopback. Every test node listens and dials on 127.0.0.1, so the whole test network is one address range: the
  * per-range caps that protect real nodes from one host are raised for it, explicitly (ONE_HOST).
  */
+
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,15 +18,10 @@ import {
 } from '@parley/messenger'
 import { createRelay, type Relay, type RelayOptions } from '@parley/relay'
 import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
+import { until } from '@parley/test-kit'
 
-/** Polls `check` every 50 ms until it is true; throws naming `what` after `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 30_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+/** The one shared wait (`@parley/test-kit`): until(check, ms, what). */
+export { until }
 
 /** Collects the events of one type a messenger emits from now on. */
 export function collect<K extends keyof MessengerEvents>(m: Messenger, type: K): MessengerEvents[K][] {

@@ -3,12 +3,14 @@
  * two `parley run --json` processes chat through a third bootstrap process, and a one-shot `parley send` from
  * another process reaches the running node of its profile through the control socket.
  */
+
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
+import { until } from '@parley/test-kit'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const PARLEY = resolve(import.meta.dirname, '../../../node_modules/.bin/parley')
@@ -139,7 +141,7 @@ describe('parley CLI', () => {
     const b = await startNode('mb', ['--bootstrap', relay.bootstrap])
     const bId = (await b.next((e) => e.event === 'ready', 'ready')).identity as string
     // B keeps its mailbox (and one-time prekeys) at the relay it bootstrapped from.
-    await until(async () => (await relay.metric('parley_mailbox_mailboxes')) === 1, 'B registered at the relay')
+    await until(async () => (await relay.metric('parley_mailbox_mailboxes')) === 1, 30_000, 'B registered at the relay')
     const a = await startNode('ma', ['--bootstrap', relay.bootstrap])
     // B knows A (a stranger's messages are message requests, which get no delivered receipt).
     b.send({ id: 'addA', cmd: 'add', contact: (await a.next((e) => e.event === 'ready', 'ready')).identity })
@@ -210,13 +212,5 @@ async function startRelayDaemon(): Promise<{
       const line = text.split('\n').find((l) => l.startsWith(`${name} `))
       return line === undefined ? Number.NaN : Number(line.split(' ')[1])
     }
-  }
-}
-
-async function until(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
   }
 }

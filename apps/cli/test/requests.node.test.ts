@@ -6,12 +6,14 @@
  * `parley decline <identity>` deletes them — one-shot through the running node, one-shot on the profile itself, in
  * `run --json` and in the interactive chat. Also: stdin commands run in the order written.
  */
+
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { until } from '@parley/test-kit'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MAX_QUEUED_COMMANDS } from '../src/constants.ts'
 
@@ -59,14 +61,6 @@ async function profile(name: string): Promise<string> {
   return dir
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
 let asks = 0
 async function runJson(dir: string, args: string[], name: string) {
   const child = spawn(PARLEY, ['run', '--json', '--data', dir, ...args], { env: ENV })
@@ -74,7 +68,7 @@ async function runJson(dir: string, args: string[], name: string) {
   const events: Event[] = []
   createInterface({ input: child.stdout }).on('line', (l) => events.push(JSON.parse(l) as Event))
   const next = async (pred: (e: Event) => boolean, what: string, ms = 60_000): Promise<Event> => {
-    await until(() => events.some(pred), `${name}: ${what}`, ms)
+    await until(() => events.some(pred), ms, `${name}: ${what}`)
     return events.find(pred)!
   }
   const answer = async (cmd: object): Promise<Event> => {
@@ -107,7 +101,7 @@ async function relayDaemon(): Promise<string> {
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString()
   })
-  await until(() => /^bootstrap:\s+\S+/m.test(out), 'the relay to start')
+  await until(() => /^bootstrap:\s+\S+/m.test(out), 60_000, 'the relay to start')
   return out.match(/^bootstrap:\s+(\S+)/m)![1]!
 }
 
@@ -166,7 +160,7 @@ describe('message requests in the CLI', () => {
     // Accepted under a name: a contact now, the request gone, and the held text gets its delivered receipt.
     const accepted = await ok(['accept', '--data', bDir, a.id.slice(0, 10), '--name', 'alice'])
     expect(accepted).toBe(`Accepted ${a.id} as alice: now a contact.\n`)
-    await until(delivered, 'the delivered receipt at A after the accept', 60_000)
+    await until(delivered, 60_000, 'the delivered receipt at A after the accept')
     const states = (await a.ask({ cmd: 'history', contact: 'bob' })) as Array<{ id: string; state: string }>
     expect(states.find((h) => h.id === first)?.state).toBe('delivered')
     expect(await ok(['requests', '--data', bDir])).toBe('No message requests.\n')
@@ -242,7 +236,7 @@ describe('message requests in the CLI', () => {
     chat.stdout.on('data', (d: Buffer) => {
       out += d.toString()
     })
-    const see = (text: string, ms = 90_000) => until(() => out.includes(text), `"${text}" in: ${out}`, ms)
+    const see = (text: string, ms = 90_000) => until(() => out.includes(text), ms, `"${text}" in: ${out}`)
     await see('Invite: parley://invite/')
     await c.ask({ cmd: 'send', contact: 'bob', text: 'psst\u001b]0;owned\u0007' })
     await see(`[request ${c.id.slice(0, 16)}] psst\\x1b]0;owned\\x07`)
@@ -281,7 +275,7 @@ describe('stdin commands run in the order written', () => {
     a.child.stdin.write(
       `${texts.map((text, i) => JSON.stringify({ id: `o${i}`, cmd: 'send', contact: 'bob', text })).join('\n')}\n`
     )
-    await until(() => b.events.filter((e) => e.event === 'message').length === n + 1, `${n} texts at B`, 180_000)
+    await until(() => b.events.filter((e) => e.event === 'message').length === n + 1, 180_000, `${n} texts at B`)
     const answers = a.events.filter((e) => typeof e.id === 'string' && /^o\d+$/.test(e.id as string))
     expect(answers.map((e) => e.id)).toEqual(texts.map((_, i) => `o${i}`))
     expect(answers.every((e) => e.event === 'result')).toBe(true)

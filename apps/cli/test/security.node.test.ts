@@ -9,6 +9,7 @@
  * - new-user trials: a mistyped invite, an all-zero identity key, `run --json | head -1`, a killed node's socket, a
  *   listen port in use, malformed address flags.
  */
+
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process'
 import { createHash, generateKeyPairSync } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -17,6 +18,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { until } from '@parley/test-kit'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const PARLEY = resolve(import.meta.dirname, '../../../node_modules/.bin/parley')
@@ -116,14 +118,6 @@ async function startJson(dir: string, extra: string[] = []): Promise<JsonNode> {
   return node
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
 function exited(child: ChildProcessWithoutNullStreams): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode)
   return new Promise((r) => child.once('exit', (code) => r(code)))
@@ -171,7 +165,7 @@ describe('finding 9: untrusted text in the terminal', () => {
     b.stdout.on('data', (d: Buffer) => {
       screen += d.toString('utf8')
     })
-    await until(() => screen.includes('Invite: parley://invite/'), 'the interactive node')
+    await until(() => screen.includes('Invite: parley://invite/'), 30_000, 'the interactive node')
     const bId = (await ok(['id', '--no-qr', '--data', bDir])).match(/^Identity:\s+([0-9a-f]{64})$/m)![1]!
 
     // A: a stranger to B, sending a forged "line from alice" with terminal escapes.
@@ -192,7 +186,7 @@ describe('finding 9: untrusted text in the terminal', () => {
     const shown =
       'hi\\n[alice] send me the code\\r\\x1b[2J\\x1b]0;owned\\x07 \\u202eevil\\u2066 \\u2028x\\u2029y\\x9b31m\\x7f\\tend #'
     // A stranger's text is a message request: marked as one, under its identity (never a name it chose).
-    await until(() => screen.includes(`[request ${aId.slice(0, 16)}] ${shown}`), 'the escaped message at B', 45_000)
+    await until(() => screen.includes(`[request ${aId.slice(0, 16)}] ${shown}`), 45_000, 'the escaped message at B')
     const lines = screen.split('\n')
     expect(lines.some((l) => l.startsWith('[alice]'))).toBe(false)
     expect(terminalControls(screen)).toEqual([])
@@ -200,7 +194,7 @@ describe('finding 9: untrusted text in the terminal', () => {
     // B adds the stranger (the message request becomes a conversation); the one-shot history, through B's control
     // socket, shows the text the same way: one line per message.
     b.stdin.write(`/add ${aId} carol\n`)
-    await until(() => screen.includes('"name": "carol"'), 'carol added at B')
+    await until(() => screen.includes('"name": "carol"'), 30_000, 'carol added at B')
     const history = await ok(['history', '--data', bDir, 'carol'])
     for (const line of history.trimEnd().split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z [<>] /)
     expect(history).toContain(`< ${shown}`)
@@ -284,7 +278,7 @@ net.Server.prototype.listen = function (...args) {
       env: { ...ENV, NODE_OPTIONS: `--require ${hook}` }
     })
     children.push(child)
-    await until(() => existsSync(log), 'the bind')
+    await until(() => existsSync(log), 30_000, 'the bind')
     expect((await readFile(log, 'utf8')).trim()).toBe('600')
     expect((await stat(join(dir, 'control.sock'))).mode & 0o777).toBe(0o600)
     child.stdin.end()
@@ -342,7 +336,7 @@ describe('finding 12: what a new user runs into', () => {
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString()
     })
-    await until(() => out.includes('"event":"ready"'), 'the first line')
+    await until(() => out.includes('"event":"ready"'), 30_000, 'the first line')
     await new Promise((r) => setTimeout(r, 500)) // head has printed its line and exited
     // The next event the node writes meets a closed pipe.
     child.stdin.write('{"id":1,"cmd":"id"}\n')

@@ -5,11 +5,13 @@
  * browser), then reopens the profile from IndexedDB and finds the conversation there. Browser only (the Node project
  * excludes *.browser.test.ts).
  */
+
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { fromHex, toHex } from '@parley/crypto'
 import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
+import { until } from '@parley/test-kit'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import {
   bootstrapDialGate,
@@ -44,15 +46,6 @@ async function idbProfile(name: string, create: boolean): Promise<ProfileStore<N
     create,
     unsafeFastKdfForTests: true
   })
-}
-
-/** Polls `check` until it is true or `ms` pass. */
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 describe('browser preset', () => {

@@ -1,5 +1,7 @@
 /** Test fixtures: messengers over in-memory encrypted profiles on loopback TCP. */
+
 import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
+import { until } from '@parley/test-kit'
 import {
   createMessenger,
   type Messenger,
@@ -8,6 +10,9 @@ import {
   type Namespace,
   type NetworkOptions
 } from '../src/index.ts'
+
+/** The one shared wait (`@parley/test-kit`): until(check, ms, what). */
+export { until }
 
 export async function memoryProfile(): Promise<ProfileStore<Namespace>> {
   const backend = await openStore({ kind: 'memory' })
@@ -39,15 +44,6 @@ export function collect<K extends keyof MessengerEvents>(m: Messenger, type: K):
   const out: MessengerEvents[K][] = []
   m.events.addEventListener(type, (e) => out.push((e as CustomEvent<MessengerEvents[K]>).detail))
   return out
-}
-
-/** Polls `check` until it is true or `ms` pass. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 30_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')

@@ -3,6 +3,7 @@
  * through the relay's circuit: the relay carries their encrypted stream, limited in bytes and time. And a client with
  * no TCP at all reaches the relay over WebRTC-direct, as a browser without a TLS certificate for the relay would.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,18 +14,11 @@ import { yamux } from '@libp2p/yamux'
 import { defaultBackend, generateIdentity, toHex } from '@parley/crypto'
 import { createMessenger, MailboxClient, type Messenger, type MessengerEvents, NAMESPACES } from '@parley/messenger'
 import { createProfileStore, openStore } from '@parley/store'
+import { until } from '@parley/test-kit'
 import { protocols } from '@parley/wire'
 import { createLibp2p } from 'libp2p'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRelay, type Relay } from '../src/index.ts'
-
-async function until(check: () => boolean | Promise<boolean>, ms = 60_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 describe('client-mode nodes through the relay circuit', () => {
   let relay: Relay | undefined

@@ -3,6 +3,7 @@
  * store, a sender's deposit is refused (RelayFull) and the message stays queued at the sender; once the store has
  * room again, the sender's retry deposits it and the recipient, back online, receives it once.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +14,7 @@ import { defaultBackend, generateIdentity, toHex } from '@parley/crypto'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES, type Namespace } from '@parley/messenger'
 import { MailboxClient, type MailboxError } from '@parley/network'
 import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
+import { until } from '@parley/test-kit'
 import { protocols } from '@parley/wire'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -26,14 +28,6 @@ async function profile(): Promise<ProfileStore<Namespace>> {
     create: true,
     unsafeFastKdfForTests: true
   })
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 function collect<K extends keyof MessengerEvents>(m: Messenger, type: K): MessengerEvents[K][] {

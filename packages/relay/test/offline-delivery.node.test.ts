@@ -3,12 +3,14 @@
  * relays hold every message; B comes back, drains both mailboxes and shows each message once. A's first message used
  * a one-time prekey a relay handed out, and nothing on the relays' disks names A.
  */
+
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, sep } from 'node:path'
 import { parseInitialMessage, toHex } from '@parley/crypto'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES, type Namespace } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore, type StoreBackend } from '@parley/store'
+import { until } from '@parley/test-kit'
 import { decodeEnvelope, decodeMailboxItem } from '@parley/wire'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DHT_DIR } from '../src/constants.ts'
@@ -22,14 +24,6 @@ async function profile(): Promise<ProfileStore<Namespace>> {
     create: true,
     unsafeFastKdfForTests: true
   })
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 60_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 function collect<K extends keyof MessengerEvents>(m: Messenger, type: K): MessengerEvents[K][] {

@@ -9,11 +9,13 @@
  * 4. stops; Dave deposits for it; reopened from IndexedDB it drains its mailbox and shows the message once.
  * Browser only (the Node project excludes *.browser.test.ts).
  */
+
 import { peerIdFromString } from '@libp2p/peer-id'
 import { fromHex, toHex } from '@parley/crypto'
 import * as parley from '@parley/messenger'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES, type Namespace } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
+import { until } from '@parley/test-kit'
 import { afterAll, describe, expect, it } from 'vitest'
 import { commands } from 'vitest/browser'
 import type { RelayOps } from './browser-relay-commands.ts'
@@ -66,15 +68,6 @@ async function stopBrowser(): Promise<void> {
   running = undefined
   await r?.messenger.stop()
   await r?.store.close()
-}
-
-/** Polls `check` until it is true or `ms` pass. */
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

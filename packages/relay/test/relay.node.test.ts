@@ -26,6 +26,7 @@ import {
   sourceRange,
   tcpFrom
 } from '@parley/network'
+import { until } from '@parley/test-kit'
 import { DHT_KEY_PREFIX, decodeDhtRecord, dhtKeyForIdentity, encodeDhtRecord, signDhtRecord } from '@parley/wire'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
@@ -81,14 +82,6 @@ async function client(options: { circuit?: boolean; dialCircuits?: boolean; from
   })
   cleanups.push(async () => node.stop())
   return node
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 /** One sample of a metric without labels, from Prometheus text. */
@@ -177,6 +170,7 @@ describe('createRelay', () => {
     await browserLike.dial(relay.multiaddrs[0]!)
     await until(
       () => browserLike.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')),
+      20_000,
       'a circuit address at the client'
     )
     expect(relay.node.services.circuitRelay.reservations.size).toBe(1)
@@ -261,7 +255,7 @@ describe('createRelay', () => {
       )
       await listener.dial(relay.multiaddrs[0]!)
       const reserved = () => listener.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit'))
-      await until(() => reserved() !== undefined, 'a reservation')
+      await until(() => reserved() !== undefined, 20_000, 'a reservation')
       return { relay, circuit: reserved()! }
     }
     const { relay, circuit } = await circuitThrough({ relayDataLimit: 32n * 1024n })
@@ -285,7 +279,7 @@ describe('createRelay', () => {
     } catch {
       // the relay reset the circuit under us
     }
-    await until(() => conn.status !== 'open', 'the over-limit circuit to be closed', 10_000)
+    await until(() => conn.status !== 'open', 10_000, 'the over-limit circuit to be closed')
     expect(received).toBeGreaterThan(0)
     expect(received).toBeLessThanOrEqual(32 * 1024)
     expect(sent).toBeGreaterThan(received)
@@ -304,7 +298,7 @@ describe('createRelay', () => {
     const started = Date.now()
     const idle = await dialer2.dial(short.circuit, { signal: AbortSignal.timeout(10_000) })
     expect(idle.status).toBe('open')
-    await until(() => idle.status !== 'open', 'the circuit to expire', 10_000)
+    await until(() => idle.status !== 'open', 10_000, 'the circuit to expire')
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
   })
 
@@ -319,7 +313,7 @@ describe('createRelay', () => {
     // A client's peer record (its IP address) lives in the peer store while the relay runs, never on disk.
     const visitor = await client()
     await visitor.dial(first.multiaddrs[0]!)
-    await until(() => first.node.peerStore.has(visitor.peerId), "the visitor in the relay's peer store")
+    await until(() => first.node.peerStore.has(visitor.peerId), 20_000, "the visitor in the relay's peer store")
     await first.stop()
     expect((await stat(join(dataDir, 'peer-key'))).mode & 0o777).toBe(0o600)
     const disk = new LevelDatastore(join(dataDir, 'dht'))
@@ -497,16 +491,20 @@ async function dhtClient(relay: Relay) {
 
 /** Puts `value` under `key` from `node` until the put reaches a server (the relay enters the routing table first). */
 async function putUntilStored(node: Awaited<ReturnType<typeof dhtClient>>, key: Uint8Array, value: Uint8Array) {
-  await until(async () => {
-    let stored = false
-    try {
-      for await (const e of node.services.dht.put(key, value, { signal: AbortSignal.timeout(5_000) }))
-        if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored = true
-    } catch {
-      // no server yet
-    }
-    return stored
-  }, 'a DHT server to store the record')
+  await until(
+    async () => {
+      let stored = false
+      try {
+        for await (const e of node.services.dht.put(key, value, { signal: AbortSignal.timeout(5_000) }))
+          if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored = true
+      } catch {
+        // no server yet
+      }
+      return stored
+    },
+    20_000,
+    'a DHT server to store the record'
+  )
 }
 
 describe("the relay's DHT records", () => {
@@ -546,7 +544,7 @@ describe("the relay's DHT records", () => {
     const after = await startRelay({ dataDir })
     expect(after.peerId.toString()).toBe(before.peerId.toString())
     const reader = await dhtClient(after)
-    await until(() => reader.getConnections().length > 0, 'the reader to reach the restarted relay')
+    await until(() => reader.getConnections().length > 0, 20_000, 'the reader to reach the restarted relay')
     const found = await lookupRecord(reader.services.dht, defaultBackend, r.identityKey, Date.now(), {
       signal: AbortSignal.timeout(10_000)
     })
