@@ -257,7 +257,7 @@ export async function stopAll(members: readonly Member[]): Promise<void> {
   await Promise.all(
     members.map(async (m) => {
       await m.transport.stop().catch(() => {})
-      await m.node.stop().catch(() => {})
+      await Promise.resolve(m.node.stop()).catch(() => {})
     })
   )
 }

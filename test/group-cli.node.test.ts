@@ -5,7 +5,7 @@
  * socket, and `parley group history` shows the conversation.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { CliKit, type JsonNode } from '../../../test/cli-kit.ts'
+import { CliKit, type JsonNode } from './cli-kit.ts'
 
 const kit = new CliKit('group test passphrase')
 afterAll(() => kit.cleanup())
