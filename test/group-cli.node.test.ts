@@ -5,7 +5,7 @@
  * socket, and `parley group history` shows the conversation.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { CliKit, type JsonNode } from './cli-kit.ts'
+import { CliKit, type JsonNode, until } from './cli-kit.ts'
 
 const kit = new CliKit('group test passphrase')
 afterAll(() => kit.cleanup())
@@ -25,8 +25,19 @@ describe('parley group', () => {
     await c.ask({ cmd: 'add', contact: id(a), name: 'alice' })
 
     const g = (await a.ask({ cmd: 'group', action: 'create', name: 'team' })) as { id: string }
-    await a.ask({ cmd: 'group', action: 'invite', group: 'team', contact: 'bob' }, 90_000)
-    await a.ask({ cmd: 'group', action: 'invite', group: g.id.slice(0, 10), contact: 'carol' }, 90_000)
+    // A node just started may not have its record in the DHT yet (ContactNotFound): ask again until it has.
+    const invite = (group: string, contact: string) =>
+      until(
+        () =>
+          a.ask({ cmd: 'group', action: 'invite', group, contact }, 60_000).then(
+            () => true,
+            () => false
+          ),
+        `invite ${contact}`,
+        90_000
+      )
+    await invite('team', 'bob')
+    await invite(g.id.slice(0, 10), 'carol')
     await b.next((e) => e.event === 'group-joined', 'bob joined')
     await c.next((e) => e.event === 'group-joined', 'carol joined')
     await b.next((e) => e.event === 'group-change' && (e.added as string[]).includes(id(c)), 'bob saw carol added')

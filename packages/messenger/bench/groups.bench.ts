@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   const ratioP99 = pct(group.lat, 99) / pct(plain.lat, 99)
   const ratioP50 = pct(group.lat, 50) / pct(plain.lat, 50)
   console.log(
-    `ratio group/plain: p50 ${r1(ratioP50 * 100) / 100}×, p99 ${r1(ratioP99 * 100) / 100}× (target ≤ ${TARGETS.ratioP99}×)`
+    `ratio group/plain: p50 ${ratioP50.toFixed(2)}×, p99 ${ratioP99.toFixed(2)}× (target ≤ ${TARGETS.ratioP99}×)`
   )
   await stopAll(members)
 
