@@ -56,6 +56,15 @@ describe('a web profile', () => {
     const bob = await ParleyPage.open(bobCtx, web.url)
     await bob.createIdentity('Bob')
     const bobInvite = await bob.inviteLink()
+    // One character mistyped in a pasted invite: refused with the checksum error, nothing added.
+    const invite = decodeURIComponent(bobInvite.split('invite=')[1]!)
+    const at = invite.length - 10
+    const typo = invite.slice(0, at) + (invite[at] === 'A' ? 'B' : 'A') + invite.slice(at + 1)
+    await alice.addByPaste(typo)
+    await alice.page.getByTestId('add-error').waitFor()
+    expect(await alice.page.getByTestId('add-error').textContent()).toContain('checksum does not match')
+    await alice.goto('contacts')
+    expect(await alice.page.getByTestId('contact-list').locator('li').count()).toBe(0)
     await alice.openInvite(bobInvite)
     await alice.send('hi Bob')
 
