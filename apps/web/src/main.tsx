@@ -7,15 +7,20 @@ import { useEffect, useState } from 'preact/hooks'
 import { loadConfig, type PageConfig } from './config.ts'
 import { PROFILE_CHANNEL, PROFILE_LOCK } from './constants.ts'
 import type { Session } from './session.ts'
-import { App } from './ui/app.tsx'
 import { Onboarding } from './ui/onboarding.tsx'
 import './styles.css'
+
+type AppView = typeof import('./ui/app.tsx')['App']
+/** The screens after unlock (and the node's code under them): loaded while the first screen shows. */
+const loadApp = () => import('./ui/app.tsx')
 
 function Root() {
   const [config, setConfig] = useState<PageConfig | undefined>(undefined)
   const [session, setSession] = useState<Session | undefined>(undefined)
+  const [App, setApp] = useState<AppView | undefined>(undefined)
   useEffect(() => {
     void loadConfig().then(setConfig)
+    void loadApp().then((m) => setApp(() => m.App))
   }, [])
   useEffect(() => {
     if (session === undefined) return
@@ -26,6 +31,7 @@ function Root() {
   }, [session])
   if (config === undefined) return <p role="status">Loading…</p>
   if (session === undefined) return <Onboarding config={config} onOpen={setSession} />
+  if (App === undefined) return <p role="status">Loading…</p>
   return <App session={session} />
 }
 

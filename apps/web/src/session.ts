@@ -34,17 +34,6 @@ export interface Diagnostics {
   }[]
 }
 
-/** Whether this browser holds a profile (without opening it). */
-export async function profileExists(): Promise<boolean> {
-  const ds = await openStore({ kind: 'idb', name: PROFILE_DB })
-  try {
-    for await (const _ of ds.query({ limit: 1 })) return true
-    return false
-  } finally {
-    await ds.close()
-  }
-}
-
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
 
 export class Session extends EventTarget {

@@ -7,10 +7,14 @@ import { useEffect, useState } from 'preact/hooks'
 import { parseBackup, restoreBackup } from '../backup.ts'
 import type { PageConfig } from '../config.ts'
 import { MAX_NAME_LENGTH, MIN_PASSPHRASE_LENGTH, PROFILE_DB, SETTINGS_NAME_KEY } from '../constants.ts'
-import { profileExists, Session } from '../session.ts'
+import { profileExists } from '../profile.ts'
+import type { Session } from '../session.ts'
 import { errorText } from './hooks.ts'
 
 type Mode = 'checking' | 'create' | 'unlock' | 'restore'
+
+/** session.ts and everything under it (the messenger, libp2p): a chunk of its own, loaded on the first screen. */
+const loadSession = () => import('../session.ts')
 
 export function Onboarding({ config, onOpen }: { config: PageConfig; onOpen: (s: Session) => void }) {
   const [mode, setMode] = useState<Mode>('checking')
@@ -21,6 +25,8 @@ export function Onboarding({ config, onOpen }: { config: PageConfig; onOpen: (s:
   const [busy, setBusy] = useState('')
   const [error, setError] = useState('')
   useEffect(() => {
+    // The node's code (libp2p, the messenger) loads while the user types the passphrase.
+    void loadSession()
     profileExists().then(
       (yes) => setMode(yes ? 'unlock' : 'create'),
       (e) => setError(`This browser does not let Parley store data (IndexedDB): ${errorText(e)}`)
@@ -31,6 +37,7 @@ export function Onboarding({ config, onOpen }: { config: PageConfig; onOpen: (s:
     setBusy(create ? 'Creating your identity and starting your node…' : 'Unlocking and starting your node…')
     setError('')
     try {
+      const { Session } = await loadSession()
       onOpen(await Session.open(pass, config, create))
     } catch (e) {
       setBusy('')
