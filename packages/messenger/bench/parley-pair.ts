@@ -4,7 +4,14 @@
  */
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
-import { createProfileStore, openStore, type ProfileStore, type StoreLocation } from '@parley/store'
+import {
+  type AbortOptions,
+  createProfileStore,
+  openStore,
+  type ProfileStore,
+  type StoreBackend,
+  type StoreLocation
+} from '@parley/store'
 import {
   createMessenger,
   createNodeLibp2p,
@@ -23,7 +30,12 @@ export type StoreKind = 'level' | 'memory'
  * every read decrypts a record (a keyed-hash name, then AES-GCM).
  */
 export interface CommitTally {
+  /** Profile writes (batch commits, puts, deletes), relaxed ones included. */
   commits: number
+  /** Of those, batch commits with relaxed durability (no fsync of their own). */
+  relaxed: number
+  /** Synced backend batches (LevelDB fsyncs): group commit merges concurrent commits into one. */
+  fsyncs: number
   ms: number
   /** Latency of each write since the last reset (for percentiles). */
   samples: number[]
@@ -88,7 +100,14 @@ function tallied(store: ProfileStore<Namespace>, tally: CommitTally): ProfileSto
     },
     batch: () => {
       const b = store.batch()
-      return { put: (n, k, v) => b.put(n, k, v), delete: (n, k) => b.delete(n, k), commit: (o) => timed(b.commit(o)) }
+      return {
+        put: (n, k, v) => b.put(n, k, v),
+        delete: (n, k) => b.delete(n, k),
+        commit: (o) => {
+          if (o?.durability === 'relaxed') tally.relaxed++
+          return timed(b.commit(o))
+        }
+      }
     },
     changePassphrase: (c, n, o) => store.changePassphrase(c, n, o),
     close: () => store.close()
@@ -151,13 +170,30 @@ class ReceiptClock {
   }
 }
 
+/** Counts the backend's synced batches (what the profile store's group commit hands to LevelDB with an fsync). */
+function countingFsyncs(backend: StoreBackend, tally: CommitTally): StoreBackend {
+  const batch = backend.batch.bind(backend)
+  backend.batch = () => {
+    const b = batch()
+    return {
+      put: (key, value) => b.put(key, value),
+      delete: (key) => b.delete(key),
+      commit: async (options?: AbortOptions & { durability?: string }) => {
+        if (options?.durability !== 'relaxed') tally.fsyncs++
+        await b.commit(options)
+      }
+    }
+  }
+  return backend
+}
+
 export async function startParleyPair(kind: StoreKind, dir: string, text: string): Promise<ParleyPair> {
   const stores: ProfileStore<Namespace>[] = []
-  const tally: CommitTally = { commits: 0, ms: 0, samples: [], reads: 0 }
+  const tally: CommitTally = { commits: 0, relaxed: 0, fsyncs: 0, ms: 0, samples: [], reads: 0 }
   const profile = async (name: string) => {
     const location: StoreLocation = kind === 'level' ? { kind: 'level', path: join(dir, name) } : { kind: 'memory' }
     // The fast KDF only shortens opening the profile (scrypt runs once, at open); per-message costs are unchanged.
-    const store = await createProfileStore(await openStore(location), 'bench passphrase', {
+    const store = await createProfileStore(countingFsyncs(await openStore(location), tally), 'bench passphrase', {
       namespaces: NAMESPACES,
       create: true,
       unsafeFastKdfForTests: true
@@ -276,6 +312,10 @@ export async function startParleyPair(kind: StoreKind, dir: string, text: string
 export interface ParleyMode {
   run: Run
   commits: number
+  /** Of the commits, relaxed ones (no fsync of their own). */
+  relaxed: number
+  /** Synced backend batches: fewer than commits where group commit merged concurrent ones. */
+  fsyncs: number
   commitMs: number
   reads: number
   commitP50: number
@@ -293,12 +333,12 @@ export async function parleyMode(
   op: Operation,
   options: { window: number; seconds: number; warmup: number; settleMs: number }
 ): Promise<ParleyMode> {
-  let start = { commits: 0, ms: 0, reads: 0, at: 0, losses: p.losses(), queued: p.queued() }
+  let start = { commits: 0, relaxed: 0, fsyncs: 0, ms: 0, reads: 0, at: 0, losses: p.losses(), queued: p.queued() }
   const run = await measure(op, {
     ...options,
     onMeasured: () => {
-      const { commits, ms, reads } = p.tally
-      start = { commits, ms, reads, at: performance.now(), losses: p.losses(), queued: p.queued() }
+      const { commits, relaxed, fsyncs, ms, reads } = p.tally
+      start = { commits, relaxed, fsyncs, ms, reads, at: performance.now(), losses: p.losses(), queued: p.queued() }
       p.tally.samples.length = 0
     }
   })
@@ -310,6 +350,8 @@ export async function parleyMode(
   return {
     run,
     commits: p.tally.commits - start.commits,
+    relaxed: p.tally.relaxed - start.relaxed,
+    fsyncs: p.tally.fsyncs - start.fsyncs,
     commitMs: p.tally.ms - start.ms,
     reads: p.tally.reads - start.reads,
     commitP50: percentile(samples, 0.5),
