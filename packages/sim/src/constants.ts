@@ -41,7 +41,7 @@ export const SIM_MAX_CONNECTIONS = 300
 /** Incoming connections in their handshake at once on a simulated node or relay. */
 export const SIM_MAX_INCOMING_PENDING = 1_000
 /** After a crash, bytes already in a recipient's receive path may still be shown this long (ms): the loss model counts them as arrived. */
-export const CRASH_SETTLE_MS = 2_000
+export const CRASH_SETTLE_MS = 5_000
 /** Mailbox poll interval of the relay-failure scenario's nodes (ms): short, so recovery shows within a run. */
 export const RELAY_FAILURE_POLL_MS = 3_000
 /** How often the relay-failure scenario samples each node's mailbox list (ms). */

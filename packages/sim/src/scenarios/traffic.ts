@@ -19,6 +19,8 @@ export interface MessageFate {
   deposited: boolean
   direct: boolean
   messengerId: string | undefined
+  /** The error code (or name) when send() threw. */
+  error?: string
 }
 
 const contactName = (i: number): string => `n${i}`
@@ -74,14 +76,18 @@ export class Ledger {
     }
     fate.sentAt = this.now()
     try {
-      const r = await node.messenger.send(contactName(m.to), `${TEXT_PREFIX}${m.id}`)
+      const to = world.node(m.to)
+      if (to === undefined) throw new Error('recipient never started')
+      // Contacts are addressed by identity key (hex); the name is only a label.
+      const r = await node.messenger.send(to.identity, `${TEXT_PREFIX}${m.id}`)
       fate.messengerId = r.id
       this.#byMessengerId.set(r.id, fate)
       fate.sendStatus = r.status
       if (r.status === 'sent') fate.direct = true
       if (r.status === 'deposited') fate.deposited = true
-    } catch {
+    } catch (e) {
       fate.sendStatus = 'failed'
+      fate.error = (e as { code?: string; name?: string }).code ?? (e as Error).name
     }
   }
 }
@@ -119,6 +125,7 @@ export function messageRows(ledger: Ledger, extra: (f: MessageFate) => Row = () 
     shown_count: f.shown.length,
     latency_ms: f.sentAt !== undefined && f.shown.length > 0 ? Math.round(f.shown[0]! - f.sentAt) : null,
     path: f.shown.length === 0 ? null : f.direct ? 'direct' : f.deposited ? 'mailbox' : 'direct',
+    send_error: f.error ?? null,
     ...extra(f)
   }))
 }

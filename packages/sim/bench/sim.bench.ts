@@ -1,0 +1,133 @@
+/**
+ * bench:sim — how far one machine goes. For each size (default 100, 300, 1000; BENCH_SIM_SIZES=100,300 to change):
+ * a dht-lookup run (one stage, BENCH_SIM_LOOKUPS lookups) on real messengers, reporting nodes started per second, RSS
+ * per node, lookup success and the run's wall time. Baseline, in the same process: bare libp2p nodes (the same
+ * shaped in-memory transport, Noise, Yamux, identify, ping and kad-dht under the sim prefix — no messenger) started
+ * and joined the same way; the messenger figures are printed as ratios against it. Last line: one JSON object for the
+ * largest run.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import {
+  DEFAULT_JOIN_CONCURRENCY,
+  DEFAULT_LINK_MODEL,
+  Fabric,
+  planTopology,
+  Rng,
+  runSimulation,
+  SIM_PROTOCOL_PREFIX,
+  simTransport
+} from '../src/index.ts'
+
+const sizes = (process.env.BENCH_SIM_SIZES ?? '100,300,1000').split(',').map(Number)
+const lookups = Number(process.env.BENCH_SIM_LOOKUPS ?? 100)
+const BASELINE_NODES = Number(process.env.BENCH_SIM_BASELINE ?? 100)
+
+/** Bare kad-dht nodes on the fabric, joined like the simulator's (batches, seeded bootstrap peers). */
+async function baseline(n: number): Promise<{ nodesPerS: number; rssMiBPerNode: number }> {
+  const fabric = new Fabric('bench', DEFAULT_LINK_MODEL, `bench-baseline-${process.pid}`)
+  const rng = new Rng('bench', 'baseline')
+  const topology = planTopology('bench', n, 3, DEFAULT_JOIN_CONCURRENCY)
+  const nodes: Libp2p[] = []
+  const rss0 = process.memoryUsage().rss
+  const t0 = performance.now()
+  const start = async (i: number) => {
+    const node = await createLibp2p({
+      privateKey: await generateKeyPairFromSeed('Ed25519', rng.fork(`n/${i}`).bytes(32)),
+      addresses: { listen: [fabric.address(i)] },
+      transports: [simTransport(fabric, i)],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: {
+        identify: identify(),
+        ping: ping(),
+        dht: kadDHT({
+          protocol: `${SIM_PROTOCOL_PREFIX}/kad/1.0.0`,
+          clientMode: false,
+          peerInfoMapper: passthroughMapper
+        })
+      }
+    })
+    nodes[i] = node
+    await Promise.allSettled(
+      (topology[i] ?? []).map((p) => node.dial(multiaddr(`${fabric.address(p)}/p2p/${nodes[p]!.peerId}`)))
+    )
+  }
+  await start(0)
+  for (let i = 1; i < n; i += DEFAULT_JOIN_CONCURRENCY) {
+    await Promise.all(Array.from({ length: Math.min(DEFAULT_JOIN_CONCURRENCY, n - i) }, (_, k) => start(i + k)))
+  }
+  const s = (performance.now() - t0) / 1000
+  const rss = (process.memoryUsage().rss - rss0) / 2 ** 20 / n
+  await Promise.allSettled(nodes.map((x) => x.stop()))
+  return { nodesPerS: n / s, rssMiBPerNode: rss }
+}
+
+const base = await baseline(BASELINE_NODES)
+console.log(
+  `baseline: ${BASELINE_NODES} bare kad-dht nodes: ${base.nodesPerS.toFixed(1)} nodes/s, ${base.rssMiBPerNode.toFixed(1)} MiB RSS/node`
+)
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ${new Date().toISOString()}`
+)
+console.log(
+  'nodes  started/s  (×baseline)  MiB/node  (×baseline)  join_s  wall_s  lookups  success  hops  p50_ms  p99_ms'
+)
+let last: Record<string, unknown> = {}
+for (const n of sizes) {
+  const out = await mkdtemp(join(tmpdir(), 'bench-sim-'))
+  const run = await runSimulation({
+    scenario: 'dht-lookup',
+    params: { nodes: n, seed: 'bench', stages: 1, lookups, duration: 10 },
+    out,
+    force: true,
+    onProgress: (phase, done, total) => {
+      if (done === total || done % 100 === 0) process.stderr.write(`  n=${n} ${phase} ${done}/${total}\n`)
+    }
+  })
+  await rm(out, { recursive: true, force: true })
+  const r = run.record.result
+  const w = r.world
+  const s = r.summary
+  const f = (x: unknown, d = 1) => (typeof x === 'number' ? x.toFixed(d) : '–')
+  console.log(
+    [
+      String(n).padStart(5),
+      f(w.nodesPerSecond, 2).padStart(10),
+      `(${f(w.nodesPerSecond / base.nodesPerS, 2)}×)`.padStart(12),
+      f(w.rssMiBPerNode).padStart(9),
+      `(${f(w.rssMiBPerNode / base.rssMiBPerNode, 2)}×)`.padStart(12),
+      f(w.joinWallS).padStart(7),
+      f(run.record.wallS).padStart(7),
+      String(s.lookups).padStart(8),
+      f(s.lookup_success_rate, 3).padStart(8),
+      f(s.hops_mean, 2).padStart(5),
+      f(s.latency_p50_ms, 0).padStart(7),
+      f(s.latency_p99_ms, 0).padStart(7)
+    ].join(' ')
+  )
+  last = {
+    nodes: n,
+    wall_s: Math.round(run.record.wallS * 10) / 10,
+    join_s: Math.round(w.joinWallS * 10) / 10,
+    nodes_per_s: Math.round(w.nodesPerSecond * 100) / 100,
+    rss_mib_per_node: Math.round(w.rssMiBPerNode * 10) / 10,
+    peak_rss_mib: Math.round(run.record.peakRssMiB),
+    lookup_success_rate: s.lookup_success_rate,
+    hops_mean: s.hops_mean,
+    latency_p50_ms: s.latency_p50_ms,
+    baseline_nodes_per_s: Math.round(base.nodesPerS * 100) / 100,
+    baseline_rss_mib_per_node: Math.round(base.rssMiBPerNode * 10) / 10
+  }
+}
+console.log(JSON.stringify(last))
+setTimeout(() => process.exit(0), 500).unref()
