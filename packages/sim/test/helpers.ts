@@ -1,0 +1,61 @@
+/** Checks on a run's files: every file there, SVG plots with marks, PNG plots that decode. */
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { inflateSync } from 'node:zlib'
+import { expect } from 'vitest'
+import type { RunRecord } from '../src/index.ts'
+
+/** Decodes a PNG's header and image data (zlib) and checks the pixel rows add up: width, height of a real image. */
+export function decodePng(bytes: Uint8Array): { width: number; height: number } {
+  const buf = Buffer.from(bytes)
+  expect(buf.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a')
+  let off = 8
+  let width = 0
+  let height = 0
+  let channels = 0
+  const idat: Buffer[] = []
+  while (off < buf.length) {
+    const len = buf.readUInt32BE(off)
+    const type = buf.subarray(off + 4, off + 8).toString('latin1')
+    const data = buf.subarray(off + 8, off + 8 + len)
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0)
+      height = data.readUInt32BE(4)
+      expect(data[8]).toBe(8)
+      channels = ({ 2: 3, 6: 4, 0: 1, 4: 2 } as Record<number, number>)[data[9]!] ?? 0
+    }
+    if (type === 'IDAT') idat.push(data)
+    off += 12 + len
+  }
+  const raw = inflateSync(Buffer.concat(idat))
+  expect(raw.length).toBe(height * (1 + width * channels))
+  return { width, height }
+}
+
+/** Every file the record promises is there and non-empty; plots have marks and decode. */
+export async function checkRunFiles(dir: string, record: RunRecord): Promise<void> {
+  const files = await readdir(dir)
+  for (const name of ['results.json', 'report.md']) expect(files).toContain(name)
+  for (const table of Object.keys(record.result.tables)) expect(files).toContain(`${table}.csv`)
+  expect(record.result.plots.length).toBeGreaterThan(0)
+  const report = await readFile(join(dir, 'report.md'), 'utf8')
+  for (const p of record.result.plots) {
+    const svg = await readFile(join(dir, `${p.name}.svg`), 'utf8')
+    expect(svg.startsWith('<svg')).toBe(true)
+    // Vega draws data as mark groups (class="mark-line", "mark-symbol", "mark-rect"…) holding paths or shapes.
+    expect(svg).toMatch(/class="mark-(line|symbol|rect|rule|area)[^"]*"[^>]*>\s*<(path|line|rect)/)
+    const { width, height } = decodePng(await readFile(join(dir, `${p.name}.png`)))
+    expect(width).toBeGreaterThan(100)
+    expect(height).toBeGreaterThan(100)
+    expect(report).toContain(`(${p.name}.svg)`)
+  }
+  const results = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as RunRecord
+  expect(results.params.nodes).toBe(record.params.nodes)
+  expect(results.machine.cpus).toBeGreaterThan(0)
+  for (const [table, rows] of Object.entries(record.result.tables)) {
+    const csv = (await readFile(join(dir, `${table}.csv`), 'utf8')).trimEnd().split('\n')
+    // A header, then one line per row (an empty table, e.g. churn without churn, is an empty file).
+    expect(csv.length).toBe(rows.length === 0 ? 1 : rows.length + 1)
+    if (rows.length > 0) expect(csv[0]!.split(',')).toEqual(Object.keys(rows[0]!))
+  }
+}
