@@ -155,6 +155,11 @@ export async function runNode(
     } else if (type === 'contact') {
       const d = detail as MessengerEvents['contact']
       if (d.name !== undefined) names.set(d.contact, d.name)
+    } else if (type === 'group-message') {
+      // Group texts (send with 'parley group send'): the group's name, then the sender.
+      const d = detail as MessengerEvents['group-message']
+      const group = m.groups.list().find((g) => g.id === d.group)
+      say(`[${safeText(group?.name ?? d.group.slice(0, 8))} / ${nameOf(d.sender)}] ${safeText(d.text)}`)
     }
   })
   let current: string | undefined
