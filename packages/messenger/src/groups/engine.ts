@@ -13,16 +13,8 @@
  */
 import { type CryptoBackend, equalBytes, type GroupChange, type MlsGroup, mlsMessageEpoch, toHex } from '@parley/crypto'
 import { decodeGroupApp, decodeGroupEnvelope, encodeGroupApp, encodeGroupEnvelope, type GroupApp } from '@parley/wire'
-import {
-  GROUP_FORK_SETTLE_MS,
-  GROUP_FORK_WINDOW_EPOCHS,
-  GROUP_HISTORY_MAX_AGE_MS,
-  GROUP_HISTORY_MAX_ENVELOPES,
-  GROUP_MAX_MESSAGES_PER_MEMBER_PER_MINUTE,
-  GROUP_MAX_PENDING,
-  GROUP_MAX_SEEN,
-  GROUP_MAX_UNSETTLED
-} from './constants.ts'
+import { EnvelopeLog, MemberRate, SeenSet } from './bookkeeping.ts'
+import { GROUP_FORK_SETTLE_MS, GROUP_FORK_WINDOW_EPOCHS, GROUP_MAX_PENDING, GROUP_MAX_UNSETTLED } from './constants.ts'
 import { SenderOrder } from './delivery.ts'
 import type { DropReason, GroupEngineEvents, GroupVerdict } from './types.ts'
 
@@ -30,12 +22,6 @@ interface Held {
   readonly group: MlsGroup
   /** Hash of the commit envelope that led here (undefined for the state we started from). */
   readonly via?: string
-}
-
-interface LogEntry {
-  readonly data: Uint8Array
-  readonly epoch: bigint
-  readonly at: number
 }
 
 interface Unsettled {
@@ -75,13 +61,13 @@ export class GroupEngine {
   private readonly now: () => number
   private states: Held[]
   private readonly pending = new Map<string, { data: Uint8Array; epoch: bigint }>()
-  private readonly seen = new Set<string>()
-  private readonly log: LogEntry[] = []
+  private readonly seen = new SeenSet()
+  private readonly log: EnvelopeLog
   private readonly order: SenderOrder<{ text: string; sentAt: number; epoch: bigint; kind: GroupApp['kind'] }>
   private unsettled: Unsettled[] = []
   private intent: { change: GroupChange; epoch: bigint; via: string } | undefined
   private seq: number
-  private readonly rate = new Map<string, { windowStart: number; count: number }>()
+  private readonly rate: MemberRate
   private chain: Promise<unknown> = Promise.resolve()
   private removed = false
 
@@ -92,6 +78,8 @@ export class GroupEngine {
     this.order = new SenderOrder(this.now)
     for (const [s, n] of init.positions ?? []) this.order.expect(s, n)
     this.seq = init.nextSeq ?? 1
+    this.log = new EnvelopeLog(this.now, init.historyLimit)
+    this.rate = new MemberRate(this.now)
   }
 
   /** The state at our head. */
@@ -153,8 +141,7 @@ export class GroupEngine {
 
   /** Envelopes kept for catch-up with epoch ≥ `fromEpoch`, in the order we processed them. */
   history(fromEpoch: bigint): Uint8Array[] {
-    this.trimLog()
-    return this.log.filter((e) => e.epoch >= fromEpoch).map((e) => e.data)
+    return this.log.from(fromEpoch)
   }
 
   /** Senders whose sequence has a gap (ask a member for a sync), after showing what waited too long. */
@@ -208,7 +195,7 @@ export class GroupEngine {
       this.states.push({ group: c.group, via })
       this.trimStates()
       this.intent = { change, epoch: from, via }
-      this.append(data, from)
+      this.log.append(data, from)
       this.init.events.membership?.({
         epoch: c.group.epoch,
         committer: hex(this.init.identityKey),
@@ -251,7 +238,7 @@ export class GroupEngine {
     if (meta.kind === 'proposal') return this.drop('reject', 'Malformed', from)
     const known = this.knownPeer(from)
     if (!known && meta.epoch !== this.group.epoch + 1n) return this.drop('reject', 'NotMember', from)
-    if (!this.withinRate(from)) return this.drop('reject', 'RateLimited', from)
+    if (!this.rate.admit(from)) return this.drop('reject', 'RateLimited', from)
     return { kind: meta.kind, future: !known }
   }
 
@@ -317,7 +304,7 @@ export class GroupEngine {
     const next = this.states[at + 1]
     if (next?.via !== undefined && next.via <= h) {
       // The competing commit we hold wins (lower hash): this one is the loser everywhere.
-      this.remember(h)
+      this.seen.add(h)
       return { action: 'ignore', reason: 'LostFork' }
     }
     let processed: Awaited<ReturnType<MlsGroup['process']>>
@@ -334,8 +321,8 @@ export class GroupEngine {
     const lost = this.states.slice(at + 1)
     this.states = [...this.states.slice(0, at + 1), { group: processed.group, via: h }]
     this.trimStates()
-    this.remember(h)
-    this.append(data, base.group.epoch)
+    this.seen.add(h)
+    this.log.append(data, base.group.epoch)
     this.changed = true
     const me = this.init.identityKey
     if (processed.removed.some((m) => equalBytes(m.identityKey, me))) this.removed = true
@@ -382,8 +369,8 @@ export class GroupEngine {
     } catch {
       return this.drop('reject', 'Malformed', from)
     }
-    this.remember(h)
-    this.append(data, epoch)
+    this.seen.add(h)
+    this.log.append(data, epoch)
     const sender = hex(processed.sender.identityKey)
     if (sender === hex(this.init.identityKey)) return { action: 'accept' }
     for (const m of this.order.add({
@@ -467,7 +454,7 @@ export class GroupEngine {
     this.intent = { change, epoch: g.epoch, via }
     this.states.push({ group: c.group, via })
     this.trimStates()
-    this.append(data, g.epoch)
+    this.log.append(data, g.epoch)
     this.init.events.membership?.({
       epoch: c.group.epoch,
       committer: hex(this.init.identityKey),
@@ -486,8 +473,8 @@ export class GroupEngine {
     const { group, message } = await g.encrypt(encodeGroupApp(app))
     this.states[this.states.length - 1] = { ...(this.states.at(-1) as Held), group }
     const data = encodeGroupEnvelope(message)
-    this.remember(await sha256(this.init.backend, data))
-    this.append(data, g.epoch)
+    this.seen.add(await sha256(this.init.backend, data))
+    this.log.append(data, g.epoch)
     this.unsettled.push({ app, epoch: g.epoch })
     if (this.unsettled.length > GROUP_MAX_UNSETTLED) this.unsettled.shift()
     await this.init.publish(data)
@@ -550,36 +537,6 @@ export class GroupEngine {
       if (peers.has(peer)) return true
     }
     return false
-  }
-
-  private withinRate(peer: string): boolean {
-    const now = this.now()
-    const r = this.rate.get(peer)
-    if (r === undefined || now - r.windowStart >= 60_000) {
-      this.rate.set(peer, { windowStart: now, count: 1 })
-      return true
-    }
-    r.count++
-    return r.count <= GROUP_MAX_MESSAGES_PER_MEMBER_PER_MINUTE
-  }
-
-  private remember(h: string): void {
-    this.seen.add(h)
-    if (this.seen.size > GROUP_MAX_SEEN) {
-      const first = this.seen.values().next().value
-      if (first !== undefined) this.seen.delete(first)
-    }
-  }
-
-  private append(data: Uint8Array, epoch: bigint): void {
-    this.log.push({ data, epoch, at: this.now() })
-    this.trimLog()
-  }
-
-  private trimLog(): void {
-    const cutoff = this.now() - GROUP_HISTORY_MAX_AGE_MS
-    const limit = this.init.historyLimit ?? GROUP_HISTORY_MAX_ENVELOPES
-    while (this.log.length > limit || (this.log[0] !== undefined && this.log[0].at < cutoff)) this.log.shift()
   }
 
   private trimStates(): void {
