@@ -39,6 +39,7 @@ import {
 } from './constants.ts'
 import { sendGroupControl } from './control.ts'
 import { GroupEngine } from './engine.ts'
+import { deleteGroup, loadGroups, putHistory, saveGroup } from './persistence.ts'
 import { type GroupNode, GroupTransport } from './transport.ts'
 import type { GroupHistoryEntry, GroupInfo } from './types.ts'
 
@@ -105,33 +106,10 @@ export class Groups {
     if ((node.services as { pubsub?: GossipSub }).pubsub === undefined) return
     this.transport = new GroupTransport(node, { protocolPrefix: this.core.ids.kad.replace(/\/kad\/.*$/, '') })
     await this.transport.start()
-    for await (const { key, value } of this.core.store.query('meta', { prefix: 'group/' })) {
-      const id = key.slice('group/'.length)
-      if (id.includes('/')) continue
-      try {
-        const r = JSON.parse(new TextDecoder().decode(value)) as {
-          topic: string
-          nextSeq: number
-          lastUpdate: number
-          positions?: Record<string, number>
-        }
-        const stateBytes = await this.core.store.get('meta', `group-state/${id}`)
-        if (stateBytes === undefined) continue
-        const group = await MlsGroup.decode(this.core.backend, stateBytes)
-        const history: GroupHistoryEntry[] = []
-        for await (const h of this.core.store.query('meta', { prefix: `group-history/${id}/` }))
-          history.push(JSON.parse(new TextDecoder().decode(h.value)))
-        history.sort((a, b) => a.at - b.at || a.order - b.order)
-        this.bind(group, fromHex(r.topic), {
-          nextSeq: r.nextSeq,
-          lastUpdate: r.lastUpdate,
-          positions: new Map(Object.entries(r.positions ?? {})),
-          history
-        })
-      } catch (e) {
-        log('group %s not resumed: %s', id, (e as Error).name)
-      }
-    }
+    const saved = await loadGroups(this.core.store, this.core.backend, (id, e) =>
+      log('group %s not resumed: %s', id, e.name)
+    )
+    for (const g of saved) this.bind(g.group, g.topicId, g)
     this.timer = setInterval(() => void this.selfUpdates().catch(() => {}), GROUP_SELF_UPDATE_CHECK_MS)
   }
 
@@ -448,11 +426,7 @@ export class Groups {
     else setTimeout(() => this.transport?.leave(l.topic), 0)
     this.live.delete(id)
     await l.saving
-    const b = this.core.store.batch()
-    b.delete('meta', `group/${id}`)
-    b.delete('meta', `group-state/${id}`)
-    for await (const h of this.core.store.query('meta', { prefix: `group-history/${id}/` })) b.delete('meta', h.key)
-    await b.commit()
+    await deleteGroup(this.core.store, id)
   }
 
   private order = 0
@@ -460,14 +434,8 @@ export class Groups {
   private record(l: Live, e: Omit<GroupHistoryEntry, 'at' | 'order'>): void {
     const entry = { ...e, at: this.core.now(), order: this.order++ } as GroupHistoryEntry
     l.history.push(entry)
-    while (l.history.length > GROUP_HISTORY_MAX_ENTRIES) l.history.shift()
-    void this.core.store
-      .put(
-        'meta',
-        `group-history/${l.engine.groupId}/${String(entry.at).padStart(15, '0')}-${entry.order}`,
-        new TextEncoder().encode(JSON.stringify(entry))
-      )
-      .catch(() => {})
+    const evicted = l.history.length > GROUP_HISTORY_MAX_ENTRIES ? l.history.shift() : undefined
+    void putHistory(this.core.store, l.engine.groupId, entry, evicted).catch(() => {})
   }
 
   private note(l: Live, text: string): void {
@@ -484,25 +452,15 @@ export class Groups {
 
   /** Saves the head state; saves of one group run one after another. */
   private save(l: Live): Promise<void> {
-    const run = (l.saving ?? Promise.resolve()).then(async () => {
-      const id = l.engine.groupId
-      const b = this.core.store.batch()
-      b.put('meta', `group-state/${id}`, l.engine.group.encode())
-      b.put(
-        'meta',
-        `group/${id}`,
-        new TextEncoder().encode(
-          JSON.stringify({
-            v: 1,
-            topic: toHex(l.topicId),
-            nextSeq: l.engine.nextSeq,
-            lastUpdate: l.lastUpdate,
-            positions: Object.fromEntries(l.engine.positions())
-          })
-        )
-      )
-      await b.commit()
-    })
+    const run = (l.saving ?? Promise.resolve()).then(() =>
+      saveGroup(this.core.store, {
+        group: l.engine.group,
+        topicId: l.topicId,
+        nextSeq: l.engine.nextSeq,
+        lastUpdate: l.lastUpdate,
+        positions: l.engine.positions()
+      })
+    )
     l.saving = run.catch((e: Error) => log('saving group failed: %s', e.message))
     return run
   }
