@@ -46,6 +46,11 @@ export interface NodeSettings {
   fabric: Fabric
   protocolPrefix: string
   kBucketSize: number
+  /**
+   * Run the gossipsub service (group chats) as the Node preset does. Scenarios that measure no group traffic may turn
+   * it off: its heartbeat (once a second per node) is CPU a thousand nodes on one core cannot spare.
+   */
+  gossip: boolean
 }
 
 /** A messenger running on the fabric, with the libp2p node its factory built (for probes: hops, connections). */
@@ -84,7 +89,7 @@ export function simLibp2pFactory(
         ping: ping(),
         dht: parleyDht(backend, options, { clientMode: false }),
         // Group chats (gossipsub), as in the Node preset.
-        pubsub: gossip()
+        ...(settings.gossip && { pubsub: gossip() })
       }
     })
     policy.attach(node)

@@ -33,6 +33,8 @@ export interface WorldOptions {
   /** Mailbox relays each node keeps (default min(2, relays)). */
   mailboxTarget?: number
   mailboxPollMs?: number
+  /** Run gossipsub on every node (default true, as the Node preset; see NodeSettings.gossip). */
+  gossip?: boolean
   signal?: AbortSignal
   /** Called as nodes join: (done, total). */
   onJoin?: (done: number, total: number) => void
@@ -87,7 +89,8 @@ export class SimWorld {
     this.settings = {
       fabric: this.fabric,
       protocolPrefix: options.protocolPrefix ?? SIM_PROTOCOL_PREFIX,
-      kBucketSize: options.kBucketSize ?? DEFAULT_SIM_K
+      kBucketSize: options.kBucketSize ?? DEFAULT_SIM_K,
+      gossip: options.gossip ?? true
     }
     this.topology = planTopology(
       options.seed,
