@@ -33,8 +33,8 @@ describe('parley group', () => {
             () => true,
             () => false
           ),
-        `invite ${contact}`,
-        90_000
+        90_000,
+        `invite ${contact}`
       )
     await invite('team', 'bob')
     await invite(g.id.slice(0, 10), 'carol')
