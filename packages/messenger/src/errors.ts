@@ -78,7 +78,7 @@ export type MessengerErrorCode =
   | 'InvalidInput'
   | 'NotStarted'
   | 'CorruptProfileRecord'
-  | import('./groups/manager.ts').GroupErrorCode
+  | import('./groups/errors.ts').GroupErrorCode
 
 /** Whether `err` is a messenger error (with `code`, when given): `if (isMessengerError(e, 'OutboxFull')) …`. */
 export function isMessengerError(err: unknown, code?: MessengerErrorCode): err is MessengerError {

@@ -9,56 +9,26 @@
 
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
-import {
-  createKeyPackage,
-  equalBytes,
-  fromHex,
-  type GroupChange,
-  type KeyPackageSecret,
-  MlsGroup,
-  toHex,
-  verifyKeyPackage
-} from '@parley/crypto'
+import { createKeyPackage, fromHex, type GroupChange, MlsGroup, toHex } from '@parley/crypto'
 import type { GossipSub } from '@parley/network'
-import {
-  decodeGroupControl,
-  type GroupControl,
-  joinGroupWelcome,
-  MAX_GROUP_TEXT_BYTES,
-  splitGroupWelcome
-} from '@parley/wire'
+import { MAX_GROUP_TEXT_BYTES } from '@parley/wire'
 import { type Core, log } from '../core.ts'
-import { InvalidInputError, MessengerError } from '../errors.ts'
+import { InvalidInputError } from '../errors.ts'
 import {
   DEFAULT_GROUP_INVITE_TIMEOUT,
   GROUP_HISTORY_MAX_ENTRIES,
   GROUP_SELF_UPDATE_CHECK_MS,
   GROUP_SELF_UPDATE_INTERVAL_MS,
-  MAX_GROUPS,
-  MAX_PENDING_KEY_PACKAGES
+  MAX_GROUPS
 } from './constants.ts'
-import { sendGroupControl } from './control.ts'
 import { GroupEngine } from './engine.ts'
+import { GroupError } from './errors.ts'
+import { Invitations } from './invites.ts'
 import { deleteGroup, loadGroups, putHistory, saveGroup } from './persistence.ts'
 import { type GroupNode, GroupTransport } from './transport.ts'
 import type { GroupHistoryEntry, GroupInfo } from './types.ts'
 
-/** The codes a GroupError carries. */
-export type GroupErrorCode =
-  | 'UnknownGroup'
-  | 'NotAdmin'
-  | 'Unreachable'
-  | 'GroupsUnavailable'
-  | 'TooManyGroups'
-  | 'InviteRefused'
-
-/** A group operation that cannot be done (unknown group, not an admin, contact unreachable, groups unavailable). */
-export class GroupError extends MessengerError {
-  static override readonly name = 'GroupError'
-  constructor(code: GroupErrorCode, message: string) {
-    super(code, message)
-  }
-}
+export { GroupError, type GroupErrorCode } from './errors.ts'
 
 interface Live {
   engine: GroupEngine
@@ -86,17 +56,18 @@ export class Groups {
   private readonly core: Core
   private transport: GroupTransport | undefined
   private readonly live = new Map<string, Live>()
-  private readonly invites = new Map<string, { contact: string; resolve: (kp: Uint8Array) => void }>()
-  private readonly keyPackages = new Map<
-    string,
-    { secret: KeyPackageSecret; from: string; groupId: string; parts: Uint8Array[] }
-  >()
-  private readonly addedBy = new Map<string, { contact: string; requestId: Uint8Array }>()
+  private readonly invitations: Invitations
   private timer: ReturnType<typeof setInterval> | undefined
   private readonly selfUpdateIntervalMs: number
 
   constructor(core: Core, options: { selfUpdateIntervalMs?: number } = {}) {
     this.core = core
+    this.invitations = new Invitations({
+      core,
+      available: () => this.transport !== undefined,
+      epochOf: (id) => this.live.get(id)?.engine.group.epoch,
+      joined: (group, topicId, positions, by) => this.joined(group, topicId, positions, by)
+    })
     this.selfUpdateIntervalMs = options.selfUpdateIntervalMs ?? GROUP_SELF_UPDATE_INTERVAL_MS
   }
 
@@ -178,36 +149,12 @@ export class Groups {
     this.requireAdmin(l)
     const c = await this.core.contacts.contact(contact)
     if (c.status !== 'ok') throw new GroupError('Unreachable', 'the contact is not verified as current')
-    const requestId = this.core.backend.randomBytes(16)
-    const key = toHex(requestId)
     const signal = this.core.signal(DEFAULT_GROUP_INVITE_TIMEOUT, options.signal)
-    const kp = new Promise<Uint8Array>((resolve, reject) => {
-      this.invites.set(key, { contact: c.identity, resolve })
-      signal.addEventListener('abort', () => reject(new GroupError('Unreachable', 'no key package in time')), {
-        once: true
-      })
-    })
-    try {
-      const ok = await sendGroupControl(
-        this.core,
-        c.identity,
-        { kind: 'key-package-request', requestId, groupId: l.engine.group.groupId },
-        { signal }
-      )
-      if (!ok) throw new GroupError('Unreachable', 'the contact could not be reached')
-      const keyPackage = await kp
-      const { member } = await verifyKeyPackage(this.core.backend, keyPackage, this.core.now())
-      // The key package must be signed under the identity we have as this contact.
-      if (!equalBytes(member.identityKey, fromHex(c.identity)))
-        throw new GroupError('InviteRefused', 'key package of another identity')
-      const committed = await l.engine.commit({ add: [keyPackage] })
-      this.addedBy.set(toHex(keyPackage), { contact: c.identity, requestId })
-      await this.sendWelcome(l, c.identity, requestId, committed.welcome as Uint8Array, committed.ratchetTree, signal)
-      await this.save(l)
-      return this.info(l)
-    } finally {
-      this.invites.delete(key)
-    }
+    const { keyPackage, requestId } = await this.invitations.keyPackageOf(c.identity, l.engine.group.groupId, signal)
+    const committed = await l.engine.commit({ add: [keyPackage] })
+    await this.invitations.sendWelcome(c.identity, requestId, this.welcomeOf(l, committed), signal)
+    await this.save(l)
+    return this.info(l)
   }
 
   /** Removes a member (admins only). */
@@ -242,59 +189,34 @@ export class Groups {
   }
 
   /** A `group-control` payload from a contact (received.ts drops those from strangers). */
-  async onControl(contact: string, bytes: Uint8Array): Promise<void> {
-    let control: GroupControl
-    try {
-      control = decodeGroupControl(bytes)
-    } catch {
-      return
-    }
-    const key = toHex(control.requestId)
-    if (control.kind === 'key-package') {
-      const invite = this.invites.get(key)
-      if (invite !== undefined && invite.contact === contact) invite.resolve(control.keyPackage)
-      return
-    }
-    if (control.kind === 'key-package-request') {
-      if (this.transport === undefined) return
-      const account = this.core.manager.account
-      const kp = await createKeyPackage(
-        this.core.backend,
-        account.identity,
-        account.device.certificate,
-        this.core.now()
-      )
-      if (this.keyPackages.size >= MAX_PENDING_KEY_PACKAGES) {
-        const first = this.keyPackages.keys().next().value
-        if (first !== undefined) this.keyPackages.delete(first)
-      }
-      this.keyPackages.set(key, { secret: kp.secret, from: contact, groupId: toHex(control.groupId), parts: [] })
-      await sendGroupControl(this.core, contact, {
-        kind: 'key-package',
-        requestId: control.requestId,
-        keyPackage: kp.keyPackage
-      })
-      return
-    }
-    const pending = this.keyPackages.get(key)
-    if (pending === undefined || pending.from !== contact || pending.groupId !== toHex(control.groupId)) return
-    pending.parts[control.part] = control.chunk
-    if (pending.parts.filter((p) => p !== undefined).length < control.parts) return
-    const w = joinGroupWelcome(pending.parts)
-    pending.parts = []
-    const group = await MlsGroup.join(this.core.backend, pending.secret, w.welcome, w.ratchetTree)
-    if (toHex(group.groupId) !== pending.groupId || !group.isAdmin(fromHex(contact))) return
-    const old = this.live.get(pending.groupId)
-    // A second Welcome for the same request: the first one's commit lost a fork and the admin re-proposed it.
-    if (old !== undefined && old.engine.group.epoch > group.epoch) return
+  onControl(contact: string, bytes: Uint8Array): Promise<void> {
+    return this.invitations.onControl(contact, bytes)
+  }
+
+  private async joined(
+    group: MlsGroup,
+    topicId: Uint8Array,
+    positions: ReadonlyMap<string, number>,
+    by: string
+  ): Promise<void> {
+    const old = this.live.get(toHex(group.groupId))
     if (old !== undefined) this.transport?.leave(old.topic)
-    const positions = new Map(w.positions.map((p) => [toHex(p.identity), p.next]))
-    const l = this.bind(group, w.topic, { lastUpdate: this.core.now(), positions })
-    this.note(l, `${contact} added ${this.me()}`)
+    const l = this.bind(group, topicId, { lastUpdate: this.core.now(), positions })
+    this.note(l, `${by} added ${this.me()}`)
     await this.save(l)
-    this.core.events.emit('group-joined', { group: this.info(l), by: contact })
+    this.core.events.emit('group-joined', { group: this.info(l), by })
     // Catch up on what the members sent since the Welcome's epoch.
     setTimeout(() => void this.transport?.pullAll(l.topic).catch(() => {}), 500)
+  }
+
+  private welcomeOf(l: Live, c: { welcome?: Uint8Array; ratchetTree: Uint8Array }) {
+    return {
+      groupId: l.engine.group.groupId,
+      topicId: l.topicId,
+      positions: l.engine.positions(),
+      welcome: c.welcome as Uint8Array,
+      ratchetTree: c.ratchetTree
+    }
   }
 
   private async change(groupId: string, change: GroupChange): Promise<GroupInfo> {
@@ -303,27 +225,6 @@ export class Groups {
     await l.engine.commit(change)
     await this.save(l)
     return this.info(l)
-  }
-
-  private async sendWelcome(
-    l: Live,
-    contact: string,
-    requestId: Uint8Array,
-    welcome: Uint8Array,
-    ratchetTree: Uint8Array,
-    signal?: AbortSignal
-  ): Promise<void> {
-    const positions = [...l.engine.positions()].map(([identity, next]) => ({ identity: fromHex(identity), next }))
-    const parts = splitGroupWelcome({ welcome, ratchetTree, topic: l.topicId, positions })
-    for (const [part, chunk] of parts.entries()) {
-      const ok = await sendGroupControl(
-        this.core,
-        contact,
-        { kind: 'welcome', requestId, groupId: l.engine.group.groupId, part, parts: parts.length, chunk },
-        { signal }
-      )
-      if (!ok) throw new GroupError('Unreachable', 'the Welcome could not be delivered')
-    }
   }
 
   private bind(
@@ -401,12 +302,12 @@ export class Groups {
         },
         fork: (e) => this.core.events.emit('group-fork', { group: id, epoch: Number(e.epoch), lostOurs: e.lostOurs }),
         rewelcome: (e) => {
+          const l = holder.l as Live
           for (const kp of e.change.add ?? []) {
-            const to = this.addedBy.get(toHex(kp))
-            if (to !== undefined)
-              void this.sendWelcome(holder.l as Live, to.contact, to.requestId, e.welcome, e.ratchetTree).catch(
-                () => {}
-              )
+            const to = this.invitations.addedWith(kp)
+            if (to !== undefined) {
+              void this.invitations.sendWelcome(to.contact, to.requestId, this.welcomeOf(l, e)).catch(() => {})
+            }
           }
         },
         drop: (e) => log('group %s: dropped a message (%s)', id.slice(0, 8), e.reason),
