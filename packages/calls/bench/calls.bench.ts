@@ -90,7 +90,12 @@ const stateOf = (p: typeof A.page, id: string) => p.evaluate((i) => window.harne
 for (let i = 0; i <= CALLS; i++) {
   const call = await A.page.evaluate((to) => window.harness.timedCall(to), B.id)
   if (i > 0) parley.push(call.ms)
-  if (process.env.BENCH_VERBOSE) console.log(Math.round(call.ms), JSON.stringify(call.steps))
+  if (process.env.BENCH_VERBOSE) {
+    console.log(Math.round(call.ms), JSON.stringify(call.steps))
+    const rel = (t: Array<[string, number]>) => t.map(([k, v]) => `${k}@${Math.round(v - t[0]![1])}`).join(' ')
+    console.log('  A:', rel(await A.page.evaluate(() => window.harness.trace())))
+    console.log('  B:', rel(await B.page.evaluate(() => window.harness.trace())))
+  }
   await A.page.evaluate((id) => window.harness.hangup(id), call.id)
   await until(async () => (await stateOf(B.page, call.id)) === 'ended', 20_000, 'callee ended')
   const ms = await A.page.evaluate((to) => window.bare.call(to), B.id)

@@ -27,6 +27,7 @@ const stamps = new Map<string, Array<[string, number]>>()
 const incoming: string[] = []
 const refused: Array<{ callId: string; reason: string }> = []
 const videos = new Map<string, HTMLVideoElement>()
+const trace: Array<[string, number]> = []
 
 const harness = {
   start(options: {
@@ -43,7 +44,10 @@ const harness = {
     controller = new CallController({
       self: options.self,
       transport: {
-        send: (to, bytes) => window.parleySend(to, b64(bytes)),
+        send: (to, bytes) => {
+          trace.push([`send ${decodeCallSignal(bytes).type}`, performance.now()])
+          return window.parleySend(to, b64(bytes))
+        },
         subscribe: (h) => {
           handler = h
           return () => {
@@ -106,7 +110,13 @@ const harness = {
     })
   },
   receive(from: string, signal: string): void {
-    handler?.(from, unb64(signal))
+    const bytes = unb64(signal)
+    trace.push([`recv ${decodeCallSignal(bytes).type}`, performance.now()])
+    handler?.(from, bytes)
+  },
+  /** Signals sent and received with their times (performance.now, this page), cleared on read. */
+  trace(): Array<[string, number]> {
+    return trace.splice(0)
   },
   call(to: string, video = true): string {
     return controller!.call(to, { video }).id
