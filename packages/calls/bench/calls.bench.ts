@@ -116,7 +116,7 @@ const result = {
   setup_p95_ms: round(pct(parley, 95)),
   bare_median_ms: round(pct(bareTimes, 50)),
   bare_p95_ms: round(pct(bareTimes, 95)),
-  ratio_setup_vs_bare: round((pct(parley, 50) / pct(bareTimes, 50)) * 100) / 100,
+  ratio_setup_vs_bare: Math.round((pct(parley, 50) / pct(bareTimes, 50)) * 100) / 100,
   target_ratio: 1.2
 }
 console.log(

@@ -3,6 +3,7 @@
  * (`window.parleySend`, exposed by Playwright; received ones come back through `harness.receive`), remote media in
  * <video> elements, and read-outs for the test: call states, refusals, getStats quality, SFrame counters.
  */
+import { decodeCallSignal } from '@parley/wire'
 import { CallController, type CallQuality, type CallSnapshot, type FrameCounters } from '../../src/browser/index.ts'
 
 declare global {
@@ -219,12 +220,15 @@ const bare = {
     const t0 = performance.now()
     const pc = await bare.pc(to)
     const first = new Promise<number>((resolve) => {
+      // Rendered as the harness renders a call: one element with the remote audio and video (A/V sync included).
+      const remote = new MediaStream()
       pc.ontrack = (e) => {
+        remote.addTrack(e.track)
         if (e.track.kind !== 'video') return
         const v = document.createElement('video')
         v.muted = true
         v.autoplay = true
-        v.srcObject = new MediaStream([e.track])
+        v.srcObject = remote
         document.body.append(v)
         v.requestVideoFrameCallback((now) => resolve(now))
         void v.play().catch(() => {})
