@@ -9,7 +9,15 @@ import { bytesToHex } from '@noble/hashes/utils.js'
 import { decodeCallSignal, encodeCallSignal } from '@parley/wire'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAX_OFFER_AGE_MS, NO_ANSWER_TIMEOUT_MS, REKEY_INTERVAL_MS } from '../src/constants.ts'
+import {
+  MAX_CONCURRENT_CALLS,
+  MAX_OFFER_AGE_MS,
+  MAX_OFFER_CLOCK_SKEW_MS,
+  MAX_PENDING_CANDIDATES,
+  MAX_REMEMBERED_CALLS,
+  NO_ANSWER_TIMEOUT_MS,
+  REKEY_INTERVAL_MS
+} from '../src/constants.ts'
 import { LoopNet, last, settle, track } from './loop.ts'
 
 async function pair() {
@@ -391,4 +399,67 @@ describe('call engine: consistency property', () => {
       { numRuns: 100 }
     )
   }, 120_000)
+})
+
+describe('call engine: limits', () => {
+  const offerFor = (net: LoopNet, callId: Uint8Array, sentAt: number) =>
+    encodeCallSignal({
+      callId,
+      seq: 1,
+      type: 'offer',
+      sentAt,
+      sdp: 'v=0\r\na=fingerprint:sha-256 AA:BB\r\n',
+      fingerprints: ['sha-256 AA:BB'],
+      mediaSecret: new Uint8Array(32)
+    })
+  const rnd = () => crypto.getRandomValues(new Uint8Array(16))
+
+  it('MAX_OFFER_CLOCK_SKEW_MS: an offer from further in the future is stale; just inside rings', async () => {
+    const { net, a, B } = await pair()
+    expect(B.receive(a, offerFor(net, rnd(), net.now + MAX_OFFER_CLOCK_SKEW_MS + 1))).toBe('stale')
+    expect(B.receive(a, offerFor(net, rnd(), net.now + MAX_OFFER_CLOCK_SKEW_MS))).toBeUndefined()
+    expect(B.calls().map((c) => c.phase)).toEqual(['incoming'])
+  })
+
+  it('MAX_REMEMBERED_CALLS: ended call ids are remembered up to the bound, oldest forgotten first', async () => {
+    const { net, a, B } = await pair()
+    const ids = Array.from({ length: MAX_REMEMBERED_CALLS + 1 }, rnd)
+    // Each stale offer is refused and its id remembered as finished.
+    for (const id of ids) expect(B.receive(a, offerFor(net, id, net.now - MAX_OFFER_AGE_MS - 1))).toBe('stale')
+    const hangup = (id: Uint8Array) =>
+      encodeCallSignal({ callId: id, seq: 2, type: 'hangup', reason: 'normal', sentAt: net.now })
+    expect(B.receive(a, hangup(ids[0]!))).toBe('unknown-call')
+    expect(B.receive(a, hangup(ids[1]!))).toBe('late')
+    expect(B.receive(a, hangup(ids.at(-1)!))).toBe('late')
+  })
+
+  it('MAX_PENDING_CANDIDATES: a ringing call holds that many candidates, and refuses more', async () => {
+    const { net, a, B } = await pair()
+    const id = rnd()
+    B.receive(a, offerFor(net, id, net.now))
+    const ice = (seq: number) =>
+      encodeCallSignal({ callId: id, seq, type: 'ice', candidate: `candidate:${seq}`, sentAt: net.now })
+    for (let i = 0; i < MAX_PENDING_CANDIDATES; i++) expect(B.receive(a, ice(i + 2))).toBeUndefined()
+    expect(B.receive(a, ice(MAX_PENDING_CANDIDATES + 2))).toBe('unexpected')
+  })
+
+  it('MAX_CONCURRENT_CALLS: a mesh of more is refused; a further leg of a full mesh is answered busy', async () => {
+    const net = new LoopNet()
+    const [a, ...others] = [net.add(), net.add(), net.add(), net.add(), net.add()]
+    expect(() => net.engine(a!).callGroup(others)).toThrow(expect.objectContaining({ code: 'TooManyCalls' }))
+    const legs = net.engine(a!).callGroup(others.slice(0, MAX_CONCURRENT_CALLS))
+    await net.drain()
+    const group = legs[0]!.group!
+    const extra = encodeCallSignal({
+      callId: rnd(),
+      seq: 1,
+      type: 'offer',
+      sentAt: net.now,
+      sdp: 'v=0\r\na=fingerprint:sha-256 AA:BB\r\n',
+      fingerprints: ['sha-256 AA:BB'],
+      mediaSecret: new Uint8Array(32),
+      groupId: Uint8Array.from(group.id.match(/../g)!, (h) => Number.parseInt(h, 16))
+    })
+    expect(net.engine(a!).receive(others[3]!, extra)).toBe('busy')
+  })
 })

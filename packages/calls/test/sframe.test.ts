@@ -6,7 +6,7 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { SFRAME_CIPHER_SUITE, SFRAME_REPLAY_WINDOW } from '../src/constants.ts'
+import { MAX_SFRAME_FRAME_BYTES, SFRAME_CIPHER_SUITE, SFRAME_REPLAY_WINDOW } from '../src/constants.ts'
 import {
   decodeHeader,
   deriveKeyAndSalt,
@@ -129,6 +129,14 @@ describe('SFrame sender and receiver', () => {
     expect(receiver.kids).toEqual([4n, 2n])
     const old = await sframeEncrypt(await importSframeKey(base, 0n), 0n, new Uint8Array([1]))
     await expect(receiver.decrypt(old)).rejects.toMatchObject({ code: 'SframeUnknownKey' })
+  })
+
+  it('MAX_SFRAME_FRAME_BYTES: a larger frame is refused before encryption', async () => {
+    const k = await importSframeKey(base, 1n)
+    await expect(sframeEncrypt(k, 0n, new Uint8Array(MAX_SFRAME_FRAME_BYTES))).resolves.toBeInstanceOf(Uint8Array)
+    await expect(sframeEncrypt(k, 0n, new Uint8Array(MAX_SFRAME_FRAME_BYTES + 1))).rejects.toMatchObject({
+      code: 'InvalidParameter'
+    })
   })
 
   it('header codec: any key id and counter round-trip (property)', () => {
