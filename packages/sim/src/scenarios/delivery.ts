@@ -80,7 +80,10 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
   const sent = ledger.fates.filter((f) => f.sentAt !== undefined)
   const toLiving = sent.filter((f) => !world.isGone(f.plan.to))
   const shown = toLiving.filter((f) => f.shown.length > 0)
-  const lost = toLiving.filter((f) => f.shown.length === 0)
+  // Lost: never shown, and no living node holds a copy (its sender crashed for good, no mailbox relay took it).
+  // Pending: never shown, but its sender still holds it and retries (the run ended first).
+  const lost = toLiving.filter((f) => f.shown.length === 0 && goneAt.has(f.plan.from) && !f.deposited)
+  const pending = toLiving.filter((f) => f.shown.length === 0 && !lost.includes(f))
   // The model: every copy on crashed nodes = the sender is gone, the recipient had not shown it by the crash (plus
   // the settle time for bytes already in its receive path), and no mailbox relay holds it.
   const predicted = toLiving.filter((f) => {
@@ -104,6 +107,7 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       delivery_ratio: toLiving.length > 0 ? shown.length / toLiving.length : null,
       lost: lost.length,
       predicted_lost: predicted.length,
+      pending: pending.length,
       duplicates,
       latency_p50_ms: percentile(latencies, 50),
       latency_p90_ms: percentile(latencies, 90),
@@ -147,6 +151,7 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
               { outcome: 'delivered (other)', count: shown.length - direct - mailbox },
               { outcome: 'shown twice or more', count: duplicates },
               { outcome: 'lost', count: lost.length },
+              { outcome: 'pending at the end', count: pending.length },
               { outcome: 'lost, predicted', count: predicted.length },
               { outcome: 'recipient gone', count: sent.length - toLiving.length }
             ]
@@ -198,7 +203,12 @@ export const delivery: Scenario = {
       description: 'delivered messages stored by the recipient over its session stream'
     },
     { name: 'mailbox_share', unit: 'ratio', description: 'delivered messages that went through a mailbox relay' },
-    { name: 'lost', unit: 'messages', description: 'sent to a recipient still alive, never shown' },
+    {
+      name: 'lost',
+      unit: 'messages',
+      description: 'never shown, and no living node holds a copy (sender gone, no mailbox)'
+    },
+    { name: 'pending', unit: 'messages', description: 'never shown, but the sender still holds and retries it' },
     {
       name: 'predicted_lost',
       unit: 'messages',
