@@ -235,9 +235,15 @@ export class Core {
     return AbortSignal.any([signal ?? AbortSignal.timeout(timeout), this.shutdown.signal])
   }
 
-  /** Runs `fn` under the lock of `key` (a contact): one at a time per key. */
+  /**
+   * Runs `fn` under the lock of `key` (a contact): one at a time per key, and only once the contact's texts whose
+   * commits send() queued before releasing the lock early have settled (outbox.ts).
+   */
   locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.contactLocks.run(key, fn)
+    return this.contactLocks.run(key, async () => {
+      await this.outbox.settled(key)
+      return fn()
+    })
   }
 
   /** Counts a request under `key`; false when it is over `limit` per minute. Bounded to 10,000 keys. */

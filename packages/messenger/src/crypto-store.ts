@@ -7,7 +7,9 @@
  * next message of that session starts then, before this one's fsync. Its bookkeeping reads (the sender's text
  * numbers, devices, request counters) must see what the earlier, still unsynced commits wrote, or it would count from
  * stale records: reads made while building a commit go through QueuedWrites, an overlay of the writes queued here and
- * not yet durable. Nothing else reads the overlay, so nothing outside is told of a write before it is on disk.
+ * not yet durable. The same holds for sends: once a text's commit is queued, send() lets the contact's next text start
+ * (outbox.ts), which reads its text number through the overlay. Nothing else reads the overlay (other holders of a
+ * contact's lock wait until its queued texts settled), so nothing outside is told of a write before it is on disk.
  */
 import { type ProtocolStore, toHex } from '@parley/crypto'
 import type { ProfileBatch } from '@parley/store'
@@ -63,7 +65,11 @@ export class QueuedWrites {
 }
 
 /** The session manager's store over the messenger's profile (see the module comment). */
-export function cryptoStore(core: Core, hooks: ReceivingHooks, overlay = new QueuedWrites()): ProtocolStore {
+export function cryptoStore(
+  core: Core,
+  hooks: ReceivingHooks,
+  overlay: QueuedWrites = core.outbox?.overlay ?? new QueuedWrites()
+): ProtocolStore {
   return {
     loadSessionRecord: (address) => core.store.get('sessions', address),
     commit: async (tx, options = {}) => {
@@ -91,9 +97,11 @@ export function cryptoStore(core: Core, hooks: ReceivingHooks, overlay = new Que
         if (slot !== undefined && outcome.kind === 'text') slot.held = outcome.request
         after = hooks.onDurable(outcome, context, slot)
       }
+      let sendQueued: (() => void) | undefined
       if (tx.sent !== undefined) {
         const id = toHex(tx.sent.messageId)
         const pending = core.outbox.pendingSends.get(id)
+        sendQueued = pending?.onQueued
         const raw = pending?.write === undefined ? await reader.get('outbox', id) : undefined
         if (pending?.write !== undefined) {
           // A send with a session at hand: its history, dedup and outbox records land in this same batch.
@@ -114,6 +122,8 @@ export function cryptoStore(core: Core, hooks: ReceivingHooks, overlay = new Que
           onQueued: () => {
             settle = overlay.queued(ops)
             options.onQueued?.()
+            // A send's contact lock goes too (outbox.ts): its next text reads the number through the overlay.
+            sendQueued?.()
           }
         })
       } finally {

@@ -24,11 +24,13 @@ import {
   RETRY_ROUND_MAX
 } from './constants.ts'
 import { type Core, log, RESET_CODES, type SendResult } from './core.ts'
+import { QueuedWrites } from './crypto-store.ts'
 import { IdentityChangedError, InvalidInputError, OutboxFullError, PeerProtocolError } from './errors.ts'
 import { OutboxSchedule } from './outbox-schedule.ts'
 import {
   type ContactRecord,
   DELIVERY_RANK,
+  decodeContact,
   decodeHistory,
   decodeOutbox,
   decodeSeen,
@@ -58,11 +60,33 @@ export class Outbox {
 
   retrying = false
 
-  /** Context of the operation whose crypto commit is in flight, keyed by hex message id. */
+  /**
+   * Context of the operation whose crypto commit is in flight, keyed by hex message id: `write` adds a send's records
+   * to the commit, `onQueued` runs once the commit has its place in the store's write order (crypto-store.ts).
+   */
   readonly pendingSends = new Map<
     string,
-    { contact: string; write?: (b: ProfileBatch<Namespace>, sent: NonNullable<ProtocolTransaction['sent']>) => void }
+    {
+      contact: string
+      write?: (b: ProfileBatch<Namespace>, sent: NonNullable<ProtocolTransaction['sent']>) => void
+      onQueued?: () => void
+    }
   >()
+
+  /**
+   * Per contact, the texts whose commit is queued but not yet settled (send() released the contact's lock early), and
+   * the promise that resolves once all of them settled. Bounded by the sends in flight.
+   */
+  readonly #unsettled = new Map<string, { count: number; done: Promise<void>; resolve: () => void }>()
+
+  /** Texts past send()'s outbox bound and not yet on the schedule (counted against maxOutbox with the scheduled). */
+  #reserved = 0
+
+  /**
+   * The overlay of queued-but-not-durable crypto commits (crypto-store.ts): a send reads the contact's text number
+   * through it, since the previous send may have released the lock before its commit was durable.
+   */
+  readonly overlay = new QueuedWrites()
 
   /** Outbox entries with a delivery attempt in progress (the retry loop leaves them alone). */
   readonly attempting = new Set<string>()
@@ -74,69 +98,13 @@ export class Outbox {
       throw new InvalidInputError('text', `at most ${MAX_TEXT_BYTES} bytes`)
     // Replying to a message request accepts it (as in Signal): the sender becomes a contact.
     if ((await this.core.store.get('contacts', contact)) === undefined) await this.core.contacts.acceptRequest(contact)
-    // Sequence numbers are allocated under the contact's lock: concurrent sends get distinct, increasing numbers.
-    const outbox = await this.core.locked(contact, async () => {
-      const c = await this.core.contacts.contact(contact)
-      if (c.status === 'identity-changed') throw new IdentityChangedError()
-      if (this.schedule.texts >= this.core.maxOutbox) throw new OutboxFullError(this.core.maxOutbox)
-      const id = toHex(this.core.backend.randomBytes(16))
-      const sentAt = this.core.now()
-      const payload = encodePaddedPayload({ kind: 'text', senderSeq: c.nextSeq, sentAt, text })
-      const history: HistoryRecord = {
-        v: 1,
-        id,
-        contact,
-        direction: 'out',
-        senderSeq: c.nextSeq,
-        sentAt,
-        text,
-        state: 'pending'
-      }
-      const entry: OutboxRecord = {
-        v: 1,
-        id,
-        contact,
-        kind: 'text',
-        payload: toHex(payload),
-        attempts: 0,
-        nextAttemptAt: sentAt,
-        createdAt: sentAt
-      }
-      const hkey = historyKey(contact, 'out', c.nextSeq, id)
-      const writeRecords = (b: ProfileBatch<Namespace>, withEntry: OutboxRecord) => {
-        b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
-        b.put('history', hkey, encodeRecord(history))
-        b.put('seen', id, encodeRecord({ v: 1, at: sentAt, history: hkey }))
-        b.put('outbox', id, encodeRecord(withEntry))
-      }
-      // With a session at hand, encrypt now: the history, dedup and outbox records and the session update are one
-      // durable batch (one sync instead of two). Otherwise queue the payload; the first attempt sets up a session.
-      const address = this.core.online ? await this.core.peers.currentAddress(c) : undefined
-      if (address !== undefined) {
-        let encrypted: OutboxRecord = entry
-        this.pendingSends.set(id, {
-          contact,
-          write: (b, sent) => {
-            encrypted = { ...entry, ciphertext: toHex(sent.ciphertext), address: sent.address }
-            writeRecords(b, encrypted)
-          }
-        })
-        try {
-          await this.core.manager.encrypt(address, payload, { messageId: fromHex(id) })
-          return encrypted
-        } catch (e) {
-          // A session unanswered for too long is not used again: queue the payload; the attempt starts a new one.
-          if (!(e instanceof ParleyCryptoError && e.code === 'StaleSession')) throw e
-          await this.core.manager.archiveCurrentSession(address)
-        } finally {
-          this.pendingSends.delete(id)
-        }
-      }
-      const b = this.core.store.batch()
-      writeRecords(b, entry)
-      await b.commit()
-      return entry
-    })
+    // Text numbers are allocated under the contact's lock: concurrent sends get distinct, increasing numbers. With a
+    // session at hand the lock is released early, once this send's commit is queued in the store's write order (the
+    // next send reads the number through the overlay of queued writes), so a burst of sends shares one sync; the frame
+    // still leaves only after its own commit is durable (the locked function returns only then).
+    const outbox = await this.core.contactLocks.run(contact, (release) => this.#prepare(contact, text, release))
+    this.scheduleEntry(outbox)
+    this.#reserved--
     const id = outbox.id
     this.scheduleEntry(outbox)
     const outcome = this.core.online ? await this.attempt(outbox, options).catch(() => false as const) : false
@@ -144,6 +112,125 @@ export class Outbox {
       .giveDepositToken(contact)
       .catch((e: Error) => log('giving a deposit token failed: %s', e.message))
     return { id, status: outcome === false ? 'queued' : outcome }
+  }
+
+  /** send()'s part under the contact's lock: the records and, with a session at hand, the ciphertext (see send()). */
+  async #prepare(contact: string, text: string, release: () => void): Promise<OutboxRecord> {
+    const raw = await this.overlay.reader(this.core.store).get('contacts', contact)
+    const c = raw === undefined ? await this.core.contacts.contact(contact) : decodeContact(raw)
+    if (c.status === 'identity-changed') throw new IdentityChangedError()
+    // The sends still settling count too: they are not on the schedule yet.
+    if (this.schedule.texts + this.#reserved >= this.core.maxOutbox) throw new OutboxFullError(this.core.maxOutbox)
+    this.#reserved++
+    try {
+      return await this.#records(contact, c, text, release)
+    } catch (e) {
+      this.#reserved--
+      throw e
+    }
+  }
+
+  async #records(contact: string, c: ContactRecord, text: string, release: () => void): Promise<OutboxRecord> {
+    const id = toHex(this.core.backend.randomBytes(16))
+    const sentAt = this.core.now()
+    const payload = encodePaddedPayload({ kind: 'text', senderSeq: c.nextSeq, sentAt, text })
+    const history: HistoryRecord = {
+      v: 1,
+      id,
+      contact,
+      direction: 'out',
+      senderSeq: c.nextSeq,
+      sentAt,
+      text,
+      state: 'pending'
+    }
+    const entry: OutboxRecord = {
+      v: 1,
+      id,
+      contact,
+      kind: 'text',
+      payload: toHex(payload),
+      attempts: 0,
+      nextAttemptAt: sentAt,
+      createdAt: sentAt
+    }
+    const hkey = historyKey(contact, 'out', c.nextSeq, id)
+    const writeRecords = (b: ProfileBatch<Namespace>, withEntry: OutboxRecord) => {
+      b.put('contacts', contact, encodeRecord({ ...c, nextSeq: c.nextSeq + 1 }))
+      b.put('history', hkey, encodeRecord(history))
+      b.put('seen', id, encodeRecord({ v: 1, at: sentAt, history: hkey }))
+      b.put('outbox', id, encodeRecord(withEntry))
+    }
+    // With a session at hand, encrypt now: the history, dedup and outbox records and the session update are one
+    // durable batch (one sync instead of two). Otherwise queue the payload; the first attempt sets up a session.
+    const address = this.core.online ? await this.core.peers.currentAddress(c) : undefined
+    if (address !== undefined) {
+      let encrypted: OutboxRecord = entry
+      let settled: (() => void) | undefined
+      this.pendingSends.set(id, {
+        contact,
+        write: (b, sent) => {
+          encrypted = { ...entry, ciphertext: toHex(sent.ciphertext), address: sent.address }
+          writeRecords(b, encrypted)
+        },
+        onQueued: () => {
+          // The overlay holds this commit's writes now: the contact's next send may start (early release).
+          settled = this.#settling(contact)
+          release()
+        }
+      })
+      try {
+        await this.core.manager.encrypt(address, payload, { messageId: fromHex(id) })
+        return encrypted
+      } catch (e) {
+        // A session unanswered for too long is not used again: queue the payload; the attempt starts a new one.
+        if (!(e instanceof ParleyCryptoError && e.code === 'StaleSession')) throw e
+        await this.core.manager.archiveCurrentSession(address)
+      } finally {
+        this.pendingSends.delete(id)
+        settled?.()
+      }
+    }
+    // A plain commit, its writes not in the overlay: the earlier sends settle first, so none of their overlay entries
+    // can shadow these writes afterwards.
+    await this.settled(contact)
+    const b = this.core.store.batch()
+    writeRecords(b, entry)
+    await b.commit()
+    return entry
+  }
+
+  /** Counts a send of `contact` whose commit is queued; returns the function that marks it settled. */
+  #settling(contact: string): () => void {
+    let u = this.#unsettled.get(contact)
+    if (u === undefined) {
+      let resolve!: () => void
+      const done = new Promise<void>((r) => {
+        resolve = r
+      })
+      u = { count: 0, done, resolve }
+      this.#unsettled.set(contact, u)
+    }
+    const mine = u
+    mine.count++
+    let once = false
+    return () => {
+      if (once) return
+      once = true
+      if (--mine.count > 0) return
+      if (this.#unsettled.get(contact) === mine) this.#unsettled.delete(contact)
+      mine.resolve()
+    }
+  }
+
+  /**
+   * Resolves once every send of `contact` whose commit was queued has settled (durable or failed): from then on the
+   * store (and its cache) holds what they wrote, and no overlay entry of theirs is left. Holders of the contact's lock
+   * other than send() wait for this first (Core.locked), so a read-modify-write of the contact record never starts
+   * from a text number that a queued send has already moved on.
+   */
+  settled(contact: string): Promise<void> {
+    return this.#unsettled.get(contact)?.done ?? Promise.resolve()
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
  * The session stream (`/parley/session/1.0.0`): one long-lived stream per peer instead of a stream per message.
- * The sender writes Envelope frames back to back, at most SESSION_WINDOW unanswered; the recipient handles them in
- * order and answers each with an Ack once it is durably stored (or refused). An Ack names its message id, so answers
- * are matched by id. A broken stream fails every frame still waiting (the outbox retries them, with the same bytes);
+ * The sender writes Envelope frames back to back, at most SESSION_WINDOW unanswered, each only once the commit that
+ * made its ciphertext is durable (outbox.ts); the recipient handles them concurrently and answers each with an Ack once
+ * it is durably stored (or refused), in frame order (session-serve.ts). An Ack names its message id, so answers are
+ * matched by id. A broken stream fails every frame still waiting (the outbox retries them, with the same bytes);
  * the next delivery opens a new one. A stream on a relayed connection is retired when a direct connection to the peer
  * opens (direct.ts): the frames in flight finish on it, the next ones open a stream on the direct connection.
  */
@@ -200,25 +201,5 @@ export class SessionStreams {
       if (this.#streams.get(key) === opening) this.#streams.delete(key)
     })
     return opening
-  }
-}
-
-/**
- * The recipient's half: reads frames off one inbound session stream and answers each, in order. `handle` turns a
- * frame into the encoded Ack (after the durable commit); a frame that is not an Envelope ends the stream.
- */
-export async function serveSessionStream(
-  stream: Stream,
-  handle: (frame: Uint8Array) => Promise<Uint8Array>,
-  signal: AbortSignal
-): Promise<void> {
-  const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES })
-  try {
-    for (;;) {
-      const frame = (await lp.read({ signal })).subarray()
-      await lp.write(await handle(frame), { signal })
-    }
-  } catch (e) {
-    stream.abort(e instanceof Error ? e : new Error(String(e)))
   }
 }
