@@ -1,9 +1,10 @@
 /**
  * The web app's build: Preact JSX through Vite 8's built-in (oxc) transform, the browser export conditions of the
- * Parley packages, and one tiny plugin that writes the service worker's shell list (every emitted file) into sw.js.
+ * Parley packages, build/slim.ts (two dependency tables swapped for code that computes them), and one tiny plugin that writes the service worker's shell list (every emitted file) into sw.js.
  */
 import { readFileSync } from 'node:fs'
 import { defineConfig, type Plugin } from 'vite'
+import { slimDependencies } from './build/slim.ts'
 
 /** Emits sw.js from src/sw.js with the build's file list and a version derived from it (new build, new cache). */
 function serviceWorker(): Plugin {
@@ -29,5 +30,5 @@ export default defineConfig({
   base: './',
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: { target: 'es2022', outDir: 'dist', emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 2000 },
-  plugins: [serviceWorker()]
+  plugins: [slimDependencies(), serviceWorker()]
 })

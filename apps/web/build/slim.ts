@@ -1,0 +1,61 @@
+/**
+ * A Vite plugin that keeps two large data tables out of the app's JavaScript without changing what the code does
+ * (docs: apps/web/README.md, "Bundle size"):
+ * - kad-dht's routing-table refresh imports a 16,384-entry generated table (28 KB gzip, the largest module of the app);
+ *   it is swapped for ./kad-prefixes.ts, which finds the same entries on demand (and all 65,536 of them, as in Node).
+ * - jsQR's Kanji-mode decoder carries a 7,037-entry Shift JIS → Unicode object literal (36 KB gzip of its 47 KB); it is
+ *   swapped for the browser's own `TextDecoder('shift_jis')` plus the table's seven differences in the code points a
+ *   QR Kanji segment can hold (0x8140–0x9FFC, 0xE040–0xEBBF) and its lack of the NEC row 0x87xx.
+ * Each swap fails the build if the dependency's code no longer looks as expected, so an update cannot silently skip it.
+ */
+import { fileURLToPath } from 'node:url'
+import type { Plugin } from 'vite'
+
+const KAD_REFRESH = /[\\/]@libp2p[\\/]kad-dht[\\/]dist[\\/]src[\\/]routing-table[\\/]refresh\.js$/
+const KAD_TABLE_IMPORT = './generated-prefix-list.js'
+const KAD_PREFIXES = fileURLToPath(new URL('./kad-prefixes.ts', import.meta.url))
+const JSQR = /[\\/]jsqr[\\/]dist[\\/]jsQR\.js$/
+const JSQR_TABLE_START = 'exports.shiftJISTable = {'
+const JSQR_TABLE_END = '\n};'
+/** Where jsQR's table disagrees with the WHATWG Shift_JIS decoder, among the codes a Kanji segment can hold. */
+const JSQR_TABLE_DIFFERENCES = {
+  33119: 0x5c,
+  33120: 0x301c,
+  33121: 0x2016,
+  33148: 0x2212,
+  33169: 0xa2,
+  33170: 0xa3,
+  33226: 0xac
+}
+export const JSQR_TABLE_SHIM = `exports.shiftJISTable = (function () {
+  var diff = ${JSON.stringify(JSQR_TABLE_DIFFERENCES)};
+  var decoder = new TextDecoder('shift_jis');
+  return new Proxy({}, { get: function (_, key) {
+    var c = Number(key);
+    if (!(c >= 0x100 && c <= 0xffff) || c >> 8 === 0x87) return undefined;
+    if (diff[c] !== undefined) return diff[c];
+    var s = decoder.decode(Uint8Array.of(c >> 8, c & 0xff));
+    return s.length === 1 && s !== '\\ufffd' ? s.charCodeAt(0) : undefined;
+  } });
+})();`
+
+export function slimDependencies(): Plugin {
+  return {
+    name: 'parley-slim-dependencies',
+    enforce: 'pre',
+    resolveId(source, importer) {
+      if (source === KAD_TABLE_IMPORT && importer && KAD_REFRESH.test(importer)) return KAD_PREFIXES
+      return null
+    },
+    transform(code, id) {
+      if (KAD_REFRESH.test(id) && !code.includes(`from "${KAD_TABLE_IMPORT}"`))
+        this.error(`kad-dht's refresh.js no longer imports ${KAD_TABLE_IMPORT}: update apps/web/build/slim.ts`)
+      if (!JSQR.test(id)) return null
+      const start = code.indexOf(JSQR_TABLE_START)
+      const end = start < 0 ? -1 : code.indexOf(JSQR_TABLE_END, start)
+      if (end < 0 || !code.includes('shiftJISTable_1.shiftJISTable[c]'))
+        this.error("jsQR's Shift JIS table is not where it was: update apps/web/build/slim.ts")
+      return { code: code.slice(0, start) + JSQR_TABLE_SHIM + code.slice(end + JSQR_TABLE_END.length), map: null }
+    }
+  }
+}

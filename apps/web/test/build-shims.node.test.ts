@@ -1,0 +1,119 @@
+/**
+ * The build's dependency swaps (build/slim.ts) compute what the tables they replace held: kad-dht's prefix table
+ * (against kad-dht's own 65,536-entry Node table) and jsQR's Shift JIS table (every code a Kanji segment can hold, and
+ * a Kanji QR code decoded by the swapped jsQR as by the original).
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import table, { KAD_PREFIX_SEARCH_LIMIT, kadPrefixOfKey, keyPrefixFor } from '../build/kad-prefixes.ts'
+import { JSQR_TABLE_SHIM, slimDependencies } from '../build/slim.ts'
+
+const require = createRequire(import.meta.url)
+const networkRequire = createRequire(join(dirname(require.resolve('@parley/messenger')), '..', 'package.json'))
+const kadRequire = createRequire(networkRequire.resolve('@parley/network'))
+const kadTablePath = join(dirname(kadRequire.resolve('@libp2p/kad-dht')), 'routing-table', 'generated-prefix-list.js')
+const jsqrPath = require.resolve('jsqr')
+const jsqrSource = readFileSync(jsqrPath, 'utf8')
+
+const keyOf = (n: number) => {
+  const b = Buffer.alloc(34)
+  b[0] = 0x12
+  b[1] = 0x20
+  b.writeUInt32BE(n, 2)
+  return b
+}
+
+type Ctx = { error(m: string): never }
+const ctx: Ctx = {
+  error(m: string): never {
+    throw new Error(m)
+  }
+}
+const plugin = slimDependencies()
+const transform = (code: string, id: string) =>
+  (plugin.transform as unknown as (this: Ctx, c: string, i: string) => { code: string } | null).call(ctx, code, id)
+
+type JsQr = (d: Uint8ClampedArray, w: number, h: number) => { data: string } | null
+const loadJsqr = (code: string): JsQr => {
+  const m = { exports: {} as { default?: JsQr } & JsQr }
+  new Function('module', 'exports', code)(m, m.exports)
+  return m.exports.default ?? m.exports
+}
+
+describe('kad-dht prefix table computed on demand', () => {
+  it('hashes a key exactly as SHA-256 does', () => {
+    for (const n of [0, 1, 0xffff, 0x10000, 77591, 753014, 0x7fffffff, 0xffffffff]) {
+      expect(kadPrefixOfKey(n)).toBe(createHash('sha256').update(keyOf(n)).digest().readUInt16BE(0))
+    }
+  })
+
+  it("finds every one of kad-dht's 65,536 Node-table entries, all below the search limit", async () => {
+    const { default: nodeTable } = (await import(kadTablePath)) as { default: number[] }
+    expect(nodeTable.length).toBe(0x10000)
+    expect(Math.max(...nodeTable)).toBeLessThan(KAD_PREFIX_SEARCH_LIMIT)
+    const wrong: number[] = []
+    for (let p = 0; p < 0x10000; p++) if (table[p] !== nodeTable[p]) wrong.push(p)
+    expect(wrong).toEqual([])
+    expect(keyPrefixFor(0)).toBe(77591)
+  }, 60_000)
+
+  it('answers only numeric prefixes 0..65535 and keeps array behaviour otherwise', () => {
+    expect(table[0x10000]).toBeUndefined()
+    expect(table.length).toBe(0)
+  })
+})
+
+describe("jsQR's Shift JIS table replaced by TextDecoder", () => {
+  it('gives the same code point as the original table for every code a Kanji segment can hold', () => {
+    const start = jsqrSource.indexOf('exports.shiftJISTable = {')
+    const end = jsqrSource.indexOf('\n};', start)
+    const original = new Function('exports', `${jsqrSource.slice(start, end + 3)}; return exports.shiftJISTable`)(
+      {}
+    ) as Record<number, number>
+    const shim = new Function('exports', `${JSQR_TABLE_SHIM}; return exports.shiftJISTable`)({}) as Record<
+      number,
+      number
+    >
+    const wrong: string[] = []
+    for (let k = 0; k < 8192; k++) {
+      let c = (Math.floor(k / 0xc0) << 8) | (k % 0xc0)
+      c += c < 0x1f00 ? 0x8140 : 0xc140
+      if (shim[c] !== original[c]) wrong.push(c.toString(16))
+    }
+    expect(wrong).toEqual([])
+  })
+
+  it('decodes a Kanji-mode QR code as the original jsQR does', async () => {
+    const QRCode = require('qrcode') as {
+      create(t: string, o: object): { modules: { size: number; get(r: number, c: number): number } }
+    }
+    const toSJIS = require('qrcode/helper/to-sjis') as (c: string) => number
+    const text = '漢字のテスト、安全な会話'
+    const qr = QRCode.create(text, { toSJISFunc: toSJIS, errorCorrectionLevel: 'M' })
+    const scale = 6
+    const size = (qr.modules.size + 8) * scale
+    const img = new Uint8ClampedArray(size * size * 4).fill(255)
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const r = Math.floor(y / scale) - 4
+        const c = Math.floor(x / scale) - 4
+        if (r >= 0 && c >= 0 && r < qr.modules.size && c < qr.modules.size && qr.modules.get(r, c)) {
+          img.fill(0, (y * size + x) * 4, (y * size + x) * 4 + 3)
+        }
+      }
+    const swapped = transform(jsqrSource, jsqrPath)
+    expect(swapped?.code.length).toBeLessThan(jsqrSource.length / 2)
+    expect(loadJsqr(jsqrSource)(img, size, size)?.data).toBe(text)
+    expect(loadJsqr(swapped!.code)(img, size, size)?.data).toBe(text)
+  })
+
+  it('fails the build when a dependency no longer has the code a swap expects', () => {
+    expect(() => transform('module.exports = {}', jsqrPath)).toThrow(/Shift JIS table/)
+    expect(() =>
+      transform('export default 1', '/x/node_modules/@libp2p/kad-dht/dist/src/routing-table/refresh.js')
+    ).toThrow(/generated-prefix-list/)
+  })
+})
