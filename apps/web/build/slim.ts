@@ -6,6 +6,9 @@
  * - jsQR's Kanji-mode decoder carries a 7,037-entry Shift JIS → Unicode object literal (36 KB gzip of its 47 KB); it is
  *   swapped for the browser's own `TextDecoder('shift_jis')` plus the table's seven differences in the code points a
  *   QR Kanji segment can hold (0x8140–0x9FFC, 0xE040–0xEBBF) and its lack of the NEC row 0x87xx.
+ * - @hpke/hybridkem-x-wing (the MLS ciphersuite's KEM) imports ML-KEM-768 and SHA-3 from `mlkem`, a second
+ *   implementation of what @noble/post-quantum and @noble/hashes already ship; `mlkem` is swapped for ./mlkem.ts,
+ *   the same API over the noble ones (byte-identical results).
  * Each swap fails the build if the dependency's code no longer looks as expected, so an update cannot silently skip it.
  */
 import { fileURLToPath } from 'node:url'
@@ -14,6 +17,8 @@ import type { Plugin } from 'vite'
 const KAD_REFRESH = /[\\/]@libp2p[\\/]kad-dht[\\/]dist[\\/]src[\\/]routing-table[\\/]refresh\.js$/
 const KAD_TABLE_IMPORT = './generated-prefix-list.js'
 const KAD_PREFIXES = fileURLToPath(new URL('./kad-prefixes.ts', import.meta.url))
+const MLKEM = fileURLToPath(new URL('./mlkem.ts', import.meta.url))
+const XWING = /[\\/]@hpke[\\/]hybridkem-x-wing[\\/]/
 const JSQR = /[\\/]jsqr[\\/]dist[\\/]jsQR\.js$/
 const JSQR_TABLE_START = 'exports.shiftJISTable = {'
 const JSQR_TABLE_END = '\n};'
@@ -45,6 +50,7 @@ export function slimDependencies(): Plugin {
     enforce: 'pre',
     resolveId(source, importer) {
       if (source === KAD_TABLE_IMPORT && importer && KAD_REFRESH.test(importer)) return KAD_PREFIXES
+      if (source === 'mlkem' && importer && XWING.test(importer)) return MLKEM
       return null
     },
     transform(code, id) {

@@ -1,7 +1,7 @@
 /**
  * The build's dependency swaps (build/slim.ts) compute what the tables they replace held: kad-dht's prefix table
  * (against kad-dht's own 65,536-entry Node table) and jsQR's Shift JIS table (every code a Kanji segment can hold, and
- * a Kanji QR code decoded by the swapped jsQR as by the original).
+ * a Kanji QR code decoded by the swapped jsQR as by the original), and the `mlkem` stand-in (against `mlkem` itself).
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -9,12 +9,19 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import table, { KAD_PREFIX_SEARCH_LIMIT, kadPrefixOfKey, keyPrefixFor } from '../build/kad-prefixes.ts'
+import { MlKem768, shake256 } from '../build/mlkem.ts'
 import { JSQR_TABLE_SHIM, slimDependencies } from '../build/slim.ts'
 
 const require = createRequire(import.meta.url)
 const networkRequire = createRequire(join(dirname(require.resolve('@parley/messenger')), '..', 'package.json'))
 const kadRequire = createRequire(networkRequire.resolve('@parley/network'))
 const kadTablePath = join(dirname(kadRequire.resolve('@libp2p/kad-dht')), 'routing-table', 'generated-prefix-list.js')
+const cryptoRequire = createRequire(require.resolve('@parley/crypto'))
+const xwingRequire = createRequire(cryptoRequire.resolve('@hpke/hybridkem-x-wing'))
+const realMlkem = xwingRequire('mlkem') as {
+  MlKem768: new () => MlKem768
+  shake256: typeof shake256
+}
 const jsqrPath = require.resolve('jsqr')
 const jsqrSource = readFileSync(jsqrPath, 'utf8')
 
@@ -115,5 +122,51 @@ describe("jsQR's Shift JIS table replaced by TextDecoder", () => {
     expect(() =>
       transform('export default 1', '/x/node_modules/@libp2p/kad-dht/dist/src/routing-table/refresh.js')
     ).toThrow(/generated-prefix-list/)
+  })
+})
+
+describe('mlkem stand-in over @noble/post-quantum', () => {
+  const seed = (n: number, fill: number) => new Uint8Array(n).map((_, i) => (i * 7 + fill) & 0xff)
+
+  it('derives, encapsulates and decapsulates byte-for-byte as mlkem does, without touching its inputs', async () => {
+    const ours = new MlKem768()
+    const theirs = new realMlkem.MlKem768()
+    for (const fill of [0, 1, 200]) {
+      const ikm = seed(64, fill)
+      const [pk, sk] = await ours.deriveKeyPair(ikm)
+      expect([pk, sk]).toEqual(await theirs.deriveKeyPair(ikm))
+      expect(pk.length).toBe(1184)
+      expect(sk.length).toBe(2400)
+      const m = seed(32, fill + 3)
+      const [ct, ss] = await ours.encap(pk, m)
+      expect([ct, ss]).toEqual(await theirs.encap(pk, m))
+      const skCopy = sk.slice()
+      expect(await ours.decap(ct, sk)).toEqual(ss)
+      expect(sk).toEqual(skCopy)
+      // A changed ciphertext gives mlkem's implicit-rejection secret, not an error.
+      const bad = ct.slice()
+      bad[0] ^= 1
+      expect(await ours.decap(bad, sk)).toEqual(await theirs.decap(bad, sk))
+      expect(await ours.decap(bad, sk)).not.toEqual(ss)
+    }
+    const [pk, sk] = await ours.generateKeyPair()
+    const [ct, ss] = await ours.encap(pk)
+    expect(await theirs.decap(ct, sk)).toEqual(ss)
+  })
+
+  it('SHAKE256 is the same function', () => {
+    const input = seed(100, 9)
+    expect(shake256.create({ dkLen: 96 }).update(input).digest()).toEqual(
+      realMlkem.shake256.create({ dkLen: 96 }).update(input).digest()
+    )
+  })
+
+  it('rejects wrong seed lengths and malformed keys with MlKemError', async () => {
+    const kem = new MlKem768()
+    await expect(kem.deriveKeyPair(new Uint8Array(63))).rejects.toMatchObject({ name: 'MlKemError' })
+    const [pk] = await kem.deriveKeyPair(seed(64, 5))
+    await expect(kem.encap(pk, new Uint8Array(31))).rejects.toMatchObject({ name: 'MlKemError' })
+    await expect(kem.encap(pk.subarray(1))).rejects.toMatchObject({ name: 'MlKemError' })
+    await expect(kem.decap(new Uint8Array(10), new Uint8Array(2400))).rejects.toMatchObject({ name: 'MlKemError' })
   })
 })
