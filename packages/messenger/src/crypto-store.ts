@@ -64,6 +64,49 @@ export class QueuedWrites {
   }
 }
 
+/**
+ * Per contact, the texts whose commit is queued but not yet settled: send() released the contact's lock once its
+ * commit was queued, and the contact's next text reads through QueuedWrites. Every other holder of the lock waits for
+ * settled() first (Core.locked): from then on the store (and its cache) holds what those texts wrote and no overlay
+ * entry of theirs is left, so a read-modify-write of the contact record never starts from a text number a queued
+ * text has already moved on. Bounded by the sends in flight.
+ */
+export class QueuedSends {
+  readonly #unsettled = new Map<string, { count: number; done: Promise<void>; resolve: () => void }>()
+
+  /** Counts a text of `contact` whose commit is queued; returns the function that marks it settled (idempotent). */
+  queued(contact: string): () => void {
+    let u = this.#unsettled.get(contact)
+    if (u === undefined) {
+      let resolve!: () => void
+      const done = new Promise<void>((r) => {
+        resolve = r
+      })
+      u = { count: 0, done, resolve }
+      this.#unsettled.set(contact, u)
+    }
+    const mine = u
+    mine.count++
+    let once = false
+    return () => {
+      if (once) return
+      once = true
+      if (--mine.count > 0) return
+      if (this.#unsettled.get(contact) === mine) this.#unsettled.delete(contact)
+      mine.resolve()
+    }
+  }
+
+  /** Resolves once every text of `contact` queued so far has settled. */
+  settled(contact: string): Promise<void> {
+    return this.#unsettled.get(contact)?.done ?? Promise.resolve()
+  }
+
+  get size(): number {
+    return this.#unsettled.size
+  }
+}
+
 /** The session manager's store over the messenger's profile (see the module comment). */
 export function cryptoStore(
   core: Core,

@@ -24,7 +24,7 @@ import {
   RETRY_ROUND_MAX
 } from './constants.ts'
 import { type Core, log, RESET_CODES, type SendResult } from './core.ts'
-import { QueuedWrites } from './crypto-store.ts'
+import { QueuedSends, QueuedWrites } from './crypto-store.ts'
 import { IdentityChangedError, InvalidInputError, OutboxFullError, PeerProtocolError } from './errors.ts'
 import { OutboxSchedule } from './outbox-schedule.ts'
 import {
@@ -73,11 +73,8 @@ export class Outbox {
     }
   >()
 
-  /**
-   * Per contact, the texts whose commit is queued but not yet settled (send() released the contact's lock early), and
-   * the promise that resolves once all of them settled. Bounded by the sends in flight.
-   */
-  readonly #unsettled = new Map<string, { count: number; done: Promise<void>; resolve: () => void }>()
+  /** Per contact, the texts whose commit is queued but not yet settled (send() released the lock early). */
+  readonly queuedSends = new QueuedSends()
 
   /** Texts past send()'s outbox bound and not yet on the schedule (counted against maxOutbox with the scheduled). */
   #reserved = 0
@@ -175,7 +172,7 @@ export class Outbox {
         },
         onQueued: () => {
           // The overlay holds this commit's writes now: the contact's next send may start (early release).
-          settled = this.#settling(contact)
+          settled = this.queuedSends.queued(contact)
           release()
         }
       })
@@ -200,37 +197,12 @@ export class Outbox {
     return entry
   }
 
-  /** Counts a send of `contact` whose commit is queued; returns the function that marks it settled. */
-  #settling(contact: string): () => void {
-    let u = this.#unsettled.get(contact)
-    if (u === undefined) {
-      let resolve!: () => void
-      const done = new Promise<void>((r) => {
-        resolve = r
-      })
-      u = { count: 0, done, resolve }
-      this.#unsettled.set(contact, u)
-    }
-    const mine = u
-    mine.count++
-    let once = false
-    return () => {
-      if (once) return
-      once = true
-      if (--mine.count > 0) return
-      if (this.#unsettled.get(contact) === mine) this.#unsettled.delete(contact)
-      mine.resolve()
-    }
-  }
-
   /**
-   * Resolves once every send of `contact` whose commit was queued has settled (durable or failed): from then on the
-   * store (and its cache) holds what they wrote, and no overlay entry of theirs is left. Holders of the contact's lock
-   * other than send() wait for this first (Core.locked), so a read-modify-write of the contact record never starts
-   * from a text number that a queued send has already moved on.
+   * Resolves once every text of `contact` whose commit send() queued before releasing the lock has settled (durable
+   * or failed). Core.locked waits for this (see QueuedSends in crypto-store.ts).
    */
   settled(contact: string): Promise<void> {
-    return this.#unsettled.get(contact)?.done ?? Promise.resolve()
+    return this.queuedSends.settled(contact)
   }
 
   /**
