@@ -86,6 +86,11 @@ const harness = {
     }
     controller.addEventListener('call', track)
     controller.addEventListener('state', track)
+    controller.addEventListener('local', () => trace.push(['camera open', performance.now()]))
+    controller.addEventListener('state', (e) => {
+      const d = (e as CustomEvent<CallSnapshot>).detail
+      if (d.phase === 'active') trace.push(['active', performance.now()])
+    })
     controller.addEventListener('incoming', (e) => {
       const id = (e as CustomEvent<CallSnapshot>).detail.id
       incoming.push(id)
@@ -175,6 +180,7 @@ const harness = {
     const t0 = performance.now()
     const id = controller!.call(to, { video: true }).id
     const t1 = await harness.firstFrame(id)
+    trace.push(['first frame', t1])
     const steps = (stamps.get(id) ?? []).map(([p, t]) => [p, Math.round(t - t0)] as [string, number])
     return { id, ms: t1 - t0, steps }
   },
