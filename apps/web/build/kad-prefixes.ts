@@ -1,17 +1,20 @@
 /**
- * The browser build's stand-in for kad-dht's `routing-table/generated-prefix-list` (vite.config.ts swaps it in).
+ * The browser build's replacement for kad-dht's `routing-table/generated-prefix-list` lookup (build/slim.ts rewrites
+ * kad-dht's refresh.js to call {@link keyPrefixInBucket}).
  *
- * kad-dht's routing-table refresh turns a 16-bit Kademlia prefix `p` into a peer id whose Kademlia id starts with
- * `p`: it looks up a 32-bit `n` in a generated table and uses the sha2-256 multihash `0x12 0x20 n(u32 BE) 0^28` as the
- * key. Entry `p` of that table is the smallest `n` whose key hashes (SHA-256) to an id starting with `p` (checked
- * against all 65,536 entries of kad-dht's Node table in test/build-shims.node.test.ts). The Node table is 479 KB of
- * source and the browser one (120 KB, 28 KB gzip, every fourth entry only) is most of kad-dht's weight in the app;
- * here entries are found on demand by the same search: keys are hashed in order from 0 and every prefix met on the way
- * keeps its first key, so a page hashes each key at most once (≈ 65,536 single blocks, ~50 ms, for the first lookup;
- * 753,015 in all to know every entry).
+ * To refresh bucket T, kad-dht's routing-table refresh builds a 16-bit Kademlia prefix that shares exactly T leading
+ * bits with our own id (bits after T + 1 random) and turns it into a key: the sha2-256 multihash
+ * `0x12 0x20 n(u32 BE) 0^28`, with `n` looked up in a generated table of the smallest `n` whose key hashes (SHA-256) to
+ * each prefix. Node gets all 65,536 entries (479 KB of source); the browser build gets 16,384 of them (120 KB, 28 KB
+ * gzip: most of kad-dht's weight in the app), every fourth entry indexed as if it were the full table, so in a browser
+ * the refresh asked for keys outside the bucket it meant to fill. Here `n` is found by hashing keys from a random
+ * start until one's id matches the first T + 1 bits of the prefix: a uniformly random key of bucket T, 2^(T+1) hashes
+ * on average (2 for the first refresh of an empty table, about 1 ms at T = 10, 65,536 at the most: T ≤ 15).
  */
 
-/** Every 16-bit prefix has its entry below this (the largest entry of kad-dht's table is 753,014). */
+/** The bits of a Kademlia prefix the refresh asks for (kad-dht: common prefix lengths 0..15, plus the toggled bit). */
+export const KAD_PREFIX_BITS = 16
+/** Keys tried before giving up: matching 16 bits takes 65,536 on average; 2^24 fails with probability e^-256. */
 export const KAD_PREFIX_SEARCH_LIMIT = 1 << 24
 
 const K = Int32Array.from([
@@ -63,28 +66,20 @@ export function kadPrefixOfKey(n: number): number {
   return ((0x6a09e667 + a) >>> 16) & 0xffff
 }
 
-/** entry + 1 per prefix (0 = not found yet): the scan fills every prefix it meets, so it never hashes a key twice. */
-const found = new Int32Array(0x10000)
-/** Every key below this has been hashed. */
-let frontier = 0
-
-/** The table entry for a 16-bit Kademlia prefix: the smallest `n` whose key's id starts with it. */
-export function keyPrefixFor(kadPrefix: number): number {
-  while (found[kadPrefix] === 0 && frontier < KAD_PREFIX_SEARCH_LIMIT) {
-    const p = kadPrefixOfKey(frontier)
-    if (found[p] === 0) found[p] = frontier + 1
-    frontier++
+/**
+ * A key prefix `n` (a u32) whose key's Kademlia id starts with the first `bits` bits of the 16-bit `kadPrefix`,
+ * searched from a random start (`start`, for tests).
+ */
+export function keyPrefixInBucket(
+  kadPrefix: number,
+  bits: number,
+  start = crypto.getRandomValues(new Uint32Array(1))[0]!
+): number {
+  if (!Number.isInteger(bits) || bits < 1 || bits > KAD_PREFIX_BITS) throw new RangeError(`bits ${bits} not in 1..16`)
+  const shift = KAD_PREFIX_BITS - bits
+  const want = (kadPrefix & 0xffff) >>> shift
+  for (let i = 0, n = start >>> 0; i < KAD_PREFIX_SEARCH_LIMIT; i++, n = (n + 1) >>> 0) {
+    if (kadPrefixOfKey(n) >>> shift === want) return n
   }
-  const entry = found[kadPrefix]! - 1
-  if (entry < 0) throw new RangeError(`no key below ${KAD_PREFIX_SEARCH_LIMIT} for Kademlia prefix ${kadPrefix}`)
-  return entry
+  throw new RangeError(`no key within ${KAD_PREFIX_SEARCH_LIMIT} tries for Kademlia prefix ${kadPrefix}/${bits}`)
 }
-
-/** What refresh.js indexes: `table[prefix]` for prefixes 0..65535, computed on first use. */
-const table: readonly number[] = new Proxy([] as number[], {
-  get(target, prop, receiver) {
-    if (typeof prop === 'string' && /^\d+$/.test(prop) && Number(prop) <= 0xffff) return keyPrefixFor(Number(prop))
-    return Reflect.get(target, prop, receiver)
-  }
-})
-export default table

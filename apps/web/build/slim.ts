@@ -1,8 +1,9 @@
 /**
  * A Vite plugin that keeps two large data tables out of the app's JavaScript without changing what the code does
  * (docs: apps/web/README.md, "Bundle size"):
- * - kad-dht's routing-table refresh imports a 16,384-entry generated table (28 KB gzip, the largest module of the app);
- *   it is swapped for ./kad-prefixes.ts, which finds the same entries on demand (and all 65,536 of them, as in Node).
+ * - kad-dht's routing-table refresh imports a 16,384-entry generated table (28 KB gzip, the largest module of the app)
+ *   to turn a wanted Kademlia prefix into a key; its one lookup is rewritten to search such a key with
+ *   ./kad-prefixes.ts (a random key in the bucket being refreshed, which the browser table did not give: see there).
  * - jsQR's Kanji-mode decoder carries a 7,037-entry Shift JIS → Unicode object literal (36 KB gzip of its 47 KB); it is
  *   swapped for the browser's own `TextDecoder('shift_jis')` plus the table's seven differences in the code points a
  *   QR Kanji segment can hold (0x8140–0x9FFC, 0xE040–0xEBBF) and its lack of the NEC row 0x87xx.
@@ -15,14 +16,18 @@ import { fileURLToPath } from 'node:url'
 import type { Plugin } from 'vite'
 
 const KAD_REFRESH = /[\\/]@libp2p[\\/]kad-dht[\\/]dist[\\/]src[\\/]routing-table[\\/]refresh\.js$/
-const KAD_TABLE_IMPORT = './generated-prefix-list.js'
+const KAD_TABLE_IMPORT = 'import GENERATED_PREFIXES from "./generated-prefix-list.js";'
+const KAD_TABLE_LOOKUP = 'const keyPrefix = GENERATED_PREFIXES[targetPrefix];'
 const KAD_PREFIXES = fileURLToPath(new URL('./kad-prefixes.ts', import.meta.url))
 const MLKEM = fileURLToPath(new URL('./mlkem.ts', import.meta.url))
 const XWING = /[\\/]@hpke[\\/]hybridkem-x-wing[\\/]/
 const JSQR = /[\\/]jsqr[\\/]dist[\\/]jsQR\.js$/
 const JSQR_TABLE_START = 'exports.shiftJISTable = {'
 const JSQR_TABLE_END = '\n};'
-/** Where jsQR's table disagrees with the WHATWG Shift_JIS decoder, among the codes a Kanji segment can hold. */
+/**
+ * Where jsQR's table disagrees with the WHATWG Shift_JIS decoder, among the codes a Kanji segment can hold: Shift JIS
+ * 0x815F, 0x8160, 0x8161, 0x817C, 0x8191, 0x8192, 0x81CA (written in decimal by the formatter).
+ */
 const JSQR_TABLE_DIFFERENCES = {
   33119: 0x5c,
   33120: 0x301c,
@@ -49,13 +54,25 @@ export function slimDependencies(): Plugin {
     name: 'parley-slim-dependencies',
     enforce: 'pre',
     resolveId(source, importer) {
-      if (source === KAD_TABLE_IMPORT && importer && KAD_REFRESH.test(importer)) return KAD_PREFIXES
       if (source === 'mlkem' && importer && XWING.test(importer)) return MLKEM
       return null
     },
     transform(code, id) {
-      if (KAD_REFRESH.test(id) && !code.includes(`from "${KAD_TABLE_IMPORT}"`))
-        this.error(`kad-dht's refresh.js no longer imports ${KAD_TABLE_IMPORT}: update apps/web/build/slim.ts`)
+      if (KAD_REFRESH.test(id)) {
+        if (code.split(KAD_TABLE_IMPORT).length !== 2 || code.split(KAD_TABLE_LOOKUP).length !== 2)
+          this.error(
+            "kad-dht's refresh.js no longer looks up generated-prefix-list.js as expected: update apps/web/build/slim.ts"
+          )
+        return {
+          code: code
+            .replace(KAD_TABLE_IMPORT, `import { keyPrefixInBucket } from ${JSON.stringify(KAD_PREFIXES)};`)
+            .replace(
+              KAD_TABLE_LOOKUP,
+              'const keyPrefix = keyPrefixInBucket(targetPrefix, targetCommonPrefixLength + 1);'
+            ),
+          map: null
+        }
+      }
       if (!JSQR.test(id)) return null
       const start = code.indexOf(JSQR_TABLE_START)
       const end = start < 0 ? -1 : code.indexOf(JSQR_TABLE_END, start)

@@ -1,14 +1,14 @@
 /**
- * The build's dependency swaps (build/slim.ts) compute what the tables they replace held: kad-dht's prefix table
- * (against kad-dht's own 65,536-entry Node table) and jsQR's Shift JIS table (every code a Kanji segment can hold, and
- * a Kanji QR code decoded by the swapped jsQR as by the original), and the `mlkem` stand-in (against `mlkem` itself).
+ * The build's dependency swaps (build/slim.ts): kad-dht's refresh gets keys in the bucket it asks for (checked as
+ * kad-dht builds the prefix, and against the keys of its own Node table), jsQR's Shift JIS table gives what the
+ * original did (every code a Kanji segment can hold, and a Kanji QR code decoded by the swapped jsQR as by the original), and the `mlkem` stand-in (against `mlkem` itself).
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import table, { KAD_PREFIX_SEARCH_LIMIT, kadPrefixOfKey, keyPrefixFor } from '../build/kad-prefixes.ts'
+import { KAD_PREFIX_BITS, kadPrefixOfKey, keyPrefixInBucket } from '../build/kad-prefixes.ts'
 import { MlKem768, shake256 } from '../build/mlkem.ts'
 import { JSQR_TABLE_SHIM, slimDependencies } from '../build/slim.ts'
 
@@ -50,26 +50,46 @@ const loadJsqr = (code: string): JsQr => {
   return m.exports.default ?? m.exports
 }
 
-describe('kad-dht prefix table computed on demand', () => {
+describe('kad-dht refresh keys searched instead of looked up', () => {
   it('hashes a key exactly as SHA-256 does', () => {
     for (const n of [0, 1, 0xffff, 0x10000, 77591, 753014, 0x7fffffff, 0xffffffff]) {
       expect(kadPrefixOfKey(n)).toBe(createHash('sha256').update(keyOf(n)).digest().readUInt16BE(0))
     }
   })
 
-  it("finds every one of kad-dht's 65,536 Node-table entries, all below the search limit", async () => {
+  it("finds, from 0, the smallest key of each prefix: the entries of kad-dht's Node table", async () => {
     const { default: nodeTable } = (await import(kadTablePath)) as { default: number[] }
-    expect(nodeTable.length).toBe(0x10000)
-    expect(Math.max(...nodeTable)).toBeLessThan(KAD_PREFIX_SEARCH_LIMIT)
-    const wrong: number[] = []
-    for (let p = 0; p < 0x10000; p++) if (table[p] !== nodeTable[p]) wrong.push(p)
-    expect(wrong).toEqual([])
-    expect(keyPrefixFor(0)).toBe(77591)
-  }, 60_000)
+    for (const p of [0, 1, 2, 777, 0x8000, 40000, 0xfffe, 0xffff]) {
+      expect(keyPrefixInBucket(p, KAD_PREFIX_BITS, 0)).toBe(nodeTable[p])
+    }
+  })
 
-  it('answers only numeric prefixes 0..65535 and keeps array behaviour otherwise', () => {
-    expect(table[0x10000]).toBeUndefined()
-    expect(table.length).toBe(0)
+  it('gives a random key with exactly the common prefix length the refresh wants, for every length 0..15', () => {
+    const cpl = (a: number, b: number) => Math.clz32((a ^ b) & 0xffff) - 16
+    for (let round = 0; round < 20; round++) {
+      const local = (round * 40503) & 0xffff
+      for (let t = 0; t <= 15; t++) {
+        // As kad-dht's _makePeerId builds the prefix it asks for.
+        const toggled = local ^ (0x8000 >> t)
+        const mask = (65535 << (16 - (t + 1))) & 0xffff
+        const target = (toggled & mask) | ((round * 7919) & 0xffff & ~mask)
+        const n = keyPrefixInBucket(target, t + 1)
+        expect(Math.min(cpl(kadPrefixOfKey(n), local), 16)).toBe(t)
+      }
+    }
+    const keys = new Set(Array.from({ length: 8 }, () => keyPrefixInBucket(0x8000, 1)))
+    expect(keys.size).toBeGreaterThan(1)
+  })
+
+  it("rewrites refresh.js's table lookup and nothing else", () => {
+    const refresh = join(dirname(kadTablePath), 'refresh.js')
+    const source = readFileSync(refresh, 'utf8')
+    const out = transform(source, refresh)!.code
+    expect(out).not.toContain('generated-prefix-list')
+    expect(out).toContain('keyPrefixInBucket(targetPrefix, targetCommonPrefixLength + 1)')
+    expect(out.split('\n').length).toBe(source.split('\n').length)
+    expect(() => keyPrefixInBucket(0, 0)).toThrow(RangeError)
+    expect(() => keyPrefixInBucket(0, 17)).toThrow(RangeError)
   })
 })
 
@@ -121,6 +141,12 @@ describe("jsQR's Shift JIS table replaced by TextDecoder", () => {
     expect(() => transform('module.exports = {}', jsqrPath)).toThrow(/Shift JIS table/)
     expect(() =>
       transform('export default 1', '/x/node_modules/@libp2p/kad-dht/dist/src/routing-table/refresh.js')
+    ).toThrow(/generated-prefix-list/)
+    expect(() =>
+      transform(
+        'import GENERATED_PREFIXES from "./generated-prefix-list.js";\nconst k = GENERATED_PREFIXES[p];',
+        '/x/node_modules/@libp2p/kad-dht/dist/src/routing-table/refresh.js'
+      )
     ).toThrow(/generated-prefix-list/)
   })
 })
