@@ -100,6 +100,11 @@ for (let i = 0; i <= CALLS; i++) {
   await until(async () => (await stateOf(B.page, call.id)) === 'ended', 20_000, 'callee ended')
   const ms = await A.page.evaluate((to) => window.bare.call(to), B.id)
   if (i > 0) bareTimes.push(ms)
+  if (process.env.BENCH_VERBOSE) {
+    console.log(
+      `  bare: connected@${Math.round(await A.page.evaluate(() => window.bare.connectedAt()))} first frame@${Math.round(ms)}`
+    )
+  }
   await A.page.evaluate(() => window.bare.hangup())
   await B.page.evaluate(() => window.bare.hangup())
   await new Promise((r) => setTimeout(r, 200))

@@ -178,6 +178,7 @@ const harness = {
   /** Presses call and waits for the first remote video frame: the setup time in ms. */
   async timedCall(to: string): Promise<{ id: string; ms: number; steps: Array<[string, number]> }> {
     const t0 = performance.now()
+    trace.push(['press', t0])
     const id = controller!.call(to, { video: true }).id
     const t1 = await harness.firstFrame(id)
     trace.push(['first frame', t1])
@@ -209,6 +210,8 @@ window.harness = harness
 let barePc: RTCPeerConnection | undefined
 let bareLocal: MediaStream | undefined
 let bareQueue: RTCIceCandidateInit[] = []
+/** When the last baseline call's connection came up (ms after pressing call). */
+let bareConnectedAt = 0
 const bare = {
   async pc(to: string): Promise<RTCPeerConnection> {
     bareLocal = await navigator.mediaDevices.getUserMedia({ audio: true, video: true })
@@ -240,6 +243,9 @@ const bare = {
         void v.play().catch(() => {})
       }
     })
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'connected') bareConnectedAt = performance.now() - t0
+    })
     const offer = await pc.createOffer()
     await pc.setLocalDescription(offer)
     await window.bareSend(to, JSON.stringify({ sdp: pc.localDescription }))
@@ -260,6 +266,9 @@ const bare = {
       if (barePc?.remoteDescription) await barePc.addIceCandidate(m.candidate)
       else bareQueue.push(m.candidate)
     }
+  },
+  connectedAt(): number {
+    return bareConnectedAt
   },
   hangup(): void {
     barePc?.close()
