@@ -159,7 +159,10 @@ export async function startCoturn(): Promise<{ iceServers: RTCIceServer[]; stop:
   // Ready when it answers a STUN binding request on its port (its log is block-buffered on a pipe).
   const end = Date.now() + 15_000
   while (!(await stunAnswers(NETNS_RELAY_HOST, port))) {
-    if (proc.exitCode !== null || Date.now() > end) throw new Error(`coturn did not start: ${log.slice(-500)}`)
+    if (proc.exitCode !== null || Date.now() > end) {
+      proc.kill('SIGKILL')
+      throw new Error(`coturn did not start: ${log.slice(-500)}`)
+    }
   }
   return {
     iceServers: [{ urls: `turn:${NETNS_RELAY_HOST}:${port}?transport=udp`, username: user, credential }],
