@@ -152,6 +152,10 @@ export async function startCoturn(): Promise<{ iceServers: RTCIceServer[]; stop:
     { stdio: ['ignore', 'pipe', 'pipe'] }
   )
   let log = ''
+  // A missing binary is an 'error' event (apt-get install -y coturn), reported below as "did not start".
+  proc.on('error', (e) => {
+    log += `${e.message}\n`
+  })
   proc.stderr!.on('data', (d) => {
     log += d
   })
@@ -159,7 +163,7 @@ export async function startCoturn(): Promise<{ iceServers: RTCIceServer[]; stop:
   // Ready when it answers a STUN binding request on its port (its log is block-buffered on a pipe).
   const end = Date.now() + 15_000
   while (!(await stunAnswers(NETNS_RELAY_HOST, port))) {
-    if (proc.exitCode !== null || Date.now() > end) {
+    if (proc.exitCode !== null || proc.pid === undefined || Date.now() > end) {
       proc.kill('SIGKILL')
       throw new Error(`coturn did not start: ${log.slice(-500)}`)
     }
