@@ -142,7 +142,8 @@ describe('call engine: glare, replays, late and stale signals', () => {
     const fromA = A.call(b)
     const fromB = B.call(a)
     await net.drain()
-    const winner = fromA.id > fromB.id ? fromA.id : fromB.id
+    // Hex of equal length: string order is byte order.
+    const winner = [fromA.id, fromB.id].sort().at(-1)!
     const loser = winner === fromA.id ? fromB.id : fromA.id
     expect(net.call(a, winner)?.phase).toBe('active')
     expect(net.call(b, winner)?.phase).toBe('active')
@@ -402,7 +403,7 @@ describe('call engine: consistency property', () => {
 })
 
 describe('call engine: limits', () => {
-  const offerFor = (net: LoopNet, callId: Uint8Array, sentAt: number) =>
+  const offerFor = (callId: Uint8Array, sentAt: number) =>
     encodeCallSignal({
       callId,
       seq: 1,
@@ -416,8 +417,8 @@ describe('call engine: limits', () => {
 
   it('MAX_OFFER_CLOCK_SKEW_MS: an offer from further in the future is stale; just inside rings', async () => {
     const { net, a, B } = await pair()
-    expect(B.receive(a, offerFor(net, rnd(), net.now + MAX_OFFER_CLOCK_SKEW_MS + 1))).toBe('stale')
-    expect(B.receive(a, offerFor(net, rnd(), net.now + MAX_OFFER_CLOCK_SKEW_MS))).toBeUndefined()
+    expect(B.receive(a, offerFor(rnd(), net.now + MAX_OFFER_CLOCK_SKEW_MS + 1))).toBe('stale')
+    expect(B.receive(a, offerFor(rnd(), net.now + MAX_OFFER_CLOCK_SKEW_MS))).toBeUndefined()
     expect(B.calls().map((c) => c.phase)).toEqual(['incoming'])
   })
 
@@ -425,7 +426,7 @@ describe('call engine: limits', () => {
     const { net, a, B } = await pair()
     const ids = Array.from({ length: MAX_REMEMBERED_CALLS + 1 }, rnd)
     // Each stale offer is refused and its id remembered as finished.
-    for (const id of ids) expect(B.receive(a, offerFor(net, id, net.now - MAX_OFFER_AGE_MS - 1))).toBe('stale')
+    for (const id of ids) expect(B.receive(a, offerFor(id, net.now - MAX_OFFER_AGE_MS - 1))).toBe('stale')
     const hangup = (id: Uint8Array) =>
       encodeCallSignal({ callId: id, seq: 2, type: 'hangup', reason: 'normal', sentAt: net.now })
     expect(B.receive(a, hangup(ids[0]!))).toBe('unknown-call')
@@ -436,7 +437,7 @@ describe('call engine: limits', () => {
   it('MAX_PENDING_CANDIDATES: a ringing call holds that many candidates, and refuses more', async () => {
     const { net, a, B } = await pair()
     const id = rnd()
-    B.receive(a, offerFor(net, id, net.now))
+    B.receive(a, offerFor(id, net.now))
     const ice = (seq: number) =>
       encodeCallSignal({ callId: id, seq, type: 'ice', candidate: `candidate:${seq}`, sentAt: net.now })
     for (let i = 0; i < MAX_PENDING_CANDIDATES; i++) expect(B.receive(a, ice(i + 2))).toBeUndefined()
