@@ -33,3 +33,6 @@ export const SETTINGS_NAME_KEY = 'parley.name'
 /** Keys in the profile's meta namespace that belong to the web app (prefix keeps them apart from the messenger's). */
 export const META_VERIFIED = 'web/verified'
 export const META_READ = 'web/read'
+/** Call entries of all conversations kept in the profile (older ones are dropped). */
+export const META_CALLS = 'web/calls'
+export const MAX_CALL_LOG = 500

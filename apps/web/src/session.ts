@@ -17,6 +17,7 @@ import {
 } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
 import type { Datastore } from 'interface-datastore'
+import { Calls } from './calls.ts'
 import type { PageConfig } from './config.ts'
 import { META_READ, META_VERIFIED, PROFILE_DB, TYPING_SHOW_MS } from './constants.ts'
 
@@ -54,6 +55,8 @@ export class Session extends EventTarget {
   /** Incoming messages seen this run (by id): a replayed announcement is shown once. */
   readonly #seen = new Set<string>()
   #notify: (title: string, body: string) => void = () => {}
+  /** Calls (their code loads on the first call or call signal): see calls.ts. */
+  readonly calls: Calls
 
   private constructor(messenger: Messenger, store: ProfileStore<Namespace>, backend: Datastore, config: PageConfig) {
     super()
@@ -62,6 +65,19 @@ export class Session extends EventTarget {
     this.backend = backend
     this.config = config
     this.me = toHex(messenger.identityKey)
+    this.calls = new Calls({
+      messenger,
+      iceServers: config.iceServers,
+      me: this.me,
+      getMeta: (k) => store.get('meta', k),
+      putMeta: (k, v) => store.put('meta', k, v),
+      missed: (contact) =>
+        void this.contacts().then((cs) => {
+          const name = cs.find((c) => c.identity === contact)?.name ?? 'a contact'
+          this.#notify('Parley', `Missed call from ${name}`)
+        }),
+      changed: () => this.changed()
+    })
   }
 
   /** Opens (or creates) the profile with the passphrase and starts the node. WrongPassphraseError leaves nothing open. */
@@ -256,6 +272,7 @@ export class Session extends EventTarget {
   }
 
   async close(): Promise<void> {
+    this.calls.close()
     await this.messenger.stop().catch(() => {})
     await this.store.close().catch(() => {})
   }

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { STATUS_POLL_FAST_MS, STATUS_POLL_MS } from '../constants.ts'
 import type { Session } from '../session.ts'
+import { CallScreen } from './call.tsx'
 import { Chat, ChatList } from './chats.tsx'
 import { AddContact, Contacts, Requests } from './contacts.tsx'
 import { go, useRevision, useRoute } from './hooks.ts'
@@ -97,6 +98,7 @@ export function App({ session }: { session: Session }) {
           ))}
         </ul>
       </nav>
+      <CallScreen session={session} />
       <main id="main">{body}</main>
     </div>
   )

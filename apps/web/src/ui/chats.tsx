@@ -4,8 +4,10 @@
  */
 import type { ContactRecord, HistoryRecord } from '@parley/messenger'
 import { useEffect, useRef, useState } from 'preact/hooks'
+import type { CallEntry } from '../calls.ts'
 import { TYPING_SEND_INTERVAL_MS } from '../constants.ts'
 import type { Session } from '../session.ts'
+import { CallButtons, CallEntryItem } from './call.tsx'
 import { errorText, go, useLoad, useRevision } from './hooks.ts'
 
 const STATE_TEXT: Record<HistoryRecord['state'], string> = {
@@ -73,11 +75,15 @@ export function ChatList({ session }: { session: Session }) {
   )
 }
 
-function Messages({ history }: { history: HistoryRecord[] }) {
+function Messages({ history, calls = [] }: { history: HistoryRecord[]; calls?: CallEntry[] }) {
   const items: preact.JSX.Element[] = []
   let lastDay = ''
-  for (const h of history) {
-    const d = day(h.sentAt)
+  // Call entries sit among the messages by time.
+  const rows: (HistoryRecord | CallEntry)[] = [...history, ...calls].sort(
+    (a, b) => ('reason' in a ? a.startedAt : a.sentAt) - ('reason' in b ? b.startedAt : b.sentAt)
+  )
+  for (const h of rows) {
+    const d = day('reason' in h ? h.startedAt : h.sentAt)
     if (d !== lastDay) {
       items.push(
         <li key={`day-${d}`} class="day" data-testid="day-separator">
@@ -85,6 +91,10 @@ function Messages({ history }: { history: HistoryRecord[] }) {
         </li>
       )
       lastDay = d
+    }
+    if ('reason' in h) {
+      items.push(<CallEntryItem key={`call-${h.id}`} entry={h} />)
+      continue
     }
     items.push(
       <li
@@ -151,7 +161,7 @@ export function Chat({ session, contact }: { session: Session; contact: string }
   const data = useLoad(async () => {
     const contacts = await session.contacts()
     const c = contacts.find((x) => x.identity === contact)
-    return { c, history: await session.history(contact) }
+    return { c, history: await session.history(contact), calls: await session.calls.entries(contact) }
   }, [rev, contact])
   const [text, setText] = useState('')
   const [error, setError] = useState('')
@@ -170,7 +180,7 @@ export function Chat({ session, contact }: { session: Session; contact: string }
   }, [data, contact, session])
 
   if (data === undefined) return <p>Loading…</p>
-  const { c, history } = data
+  const { c, history, calls } = data
   if (c === undefined && history.length === 0) {
     return (
       <section>
@@ -214,6 +224,7 @@ export function Chat({ session, contact }: { session: Session; contact: string }
       <h2 id="chat-title">
         <span data-testid="chat-name">{name}</span>
       </h2>
+      {c !== undefined && <CallButtons session={session} contact={contact} disabled={blocked} />}
       <p class="chat-links">
         <a href={`#/safety/${contact}`}>Safety number</a> · <a href="#/diagnostics">Connection</a>
       </p>
@@ -224,7 +235,7 @@ export function Chat({ session, contact }: { session: Session; contact: string }
         </p>
       )}
       <div class="scroll" ref={list}>
-        <Messages history={history} />
+        <Messages history={history} calls={calls} />
       </div>
       {session.isTyping(contact) && (
         <p class="typing" data-testid="typing" role="status">

@@ -1,0 +1,195 @@
+/**
+ * Calls in the web app: a `CallController` (@parley/calls/browser) bound to the running messenger, loaded lazily —
+ * its code (state machine, SFrame, WebRTC binding) is imported on the first call we place or the first call signal
+ * that arrives, so the start bundle does not carry it. Signals that arrive while it loads are kept and handed to it in
+ * order. Ended calls become call entries of the conversation (kept in the encrypted profile's meta namespace, like
+ * the app's read positions), and a call missed while the tab is hidden shows a notification (never any content).
+ */
+import type { CallController, CallQuality, CallSnapshot } from '@parley/calls/browser'
+import type { Messenger } from '@parley/messenger'
+import { MAX_CALL_LOG, META_CALLS } from './constants.ts'
+
+/** One call in a conversation's history. */
+export interface CallEntry {
+  readonly id: string
+  readonly contact: string
+  readonly direction: 'out' | 'in'
+  readonly video: boolean
+  /** When the call was placed or began ringing here (ms since epoch). */
+  readonly startedAt: number
+  /** Media connected (the call was answered). */
+  readonly connectedAt?: number
+  readonly endedAt: number
+  /** How it ended: hangup, remote-hangup, declined, busy, missed, no-answer, failed, security. */
+  readonly reason: string
+}
+
+/** What the app needs from its session (kept narrow: no import cycle with session.ts). */
+export interface CallHost {
+  readonly messenger: Messenger
+  readonly iceServers: RTCIceServer[]
+  readonly me: string
+  getMeta(key: string): Promise<Uint8Array | undefined>
+  putMeta(key: string, value: Uint8Array): Promise<void>
+  /** A missed call while the tab is hidden. */
+  missed(contact: string): void
+  changed(): void
+}
+
+export type Quality = CallQuality & { id: string }
+
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
+
+export class Calls extends EventTarget {
+  readonly #host: CallHost
+  /** Signals received before the controller was loaded (in order), and where later ones go. */
+  readonly #relay = new EventTarget()
+  readonly #pending: CustomEvent[] = []
+  #controller: CallController | undefined
+  #loading: Promise<CallController> | undefined
+  #log: CallEntry[] = []
+  #loaded: Promise<void>
+  readonly #logged = new Set<string>()
+  /** Latest quality per call, and running calls' snapshots (what the call screens render). */
+  readonly quality = new Map<string, Quality>()
+  readonly streams = new Map<string, MediaStream>()
+  local: MediaStream | undefined
+  readonly #onSignal = (e: Event) => {
+    const detail = (e as CustomEvent).detail
+    if (this.#controller === undefined) {
+      this.#pending.push(new CustomEvent('call-signal', { detail }))
+      void this.load()
+    } else this.#relay.dispatchEvent(new CustomEvent('call-signal', { detail }))
+  }
+
+  constructor(host: CallHost) {
+    super()
+    this.#host = host
+    host.messenger.events.addEventListener('call-signal', this.#onSignal)
+    this.#loaded = this.#readLog()
+  }
+
+  async #readLog(): Promise<void> {
+    const b = await this.#host.getMeta(META_CALLS).catch(() => undefined)
+    if (b === undefined) return
+    try {
+      const v = JSON.parse(new TextDecoder().decode(b))
+      if (Array.isArray(v)) this.#log = v.slice(-MAX_CALL_LOG)
+      for (const e of this.#log) this.#logged.add(e.id)
+    } catch {
+      this.#log = []
+    }
+  }
+
+  /** The controller, loading its code on first use. */
+  load(): Promise<CallController> {
+    if (this.#loading === undefined) {
+      this.#loading = import('@parley/calls/browser').then((m) => {
+        const messenger = this.#host.messenger
+        const controller = new m.CallController({
+          self: this.#host.me,
+          transport: m.messengerTransport({ signals: messenger.signals, events: this.#relay }),
+          iceServers: this.#host.iceServers
+        })
+        this.#controller = controller
+        const emit = () => this.dispatchEvent(new Event('change'))
+        controller.addEventListener('state', (e) => {
+          const s = (e as CustomEvent<CallSnapshot>).detail
+          this.seen(s)
+          if (s.phase === 'ended') {
+            this.streams.delete(s.id)
+            this.quality.delete(s.id)
+            if (controller.calls().length === 0) this.local = undefined
+            void this.#record(s)
+          }
+          emit()
+        })
+        controller.addEventListener('stream', (e) => {
+          const d = (e as CustomEvent<{ id: string; stream: MediaStream }>).detail
+          this.streams.set(d.id, d.stream)
+          emit()
+        })
+        controller.addEventListener('local', (e) => {
+          this.local = (e as CustomEvent<MediaStream>).detail
+          emit()
+        })
+        controller.addEventListener('quality', (e) => {
+          const q = (e as CustomEvent<Quality>).detail
+          this.quality.set(q.id, q)
+          emit()
+        })
+        for (const p of this.#pending.splice(0)) this.#relay.dispatchEvent(p)
+        return controller
+      })
+      this.#loading.catch(() => {
+        this.#loading = undefined
+      })
+    }
+    return this.#loading
+  }
+
+  get controller(): CallController | undefined {
+    return this.#controller
+  }
+
+  /** Running calls (ringing, connecting, active). */
+  running(): CallSnapshot[] {
+    return this.#controller?.calls().filter((c) => c.phase !== 'ended') ?? []
+  }
+
+  async call(contact: string, video: boolean): Promise<CallSnapshot> {
+    const c = await this.load()
+    return c.call(contact, { video })
+  }
+
+  /** Call entries of one conversation, oldest first. */
+  async entries(contact: string): Promise<CallEntry[]> {
+    await this.#loaded
+    return this.#log.filter((e) => e.contact === contact)
+  }
+
+  async #record(s: CallSnapshot): Promise<void> {
+    await this.#loaded
+    // A glare loser is dropped silently (the other call of the pair is the real one).
+    if (this.#logged.has(s.id) || s.reason === 'glare') return
+    this.#logged.add(s.id)
+    const now = Date.now()
+    const entry: CallEntry = {
+      id: s.id,
+      contact: s.contact,
+      direction: s.role === 'caller' ? 'out' : 'in',
+      video: s.video,
+      startedAt: this.#started.get(s.id) ?? s.since,
+      ...(s.connectedAt !== undefined && { connectedAt: s.connectedAt }),
+      endedAt: now,
+      reason: s.reason ?? 'hangup'
+    }
+    this.#log = [...this.#log, entry].slice(-MAX_CALL_LOG)
+    await this.#host.putMeta(META_CALLS, json(this.#log)).catch(() => {})
+    if (entry.reason === 'missed' && typeof document !== 'undefined' && document.visibilityState === 'hidden')
+      this.#host.missed(s.contact)
+    this.#host.changed()
+    this.dispatchEvent(new Event('change'))
+  }
+
+  readonly #started = new Map<string, number>()
+
+  /** Remembers when a call first showed (for its entry's start time). */
+  seen(s: CallSnapshot): void {
+    if (!this.#started.has(s.id)) this.#started.set(s.id, s.since)
+  }
+
+  close(): void {
+    this.#host.messenger.events.removeEventListener('call-signal', this.#onSignal)
+    this.#controller?.close()
+  }
+}
+
+/** "1:05" / "1:02:03" for a duration in ms. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const sec = String(s % 60).padStart(2, '0')
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`
+}

@@ -1,0 +1,228 @@
+/**
+ * Call screens: the call buttons of a conversation header, the incoming-call screen (accept / decline, focus moved
+ * to it), the in-call screen (remote and local video, timer from `connectedAt`, connection quality, mute, camera,
+ * voice ↔ video, hang up), and call entries in the conversation. Names are text nodes only.
+ */
+import type { CallSnapshot } from '@parley/calls/browser'
+import type { ContactRecord } from '@parley/messenger'
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { type CallEntry, duration } from '../calls.ts'
+import type { Session } from '../session.ts'
+import { errorText, useLoad, useRevision } from './hooks.ts'
+
+/** Re-renders on every change of the calls (state, streams, quality). */
+function useCalls(session: Session): number {
+  const [rev, setRev] = useState(0)
+  useEffect(() => {
+    const bump = () => setRev((r) => r + 1)
+    session.calls.addEventListener('change', bump)
+    return () => session.calls.removeEventListener('change', bump)
+  }, [session])
+  return rev
+}
+
+export function CallButtons({ session, contact, disabled }: { session: Session; contact: string; disabled: boolean }) {
+  useCalls(session)
+  const [error, setError] = useState('')
+  const busy = session.calls.running().length > 0
+  const start = (video: boolean) => {
+    setError('')
+    session.calls.call(contact, video).catch((e) => setError(errorText(e)))
+  }
+  return (
+    <span class="call-buttons">
+      <button type="button" data-testid="call-audio" disabled={disabled || busy} onClick={() => start(false)}>
+        Voice call
+      </button>{' '}
+      <button type="button" data-testid="call-video" disabled={disabled || busy} onClick={() => start(true)}>
+        Video call
+      </button>
+      {error && (
+        <span role="alert" class="error">
+          {' '}
+          {error}
+        </span>
+      )}
+    </span>
+  )
+}
+
+function Video({
+  stream,
+  muted,
+  label,
+  testid
+}: {
+  stream?: MediaStream
+  muted: boolean
+  label: string
+  testid: string
+}) {
+  const ref = useRef<HTMLVideoElement>(null)
+  useEffect(() => {
+    const v = ref.current
+    if (v && v.srcObject !== (stream ?? null)) v.srcObject = stream ?? null
+  }, [stream])
+  return <video ref={ref} autoplay playsInline muted={muted} aria-label={label} data-testid={testid} />
+}
+
+function Timer({ connectedAt }: { connectedAt?: number }) {
+  const [, tick] = useState(0)
+  useEffect(() => {
+    const t = setInterval(() => tick((n) => n + 1), 500)
+    return () => clearInterval(t)
+  }, [])
+  return (
+    <p class="call-timer" data-testid="call-timer">
+      {connectedAt === undefined ? 'Connecting…' : duration(Date.now() - connectedAt)}
+    </p>
+  )
+}
+
+const PHASE_TEXT: Record<string, string> = {
+  outgoing: 'Calling…',
+  connecting: 'Connecting…',
+  active: 'In call',
+  reconnecting: 'Reconnecting…'
+}
+
+function Incoming({ session, call, name }: { session: Session; call: CallSnapshot; name: string }) {
+  const first = useRef<HTMLHeadingElement>(null)
+  useEffect(() => first.current?.focus(), [call.id])
+  const c = session.calls.controller
+  return (
+    <section
+      class="call-screen incoming"
+      role="alertdialog"
+      aria-modal="true"
+      aria-labelledby="incoming-title"
+      aria-describedby="incoming-desc"
+      data-testid="incoming-call"
+    >
+      <h2 id="incoming-title" tabIndex={-1} ref={first}>
+        Incoming {call.video ? 'video' : 'voice'} call
+      </h2>
+      <p id="incoming-desc">
+        <span data-testid="incoming-name">{name}</span> is calling you.
+      </p>
+      <p class="call-controls">
+        <button type="button" class="accept" data-testid="call-accept" onClick={() => c?.accept(call.id)}>
+          Accept
+        </button>{' '}
+        <button type="button" class="danger" data-testid="call-decline" onClick={() => c?.decline(call.id)}>
+          Decline
+        </button>
+      </p>
+    </section>
+  )
+}
+
+function InCall({ session, call, name }: { session: Session; call: CallSnapshot; name: string }) {
+  const calls = session.calls
+  const c = calls.controller
+  const heading = useRef<HTMLHeadingElement>(null)
+  useEffect(() => heading.current?.focus(), [call.id])
+  const q = calls.quality.get(call.id)
+  const hasVideo = (calls.local?.getVideoTracks().length ?? 0) > 0
+  return (
+    <section class="call-screen" aria-labelledby="call-title" data-testid="in-call" data-phase={call.phase}>
+      <h2 id="call-title" tabIndex={-1} ref={heading}>
+        {call.video ? 'Video' : 'Voice'} call with <span data-testid="call-name">{name}</span>
+      </h2>
+      <p role="status" data-testid="call-phase">
+        {call.phase === 'outgoing' && call.ringing ? 'Ringing…' : (PHASE_TEXT[call.phase] ?? call.phase)}
+      </p>
+      <Timer connectedAt={call.connectedAt} />
+      <div class="call-videos">
+        <Video stream={calls.streams.get(call.id)} muted={false} label={`${name}’s video`} testid="remote-video" />
+        <Video stream={calls.local} muted={true} label="Your camera" testid="local-video" />
+      </div>
+      <p class="call-quality" data-testid="call-quality" data-level={q?.level ?? ''}>
+        {q === undefined
+          ? 'Connection: measuring…'
+          : `Connection: ${q.level}${q.rttMs === undefined ? '' : ` · ${Math.round(q.rttMs)} ms`}${q.relayed ? ' · via TURN relay' : ' · direct'}`}
+      </p>
+      <p class="call-controls">
+        <button
+          type="button"
+          aria-pressed={c?.muted ?? false}
+          data-testid="call-mute"
+          onClick={() => {
+            c?.setMuted(!c.muted)
+            calls.dispatchEvent(new Event('change'))
+          }}
+        >
+          {c?.muted ? 'Unmute' : 'Mute'}
+        </button>{' '}
+        <button
+          type="button"
+          aria-pressed={c?.cameraOff ?? false}
+          data-testid="call-camera"
+          disabled={!hasVideo}
+          onClick={() => {
+            c?.setCamera(c.cameraOff)
+            calls.dispatchEvent(new Event('change'))
+          }}
+        >
+          {c?.cameraOff ? 'Camera on' : 'Camera off'}
+        </button>{' '}
+        <button
+          type="button"
+          data-testid="call-switch"
+          onClick={() => void c?.setVideo(!hasVideo).then(() => calls.dispatchEvent(new Event('change')))}
+        >
+          {hasVideo ? 'Switch to voice' : 'Switch to video'}
+        </button>{' '}
+        <button type="button" class="danger" data-testid="call-hangup" onClick={() => c?.hangup(call.id)}>
+          Hang up
+        </button>
+      </p>
+    </section>
+  )
+}
+
+/** The call screen over the app while a call rings or runs (nothing otherwise). */
+export function CallScreen({ session }: { session: Session }) {
+  useCalls(session)
+  const rev = useRevision(session)
+  const contacts = useLoad(() => session.contacts(), [rev])
+  const call = session.calls.running()[0]
+  if (call === undefined) return null
+  const name = contacts?.find((x: ContactRecord) => x.identity === call.contact)?.name ?? `${call.contact.slice(0, 8)}…`
+  return call.phase === 'incoming' ? (
+    <Incoming session={session} call={call} name={name} key={call.id} />
+  ) : (
+    <InCall session={session} call={call} name={name} key={call.id} />
+  )
+}
+
+/** Text of a call entry: "Outgoing video call · 1:05", "Missed voice call", "Declined", "No answer". */
+export function callEntryText(e: CallEntry): string {
+  const kind = e.video ? 'video call' : 'voice call'
+  if (e.reason === 'missed') return `Missed ${kind}`
+  if (e.reason === 'declined') return `${e.direction === 'out' ? 'Outgoing' : 'Incoming'} ${kind} · declined`
+  if (e.reason === 'no-answer') return `Outgoing ${kind} · no answer`
+  if (e.reason === 'busy') return `Outgoing ${kind} · busy`
+  const dir = e.direction === 'out' ? 'Outgoing' : 'Incoming'
+  if (e.connectedAt !== undefined) return `${dir} ${kind} · ${duration(e.endedAt - e.connectedAt)}`
+  if (e.reason === 'failed' || e.reason === 'security') return `${dir} ${kind} · failed`
+  return `${dir} ${kind} · cancelled`
+}
+
+export function CallEntryItem({ entry }: { entry: CallEntry }) {
+  return (
+    <li
+      class={`msg call-entry ${entry.direction}`}
+      data-testid="call-entry"
+      data-direction={entry.direction}
+      data-reason={entry.reason}
+    >
+      <p class="text">{callEntryText(entry)}</p>
+      <p class="meta">
+        <time dateTime={new Date(entry.startedAt).toISOString()}>
+          {new Date(entry.startedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
+        </time>
+      </p>
+    </li>
+  )
+}
