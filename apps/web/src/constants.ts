@@ -33,6 +33,12 @@ export const SETTINGS_NAME_KEY = 'parley.name'
 /** Keys in the profile's meta namespace that belong to the web app (prefix keeps them apart from the messenger's). */
 export const META_VERIFIED = 'web/verified'
 export const META_READ = 'web/read'
+/** The web app's per-group record (who added whom, notices the engine does not keep, read position, left groups). */
+export const META_GROUPS = 'web/groups'
+/** Notices kept per group by the web app (renames, "keys changed", adds and removals seen); older ones are dropped. */
+export const MAX_GROUP_NOTICES = 200
+/** Groups we were removed from or left whose last view (members and history) is kept; older ones are dropped. */
+export const MAX_GROUPS_GONE = 20
 /** Call entries of all conversations kept in the profile (older ones are dropped). */
 export const META_CALLS = 'web/calls'
 export const MAX_CALL_LOG = 500
