@@ -1,10 +1,13 @@
 /** The app shell: header with the relay status, navigation, and the screen of the current route. */
 import { useEffect, useState } from 'preact/hooks'
 import { STATUS_POLL_FAST_MS, STATUS_POLL_MS } from '../constants.ts'
+import { groupState } from '../group-state.ts'
 import type { Session } from '../session.ts'
 import { CallScreen } from './call.tsx'
 import { Chat, ChatList } from './chats.tsx'
 import { AddContact, Contacts, Requests } from './contacts.tsx'
+import { GroupChat, GroupMembers } from './group-view.tsx'
+import { NewGroup } from './groups.tsx'
 import { go, useRevision, useRoute } from './hooks.ts'
 import { Safety } from './safety.tsx'
 import { DiagnosticsPanel, Settings } from './settings.tsx'
@@ -46,11 +49,24 @@ const NAV: [string, string][] = [
 export function App({ session }: { session: Session }) {
   const route = useRoute()
   useRevision(session)
+  groupState(session) // starts listening for group events (who added whom, notices) from the first render
   const [screen = 'chats', arg] = route.path
   let body: preact.JSX.Element
   switch (screen) {
     case 'chat':
       body = arg ? <Chat session={session} contact={arg} key={arg} /> : <ChatList session={session} />
+      break
+    case 'group':
+      body = !arg ? (
+        <ChatList session={session} />
+      ) : route.path[2] === 'members' ? (
+        <GroupMembers session={session} id={arg} key={`m${arg}`} />
+      ) : (
+        <GroupChat session={session} id={arg} key={arg} />
+      )
+      break
+    case 'new-group':
+      body = <NewGroup session={session} />
       break
     case 'contacts':
       body = <Contacts session={session} />
@@ -73,7 +89,12 @@ export function App({ session }: { session: Session }) {
     default:
       body = <ChatList session={session} />
   }
-  const current = screen === 'chat' ? 'chats' : screen === 'add' || screen === 'safety' ? 'contacts' : screen
+  const current =
+    screen === 'chat' || screen === 'group' || screen === 'new-group'
+      ? 'chats'
+      : screen === 'add' || screen === 'safety'
+        ? 'contacts'
+        : screen
   return (
     <div class="shell">
       <header>

@@ -8,6 +8,7 @@ import type { CallEntry } from '../calls.ts'
 import { TYPING_SEND_INTERVAL_MS } from '../constants.ts'
 import type { Session } from '../session.ts'
 import { CallButtons, CallEntryItem } from './call.tsx'
+import { GroupRows } from './groups.tsx'
 import { errorText, go, useLoad, useRevision } from './hooks.ts'
 
 const STATE_TEXT: Record<HistoryRecord['state'], string> = {
@@ -71,6 +72,7 @@ export function ChatList({ session }: { session: Session }) {
           </li>
         ))}
       </ul>
+      <GroupRows session={session} />
     </section>
   )
 }
