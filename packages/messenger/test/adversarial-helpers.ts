@@ -72,7 +72,7 @@ export class Cluster {
   async messenger(
     network: NetworkOptions = {},
     store?: ProfileStore<Namespace>,
-    options: { republishIntervalMs?: number } = {}
+    options: { republishIntervalMs?: number; limits?: { maxOutbox?: number } } = {}
   ): Promise<Messenger> {
     const m = await createMessenger({
       store: store ?? (await memoryProfile()),

@@ -44,13 +44,13 @@ async function outgoing(store: ProfileStore<Namespace>, contact: string) {
  * A (on a power-cut datastore) and B (in memory), contacts of each other, one text delivered (the session is
  * acknowledged). `sendBatches` lists, per backend batch at A that carries texts being sent, how many.
  */
-async function pair() {
+async function pair(limits: { maxOutbox?: number } = {}) {
   const cluster = new Cluster()
   clusters.push(cluster)
   await cluster.start(1)
   const disk = new PowerCutDatastore()
   const aStore = await profile(disk)
-  const a = await cluster.messenger({}, aStore)
+  const a = await cluster.messenger({}, aStore, { limits })
   const b = await cluster.messenger({}, await profile(await openStore({ kind: 'memory' })))
   await publishAndFind(b, a)
   await publishAndFind(a, b)
@@ -184,5 +184,23 @@ describe('sending a burst with early lock release', () => {
     const contact = decodeContact((await aStore.get('contacts', bHex))!)
     expect(contact.name).toBe('bobby')
     expect(contact.nextSeq).toBe(5)
+  })
+
+  it('the outbox bound counts texts whose commits are queued but not yet durable', async () => {
+    const { disk, a, aStore, bHex, shown } = await pair({ maxOutbox: 3 })
+    disk.holdSyncs()
+    // None of them is on the schedule yet (each waits for its sync): the bound must count them anyway.
+    const ended = Promise.allSettled(
+      ['one', 'two', 'three', 'four', 'five'].map((text) => a.send(bHex, text, { signal: AbortSignal.timeout(30_000) }))
+    )
+    await until(() => disk.pendingSyncs > 0, 30_000, "A's first send commit")
+    await new Promise((r) => setTimeout(r, 1500))
+    disk.releaseSyncs()
+    const outcomes = await ended
+    expect(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value.status : (o.reason as { code?: string }).code))
+    ).toEqual(['sent', 'sent', 'sent', 'OutboxFull', 'OutboxFull'])
+    await until(() => shown.length === 4, 30_000, 'the three accepted texts at B')
+    expect((await outgoing(aStore, bHex)).map((o) => o.text)).toEqual(['warm-up', 'one', 'two', 'three'])
   })
 })
