@@ -1,0 +1,234 @@
+/**
+ * Group conversations in the web app, with three browser profiles (three Chromium contexts, each its own IndexedDB)
+ * and a real local relay serving the app. Alice befriends Bob and Carol, creates a group with both through the UI,
+ * all three exchange messages (MLS over gossipsub; in this namespace over the relay's circuits, Alice's device
+ * forwarding between Bob and Carol) and each shows every message once; the member list shows admins and who added
+ * whom; a member who is not an admin sees the controls disabled with the reason; Alice removes Carol, whose view says
+ * she was removed and shows nothing sent afterwards. axe-core finds no serious or critical violation on the group
+ * screens; screenshots go to apps/web/test-results/.
+ */
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { axeViolations, launchChromium, newProfile, ParleyPage, startWebRelay, type WebRelay } from './pages.ts'
+
+let web: WebRelay
+let browser: Browser
+let alice: ParleyPage
+let bob: ParleyPage
+let carol: ParleyPage
+
+/** Opens a group from the chat list by its name. */
+async function openGroup(p: ParleyPage, name: string, timeout = 60_000): Promise<void> {
+  const end = Date.now() + timeout
+  for (;;) {
+    await p.goto('chats')
+    const row = p.page.getByTestId('group-row').filter({ hasText: name })
+    if ((await row.count()) > 0) {
+      await row.first().click()
+      await p.page.getByTestId('group-messages').waitFor()
+      return
+    }
+    if (Date.now() > end) throw new Error(`group ${name} not in the chat list`)
+    await p.page.waitForTimeout(500)
+  }
+}
+
+async function sendGroup(p: ParleyPage, text: string): Promise<void> {
+  await p.page.getByTestId('group-composer').fill(text)
+  await p.page.getByTestId('group-composer').press('Enter')
+  await groupMessage(p, text, 'out').first().waitFor({ timeout: 30_000 })
+}
+
+function groupMessage(p: ParleyPage, text: string, direction?: 'in' | 'out') {
+  const sel = direction
+    ? `[data-testid="group-message"][data-direction="${direction}"]`
+    : '[data-testid="group-message"]'
+  return p.page.locator(sel).filter({ has: p.page.locator('p.text', { hasText: new RegExp(`^${text}$`) }) })
+}
+
+/** Every text shown in the open group conversation, in order. */
+const texts = (p: ParleyPage) => p.page.locator('[data-testid="group-message"] p.text').allTextContents()
+
+/** Makes `other` a contact of Alice both ways: `other` opens Alice's invite and writes; Alice accepts. */
+async function befriend(other: ParleyPage, name: string, link: string): Promise<void> {
+  await other.page.goto(link)
+  await other.createIdentity(name)
+  await other.waitConnected()
+  await other.page.getByTestId('add-submit').click()
+  await other.page.getByTestId('composer').waitFor()
+  await other.send(`hello Alice from ${name}`)
+  await alice.acceptRequest(60_000, name)
+  await alice.waitMessage(`hello Alice from ${name}`)
+  await alice.send(`hi ${name}`)
+  await other.waitMessage(`hi ${name}`, 'in', 60_000)
+}
+
+beforeAll(async () => {
+  web = await startWebRelay()
+  browser = await launchChromium()
+  alice = await ParleyPage.open(await newProfile(browser), web.url)
+  bob = new ParleyPage(await (await newProfile(browser)).newPage())
+  carol = new ParleyPage(await (await newProfile(browser)).newPage())
+}, 120_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await web?.stop()
+})
+
+describe('group conversations in the web app: three profiles and a local relay', () => {
+  it('Alice creates a group with Bob and Carol and all three show every message once', async () => {
+    await alice.createIdentity('Alice')
+    await alice.waitConnected()
+    const link = await alice.inviteLink()
+    await befriend(bob, 'Bob', link)
+    await befriend(carol, 'Carol', link)
+
+    // Alice creates the group from the chat list, picking both contacts (keyboard only: Tab, Space, Enter).
+    await alice.goto('chats')
+    await alice.page.getByTestId('new-group-link').click()
+    await alice.page.getByLabel('Group name').fill('<b>Weekend</b> plans')
+    for (const name of ['Bob', 'Carol']) {
+      await alice.page.getByRole('checkbox', { name }).focus()
+      await alice.page.keyboard.press('Space')
+    }
+    expect(await axeViolations(alice.page)).toEqual([])
+    await alice.screenshot('group-new')
+    await alice.page.getByTestId('create-group').focus()
+    await alice.page.keyboard.press('Enter')
+    await alice.page.getByTestId('group-composer').waitFor({ timeout: 120_000 })
+    // The name is untrusted text: shown literally, never parsed.
+    expect(await alice.page.getByTestId('group-title').textContent()).toBe('<b>Weekend</b> plans')
+    expect(await alice.page.locator('#group-title b').count()).toBe(0)
+
+    await openGroup(bob, 'Weekend')
+    await openGroup(carol, 'Weekend')
+    await sendGroup(alice, 'hello group')
+    await sendGroup(bob, 'bob here')
+    await sendGroup(carol, 'carol here')
+    await sendGroup(alice, 'all set')
+    const all = ['hello group', 'bob here', 'carol here', 'all set']
+    for (const p of [alice, bob, carol]) {
+      for (const t of all) await groupMessage(p, t).first().waitFor({ timeout: 60_000 })
+      // Each message exactly once; per-sender order holds (Alice's two in the order she sent them).
+      const shown = await texts(p)
+      expect([...shown].sort()).toEqual([...all].sort())
+      expect(shown.indexOf('hello group')).toBeLessThan(shown.indexOf('all set'))
+    }
+    // Incoming messages carry the sender's name; every message has its time; the timeline starts with a day.
+    const fromBob = groupMessage(alice, 'bob here', 'in')
+    expect(await fromBob.getByTestId('group-sender').textContent()).toBe('Bob')
+    const msgs = carol.page.getByTestId('group-message')
+    expect(await msgs.locator('time').count()).toBe(await msgs.count())
+    expect(await carol.page.locator('[data-testid="group-messages"] > li').first().getAttribute('data-testid')).toBe(
+      'day-separator'
+    )
+    // Membership and key-change notices are in the timeline.
+    expect(await bob.page.getByTestId('group-notice').allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Alice added you/), expect.stringMatching(/^Keys changed/)])
+    )
+    expect(await axeViolations(bob.page)).toEqual([])
+    await bob.screenshot('group-conversation')
+
+    // Unread counts in Carol's chat list once she is elsewhere and Bob writes.
+    await carol.goto('chats')
+    await sendGroup(bob, 'while you were away')
+    await expect
+      .poll(
+        () =>
+          carol.page
+            .getByTestId('group-row')
+            .filter({ hasText: 'Weekend' })
+            .getByTestId('group-unread')
+            .allTextContents(),
+        {
+          timeout: 60_000
+        }
+      )
+      .toEqual([expect.stringMatching(/^1/)])
+    await carol.screenshot('group-chat-list')
+    await openGroup(carol, 'Weekend')
+  }, 600_000)
+
+  it('the member list shows admins and who added whom; a non-admin sees the controls disabled with the reason', async () => {
+    await alice.page.getByTestId('members-link').click()
+    const members = alice.page.getByTestId('member')
+    await expect.poll(() => members.count()).toBe(3)
+    const row = (name: string) =>
+      members.filter({ has: alice.page.getByTestId('member-name').getByText(name, { exact: true }) })
+    expect(await row('You').getByTestId('member-added-by').textContent()).toBe('created the group')
+    expect(await row('You').getAttribute('data-admin')).toBe('true')
+    expect(await row('Bob').getByTestId('member-added-by').textContent()).toBe('added by You')
+    expect(await row('Carol').getByTestId('member-added-by').textContent()).toBe('added by You')
+    expect(await row('Bob').getAttribute('data-admin')).toBe('false')
+    expect(await axeViolations(alice.page)).toEqual([])
+    await alice.screenshot('group-members-admin')
+
+    await bob.page.getByTestId('members-link').click()
+    const bobMembers = bob.page.getByTestId('member')
+    await expect.poll(() => bobMembers.count()).toBe(3)
+    const bobRow = (name: string) =>
+      bobMembers.filter({ has: bob.page.getByTestId('member-name').getByText(name, { exact: true }) })
+    expect(await bobRow('You').getByTestId('member-added-by').textContent()).toBe('added by Alice')
+    expect(await bobRow('Alice').getAttribute('data-admin')).toBe('true')
+    // Bob was added before Carol: he saw Alice add her.
+    expect(
+      await bobRow(await carolName(bob))
+        .getByTestId('member-added-by')
+        .textContent()
+    ).toBe('added by Alice')
+    expect(await bob.page.getByTestId('not-admin-reason').textContent()).toBe(
+      'Only admins can invite, remove or rename.'
+    )
+    for (const id of ['invite-member', 'rename-group']) {
+      const control = bob.page.getByTestId(id)
+      expect(await control.isDisabled()).toBe(true)
+      expect(await control.getAttribute('aria-describedby')).toBe('not-admin-reason')
+    }
+    for (const b of await bob.page.getByTestId('remove-member').all()) expect(await b.isDisabled()).toBe(true)
+    expect(await bob.page.getByTestId('leave-group').isDisabled()).toBe(false)
+    expect(await axeViolations(bob.page)).toEqual([])
+    await bob.screenshot('group-members-member')
+    await bob.page.getByRole('link', { name: 'Back to the conversation' }).click()
+  }, 120_000)
+
+  it('Alice removes Carol: Carol’s view says she was removed and shows nothing sent afterwards', async () => {
+    await alice.page
+      .getByTestId('member')
+      .filter({ has: alice.page.getByTestId('member-name').getByText('Carol', { exact: true }) })
+      .getByRole('button', { name: 'Remove Carol' })
+      .click()
+    await expect.poll(() => alice.page.getByTestId('member').count(), { timeout: 60_000 }).toBe(2)
+    await carol.page.getByTestId('group-gone').waitFor({ timeout: 60_000 })
+    expect(await carol.page.getByTestId('group-gone').textContent()).toContain('removed from this group by Alice')
+    expect(await carol.page.getByTestId('group-composer').isDisabled()).toBe(true)
+
+    await alice.page.getByRole('link', { name: 'Back to the conversation' }).click()
+    await sendGroup(alice, 'after carol left')
+    await sendGroup(bob, 'bob after removal')
+    await groupMessage(bob, 'after carol left', 'in').waitFor({ timeout: 60_000 })
+    await groupMessage(alice, 'bob after removal', 'in').waitFor({ timeout: 60_000 })
+    // Bob's timeline says Alice removed Carol.
+    expect(await bob.page.getByTestId('group-notice').allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Alice removed /)])
+    )
+    // Carol, after a while (and a reload of her view), has nothing sent after her removal.
+    await carol.page.waitForTimeout(3_000)
+    await openGroup(carol, 'Weekend')
+    await carol.page.getByTestId('group-gone').waitFor()
+    const shown = await texts(carol)
+    expect(shown).not.toContain('after carol left')
+    expect(shown).not.toContain('bob after removal')
+    expect(shown).toContain('all set')
+    expect(await axeViolations(carol.page)).toEqual([])
+    await carol.screenshot('group-removed')
+  }, 180_000)
+})
+
+/** What Bob's app calls Carol (not his contact: the first characters of her key). */
+async function carolName(p: ParleyPage): Promise<string> {
+  const names = await p.page.getByTestId('member-name').allTextContents()
+  const other = names.find((n) => n !== 'You' && n !== 'Alice')
+  if (other === undefined) throw new Error('Carol is not in Bob’s member list')
+  return other
+}
