@@ -108,6 +108,14 @@ export class Emitter extends EventTarget {
     super.addEventListener(type, listener, options)
     if (listener !== null) this.onListen?.(type)
   }
+
+  /**
+   * A listener of the messenger's own modules: it does not count as the app's, so what a crash left unannounced still
+   * waits for the app's first `message` listener.
+   */
+  listenInternally(type: keyof MessengerEvents, listener: (e: Event) => void): void {
+    super.addEventListener(type, listener)
+  }
 }
 
 /** The resolved options every module reads. */

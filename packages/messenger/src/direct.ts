@@ -45,7 +45,7 @@ export class DirectPaths {
    */
   attach(): void {
     const node = this.#core.libp2p
-    this.#core.events.addEventListener('message', (e) => {
+    this.#core.events.listenInternally('message', (e) => {
       const { contact, request } = (e as CustomEvent<MessengerEvents['message']>).detail
       if (request === true) return
       void this.#core.peers
