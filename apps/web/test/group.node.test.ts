@@ -223,6 +223,33 @@ describe('group conversations in the web app: three profiles and a local relay',
     expect(await axeViolations(carol.page)).toEqual([])
     await carol.screenshot('group-removed')
   }, 180_000)
+
+  it('Alice renames the group and Bob sees the new name with a notice; Bob leaves and the admin removes him', async () => {
+    await alice.page.getByTestId('members-link').click()
+    await alice.page.getByLabel('Group name').fill('Sunday')
+    await alice.page.getByLabel('Group name').press('Enter')
+    await alice.page.getByRole('link', { name: 'Back to the conversation' }).click()
+    await expect.poll(() => alice.page.getByTestId('group-title').textContent(), { timeout: 30_000 }).toBe('Sunday')
+    await expect.poll(() => bob.page.getByTestId('group-title').textContent(), { timeout: 60_000 }).toBe('Sunday')
+    expect(await bob.page.getByTestId('group-notice').allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Alice renamed the group to “Sunday”/)])
+    )
+
+    await bob.page.getByTestId('members-link').click()
+    await bob.page.getByTestId('leave-group').focus()
+    await bob.page.keyboard.press('Enter')
+    await bob.page.getByTestId('group-gone').waitFor({ timeout: 30_000 })
+    expect(await bob.page.getByTestId('group-gone').textContent()).toContain('You left this group')
+    // Alice, an admin, commits the leaver's removal: her member list is herself alone.
+    await alice.page.getByTestId('members-link').click()
+    await expect.poll(() => alice.page.getByTestId('member').count(), { timeout: 60_000 }).toBe(1)
+    await alice.page.getByRole('link', { name: 'Back to the conversation' }).click()
+    await sendGroup(alice, 'alone now')
+    await bob.page.waitForTimeout(2_000)
+    expect(await texts(bob)).not.toContain('alone now')
+    await bob.goto('chats')
+    expect(await bob.page.getByTestId('group-row').filter({ hasText: 'Sunday' }).textContent()).toContain('You left')
+  }, 180_000)
 })
 
 /** What Bob's app calls Carol (not his contact: the first characters of her key). */

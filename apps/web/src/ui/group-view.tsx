@@ -13,8 +13,10 @@ const time = (t: number) => new Date(t).toLocaleTimeString([], { hour: '2-digit'
 const day = (t: number) => new Date(t).toLocaleDateString([], { weekday: 'long', month: 'long', day: 'numeric' })
 const NOT_ADMIN = 'Only admins can invite, remove or rename.'
 
-function noticeText(n: GroupNotice, name: (id: string | undefined) => string): string {
-  const who = name(n.actor)
+function noticeText(n: GroupNotice, named: (id: string | undefined) => string): string {
+  const who = named(n.actor)
+  // "You" starts a sentence; elsewhere it is "you".
+  const name = (id: string | undefined) => (named(id) === 'You' ? 'you' : named(id))
   switch (n.kind) {
     case 'created':
       return `${who} created the group “${n.name ?? ''}”`
@@ -232,7 +234,7 @@ export function GroupMembers({ session, id }: { session: Session; id: string }) 
                 {name(m.identity)}
               </span>
               {m.admin && <span class="badge">admin</span>}
-              <span class="preview" data-testid="member-added-by">
+              <span class="small added-by" data-testid="member-added-by">
                 {added}
               </span>
               {m.identity !== session.me && (

@@ -4,6 +4,7 @@
  */
 import type { ContactRecord } from '@parley/messenger'
 import { useState } from 'preact/hooks'
+import './groups.css'
 import { groupState } from '../group-state.ts'
 import type { Session } from '../session.ts'
 import { displayName } from './chats.tsx'
