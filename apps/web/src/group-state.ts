@@ -49,6 +49,20 @@ export function groupState(session: Session): GroupState {
   return s
 }
 
+/** Appends a notice, dropping the oldest beyond MAX_GROUP_NOTICES. */
+export function pushNotice(notices: GroupNotice[], n: GroupNotice): void {
+  notices.push(n)
+  if (notices.length > MAX_GROUP_NOTICES) notices.splice(0, notices.length - MAX_GROUP_NOTICES)
+}
+
+/** Keeps the last views of the MAX_GROUPS_GONE groups we left or were removed from most recently. */
+export function dropOldGone(records: Record<string, GroupRecord>): void {
+  const gone = Object.entries(records)
+    .filter(([, r]) => r.gone !== undefined)
+    .sort(([, a], [, b]) => (b.gone?.at ?? 0) - (a.gone?.at ?? 0))
+  for (const [id] of gone.slice(MAX_GROUPS_GONE)) delete records[id]
+}
+
 let counter = 0
 const noticeId = () => `n${Date.now().toString(36)}-${(counter++).toString(36)}`
 
@@ -82,10 +96,7 @@ export class GroupState {
   }
 
   #save(): Promise<void> {
-    const gone = Object.entries(this.records)
-      .filter(([, r]) => r.gone !== undefined)
-      .sort(([, a], [, b]) => (b.gone?.at ?? 0) - (a.gone?.at ?? 0))
-    for (const [id] of gone.slice(MAX_GROUPS_GONE)) delete this.records[id]
+    dropOldGone(this.records)
     const bytes = new TextEncoder().encode(JSON.stringify(this.records))
     this.#saving = this.#saving.then(() => this.session.store.put('meta', META_GROUPS, bytes).catch(() => {}))
     return this.#saving
@@ -131,8 +142,7 @@ export class GroupState {
   }
 
   #notice(r: GroupRecord, n: Omit<GroupNotice, 'id' | 'at'>): void {
-    r.notices.push({ id: noticeId(), at: Date.now(), ...n })
-    if (r.notices.length > MAX_GROUP_NOTICES) r.notices.splice(0, r.notices.length - MAX_GROUP_NOTICES)
+    pushNotice(r.notices, { id: noticeId(), at: Date.now(), ...n })
   }
 
   /**

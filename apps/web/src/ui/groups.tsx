@@ -45,7 +45,6 @@ export function GroupRows({ session }: { session: Session }) {
           <li key={g.id}>
             <a href={`#/group/${g.id}`} class="row" data-testid="group-row">
               <span class="name">{g.name || 'Unnamed group'}</span>
-              <span class="small"> · {g.members.length} members</span>
               <span class="preview">
                 {last ? `${last.direction === 'out' ? 'You' : name(last.sender)}: ${last.text}` : 'No messages'}
               </span>
