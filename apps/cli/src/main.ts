@@ -91,7 +91,8 @@ ${COMMON}`,
 Runs a node until interrupted. Interactive: type '/to <contact>' then messages; '/add <invite> [name]',
 '/contacts', '/requests', '/accept <identity> [name]', '/decline <identity>', '/quit'. With --json: one JSON command per stdin line, one JSON event per stdout line
 (schema: docs/cli-json.md).
-  --listen <multiaddr>      listen address (repeatable; default TCP + WebSockets on 127.0.0.1)
+  --listen <multiaddr>      listen address (repeatable; default TCP + WebSockets on 127.0.0.1, WebRTC, and with
+                            --relay a reservation at the relay so browsers can reach this node)
   --client                  DHT client mode (for nodes others cannot dial)
 
 ${COMMON}`
@@ -170,7 +171,9 @@ async function main(): Promise<void> {
   const network = {
     ...(values.bootstrap && { bootstrap: values.bootstrap }),
     ...(values.listen && { listen: values.listen }),
-    ...(values.client && { clientMode: true })
+    ...(values.client && { clientMode: true }),
+    // With a relay named, browsers and NATed peers reach this node through a reservation there (then go direct).
+    ...(values.relay !== undefined && values.relay.length > 0 && { circuit: true })
   }
 
   switch (command) {

@@ -177,6 +177,28 @@ describe('parley CLI', () => {
     )
     expect(await relay.metric('parley_mailbox_stored_envelopes')).toBe(0)
   })
+
+  it('run with --relay holds a reservation there (a /p2p-circuit address), so browsers can reach it; without, none', async () => {
+    const relay = await startRelayDaemon()
+    const withRelay = await startNode('rr', ['--bootstrap', relay.bootstrap, '--relay', relay.bootstrap])
+    const without = await startNode('rn', ['--bootstrap', relay.bootstrap])
+    await withRelay.next((e) => e.event === 'ready', 'ready')
+    await without.next((e) => e.event === 'ready', 'ready')
+    const addresses = async (node: typeof withRelay, id: string) => {
+      node.send({ id, cmd: 'id' })
+      const r = await node.next((e) => e.event === 'result' && e.id === id, `id ${id}`)
+      return (r.result as { addresses: string[] }).addresses
+    }
+    let n = 0
+    await until(
+      async () => (await addresses(withRelay, `w${n++}`)).some((a) => a.includes(`/p2p/${relay.peerId}/p2p-circuit`)),
+      30_000,
+      'a reservation at the relay'
+    )
+    expect((await addresses(without, 'n')).some((a) => a.includes('/p2p-circuit'))).toBe(false)
+    await withRelay.stop()
+    await without.stop()
+  })
 })
 
 /** The relay daemon from a plain shell, on a fresh data directory; its bootstrap address and metrics. */

@@ -45,6 +45,12 @@ export interface NetworkOptions {
    */
   listen?: string[]
   /**
+   * Node preset, default listen list only: also listen on `/p2p-circuit`, i.e. hold a reservation on a relay this node
+   * is connected to, so peers that cannot dial it (browsers, nodes behind NAT) reach it through the relay and upgrade
+   * to direct WebRTC. Ignored when `listen` is given. Browsers always do this.
+   */
+  circuit?: boolean
+  /**
    * STUN/TURN servers for WebRTC. Default none: no third-party STUN is ever asked; hosts on one network connect
    * without any, and relays advertise the servers their operators run (GET /parley.json).
    */

@@ -56,7 +56,8 @@ export async function createNodeLibp2p(
       listen: options.listen ?? [
         '/ip4/127.0.0.1/tcp/0',
         '/ip4/127.0.0.1/tcp/0/ws',
-        ...(options.webrtc === false ? [] : [WEBRTC_LISTEN])
+        ...(options.webrtc === false ? [] : [WEBRTC_LISTEN]),
+        ...(options.circuit === true ? ['/p2p-circuit'] : [])
       ]
     },
     // WebRTC upgrades circuits (ours or a browser's) to direct connections; ICE servers only as configured.
