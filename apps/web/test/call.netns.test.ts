@@ -20,9 +20,28 @@ let browser: Browser
 let alice: ParleyPage
 let bob: ParleyPage
 
-function profile(b: Browser): Promise<BrowserContext> {
-  return b.newContext({ viewport: PHONE, permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write'] })
+async function profile(b: Browser): Promise<BrowserContext> {
+  const context = await b.newContext({
+    viewport: PHONE,
+    permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write', 'notifications']
+  })
+  // Records each Notification the page shows (then shows it): what the user would see.
+  await context.addInitScript(() => {
+    const Real = globalThis.Notification
+    if (Real === undefined) return
+    const shown: { title: string; body: string }[] = []
+    ;(globalThis as unknown as { __notes: typeof shown }).__notes = shown
+    globalThis.Notification = class extends Real {
+      constructor(title: string, options?: NotificationOptions) {
+        super(title, options)
+        shown.push({ title, body: options?.body ?? '' })
+      }
+    } as typeof Notification
+  })
+  return context
 }
+
+const notes = (p: Page) => p.evaluate(() => (globalThis as unknown as { __notes: unknown[] }).__notes)
 
 const videoWidth = (p: Page) =>
   p.getByTestId('remote-video').evaluate((v) => (v as HTMLVideoElement).videoWidth, undefined, { timeout: 2_000 })
@@ -106,6 +125,17 @@ describe('calls in the web app (network namespace, fake camera and microphone)',
     await alice.page.getByTestId('call-mute').click()
     expect(await alice.page.getByTestId('call-mute').getAttribute('aria-pressed')).toBe('true')
     await alice.page.getByTestId('call-mute').click()
+    expect(await alice.page.getByTestId('call-mute').getAttribute('aria-pressed')).toBe('false')
+    await alice.page.getByTestId('call-camera').click()
+    expect(await alice.page.getByTestId('call-camera').getAttribute('aria-pressed')).toBe('true')
+    await alice.page.getByTestId('call-camera').click()
+    // Voice ↔ video: the camera track goes and comes back (no renegotiation), and Bob still renders Alice's video.
+    await alice.page.getByTestId('call-switch').click()
+    await expect.poll(() => alice.page.getByTestId('call-switch').textContent()).toBe('Switch to video')
+    expect(await alice.page.getByTestId('call-camera').isDisabled()).toBe(true)
+    await alice.page.getByTestId('call-switch').click()
+    await expect.poll(() => alice.page.getByTestId('call-switch').textContent()).toBe('Switch to voice')
+    await expect.poll(() => videoWidth(bob.page), { timeout: 10_000 }).toBeGreaterThan(0)
     expect(await axeViolations(alice.page)).toEqual([])
     await alice.screenshot('call-in-call')
 
@@ -125,13 +155,21 @@ describe('calls in the web app (network namespace, fake camera and microphone)',
     expect(await bob.page.locator('#incoming-title').textContent()).toBe('Incoming voice call')
     await bob.page.getByTestId('call-decline').click()
     for (const p of [alice, bob]) await p.page.getByTestId('call-entry').nth(1).waitFor({ timeout: 15_000 })
+    // A declined call while the tab is visible notifies nothing.
+    expect(await notes(bob.page)).toEqual([])
     expect(await entries(alice.page)).toEqual(['out:hangup', 'out:declined'])
     expect(await entries(bob.page)).toEqual(['in:remote-hangup', 'in:declined'])
     expect(await alice.page.getByTestId('call-entry').nth(1).textContent()).toContain('Outgoing voice call · declined')
     expect(await bob.page.getByTestId('in-call').count()).toBe(0)
   }, 90_000)
 
-  it('nobody answers: the caller’s entry says no answer and the callee’s says missed', async () => {
+  it('nobody answers while Bob’s tab is hidden: the caller’s entry says no answer, the callee’s says missed, and Bob gets a missed-call notification', async () => {
+    // Bob's tab goes to the background (headless pages never do by themselves).
+    await bob.page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' })
+      document.dispatchEvent(new Event('visibilitychange'))
+    })
+    expect(await notes(bob.page)).toEqual([])
     await alice.page.getByTestId('call-audio').click()
     await bob.page.getByTestId('incoming-call').waitFor({ timeout: 30_000 })
     // Bob does nothing; the caller's no-answer timeout ends the call on both sides.
@@ -140,6 +178,9 @@ describe('calls in the web app (network namespace, fake camera and microphone)',
     expect(await entries(bob.page)).toEqual(['in:remote-hangup', 'in:declined', 'in:missed'])
     expect(await bob.page.getByTestId('call-entry').nth(2).textContent()).toContain('Missed voice call')
     expect(await bob.page.getByTestId('incoming-call').count()).toBe(0)
+    await expect
+      .poll(() => notes(bob.page), { timeout: 10_000 })
+      .toEqual([{ title: 'Parley', body: 'Missed call from Alice' }])
     // The entries are kept in the profile: a reload (unlock again) shows them.
     await bob.page.reload()
     await bob.unlock()
