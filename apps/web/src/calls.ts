@@ -72,13 +72,8 @@ export class Calls extends EventTarget {
   async #readLog(): Promise<void> {
     const b = await this.#host.getMeta(META_CALLS).catch(() => undefined)
     if (b === undefined) return
-    try {
-      const v = JSON.parse(new TextDecoder().decode(b))
-      if (Array.isArray(v)) this.#log = v.slice(-MAX_CALL_LOG)
-      for (const e of this.#log) this.#logged.add(e.id)
-    } catch {
-      this.#log = []
-    }
+    this.#log = parseCallLog(b)
+    for (const e of this.#log) this.#logged.add(e.id)
   }
 
   /** The controller, loading its code on first use. */
@@ -164,7 +159,7 @@ export class Calls extends EventTarget {
       endedAt: now,
       reason: s.reason ?? 'hangup'
     }
-    this.#log = [...this.#log, entry].slice(-MAX_CALL_LOG)
+    this.#log = appendCallEntry(this.#log, entry)
     await this.#host.putMeta(META_CALLS, json(this.#log)).catch(() => {})
     if (entry.reason === 'missed' && typeof document !== 'undefined' && document.visibilityState === 'hidden')
       this.#host.missed(s.contact)
@@ -183,6 +178,37 @@ export class Calls extends EventTarget {
     this.#host.messenger.events.removeEventListener('call-signal', this.#onSignal)
     this.#controller?.close()
   }
+}
+
+/** The log with one more entry: the newest MAX_CALL_LOG are kept. */
+export function appendCallEntry(log: readonly CallEntry[], entry: CallEntry): CallEntry[] {
+  return [...log, entry].slice(-MAX_CALL_LOG)
+}
+
+const REASONS = new Set(['hangup', 'remote-hangup', 'declined', 'busy', 'missed', 'no-answer', 'failed', 'security'])
+
+/** The stored call log (the profile's `web/calls` record): malformed entries are dropped, at most MAX_CALL_LOG kept. */
+export function parseCallLog(bytes: Uint8Array): CallEntry[] {
+  let v: unknown
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    return []
+  }
+  if (!Array.isArray(v)) return []
+  const ok = (e: Record<string, unknown>): boolean =>
+    typeof e.id === 'string' &&
+    typeof e.contact === 'string' &&
+    (e.direction === 'out' || e.direction === 'in') &&
+    typeof e.video === 'boolean' &&
+    typeof e.startedAt === 'number' &&
+    typeof e.endedAt === 'number' &&
+    (e.connectedAt === undefined || typeof e.connectedAt === 'number') &&
+    typeof e.reason === 'string' &&
+    REASONS.has(e.reason)
+  return (v as Record<string, unknown>[])
+    .filter((e) => typeof e === 'object' && e !== null && ok(e))
+    .slice(-MAX_CALL_LOG) as unknown as CallEntry[]
 }
 
 /** "1:05" / "1:02:03" for a duration in ms. */
