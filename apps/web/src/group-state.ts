@@ -63,6 +63,9 @@ export function dropOldGone(records: Record<string, GroupRecord>): void {
   for (const [id] of gone.slice(MAX_GROUPS_GONE)) delete records[id]
 }
 
+/** A join reported within this long after commits it enabled is shown before them. */
+const JOIN_NOTICE_WINDOW_MS = 10_000
+
 let counter = 0
 const noticeId = () => `n${Date.now().toString(36)}-${(counter++).toString(36)}`
 
@@ -109,11 +112,17 @@ export class GroupState {
         f((e as CustomEvent<MessengerEvents[K]>).detail)
         this.session.changed()
       })
-    on('group-change', (d) => this.sync(d.group, d.committer, true))
+    on('group-change', (d) => this.sync(d.group, d.committer, true, d))
     on('group-joined', (d) => {
       const r = this.#record(d.group.id, d.group)
+      delete r.gone
       r.addedBy[this.me] = d.by
-      this.#notice(r, { kind: 'joined', actor: d.by, subject: this.me })
+      // Commits held until the Welcome was applied may have been reported first: "added you" goes before them.
+      const recent = r.notices.findIndex((n) => n.at >= Date.now() - JOIN_NOTICE_WINDOW_MS)
+      const at = recent === -1 ? Date.now() : (r.notices[recent]?.at ?? Date.now())
+      const joined: GroupNotice = { id: noticeId(), at, kind: 'joined', actor: d.by, subject: this.me }
+      if (recent === -1) pushNotice(r.notices, joined)
+      else r.notices.splice(recent, 0, joined)
       this.sync(d.group.id, undefined, false)
     })
     on('group-removed', (d) => this.#gone(d.group, 'removed', d.by))
@@ -149,7 +158,12 @@ export class GroupState {
    * Compares the group as the messenger shows it now with what we saw last: members added or removed, a new name,
    * a new epoch ("keys changed"). `committer` is who made the change when known.
    */
-  sync(id: string, committer: string | undefined, notify: boolean): void {
+  sync(
+    id: string,
+    committer: string | undefined,
+    notify: boolean,
+    change?: { added: readonly string[]; removed: readonly string[] }
+  ): void {
     let info: GroupInfo
     try {
       info = this.session.messenger.groups.get(id)
@@ -159,16 +173,20 @@ export class GroupState {
     const fresh = this.records[id] === undefined
     const r = this.#record(id, info)
     const now = info.members.map((m) => m.identity)
-    if (!fresh) {
-      for (const m of now.filter((x) => !r.members.includes(x))) {
-        if (committer !== undefined && r.addedBy[m] === undefined) r.addedBy[m] = committer
-        if (notify || committer !== undefined) this.#notice(r, { kind: 'added', actor: committer, subject: m })
-      }
-      for (const m of r.members.filter((x) => !now.includes(x))) {
-        this.#notice(r, { kind: 'removed', actor: committer, subject: m })
-      }
-      if (info.name !== r.name && r.name !== '') this.#notice(r, { kind: 'renamed', actor: committer, name: info.name })
-      if (info.epoch > r.epoch && notify) this.#notice(r, { kind: 'keys', actor: committer, epoch: info.epoch })
+    // Who joined or went: what changed since we last looked, plus what the commit names (our own commits name
+    // nobody; a commit applied before our record existed is only known from the event).
+    const added = new Set([...(fresh ? [] : now.filter((x) => !r.members.includes(x))), ...(change?.added ?? [])])
+    const removed = new Set([...(fresh ? [] : r.members.filter((x) => !now.includes(x))), ...(change?.removed ?? [])])
+    for (const m of added) {
+      if (committer !== undefined && r.addedBy[m] === undefined) r.addedBy[m] = committer
+      if (m !== this.me) this.#notice(r, { kind: 'added', actor: committer, subject: m })
+    }
+    for (const m of removed) this.#notice(r, { kind: 'removed', actor: committer, subject: m })
+    if (!fresh && info.name !== r.name && r.name !== '') {
+      this.#notice(r, { kind: 'renamed', actor: committer, name: info.name })
+    }
+    if (notify && !removed.has(this.me) && (fresh || info.epoch > r.epoch)) {
+      this.#notice(r, { kind: 'keys', actor: committer, epoch: info.epoch })
     }
     r.members = now
     r.name = info.name
@@ -187,9 +205,8 @@ export class GroupState {
       return
     }
     const r = this.#record(id, info)
-    const last = r.notices.at(-1)
-    if (!(last?.kind === 'removed' && last.subject === this.me))
-      this.#notice(r, { kind: reason, actor: by, subject: this.me })
+    const told = r.notices.slice(-3).some((n) => n.kind === 'removed' && n.subject === this.me)
+    if (!told) this.#notice(r, { kind: reason, actor: by, subject: this.me })
     r.gone = { reason, ...(by !== undefined && { by }), at: Date.now(), info, history }
     void this.#save()
   }
