@@ -128,7 +128,7 @@ export function NewGroup({ session }: { session: Session }) {
         <fieldset>
           <legend>Members (from your contacts)</legend>
           {usable.length === 0 && <p>No contacts to add yet. You can invite members later.</p>}
-          <ul class="list">
+          <ul class="list pick">
             {usable.map((c) => (
               <li key={c.identity}>
                 <label>
