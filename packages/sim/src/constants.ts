@@ -51,3 +51,7 @@ export const MAILBOX_SAMPLE_MS = 500
  * @parley/network's connection and routing policies, while each simulated node stands for its own host.
  */
 export const SIM_RANGE_LIMIT = 1_000_000
+/** Joins pause while this many started nodes have not yet published their record (join backpressure; see world.ts). */
+export const JOIN_MAX_UNPUBLISHED = 16
+/** Longest a join waits for that backpressure before it goes ahead anyway (ms). */
+export const JOIN_BACKPRESSURE_MAX_WAIT_MS = 30_000

@@ -3,7 +3,14 @@
  * crash, leave and rejoin. Node i of n is fabric index i; relay r is fabric index n + r.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_BOOTSTRAP_PEERS, DEFAULT_JOIN_CONCURRENCY, DEFAULT_SIM_K, SIM_PROTOCOL_PREFIX } from './constants.ts'
+import {
+  DEFAULT_BOOTSTRAP_PEERS,
+  DEFAULT_JOIN_CONCURRENCY,
+  DEFAULT_SIM_K,
+  JOIN_BACKPRESSURE_MAX_WAIT_MS,
+  JOIN_MAX_UNPUBLISHED,
+  SIM_PROTOCOL_PREFIX
+} from './constants.ts'
 import { RunAbortedError } from './errors.ts'
 import type { LinkModel } from './model.ts'
 import {
@@ -142,6 +149,11 @@ export class SimWorld {
     }
     while (i < target) {
       if (this.options.signal?.aborted) throw new RunAbortedError()
+      // Backpressure: a node that has not published its record yet is still walking the DHT. Starting more while many
+      // are would overload the one event loop; then Noise handshakes and queries time out, failed publishes retry every
+      // 2 s and the load feeds itself. So joins wait (bounded) until few are left.
+      const until = Date.now() + JOIN_BACKPRESSURE_MAX_WAIT_MS
+      while (this.#unpublished() >= JOIN_MAX_UNPUBLISHED && Date.now() < until) await sleep(50)
       const end = Math.min(target, batchStart(i, batch) + batch)
       await Promise.all(Array.from({ length: end - i }, (_, k) => this.#join(i + k)))
       i = end
@@ -163,7 +175,11 @@ export class SimWorld {
   async #join(i: number): Promise<void> {
     const slot = this.#slots[i]!
     const relays = this.relays.filter((r) => r.alive).map((r) => r.address)
-    const bootstrap = this.#bootstrapOf(i)
+    // The messenger's own bootstrap list holds the relays only, as in a deployment: it republishes whenever a
+    // bootstrap peer reconnects, which for ordinary peers (whose connections come and go) would be a republish storm.
+    // The topology's peers are dialled by the simulator below.
+    const dial = this.#bootstrapOf(i)
+    const bootstrap = relays
     this.fabric.revive(i)
     const node = await spawnMessenger(
       this.settings,
@@ -183,8 +199,14 @@ export class SimWorld {
     this.options.onNodeStart?.(i, node)
     // The Node preset dials its bootstrap list on start; the simulator dials it itself (and waits, to stagger joins).
     await Promise.allSettled(
-      bootstrap.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }))
+      dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }))
     )
+  }
+
+  #unpublished(): number {
+    let n = 0
+    for (const s of this.#slots) if (s.up && (s.probe?.puts ?? 0) === 0) n++
+    return n
   }
 
   /** Node i's messenger (undefined before it joined). */
@@ -253,3 +275,5 @@ export class SimWorld {
 }
 
 let nextTag = 0
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
