@@ -178,8 +178,12 @@ export class GroupState {
     const added = new Set([...(fresh ? [] : now.filter((x) => !r.members.includes(x))), ...(change?.added ?? [])])
     const removed = new Set([...(fresh ? [] : r.members.filter((x) => !now.includes(x))), ...(change?.removed ?? [])])
     for (const m of added) {
-      if (committer !== undefined && r.addedBy[m] === undefined) r.addedBy[m] = committer
-      if (m !== this.me) this.#notice(r, { kind: 'added', actor: committer, subject: m })
+      // Our own place is set by the Welcome (group-joined). Others are credited only when the commit names them or
+      // the commit was ours; a member merely found in a newer state is not attributed to whoever committed last.
+      if (m === this.me) continue
+      const named = change?.added.includes(m) === true || committer === this.me
+      if (named && committer !== undefined && r.addedBy[m] === undefined) r.addedBy[m] = committer
+      this.#notice(r, { kind: 'added', actor: named ? committer : undefined, subject: m })
     }
     for (const m of removed) this.#notice(r, { kind: 'removed', actor: committer, subject: m })
     if (!fresh && info.name !== r.name && r.name !== '') {
