@@ -145,7 +145,8 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
             : `You were removed from this group by ${name(record.gone?.by)}. Nothing sent after that reaches you.`}
         </p>
       )}
-      <div class="scroll" ref={list}>
+      {/* Focusable so the keyboard can scroll a long timeline (axe: scrollable-region-focusable). */}
+      <div class="scroll" ref={list} tabIndex={0} role="region" aria-label="Conversation">
         <Timeline items={timeline} name={name} />
       </div>
       <form class="composer" onSubmit={send}>
