@@ -90,7 +90,7 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
   const view = gs.view(id)
   const [text, setText] = useState('')
   const [error, setError] = useState('')
-  const list = useRef<HTMLDivElement>(null)
+  const list = useRef<HTMLElement>(null)
   const count = view?.timeline.length ?? 0
   useEffect(() => {
     if (view?.live !== true) return
@@ -145,10 +145,10 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
             : `You were removed from this group by ${name(record.gone?.by)}. Nothing sent after that reaches you.`}
         </p>
       )}
-      {/* Focusable so the keyboard can scroll a long timeline (axe: scrollable-region-focusable). */}
-      <div class="scroll" ref={list} tabIndex={0} role="region" aria-label="Conversation">
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus for keyboard scrolling (axe scrollable-region-focusable) */}
+      <section class="scroll" ref={list} tabIndex={0} aria-label="Conversation">
         <Timeline items={timeline} name={name} />
-      </div>
+      </section>
       <form class="composer" onSubmit={send}>
         <label for="group-composer" class="visually-hidden">
           Message to the group {info.name}
