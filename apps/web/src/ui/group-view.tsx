@@ -103,6 +103,8 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
     return () => document.removeEventListener('visibilitychange', mark)
   }, [count, id, view?.live])
 
+  // Names come from the contacts: until they are loaded, keys would show where names belong.
+  if (contacts === undefined) return <p>Loading…</p>
   if (view === undefined) {
     return (
       <section>
@@ -193,6 +195,7 @@ export function GroupMembers({ session, id }: { session: Session; id: string }) 
   const [error, setError] = useState('')
   const [rename, setRename] = useState<string | undefined>(undefined)
   const [invitee, setInvitee] = useState('')
+  if (contacts === undefined) return <p>Loading…</p>
   if (view === undefined) return <p>Unknown group</p>
   const { info, record, live } = view
   const admin = live && info.admins.includes(session.me)
