@@ -22,20 +22,27 @@ import {
 import { afterEach, describe, expect, it } from 'vitest'
 import { SeenSet } from '../../src/groups/bookkeeping.ts'
 import {
+  GROUP_HISTORY_MAX_ENTRIES,
   GROUP_MAX_DELIVERED_IDS,
   GROUP_MAX_PENDING,
   GROUP_MAX_SEEN,
   GROUP_SYNC_MAX_PAGES,
-  GROUP_SYNC_MAX_REQUESTS_PER_MINUTE
+  GROUP_SYNC_MAX_REQUESTS_PER_MINUTE,
+  MAX_GROUPS
 } from '../../src/groups/constants.ts'
 import { SenderOrder } from '../../src/groups/delivery.ts'
 import { GroupEngine } from '../../src/groups/engine.ts'
+import type { Messenger } from '../../src/index.ts'
+import { node } from '../helpers.ts'
 import { backend, connect, formGroup, type Member, member, meshed, peerOf, stopAll, until } from './harness.ts'
 
 let members: Member[] = []
+let messenger: Messenger | undefined
 afterEach(async () => {
   await stopAll(members)
   members = []
+  await messenger?.stop().catch(() => {})
+  messenger = undefined
 })
 
 /** Opens a raw group sync stream from `from` to `to` (what a member's device, or a hostile one, sends). */
@@ -181,4 +188,26 @@ describe('group limits', () => {
     await until(() => requests === GROUP_SYNC_MAX_PAGES, 5_000, 'requests counted')
     expect(requests).toBe(GROUP_SYNC_MAX_PAGES)
   }, 60_000)
+
+  it('MAX_GROUPS and GROUP_HISTORY_MAX_ENTRIES: a profile in MAX_GROUPS groups cannot create another (TooManyGroups); a group keeps its newest entries', async () => {
+    messenger = await node()
+    const m = messenger
+    const first = await m.groups.create('g0')
+    for (let i = 1; i < MAX_GROUPS; i++) await m.groups.create(`g${i}`)
+    expect(m.groups.list()).toHaveLength(MAX_GROUPS)
+    await expect(m.groups.create('one too many')).rejects.toMatchObject({ code: 'TooManyGroups' })
+    expect(m.groups.list()).toHaveLength(MAX_GROUPS)
+
+    // The creation notice is entry 1; GROUP_HISTORY_MAX_ENTRIES texts push it out, the texts stay in order.
+    for (let i = 0; i < GROUP_HISTORY_MAX_ENTRIES; i++) await m.groups.send(first.id, `t${i}`)
+    const h = m.groups.history(first.id)
+    expect(h).toHaveLength(GROUP_HISTORY_MAX_ENTRIES)
+    expect(h[0]?.text).toBe('t0')
+    expect(h.at(-1)?.text).toBe(`t${GROUP_HISTORY_MAX_ENTRIES - 1}`)
+    await m.groups.send(first.id, 'newest')
+    const after = m.groups.history(first.id)
+    expect(after).toHaveLength(GROUP_HISTORY_MAX_ENTRIES)
+    expect(after[0]?.text).toBe('t1')
+    expect(after.at(-1)?.text).toBe('newest')
+  }, 120_000)
 })
