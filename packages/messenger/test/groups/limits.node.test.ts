@@ -7,7 +7,7 @@
  */
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { createKeyPackage, MlsGroup } from '@parley/crypto'
+import { createKeyPackage, MlsGroup, mlsMessageEpoch, toHex } from '@parley/crypto'
 import {
   decodeGroupEnvelope,
   decodeGroupSyncResponse,
@@ -26,6 +26,7 @@ import {
   GROUP_MAX_DELIVERED_IDS,
   GROUP_MAX_PENDING,
   GROUP_MAX_SEEN,
+  GROUP_MAX_UNSETTLED,
   GROUP_SYNC_MAX_PAGES,
   GROUP_SYNC_MAX_REQUESTS_PER_MINUTE,
   MAX_GROUPS
@@ -210,4 +211,45 @@ describe('group limits', () => {
     expect(after[0]?.text).toBe('t1')
     expect(after.at(-1)?.text).toBe('newest')
   }, 120_000)
+
+  it('GROUP_MAX_UNSETTLED: after losing a fork, a member re-sends GROUP_MAX_UNSETTLED of the bound + 1 texts it sent on the lost branch', async () => {
+    const people = await Promise.all([member('unsettled-a'), member('unsettled-b')])
+    members = people
+    await Promise.all(people.map((p) => p.node.stop()))
+    const [ka, kb] = await Promise.all(people.map((p) => createKeyPackage(backend, p.identity, p.device.certificate)))
+    if (ka === undefined || kb === undefined) throw new Error('no key packages')
+    const created = await MlsGroup.create(backend, ka.secret, { name: 'unsettled' })
+    const c = await created.commit({ add: [kb.keyPackage] })
+    const joined = await MlsGroup.join(backend, kb.secret, c.welcome as Uint8Array, c.ratchetTree)
+    const sims = [c.group, joined].map((group, i) => {
+      const outbox: Uint8Array[] = []
+      const engine = new GroupEngine({
+        backend,
+        identityKey: (people[i] as Member).identity.publicKey,
+        group,
+        peerOf,
+        positions: new Map(people.map((p) => [toHex(p.identity.publicKey), 1])),
+        publish: async (data) => {
+          outbox.push(data)
+        },
+        events: { message: () => {} }
+      })
+      return { engine, outbox }
+    })
+    // Both commit in the same epoch (a fork), then each sends one more text than the bound on its own branch.
+    for (const s of sims) await s.engine.commit()
+    const commits = sims.map((s) => s.outbox[0] as Uint8Array)
+    for (const s of sims) for (let i = 0; i <= GROUP_MAX_UNSETTLED; i++) await s.engine.sendText(`t${i}`)
+    const before = sims.map((s) => s.outbox.length)
+    // They meet: each gets the other's commit; the one on the losing branch switches and re-sends.
+    await (sims[0] as (typeof sims)[0]).engine.receive(commits[1] as Uint8Array)
+    await (sims[1] as (typeof sims)[0]).engine.receive(commits[0] as Uint8Array)
+    for (const s of sims) await s.engine.idle()
+    const resent = sims.map(
+      (s, i) =>
+        s.outbox.slice(before[i]).filter((d) => mlsMessageEpoch(decodeGroupEnvelope(d).mls).kind === 'application')
+          .length
+    )
+    expect(resent.sort((x, y) => x - y)).toEqual([0, GROUP_MAX_UNSETTLED])
+  }, 60_000)
 })
