@@ -29,17 +29,20 @@ import {
   GROUP_MAX_UNSETTLED,
   GROUP_SYNC_MAX_PAGES,
   GROUP_SYNC_MAX_REQUESTS_PER_MINUTE,
-  MAX_GROUPS
+  MAX_GROUPS,
+  MAX_PENDING_KEY_PACKAGES
 } from '../../src/groups/constants.ts'
 import { SenderOrder } from '../../src/groups/delivery.ts'
 import { GroupEngine } from '../../src/groups/engine.ts'
 import type { Messenger } from '../../src/index.ts'
-import { node } from '../helpers.ts'
+import { hex, node, until as untilHelper } from '../helpers.ts'
 import { backend, connect, formGroup, type Member, member, meshed, peerOf, stopAll, until } from './harness.ts'
 
 let members: Member[] = []
 let messenger: Messenger | undefined
+const messengers: Messenger[] = []
 afterEach(async () => {
+  await Promise.all(messengers.splice(0).map((m) => m.stop().catch(() => {})))
   await stopAll(members)
   members = []
   await messenger?.stop().catch(() => {})
@@ -252,4 +255,66 @@ describe('group limits', () => {
     )
     expect(resent.sort((x, y) => x - y)).toEqual([0, GROUP_MAX_UNSETTLED])
   }, 60_000)
+
+  it('MAX_PENDING_KEY_PACKAGES: an invitee keeps the secrets of its newest key packages only; a Welcome for an older one does not join it', async () => {
+    const boot = await node()
+    messengers.push(boot)
+    const bootstrap = [boot.addresses[0] as string]
+    const alice = await node({ bootstrap })
+    const bob = await node({ bootstrap })
+    messengers.push(alice, bob)
+    for (const m of [alice, bob]) {
+      await untilHelper(
+        () =>
+          m.publish().then(
+            () => true,
+            () => false
+          ),
+        30_000,
+        'published'
+      )
+    }
+    const [aHex, bHex] = [hex(alice.identityKey), hex(bob.identityKey)]
+    await alice.addContact(bHex, { name: 'bob' })
+    await bob.addContact(aHex, { name: 'alice' })
+    // The messenger's own invitation steps (invite() = key package request, commit, Welcome), taken one at a time.
+    interface Live {
+      engine: GroupEngine
+    }
+    interface Inner {
+      invitations: {
+        keyPackageOf(
+          c: string,
+          g: Uint8Array,
+          s: AbortSignal
+        ): Promise<{ keyPackage: Uint8Array; requestId: Uint8Array }>
+        addedWith(kp: Uint8Array): unknown
+        sendWelcome(c: string, r: Uint8Array, w: unknown): Promise<void>
+      }
+      find(id: string): Live
+      welcomeOf(l: Live, c: { welcome?: Uint8Array; ratchetTree: Uint8Array }): unknown
+    }
+    const inner = alice.groups as unknown as Inner
+    const old = inner.find((await alice.groups.create('too late')).id)
+    const fresh = inner.find((await alice.groups.create('in time')).id)
+    const asked: Array<{ keyPackage: Uint8Array; requestId: Uint8Array }> = []
+    for (let i = 0; i <= MAX_PENDING_KEY_PACKAGES; i++) {
+      const g = (i === 0 ? old : fresh).engine.group.groupId
+      asked.push(await inner.invitations.keyPackageOf(bHex, g, AbortSignal.timeout(20_000)))
+    }
+    const first = asked[0] as (typeof asked)[0]
+    const last = asked.at(-1) as (typeof asked)[0]
+    // The inviter's side is bounded too: it remembers whom only its newest key packages came from.
+    expect(inner.invitations.addedWith(first.keyPackage)).toBeUndefined()
+    expect(inner.invitations.addedWith(last.keyPackage)).toBeDefined()
+
+    const c0 = await old.engine.commit({ add: [first.keyPackage] })
+    await inner.invitations.sendWelcome(bHex, first.requestId, inner.welcomeOf(old, c0))
+    await new Promise((r) => setTimeout(r, 3_000))
+    expect(bob.groups.list()).toEqual([])
+    const c1 = await fresh.engine.commit({ add: [last.keyPackage] })
+    await inner.invitations.sendWelcome(bHex, last.requestId, inner.welcomeOf(fresh, c1))
+    await untilHelper(() => bob.groups.list().length === 1, 20_000, 'bob joined with the newest key package')
+    expect(bob.groups.list()[0]?.name).toBe('in time')
+  }, 120_000)
 })
