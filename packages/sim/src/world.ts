@@ -198,9 +198,7 @@ export class SimWorld {
     slot.up = true
     this.options.onNodeStart?.(i, node)
     // The Node preset dials its bootstrap list on start; the simulator dials it itself (and waits, to stagger joins).
-    await Promise.allSettled(
-      dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }))
-    )
+    await Promise.allSettled(dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) })))
   }
 
   #unpublished(): number {
