@@ -25,10 +25,23 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/*.browser.test.ts', '**/*.netns.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.browser.test.ts', '**/*.netns.test.ts', '**/*.sim.test.ts', '**/node_modules/**'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000
+        }
+      },
+      {
+        test: {
+          // Whole simulated networks (tens of real nodes on one event loop): their figures (lookup success, delivery
+          // ratio) are what the tests assert, so they run one file at a time after the other projects (scripts/test.ts).
+          name: 'sim',
+          include: ['packages/sim/test/**/*.sim.test.ts'],
+          exclude: ['**/node_modules/**'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000
         }
       },
       {
@@ -50,7 +63,7 @@ export default defineConfig({
           name: 'browser',
           // Shared tests run in Chromium too; files that need Node's own APIs end in .node.test.ts.
           include: ['packages/*/test/**/*.test.ts'],
-          exclude: ['**/*.node.test.ts', '**/*.netns.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.node.test.ts', '**/*.netns.test.ts', '**/*.sim.test.ts', '**/node_modules/**'],
           // A Node messenger (bootstrap peer, DHT server, echo bot) for the messenger's browser tests.
           globalSetup: ['packages/messenger/test/browser-global-setup.ts'],
           testTimeout: 120_000,
