@@ -1,15 +1,19 @@
 /**
  * The group engine's named limits that bounds.node.test.ts does not cover: envelopes remembered as seen
  * (GROUP_MAX_SEEN), message ids remembered as shown (GROUP_MAX_DELIVERED_IDS), messages held for an epoch we lack
- * (GROUP_MAX_PENDING), and the group sync protocol's page (MAX_GROUP_SYNC_ENVELOPES), pages per catch-up
- * (GROUP_SYNC_MAX_PAGES), request size (MAX_GROUP_SYNC_REQUEST_BYTES) and served requests per peer per minute
- * (GROUP_SYNC_MAX_REQUESTS_PER_MINUTE). Each test fails if its bound is removed.
+ * (GROUP_MAX_PENDING), own texts kept to re-send after a lost fork (GROUP_MAX_UNSETTLED), the group sync protocol's
+ * page (MAX_GROUP_SYNC_ENVELOPES), pages per catch-up (GROUP_SYNC_MAX_PAGES), request size
+ * (MAX_GROUP_SYNC_REQUEST_BYTES) and served requests per peer per minute (GROUP_SYNC_MAX_REQUESTS_PER_MINUTE), and
+ * through a real messenger: groups per profile (MAX_GROUPS), history entries per group (GROUP_HISTORY_MAX_ENTRIES)
+ * and key package secrets awaiting a Welcome (MAX_PENDING_KEY_PACKAGES). Each test fails if its bound is removed.
+ * MAX_VERIFIED_CREDENTIALS is tested where it lives: packages/crypto/test/group-limits.node.test.ts.
  */
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { createKeyPackage, MlsGroup, mlsMessageEpoch, toHex } from '@parley/crypto'
 import {
   decodeGroupEnvelope,
+  decodeGroupSyncRequest,
   decodeGroupSyncResponse,
   encodeGroupEnvelope,
   encodeGroupSyncRequest,
@@ -140,7 +144,15 @@ describe('group limits', () => {
     expect(second.more).toBe(false)
     expect(first.envelopes.length + second.envelopes.length).toBe(a.engine?.history(0n).length)
 
-    // A request over MAX_GROUP_SYNC_REQUEST_BYTES: no answer, the stream ends.
+    // A request over MAX_GROUP_SYNC_REQUEST_BYTES: the codec refuses it (typed Oversize) and the member's device, which
+    // reads frames of at most that size, answers nothing and ends the stream.
+    let oversize: unknown
+    try {
+      decodeGroupSyncRequest(new Uint8Array(MAX_GROUP_SYNC_REQUEST_BYTES + 1))
+    } catch (e) {
+      oversize = e
+    }
+    expect(oversize).toMatchObject({ code: 'Oversize' })
     await lp.write(new Uint8Array(MAX_GROUP_SYNC_REQUEST_BYTES + 1))
     await expect(lp.read({ signal: AbortSignal.timeout(5_000) })).rejects.toThrow()
     await stream.close().catch(() => {})
