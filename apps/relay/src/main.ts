@@ -43,7 +43,33 @@ async function main(): Promise<void> {
     return
   }
 
-  let relay: Relay
+  // Signals are heard from before the relay starts: one that arrives while it starts stops it as soon as it is up
+  // (a supervisor may send SIGTERM right after seeing the banner, or before it).
+  let relay: Relay | undefined
+  let stopping = false
+  const stop = (signal: string) => {
+    if (relay === undefined) return
+    const running = relay
+    running.log.info('relay.signal', { signal })
+    const deadline = setTimeout(() => fail(`stop took over ${STOP_DEADLINE_MS / 1000} s; exiting`, 1), STOP_DEADLINE_MS)
+    running.stop().then(
+      () => {
+        clearTimeout(deadline)
+        process.exit(0)
+      },
+      (err: unknown) => fail(`stop failed: ${(err as Error).message}`, 1)
+    )
+  }
+  let pending: string | undefined
+  const onSignal = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    if (relay === undefined) pending = signal
+    else stop(signal)
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+
   try {
     relay = await createRelay(config.relay)
   } catch (err) {
@@ -55,22 +81,7 @@ async function main(): Promise<void> {
     throw err
   }
   process.stdout.write(banner(relay))
-
-  const onSignal = (signal: string) => {
-    process.off('SIGTERM', onSignal)
-    process.off('SIGINT', onSignal)
-    relay.log.info('relay.signal', { signal })
-    const deadline = setTimeout(() => fail(`stop took over ${STOP_DEADLINE_MS / 1000} s; exiting`, 1), STOP_DEADLINE_MS)
-    relay.stop().then(
-      () => {
-        clearTimeout(deadline)
-        process.exit(0)
-      },
-      (err: unknown) => fail(`stop failed: ${(err as Error).message}`, 1)
-    )
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
+  if (pending !== undefined) stop(pending)
 }
 
 // Anything else is still one line: the first line of the message, never a stack.

@@ -55,7 +55,13 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
   child.stderr.on('data', (c: Buffer) => {
     err += c.toString()
   })
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  const exited = new Promise<number | null>((r) =>
+    child.once('exit', (code, signal) => {
+      // A signal instead of an exit code: say which, with the end of stderr, so a failure says what killed it.
+      if (code === null) console.error(`parley-relay ended by ${signal}; stderr: ${err.slice(-2000)}`)
+      r(code)
+    })
+  )
   const lines: string[] = []
   const banner = await new Promise<string[]>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`no banner in 30 s; stderr: ${err}`)), 30_000)
