@@ -185,7 +185,8 @@ export async function spawnMessenger(
         ...(options.mailboxPollMs !== undefined && { pollIntervalMs: options.mailboxPollMs })
       }
     })
-    if (node === undefined) throw new Error('the libp2p factory was not called')
+    if (node === undefined)
+      throw new NodeStartFailedError(`node ${index}`, new Error('the libp2p factory was not called'))
     const identity = Buffer.from(messenger.identityKey).toString('hex')
     return { index, messenger, libp2p: node, identity, store, backend }
   } catch (e) {

@@ -3,6 +3,7 @@
  * messages sent at their times, and every copy shown, receipt and crash recorded against the plan.
  */
 import type { MessengerEvents } from '@parley/messenger'
+import { NodeStartFailedError } from '../errors.ts'
 import type { SimNode } from '../nodes.ts'
 import type { PlannedMessage } from '../plan.ts'
 import type { Row, RunContext } from '../scenario.ts'
@@ -77,7 +78,7 @@ export class Ledger {
     fate.sentAt = this.now()
     try {
       const to = world.node(m.to)
-      if (to === undefined) throw new Error('recipient never started')
+      if (to === undefined) throw new NodeStartFailedError(`recipient ${m.to}`, new Error('never started'))
       // Contacts are addressed by identity key (hex); the name is only a label.
       const r = await node.messenger.send(to.identity, `${TEXT_PREFIX}${m.id}`)
       fate.messengerId = r.id
