@@ -188,6 +188,8 @@ export interface DirectWebRTCFigures {
   warmup_ms: number
   /** Timed dials that failed (libp2p's 6 s addressDialTimeout ran out); not in the samples. */
   failures: number
+  /** Warm-up dials that failed before one succeeded. */
+  warmupFailures: number
 }
 
 /**
@@ -229,14 +231,19 @@ export async function measureDirectWebRTC(
     }
     let warmup: number | undefined
     while (warmup === undefined && failures < runs) warmup = await dial()
+    // `failures` counts the measured dials only; failed warm-up dials are reported apart.
+    const warmupFailures = failures
+    failures = 0
     const samples: number[] = []
     for (let i = 0; i < runs; i++) {
       const ms = await dial()
       if (ms !== undefined) samples.push(ms)
     }
     if (warmup === undefined || samples.length < runs / 2)
-      throw new Error(`direct WebRTC dials failed: ${failures} of ${runs + 1} timed out`)
-    return { samples, median_ms: median(samples), warmup_ms: warmup, failures }
+      throw new Error(
+        `direct WebRTC dials failed: ${failures} of ${runs} timed out (and ${warmupFailures} warm-up dials)`
+      )
+    return { samples, median_ms: median(samples), warmup_ms: warmup, failures, warmupFailures }
   } finally {
     if (options.browser === undefined) await browser.close()
     await relay.stop()
