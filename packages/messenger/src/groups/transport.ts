@@ -96,7 +96,9 @@ export class GroupTransport {
       if (g.engine.pendingCount > 0 || gaps.length > 0 || g.engine.unsettledFork) {
         for (const p of peers) await this.pull(g.topic, p).catch(() => 0)
       } else if (idle && peers.length > 0) {
-        await this.pull(g.topic, peers[Math.floor(Math.random() * peers.length)] as PeerId).catch(() => 0)
+        // Which member to pull from is not secret, but the project keeps Math.random out of protocol code.
+        const pick = crypto.getRandomValues(new Uint32Array(1))[0]! % peers.length
+        await this.pull(g.topic, peers[pick] as PeerId).catch(() => 0)
       }
     }
   }
