@@ -27,6 +27,8 @@ async function pair() {
   return { net, a, b, A: net.engine(a), B: net.engine(b), seenA: track(net.engine(a)), seenB: track(net.engine(b)) }
 }
 
+/** A fingerprint byte (two hex digits) changed to a different one: `00` → `01`, `FF` → `00`. */
+const otherByte = (hex: string) => ((Number.parseInt(hex, 16) + 1) & 0xff).toString(16).toUpperCase().padStart(2, '0')
 const key = (k: { kid: bigint; baseKey: Uint8Array }) => `${k.kid}:${bytesToHex(k.baseKey)}`
 
 describe('call engine: 1:1 outcomes on both sides', () => {
@@ -217,7 +219,9 @@ describe('call engine: glare, replays, late and stale signals', () => {
 describe('call engine: fingerprints, keys, restarts, mesh', () => {
   it('an offer whose SDP fingerprint differs from the signalled one is refused (nothing rings)', async () => {
     const { net, b, A, B } = await pair()
-    net.tamper = (sdp) => sdp.replace(/a=fingerprint:sha-256 ../, 'a=fingerprint:sha-256 00')
+    // The first byte of the fingerprint changed (always to another value: the certificate is random).
+    net.tamper = (sdp) =>
+      sdp.replace(/a=fingerprint:sha-256 (..)/, (_m, first: string) => `a=fingerprint:sha-256 ${otherByte(first)}`)
     A.call(b)
     await net.drain()
     expect(net.refused.map((r) => r.reason)).toContain('malformed')
@@ -233,7 +237,10 @@ describe('call engine: fingerprints, keys, restarts, mesh', () => {
     const real = net.media.get(`${a}/${call.id}`)!.fp.split(' ')[1]!
     expect(B.verifyRemoteCertificate(call.id, { fingerprintAlgorithm: 'sha-256', fingerprint: real })).toBe(true)
     expect(
-      B.verifyRemoteCertificate(call.id, { fingerprintAlgorithm: 'sha-256', fingerprint: real.replace(/^../, '00') })
+      B.verifyRemoteCertificate(call.id, {
+        fingerprintAlgorithm: 'sha-256',
+        fingerprint: real.replace(/^../, otherByte)
+      })
     ).toBe(false)
     await net.drain()
     expect(last(seenB, call.id)).toMatchObject({ phase: 'ended', reason: 'security' })
