@@ -5,53 +5,32 @@
  * had it, and no mailbox relay held it. The run compares the messages lost with the model's prediction.
  */
 import { CRASH_SETTLE_MS } from '../constants.ts'
-import { linkModelOf } from '../params.ts'
-import { digest, planChurn, planContacts, planTraffic } from '../plan.ts'
+import { digest, planContacts, planTraffic } from '../plan.ts'
 import {
   applyChurn,
   percentile,
   type RunContext,
-  runTimeline,
   type Scenario,
   type ScenarioResult,
-  sleep,
-  waitFor,
   worldFigures
 } from '../scenario.ts'
-import { SimWorld } from '../world.ts'
-import { addContacts, Ledger, messageRows } from './traffic.ts'
-
-/** How long nodes get to publish their records before traffic starts (ms). */
-const PUBLISH_WAIT_MS = 60_000
+import { awaitLate, churnOf, prepareContacts, runTraffic, startWorld } from './setup.ts'
+import { Ledger, messageRows } from './traffic.ts'
 
 async function run(ctx: RunContext): Promise<ScenarioResult> {
   const p = ctx.params
   const contacts = planContacts(p.seed, p.nodes, ctx.extra.contacts!)
-  const churn = planChurn(p.seed, p.nodes, p.duration, {
-    perMinute: p.churn,
-    crashShare: p.crashShare,
-    downtime: p.downtime,
-    permanentCrash: p.permanentCrash
-  })
+  const churn = churnOf(p)
   const plan = planTraffic(p.seed, p.nodes, p.duration, contacts, ctx.extra.rate!, churn)
   const ledger = new Ledger(plan)
-  const world = await SimWorld.start({
-    seed: p.seed,
-    nodes: p.nodes,
-    relays: p.relays,
-    model: linkModelOf(p),
-    dataDir: ctx.tmpDir,
-    kBucketSize: p.k,
+  const world = await startWorld(ctx, {
     mailboxPollMs: ctx.extra.pollMs!,
-    signal: ctx.signal,
-    onJoin: (done, total) => ctx.progress('join', done, total),
     onNodeStart: (i, node) => ledger.attach(i, node)
   })
   /** When each node crashed for good (ms since the traffic phase started). */
   const goneAt = new Map<number, number>()
   try {
-    await waitFor(() => world.upNodes().every((i) => (world.probe(i)?.puts ?? 0) > 0), PUBLISH_WAIT_MS, ctx.signal)
-    await addContacts(world, contacts, ctx)
+    await prepareContacts(world, contacts, ctx)
     ledger.t0 = performance.now()
     const actions = [
       ...churn.map((e) => ({
@@ -63,16 +42,13 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       })),
       ...plan.map((m) => ({ at: m.at, run: () => ledger.send(world, m) }))
     ]
-    await runTimeline(actions, ctx.signal, (done) => ctx.progress('traffic', done, actions.length))
+    await runTraffic(ctx, actions)
     // Then wait (at most the grace) for what can still arrive.
     const deliverable = () =>
       ledger.fates.every(
         (f) => f.shown.length > 0 || f.sentAt === undefined || world.isGone(f.plan.to) || world.isGone(f.plan.from)
       )
-    await Promise.race([
-      waitFor(deliverable, ctx.extra.grace! * 1000, ctx.signal),
-      sleep(Math.max(0, p.duration * 1000 - ledger.now()) + ctx.extra.grace! * 1000, ctx.signal)
-    ])
+    await awaitLate(deliverable, ctx.extra.grace! * 1000, ctx.signal)
   } finally {
     await world.stop()
   }

@@ -4,7 +4,6 @@
  * (time until each node that used a dead relay keeps its mailboxes at live relays again).
  */
 import { MAILBOX_SAMPLE_MS, RELAY_FAILURE_POLL_MS } from '../constants.ts'
-import { linkModelOf } from '../params.ts'
 import { type ChurnEvent, digest, planContacts, planTraffic } from '../plan.ts'
 import { Rng } from '../rng.ts'
 import {
@@ -12,17 +11,13 @@ import {
   mean,
   percentile,
   type RunContext,
-  runTimeline,
   type Scenario,
   type ScenarioResult,
   sleep,
-  waitFor,
   worldFigures
 } from '../scenario.ts'
-import { SimWorld } from '../world.ts'
-import { addContacts, Ledger, messageRows } from './traffic.ts'
-
-const PUBLISH_WAIT_MS = 60_000
+import { awaitLate, prepareContacts, runTraffic, startWorld } from './setup.ts'
+import { Ledger, messageRows } from './traffic.ts'
 
 /** The seeded plan: which nodes go offline, which relays die, and when (fractions of the duration). */
 export function planRelayFailure(
@@ -49,16 +44,8 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
   const contacts = planContacts(p.seed, p.nodes, ctx.extra.contacts!)
   const plan = planTraffic(p.seed, p.nodes, p.duration, contacts, ctx.extra.rate!, f.churn)
   const ledger = new Ledger(plan)
-  const world = await SimWorld.start({
-    seed: p.seed,
-    nodes: p.nodes,
-    relays: p.relays,
-    model: linkModelOf(p),
-    dataDir: ctx.tmpDir,
-    kBucketSize: p.k,
+  const world = await startWorld(ctx, {
     mailboxPollMs: RELAY_FAILURE_POLL_MS,
-    signal: ctx.signal,
-    onJoin: (done, total) => ctx.progress('join', done, total),
     onNodeStart: (i, node) => ledger.attach(i, node)
   })
   const killedAddrs = new Set(f.killed.map((r) => world.relays[r]!.address))
@@ -67,8 +54,7 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
   let killedAtMs = 0
   const usesDead = (i: number) => (world.node(i)?.messenger.mailboxes ?? []).some((a) => killedAddrs.has(a))
   try {
-    await waitFor(() => world.upNodes().every((i) => (world.probe(i)?.puts ?? 0) > 0), PUBLISH_WAIT_MS, ctx.signal)
-    await addContacts(world, contacts, ctx)
+    await prepareContacts(world, contacts, ctx)
     ledger.t0 = performance.now()
     let sampling = true
     const sampler = (async () => {
@@ -95,16 +81,13 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       },
       ...plan.map((m) => ({ at: m.at, run: () => ledger.send(world, m) }))
     ]
-    await runTimeline(actions, ctx.signal, (done) => ctx.progress('traffic', done, actions.length))
+    await runTraffic(ctx, actions)
     const remaining = Math.max(0, p.duration * 1000 - ledger.now())
-    await Promise.race([
-      waitFor(
-        () => ledger.fates.every((x) => x.shown.length > 0 || x.sentAt === undefined),
-        remaining + ctx.extra.grace! * 1000,
-        ctx.signal
-      ),
-      sleep(remaining + ctx.extra.grace! * 1000, ctx.signal)
-    ])
+    await awaitLate(
+      () => ledger.fates.every((x) => x.shown.length > 0 || x.sentAt === undefined),
+      remaining + ctx.extra.grace! * 1000,
+      ctx.signal
+    )
     sampling = false
     await sampler
   } finally {
