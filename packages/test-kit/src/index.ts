@@ -1,8 +1,21 @@
 /**
  * @parley/test-kit — the helpers every package's tests share. A leaf with no dependencies, so any package (crypto to
  * apps) can list it as a devDependency without a cycle; the cross-package kit (fixtures, relays, CLI processes) is
- * the top-level `test/kit.ts`, which builds on this one.
+ * the top-level `test/kit.ts`, which builds on this one. Browser tests import it too: nothing here touches Node's APIs
+ * until a Node-only helper (Chromium launch options, `assertInNetns`) is called.
  */
+
+export {
+  CHROMIUM_ARGS,
+  CHROMIUM_FAKE_MEDIA_ARGS,
+  CHROMIUM_HOST_CANDIDATES_ARGS,
+  type ChromiumLaunchInit,
+  type ChromiumLaunchOptions,
+  chromiumExecutablePath,
+  chromiumLaunchOptions,
+  DEFAULT_CHROMIUM_PATH
+} from './chromium.ts'
+export { assertInNetns, NETNS_COMMAND, NETNS_PEER_HOST, NETNS_RELAY_HOST, NotInNetnsError } from './netns.ts'
 
 /** How often `until` looks again, ms. */
 export const UNTIL_POLL_MS = 50
