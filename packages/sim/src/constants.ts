@@ -55,3 +55,9 @@ export const SIM_RANGE_LIMIT = 1_000_000
 export const JOIN_MAX_UNPUBLISHED = 16
 /** Longest a join waits for that backpressure before it goes ahead anyway (ms). */
 export const JOIN_BACKPRESSURE_MAX_WAIT_MS = 30_000
+/** The groups scenario: times an admin tries one invite (a key package round trip over the E2EE session) before it counts the member as not joined. */
+export const GROUP_INVITE_ATTEMPTS = 3
+/** The groups scenario: how long forming the groups may take (every member on the admin's last epoch) before traffic starts anyway (ms). */
+export const GROUP_FORM_WAIT_MS = 180_000
+/** The groups scenario: how long members get to find a gossipsub mesh peer on each group topic before traffic starts (ms). */
+export const GROUP_MESH_WAIT_MS = 30_000
