@@ -65,6 +65,10 @@ function num(name: string, v: unknown, min: number, max: number, integer: boolea
   return n
 }
 
+/** A duration may carry its unit: `60s` is 60 (seconds); anything else is left for num() to check. */
+const seconds = (v: unknown): unknown =>
+  typeof v === 'string' && /^\s*\d+(\.\d+)?\s*s\s*$/.test(v) ? v.trim().slice(0, -1) : v
+
 /** Checks and completes the common parameters (throws InvalidParameterError naming the first bad one). */
 export function checkCommon(raw: Record<string, unknown>): CommonParams {
   const d = DEFAULT_COMMON
@@ -75,7 +79,7 @@ export function checkCommon(raw: Record<string, unknown>): CommonParams {
   const p: CommonParams = {
     nodes: num('nodes', raw.nodes, MIN_NODES, MAX_NODES, true),
     seed: String(seed),
-    duration: num('duration', raw.duration ?? d.duration, 1, MAX_DURATION_S, false),
+    duration: num('duration', seconds(raw.duration ?? d.duration), 1, MAX_DURATION_S, false),
     relays: num('relays', raw.relays ?? d.relays, 0, MAX_RELAYS, true),
     latencyMs: num('latency-ms', raw.latencyMs ?? d.latencyMs, 0, 10_000, false),
     latencySigma: num('latency-sigma', raw.latencySigma ?? d.latencySigma, 0, 3, false),
