@@ -1,49 +1,33 @@
 /**
  * The call engine: every call of one user, over one signal transport (messenger.signals) and one media factory (the
- * browser binding). It decodes and vets each received signal (replays, late signals, stale offers, fingerprints),
- * feeds the per-call state machine (machine.ts), runs the machine's commands against media in order, keys media from
- * the session (keys.ts), resolves busy and glare, and emits what the app shows. No WebRTC here: `CallMedia` is the
- * seam, so the engine runs in Node tests with any media that honours the interface.
+ * browser binding). This file is its front: the API and events, the running calls, routing each received signal after
+ * vetting (signals.ts) to a new incoming call — admitted or refused as busy or glare (admission.ts) — or to a running
+ * call's life (lifecycle.ts), each call's machine (machine.ts) with its commands run in order, and one timer for
+ * deadlines and re-keys (media-keys.ts). No WebRTC here: `CallMedia` is the seam, so the engine runs in Node tests
+ * with any media that honours the interface.
  */
+import { CALL_ID_BYTES, type CallSignal, decodeCallSignal } from '@parley/wire'
+import { admit, glareRival, joinedMesh, meshLeg, winsGlare } from './admission.ts'
+import { MAX_CONCURRENT_CALLS } from './constants.ts'
+import { InvalidStateError, type RefusalReason, TooManyCallsError } from './errors.ts'
+import type { MediaKeys } from './keys.ts'
+import { applySignal, type CallHost, newRecord, runCommand } from './lifecycle.ts'
+import { type CallInput, type CallTimings, DEFAULT_TIMINGS, transition } from './machine.ts'
+import { rekeyDue, startRekey } from './media-keys.ts'
+import { type CallRecord, type CallSnapshot, type IceCandidate, snapshot, toHex } from './record.ts'
+import { checkRemoteCertificate } from './sdp.ts'
 import {
-  CALL_ID_BYTES,
-  CALL_MEDIA_SECRET_BYTES,
-  type CallSignal,
-  type CallSignalInit,
-  decodeCallSignal,
-  encodeCallSignal
-} from '@parley/wire'
-import {
-  MAX_CONCURRENT_CALLS,
-  MAX_OFFER_AGE_MS,
-  MAX_OFFER_CLOCK_SKEW_MS,
-  MAX_PENDING_CANDIDATES,
-  MAX_REMEMBERED_CALLS,
-  REKEY_INTERVAL_MS
-} from './constants.ts'
-import { BusyError, InvalidStateError, type RefusalReason, TooManyCallsError } from './errors.ts'
-import { CallKeySchedule, type MediaKeys } from './keys.ts'
-import {
-  type CallCommand,
-  type CallInput,
-  type CallTimings,
-  DEFAULT_TIMINGS,
-  initialState,
-  isLive,
-  transition
-} from './machine.ts'
-import {
-  type CallRecord,
-  type CallSnapshot,
-  compareBytes,
-  fromHex,
-  type IceCandidate,
-  snapshot,
-  toHex
-} from './record.ts'
-import { checkRemoteCertificate, checkSignalledDescription } from './sdp.ts'
+  EndedCalls,
+  encodeSignal,
+  type SignalSender,
+  sendSignal,
+  vetKnownCall,
+  vetOffer,
+  vetUnknownCall
+} from './signals.ts'
 
 export type { CallSnapshot, IceCandidate } from './record.ts'
+export type { SignalSender } from './signals.ts'
 
 /** A description one side created: its SDP and the DTLS fingerprints in it. */
 export interface CallDescription {
@@ -64,9 +48,6 @@ export interface CallMedia {
   setKeys(keys: MediaKeys): void
   close(): void
 }
-
-/** How signals leave: `messenger.signals.send` (true once the peer's device stored it). */
-export type SignalSender = (contact: string, signal: Uint8Array) => Promise<boolean>
 
 export interface CallEngineOptions {
   /** Our identity key (hex): the caller or callee identity in the key schedule, and the glare tie-break. */
@@ -91,8 +72,9 @@ export interface CallEngineEvents {
 export class CallEngine extends EventTarget {
   readonly #o: Required<Omit<CallEngineOptions, 'timings'>> & { timings: CallTimings }
   readonly #calls = new Map<string, CallRecord>()
-  /** Ended (or refused) call ids, oldest first, bounded by MAX_REMEMBERED_CALLS. */
-  readonly #ended = new Set<string>()
+  readonly #ended = new EndedCalls()
+  /** What lifecycle.ts and media-keys.ts use of this engine. */
+  readonly #host: CallHost
   #cancelTimer: (() => void) | undefined
 
   constructor(options: CallEngineOptions) {
@@ -106,6 +88,15 @@ export class CallEngine extends EventTarget {
       },
       ...options,
       timings: { ...DEFAULT_TIMINGS, ...options.timings }
+    }
+    this.#host = {
+      now: () => this.#o.now(),
+      randomBytes: (n) => this.#o.randomBytes(n),
+      send: (contact, signal) => this.#o.send(contact, signal),
+      media: (call) => this.#o.media(call),
+      input: (rec, input, local) => this.#input(rec, input, local),
+      chain: (rec, fn) => this.#chain(rec, fn),
+      changed: (rec) => this.#changed(rec)
     }
   }
 
@@ -126,7 +117,7 @@ export class CallEngine extends EventTarget {
 
   /** Calls a contact. With `group`, this call is one pair of a mesh call (other calls of that group may run). */
   call(contact: string, options: { video?: boolean; group?: { id: string; members: string[] } } = {}): CallSnapshot {
-    this.#admit(options.group?.id)
+    admit(this.#calls.values(), options.group?.id)
     const rec = this.#record(
       this.#o.randomBytes(CALL_ID_BYTES),
       contact,
@@ -176,18 +167,7 @@ export class CallEngine extends EventTarget {
 
   /** Starts the next media key epoch (caller only; the callee follows on receipt). */
   rekey(callId: string): void {
-    const rec = this.#must(callId)
-    if (rec.role !== 'caller' || rec.state.phase !== 'active' || !rec.keys.started || rec.rekeyPending !== undefined) {
-      return
-    }
-    const epoch = rec.keys.epoch + 1
-    const secret = this.#o.randomBytes(CALL_MEDIA_SECRET_BYTES)
-    rec.keys.rekey(epoch, secret)
-    rec.rekeyPending = epoch
-    rec.epochStartedAt = this.#o.now()
-    // We receive with the new epoch at once; we send with it once the callee says it has it.
-    rec.media?.setKeys(rec.keys.keys())
-    this.#send(rec, { type: 'rekey', keyId: epoch, mediaSecret: secret })
+    startRekey(this.#host, this.#must(callId))
   }
 
   /** The binding reports a local ICE candidate. */
@@ -198,7 +178,7 @@ export class CallEngine extends EventTarget {
       rec.localCandidates.push(candidate)
       return
     }
-    this.#send(rec, { type: 'ice', ...candidate })
+    void sendSignal(this.#host, rec, { type: 'ice', ...candidate })
   }
 
   /** The binding reports the media transport's state. */
@@ -242,13 +222,13 @@ export class CallEngine extends EventTarget {
     }
     const rec = this.#calls.get(id)
     if (rec === undefined) {
-      if (this.#ended.has(id)) return refuse(sig.type === 'offer' ? 'replay' : 'late')
-      if (sig.type !== 'offer' || sig.restart === true) return refuse('unknown-call')
+      const unknown = vetUnknownCall(sig, id, this.#ended)
+      if (unknown !== undefined) return refuse(unknown)
       return this.#incomingOffer(contact, id, sig, refuse)
     }
-    if (rec.contact !== contact) return refuse('wrong-peer')
-    if (sig.seq <= rec.recvSeq) return refuse('replay')
-    if (!this.#accepts(rec, sig)) return refuse('unexpected')
+    const refused = vetKnownCall(rec, contact, sig)
+    if (refused !== undefined) return refuse(refused)
+    if (!applySignal(this.#host, rec, sig)) return refuse('unexpected')
     rec.recvSeq = sig.seq
     return undefined
   }
@@ -259,109 +239,41 @@ export class CallEngine extends EventTarget {
     sig: CallSignal,
     refuse: (r: RefusalReason) => RefusalReason
   ): RefusalReason | undefined {
-    const now = this.#o.now()
-    if (sig.seq !== 1) return refuse('unexpected')
-    if (now - sig.sentAt > MAX_OFFER_AGE_MS || sig.sentAt - now > MAX_OFFER_CLOCK_SKEW_MS) {
-      this.#remember(id)
-      return refuse('stale')
+    const offer = vetOffer(sig, this.#o.now())
+    if (!offer.ok) {
+      if (offer.remember) this.#ended.remember(id)
+      return refuse(offer.reason)
     }
-    let fingerprints: readonly string[]
-    try {
-      fingerprints = checkSignalledDescription(sig.sdp!, sig.fingerprints!)
-    } catch {
-      this.#remember(id)
-      return refuse('malformed')
-    }
-    const group = sig.groupId && { id: toHex(sig.groupId), members: (sig.members ?? []).map(toHex) }
+    const group = offer.group
     // Glare: we ring this contact while it rings us. The higher call id wins on both sides; the loser is dropped.
-    const mine = [...this.#calls.values()].find(
-      (r) => r.contact === contact && r.role === 'caller' && r.state.phase === 'outgoing'
-    )
+    const mine = glareRival(this.#calls.values(), contact)
     let autoAccept = false
     if (mine !== undefined) {
-      if (compareBytes(mine.id, sig.callId) > 0) {
-        this.#remember(id)
+      if (winsGlare(mine, sig.callId)) {
+        this.#ended.remember(id)
         return refuse('glare')
       }
       this.#input(mine, { type: 'glare-lost' })
       autoAccept = true
     }
     try {
-      this.#admit(group?.id)
+      admit(this.#calls.values(), group?.id)
     } catch {
-      this.#remember(id)
-      void this.#o.send(contact, this.#encode(sig.callId, 1, { type: 'busy' })).catch(() => {})
+      this.#ended.remember(id)
+      void this.#o.send(contact, encodeSignal(sig.callId, 1, this.#o.now(), { type: 'busy' })).catch(() => {})
       return refuse('busy')
     }
     const rec = this.#record(sig.callId, contact, 'callee', sig.video === true, group)
     rec.recvSeq = 1
     rec.remoteOffer = sig.sdp!
     rec.remoteSecret = sig.mediaSecret!
-    rec.remoteFingerprints = fingerprints
+    rec.remoteFingerprints = offer.fingerprints
     this.#emit('call', snapshot(rec))
     this.#input(rec, { type: 'incoming' })
     // A leg of a mesh call we already joined, or the winning call of a glare (we were calling them): answer at once.
-    const joined =
-      group !== undefined &&
-      [...this.#calls.values()].some((r) => r !== rec && r.group?.id === group.id && r.state.phase !== 'incoming')
+    const joined = group !== undefined && joinedMesh(this.#calls.values(), rec, group.id)
     if (autoAccept || joined) this.accept(id)
     return undefined
-  }
-
-  /** Feeds an accepted signal of a known call to its machine; false when it does not fit. */
-  #accepts(rec: CallRecord, sig: CallSignal): boolean {
-    switch (sig.type) {
-      case 'offer':
-      case 'answer': {
-        if (sig.restart !== true && sig.type === 'offer') return false
-        try {
-          rec.remoteFingerprints = checkSignalledDescription(sig.sdp!, sig.fingerprints!, rec.remoteFingerprints)
-        } catch {
-          this.#input(rec, { type: 'security' })
-          return true
-        }
-        rec.remoteDescription = sig.sdp!
-        if (sig.type === 'answer' && sig.restart !== true) rec.remoteSecret = sig.mediaSecret!
-        const signal = sig.type === 'offer' ? 'restart-offer' : sig.restart === true ? 'restart-answer' : 'answer'
-        return this.#input(rec, { type: 'remote', signal })
-      }
-      case 'ice': {
-        const c: IceCandidate = {
-          candidate: sig.candidate!,
-          ...(sig.sdpMid !== undefined && { sdpMid: sig.sdpMid }),
-          ...(sig.sdpMLineIndex !== undefined && { sdpMLineIndex: sig.sdpMLineIndex })
-        }
-        if (!rec.remoteSet || rec.media === undefined) {
-          if (rec.remoteCandidates.length >= MAX_PENDING_CANDIDATES) return false
-          rec.remoteCandidates.push(c)
-        } else {
-          this.#chain(rec, () => rec.media!.addCandidate(c))
-        }
-        return true
-      }
-      case 'hangup':
-        return this.#input(rec, { type: 'remote', signal: 'hangup', reason: sig.reason! })
-      case 'ringing':
-      case 'decline':
-      case 'busy':
-        return this.#input(rec, { type: 'remote', signal: sig.type })
-      case 'rekey': {
-        if (rec.role !== 'callee' || !rec.keys.started || sig.keyId !== rec.keys.epoch + 1) return false
-        rec.keys.rekey(sig.keyId, sig.mediaSecret!)
-        rec.keys.sendWith(sig.keyId)
-        rec.media?.setKeys(rec.keys.keys())
-        this.#send(rec, { type: 'rekey-ack', keyId: sig.keyId })
-        this.#changed(rec)
-        return true
-      }
-      case 'rekey-ack':
-        if (rec.rekeyPending !== sig.keyId) return false
-        rec.keys.sendWith(sig.keyId!)
-        rec.rekeyPending = undefined
-        rec.media?.setKeys(rec.keys.keys())
-        this.#changed(rec)
-        return true
-    }
   }
 
   /** One input to a call's machine; its commands run in order. A local action that does not fit throws. */
@@ -372,7 +284,7 @@ export class CallEngine extends EventTarget {
       return false
     }
     rec.state = t.state
-    for (const cmd of t.commands) this.#chain(rec, () => this.#command(rec, cmd))
+    for (const cmd of t.commands) this.#chain(rec, () => runCommand(this.#host, rec, cmd))
     this.#changed(rec)
     return true
   }
@@ -381,7 +293,7 @@ export class CallEngine extends EventTarget {
     // (every input that reaches here changed the state or ran commands)
     if (rec.state.phase === 'ended' && this.#calls.has(rec.idHex)) {
       this.#calls.delete(rec.idHex)
-      this.#remember(rec.idHex)
+      this.#ended.remember(rec.idHex)
     }
     this.#emit('state', snapshot(rec))
     this.#schedule()
@@ -394,97 +306,6 @@ export class CallEngine extends EventTarget {
     })
   }
 
-  async #command(rec: CallRecord, cmd: CallCommand): Promise<void> {
-    const media = async () => {
-      rec.media ??= await this.#o.media(snapshot(rec))
-      return rec.media
-    }
-    switch (cmd.type) {
-      case 'send-offer': {
-        const m = await media()
-        rec.localSecret = this.#o.randomBytes(CALL_MEDIA_SECRET_BYTES)
-        const d = await m.createOffer({ restart: false })
-        const delivered = this.#sendDescription(rec, 'offer', d, {
-          mediaSecret: rec.localSecret,
-          video: rec.video,
-          ...(rec.group && { groupId: fromHex(rec.group.id), members: rec.group.members.map(fromHex) })
-        })
-        // Not awaited: the next steps need not wait for the callee's Ack (the transport keeps signals in order).
-        void delivered.then((ok) => {
-          if (!ok && rec.state.phase === 'outgoing') this.#input(rec, { type: 'fail' })
-        })
-        return
-      }
-      case 'send-answer': {
-        const m = await media()
-        rec.localSecret = this.#o.randomBytes(CALL_MEDIA_SECRET_BYTES)
-        rec.keys.start(rec.remoteSecret!, rec.localSecret)
-        m.setKeys(rec.keys.keys())
-        const d = await m.answer(rec.remoteOffer!, { restart: false })
-        await this.#remoteSet(rec)
-        void this.#sendDescription(rec, 'answer', d, { mediaSecret: rec.localSecret })
-        return
-      }
-      case 'apply-answer': {
-        const m = await media()
-        rec.keys.start(rec.localSecret!, rec.remoteSecret!)
-        m.setKeys(rec.keys.keys())
-        await m.applyAnswer(rec.remoteDescription!)
-        await this.#remoteSet(rec)
-        return
-      }
-      case 'send-restart-offer': {
-        rec.localSent = false
-        const d = await (await media()).createOffer({ restart: true })
-        void this.#sendDescription(rec, 'offer', d, { restart: true })
-        return
-      }
-      case 'answer-restart': {
-        rec.localSent = false
-        const d = await (await media()).answer(rec.remoteDescription!, { restart: true })
-        void this.#sendDescription(rec, 'answer', d, { restart: true })
-        return
-      }
-      case 'apply-restart-answer':
-        await (await media()).applyAnswer(rec.remoteDescription!)
-        return
-      case 'send':
-        void this.#send(rec, cmd.signal === 'hangup' ? { type: 'hangup', reason: cmd.reason } : { type: cmd.signal })
-        return
-      case 'close':
-        rec.media?.close()
-        return
-    }
-  }
-
-  async #remoteSet(rec: CallRecord): Promise<void> {
-    rec.remoteSet = true
-    for (const c of rec.remoteCandidates.splice(0)) await rec.media!.addCandidate(c)
-  }
-
-  #sendDescription(
-    rec: CallRecord,
-    type: 'offer' | 'answer',
-    d: CallDescription,
-    extra: Partial<CallSignalInit>
-  ): Promise<boolean> {
-    rec.localFingerprints = d.fingerprints
-    const sent = this.#send(rec, { type, sdp: d.sdp, fingerprints: d.fingerprints, ...extra })
-    // Candidates gathered while the description was made go after it.
-    rec.localSent = true
-    for (const c of rec.localCandidates.splice(0)) void this.#send(rec, { type: 'ice', ...c })
-    return sent
-  }
-
-  #send(rec: CallRecord, init: Omit<CallSignalInit, 'callId' | 'seq' | 'sentAt'>): Promise<boolean> {
-    const bytes = this.#encode(rec.id, ++rec.sendSeq, init)
-    return this.#o.send(rec.contact, bytes).catch(() => false)
-  }
-
-  #encode(callId: Uint8Array, seq: number, init: Omit<CallSignalInit, 'callId' | 'seq' | 'sentAt'>): Uint8Array {
-    return encodeCallSignal({ ...init, callId, seq, sentAt: this.#o.now() } as CallSignalInit)
-  }
-
   #record(
     id: Uint8Array,
     contact: string,
@@ -492,64 +313,22 @@ export class CallEngine extends EventTarget {
     video: boolean,
     group: { id: string; members: string[] } | undefined
   ): CallRecord {
-    const self = fromHex(this.#o.self)
-    const peer = fromHex(contact)
-    const rec: CallRecord = {
-      id,
-      idHex: toHex(id),
-      contact,
-      role,
-      video,
-      ...(group && { group }),
-      state: initialState(role, this.#o.now()),
-      sendSeq: 0,
-      recvSeq: 0,
-      keys: new CallKeySchedule(
-        id,
-        role === 'caller' ? self : peer,
-        role === 'caller' ? peer : self,
-        role === 'caller'
-      ),
-      remoteSet: false,
-      localSent: false,
-      remoteCandidates: [],
-      localCandidates: [],
-      chain: Promise.resolve()
-    }
+    const rec = newRecord(id, this.#o.self, contact, role, video, group, this.#o.now())
     this.#calls.set(rec.idHex, rec)
     return rec
   }
 
-  /** Throws BusyError unless a new call (of `group`) may start now. */
-  #admit(group: string | undefined): void {
-    const live = [...this.#calls.values()].filter((r) => isLive(r.state))
-    if (live.length === 0) return
-    if (group === undefined || live.some((r) => r.group?.id !== group)) throw new BusyError()
-    if (live.length >= MAX_CONCURRENT_CALLS) throw new TooManyCallsError(MAX_CONCURRENT_CALLS)
-  }
-
-  /** In a mesh, of each pair of invited members the one with the higher identity key calls the other. */
+  /** Dials the members of a mesh call we joined that we should call (admission.ts: the higher identity key calls). */
   #meshLegs(group: { id: string; members: string[] }): void {
     for (const m of group.members) {
-      if (m <= this.#o.self) continue
-      if ([...this.#calls.values()].some((r) => r.contact === m && r.group?.id === group.id)) continue
-      const others = [...group.members.filter((x) => x !== m), ...this.#callerOf(group.id)]
+      const others = meshLeg(this.#calls.values(), this.#o.self, group, m)
+      if (others === undefined) continue
       try {
         this.call(m, { video: true, group: { id: group.id, members: others } })
       } catch {
         // Over the bound or busy elsewhere: that pair stays unconnected.
       }
     }
-  }
-
-  #callerOf(group: string): string[] {
-    return [...this.#calls.values()].filter((r) => r.group?.id === group && r.role === 'callee').map((r) => r.contact)
-  }
-
-  #remember(id: string): void {
-    this.#ended.delete(id)
-    this.#ended.add(id)
-    if (this.#ended.size > MAX_REMEMBERED_CALLS) this.#ended.delete(this.#ended.values().next().value!)
   }
 
   #must(callId: string): CallRecord {
@@ -563,24 +342,16 @@ export class CallEngine extends EventTarget {
     const now = this.#o.now()
     for (const rec of [...this.#calls.values()]) {
       if (rec.state.deadline !== undefined && now >= rec.state.deadline) this.#input(rec, { type: 'tick' })
-      const due = this.#rekeyDue(rec)
+      const due = rekeyDue(rec, this.#host.now)
       if (due !== undefined && now >= due) this.rekey(rec.idHex)
     }
-  }
-
-  /** When the caller rotates the media keys of a running call next (REKEY_INTERVAL_MS after the last epoch began). */
-  #rekeyDue(rec: CallRecord): number | undefined {
-    if (rec.role !== 'caller' || rec.state.phase !== 'active' || !rec.keys.started || rec.rekeyPending !== undefined) {
-      return undefined
-    }
-    return (rec.epochStartedAt ?? rec.state.connectedAt ?? this.#o.now()) + REKEY_INTERVAL_MS
   }
 
   #schedule(): void {
     this.#cancelTimer?.()
     this.#cancelTimer = undefined
     const deadlines = [...this.#calls.values()]
-      .flatMap((r) => [r.state.deadline, this.#rekeyDue(r)])
+      .flatMap((r) => [r.state.deadline, rekeyDue(r, this.#host.now)])
       .filter((d) => d !== undefined)
     if (deadlines.length === 0) return
     const wait = Math.max(0, Math.min(...deadlines) - this.#o.now())
