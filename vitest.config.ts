@@ -1,16 +1,6 @@
+import { chromiumLaunchOptions } from '@parley/test-kit'
 import { playwright } from '@vitest/browser-playwright'
 import { defineConfig } from 'vitest/config'
-
-/** Flags that let Debian's Chromium start as root on a machine with no outside network (see shared/FACTS.md). */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync'
-]
 
 /**
  * The Node side of packages/relay/test/relay.browser.test.ts (a relay and a Node messenger), imported on first use so
@@ -78,12 +68,8 @@ export default defineConfig({
             },
             enabled: true,
             headless: true,
-            provider: playwright({
-              launchOptions: {
-                executablePath: process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium',
-                args: CHROMIUM_ARGS
-              }
-            }),
+            // Debian's Chromium with the flags every test shares (@parley/test-kit; shared/FACTS.md).
+            provider: playwright({ launchOptions: chromiumLaunchOptions() }),
             instances: [{ browser: 'chromium' }]
           }
         }

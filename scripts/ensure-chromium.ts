@@ -4,8 +4,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { chromiumExecutablePath } from '@parley/test-kit'
 
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium'
+const CHROMIUM = chromiumExecutablePath()
 const INSTALL = 'apt-get update && apt-get install -y chromium'
 
 export function ensureChromium(): string {

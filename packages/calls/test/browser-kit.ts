@@ -5,47 +5,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { networkInterfaces } from 'node:os'
+import { chromiumLaunchOptions, NETNS_RELAY_HOST } from '@parley/test-kit'
 import type { Browser, Page } from 'playwright-core'
 import { chromium } from 'playwright-core'
 
-/** The namespace's addresses (scripts/netns.ts; test/netns-kit.ts holds the same for the top-level tests). */
-export const NETNS_RELAY_HOST = '10.99.0.1'
-export const NETNS_PEER_HOST = '10.99.0.2'
-
-/** Chromium flags of test/netns-kit.ts (root, no network, real host candidates instead of mDNS names). */
-const NETNS_CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-features=WebRtcHideLocalIpsWithMdns'
-]
-
-/** Throws, naming the command to use, unless this process runs inside the namespace scripts/netns.ts makes. */
-export function assertInNetns(): void {
-  const present = new Set(
-    Object.values(networkInterfaces())
-      .flat()
-      .map((i) => i?.address)
-  )
-  if (process.env.PARLEY_NETNS !== '1' || !present.has(NETNS_RELAY_HOST) || !present.has(NETNS_PEER_HOST)) {
-    throw new Error(
-      'this WebRTC test must run inside the test network namespace: `pnpm exec node scripts/netns.ts vitest run --project netns <files>`'
-    )
-  }
-}
-
-/** Chromium with the namespace's flags and fake camera and microphone (a test pattern and a beep). */
+/** Chromium with real host candidates (not mDNS names) and a fake camera and microphone (a test pattern and a beep). */
 export function launchCallBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium',
-    args: [...NETNS_CHROMIUM_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
-    headless: true
-  })
+  return chromium.launch(chromiumLaunchOptions({ hostCandidates: true, fakeMedia: true }))
 }
 
 export interface Signal {
@@ -195,13 +161,4 @@ function stunAnswers(host: string, port: number): Promise<boolean> {
     socket.once('error', () => done(false))
     socket.send(request, port, host)
   })
-}
-
-/** Polls `check` until true (throws naming `what` after `ms`). */
-export async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }

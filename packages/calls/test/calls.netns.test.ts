@@ -4,9 +4,11 @@
  * both sides; a lying DTLS fingerprint and a replayed offer fail closed; a three-way mesh connects every pair.
  * Signals go through this process (in order per page), as the messenger's session stream would carry them.
  */
+
+import { assertInNetns, until } from '@parley/test-kit'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assertInNetns, CallNet, launchCallBrowser, startCoturn, until } from './browser-kit.ts'
+import { CallNet, launchCallBrowser, startCoturn } from './browser-kit.ts'
 import { buildHarness, type Harness } from './harness/build.ts'
 
 /** Chromium's fake camera sends 640×480; a track with no frame yet shows as 2×2. */

@@ -5,10 +5,11 @@
  */
 
 import type { Messenger } from '@parley/messenger'
+import { assertInNetns, until } from '@parley/test-kit'
 import { encodeCallSignal } from '@parley/wire'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assertInNetns, CallNet, launchCallBrowser, until } from './browser-kit.ts'
+import { CallNet, launchCallBrowser } from './browser-kit.ts'
 import { buildHarness, type Harness } from './harness/build.ts'
 import { hex, messengers } from './messenger.ts'
 

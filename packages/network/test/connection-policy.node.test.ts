@@ -4,9 +4,11 @@
  * Node preset's connection policy caps inbound connections per address range (IPv4 /24): hosts in 127.0.0.0/24 play
  * the attacker, 127.0.1.1 the honest peer from another /24.
  */
+
+import { until } from '@parley/test-kit'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INBOUND_CONNECTIONS_PER_RANGE, sourceRange } from '../src/index.ts'
-import { bareNode, parleyNode, stopAll, until } from './helpers.ts'
+import { bareNode, parleyNode, stopAll, WAIT_MS } from './helpers.ts'
 
 afterEach(stopAll)
 
@@ -36,7 +38,11 @@ describe('per-range connection cap (Node preset)', () => {
     const honest = await bareNode('127.0.1.1')
     const conn = await honest.dial(address, { signal: AbortSignal.timeout(5_000) })
     expect(conn.status).toBe('open')
-    await until(() => target.getConnections(honest.peerId).length > 0, 'the target to list the honest connection')
+    await until(
+      () => target.getConnections(honest.peerId).length > 0,
+      WAIT_MS,
+      'the target to list the honest connection'
+    )
     expect(sourceRange(target.getConnections(honest.peerId)[0]!.remoteAddr)).toBe('ip4:127.0.1')
 
     const fromAttackers = () =>
@@ -53,7 +59,7 @@ describe('per-range connection cap (Node preset)', () => {
     const second = await bareNode('127.0.2.2')
     await expect(second.dial(address, { signal: AbortSignal.timeout(5_000) })).rejects.toThrow()
     await first.stop()
-    await until(() => target.getConnections(first.peerId).length === 0, 'the closed connections to go')
+    await until(() => target.getConnections(first.peerId).length === 0, WAIT_MS, 'the closed connections to go')
     const conn = await second.dial(address, { signal: AbortSignal.timeout(5_000) })
     expect(conn.status).toBe('open')
   })

@@ -23,14 +23,8 @@ export async function stopAll(): Promise<void> {
   for (const s of started.splice(0).reverse()) await Promise.resolve(s.stop()).catch(() => {})
 }
 
-/** Polls `check` until it is true or `ms` pass. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+/** How long a network test waits (with `until` from @parley/test-kit) for a connection, reservation or record, ms. */
+export const WAIT_MS = 20_000
 
 /** A Parley node (the Node preset) listening and dialing on `ip` (a host of its own /24 on loopback), started. */
 export async function parleyNode(

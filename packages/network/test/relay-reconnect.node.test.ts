@@ -3,9 +3,10 @@
  * republish. onRelayReconnect tells the owner when one of its relays connects again after its connection was lost.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { until } from '@parley/test-kit'
 import { afterEach, describe, expect, it } from 'vitest'
 import { onRelayReconnect } from '../src/index.ts'
-import { parleyNode, stopAll, until } from './helpers.ts'
+import { parleyNode, stopAll, WAIT_MS } from './helpers.ts'
 
 afterEach(stopAll)
 
@@ -28,10 +29,10 @@ describe('onRelayReconnect', () => {
 
     // The relay restarts (same key, same address family; a new port, as after a process restart with port 0).
     await relay.stop()
-    await until(() => owner.getConnections(relay.peerId).length === 0, 'the owner to notice the relay went')
+    await until(() => owner.getConnections(relay.peerId).length === 0, WAIT_MS, 'the owner to notice the relay went')
     const restarted = await parleyNode('127.0.7.1', {}, relayKey)
     await owner.dial(restarted.getMultiaddrs()[0]!)
-    await until(() => calls.length === 1, 'the reconnect callback')
+    await until(() => calls.length === 1, WAIT_MS, 'the reconnect callback')
     expect(calls).toEqual([relay.peerId.toString()])
     await new Promise((r) => setTimeout(r, 300))
     expect(calls.length).toBe(1)

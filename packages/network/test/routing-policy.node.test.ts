@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { until } from '@parley/test-kit'
 import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -21,7 +22,7 @@ import {
   type ParleyServices,
   sourceRange
 } from '../src/index.ts'
-import { backend, parleyNode, signedRecord, stopAll, until } from './helpers.ts'
+import { backend, parleyNode, signedRecord, stopAll, WAIT_MS } from './helpers.ts'
 
 afterEach(stopAll)
 
@@ -69,9 +70,13 @@ describe('routing-table address diversity', () => {
     const address = target.getMultiaddrs()[0]!.toString()
     const sybils: Node[] = []
     for (let i = 0; i < 24; i++) sybils.push(await parleyNode(`127.0.5.${10 + i}`, { bootstrap: [address] }))
-    await until(() => sybils.every((s) => target.getConnections(s.peerId).length > 0), 'every Sybil to connect')
+    await until(
+      () => sybils.every((s) => target.getConnections(s.peerId).length > 0),
+      WAIT_MS,
+      'every Sybil to connect'
+    )
     const honest = await parleyNode('127.0.6.1', { bootstrap: [address] })
-    await until(() => tablePeers(target).some((p) => p.equals(honest.peerId)), 'the honest peer in the table')
+    await until(() => tablePeers(target).some((p) => p.equals(honest.peerId)), WAIT_MS, 'the honest peer in the table')
     // Give the table time to take every Sybil it would take.
     await new Promise((r) => setTimeout(r, 1_000))
 
@@ -95,18 +100,22 @@ describe('routing-table address diversity', () => {
     await parleyNode('127.0.2.1', { bootstrap }, await keyNear(keyId, 0, 0))
     await parleyNode('127.0.3.1', { bootstrap }, await keyNear(keyId, 0, 0))
     const publisher = await parleyNode('127.0.4.1', { bootstrap, clientMode: true })
-    await until(async () => {
-      let stored = 0
-      try {
-        for await (const e of publisher.services.dht.put(record.key, record.value, {
-          signal: AbortSignal.timeout(5_000)
-        }))
-          if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored++
-      } catch {
-        // no server yet
-      }
-      return stored >= 3
-    }, 'the record stored at the three honest servers')
+    await until(
+      async () => {
+        let stored = 0
+        try {
+          for await (const e of publisher.services.dht.put(record.key, record.value, {
+            signal: AbortSignal.timeout(5_000)
+          }))
+            if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored++
+        } catch {
+          // no server yet
+        }
+        return stored >= 3
+      },
+      WAIT_MS,
+      'the record stored at the three honest servers'
+    )
 
     // ...and 24 Sybils in 127.0.5.0/24 with ids within 1/64 of the key. They serve the DHT but know nobody and keep
     // no peer (a public-address mapper drops every loopback address), so they answer every query with nothing.
@@ -117,7 +126,7 @@ describe('routing-table address diversity', () => {
     // The reader bootstraps from an honest server and learns of the Sybils (here: dials them, as it would dial peers
     // a DHT answer named).
     const reader = await parleyNode('127.0.9.1', { bootstrap })
-    await until(() => tablePeers(reader).some((p) => p.equals(h1.peerId)), 'the bootstrap server in the table')
+    await until(() => tablePeers(reader).some((p) => p.equals(h1.peerId)), WAIT_MS, 'the bootstrap server in the table')
     for (const s of sybils) await reader.dial(s.getMultiaddrs()[0]!)
     await new Promise((r) => setTimeout(r, 1_000))
 
@@ -136,18 +145,22 @@ describe('routing-table address diversity', () => {
     const server = await parleyNode('127.0.1.1', {}, await keyNear(keyId, 0, 0))
     const bootstrap = [server.getMultiaddrs()[0]!.toString()]
     const publisher = await parleyNode('127.0.4.1', { bootstrap, clientMode: true })
-    await until(async () => {
-      let stored = false
-      try {
-        for await (const e of publisher.services.dht.put(record.key, record.value, {
-          signal: AbortSignal.timeout(5_000)
-        }))
-          if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored = true
-      } catch {
-        // no server yet
-      }
-      return stored
-    }, 'the record stored at the bootstrap server')
+    await until(
+      async () => {
+        let stored = false
+        try {
+          for await (const e of publisher.services.dht.put(record.key, record.value, {
+            signal: AbortSignal.timeout(5_000)
+          }))
+            if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored = true
+        } catch {
+          // no server yet
+        }
+        return stored
+      },
+      WAIT_MS,
+      'the record stored at the bootstrap server'
+    )
 
     // A richer attacker: two Sybils in each of twelve /24s, every one within 1/64 of the key and answering nothing.
     // Two per range is within the routing table's share, so together they are the whole starting set of the walk.
@@ -156,7 +169,11 @@ describe('routing-table address diversity', () => {
       for (let n = 0; n < 2; n++)
         sybils.push(await parleyNode(`127.0.${20 + r}.${10 + n}`, { addressScope: 'public' }, await keyNear(keyId, 6)))
     const reader = await parleyNode('127.0.9.1', { bootstrap })
-    await until(() => tablePeers(reader).some((p) => p.equals(server.peerId)), 'the bootstrap server in the table')
+    await until(
+      () => tablePeers(reader).some((p) => p.equals(server.peerId)),
+      WAIT_MS,
+      'the bootstrap server in the table'
+    )
     for (const s of sybils) await reader.dial(s.getMultiaddrs()[0]!)
     await new Promise((r) => setTimeout(r, 1_000))
 

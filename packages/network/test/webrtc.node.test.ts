@@ -10,6 +10,7 @@ import type { Connection } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
+import { until } from '@parley/test-kit'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -23,7 +24,7 @@ import {
   webRTCAddressVia
 } from '../src/index.ts'
 import { tcpFrom } from '../src/libp2p.ts'
-import { parleyNode, stopAll, until } from './helpers.ts'
+import { parleyNode, stopAll, WAIT_MS } from './helpers.ts'
 
 const HOST = '127.0.0.1'
 
@@ -73,7 +74,11 @@ describe('direct WebRTC between Node peers', () => {
     const b = await parleyNode(HOST, { listen, bootstrap: [relayAddr.toString()] })
     await a.dial(relayAddr)
     await b.dial(relayAddr)
-    await until(() => b.getMultiaddrs().some((m) => m.toString().includes('/p2p-circuit/webrtc')), 'b reservation')
+    await until(
+      () => b.getMultiaddrs().some((m) => m.toString().includes('/p2p-circuit/webrtc')),
+      WAIT_MS,
+      'b reservation'
+    )
     const circuit = b.getMultiaddrs().find((m) => m.toString().endsWith(`/p2p-circuit/p2p/${b.peerId}`))!
     const relayed: Connection = await a.dial(circuit)
     expect(connectionKind(relayed)).toBe('relayed')
@@ -115,7 +120,7 @@ describe('direct WebRTC between Node peers', () => {
     await b.start()
     extra.push(b)
     await b.dial(relayAddr)
-    await until(() => b.getMultiaddrs().some((m) => m.toString().includes('/p2p-circuit')), 'b reservation')
+    await until(() => b.getMultiaddrs().some((m) => m.toString().includes('/p2p-circuit')), WAIT_MS, 'b reservation')
     await a.dial(multiaddr(`${relayAddr.toString()}/p2p-circuit/p2p/${b.peerId.toString()}`))
     const started = Date.now()
     const failure = await upgradeToDirect(a, b.peerId).catch((e: unknown) => e)
@@ -149,7 +154,11 @@ describe('direct WebRTC between Node peers', () => {
     const a = await parleyNode(HOST, { listen })
     await b.dial(relayAddr)
     await a.dial(relayAddr)
-    await until(() => b.getMultiaddrs().some((m) => m.toString().includes('/p2p-circuit/webrtc')), 'b reservation')
+    await until(
+      () => b.getMultiaddrs().some((m) => m.toString().includes('/p2p-circuit/webrtc')),
+      WAIT_MS,
+      'b reservation'
+    )
     await a.dial(multiaddr(`${relayAddr.toString()}/p2p-circuit/p2p/${b.peerId.toString()}`))
     const refused = await upgradeToDirect(a, b.peerId).catch((e: unknown) => e)
     expect(isNetworkError(refused, 'DirectUpgradeFailed')).toBe(true)
