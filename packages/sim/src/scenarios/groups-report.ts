@@ -26,7 +26,7 @@ export function groupPlots(
         encoding: {
           x: { field: 'ms', type: 'quantitative', title: 'latency (ms)', scale: { type: 'symlog' } },
           y: { field: 'share', type: 'quantitative', title: 'share', scale: { domain: [0, 1] } },
-          color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom' } }
+          color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } }
         }
       }
     },
@@ -45,7 +45,7 @@ export function groupPlots(
         },
         mark: 'bar',
         encoding: {
-          y: { field: 'group', type: 'nominal', title: null, sort: null },
+          y: { field: 'group', type: 'nominal', title: null, sort: null, axis: { labelLimit: 400 } },
           x: { field: 'ratio', type: 'quantitative', title: 'delivery ratio', scale: { domain: [0, 1] } }
         }
       }
