@@ -6,12 +6,11 @@
  * nobody answers (the caller's no-answer timeout) leave the right entries, and axe-core finds no serious or critical
  * violation on the incoming-call and in-call screens.
  */
+import { assertInNetns, NETNS_RELAY_HOST } from '@parley/test-kit'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { axeViolations, launchChromium, ParleyPage, PHONE, startWebRelay, type WebRelay } from './pages.ts'
 
-/** The first veth address of scripts/netns.ts (test/netns-kit.ts NETNS_RELAY_HOST). */
-const RELAY_HOST = '10.99.0.1'
 /** @parley/calls NO_ANSWER_TIMEOUT_MS (45 s), plus signalling slack. */
 const NO_ANSWER_WAIT_MS = 60_000
 
@@ -59,14 +58,9 @@ const seconds = async (p: Page) => {
 }
 
 beforeAll(async () => {
-  if (process.env.PARLEY_NETNS !== '1')
-    throw new Error('run inside the test namespace: node scripts/netns.ts vitest run --project netns <file>')
-  web = await startWebRelay({ listen: [`/ip4/${RELAY_HOST}/tcp/0/ws`], host: '127.0.0.1' })
-  browser = await launchChromium([
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream'
-  ])
+  assertInNetns()
+  web = await startWebRelay({ listen: [`/ip4/${NETNS_RELAY_HOST}/tcp/0/ws`], host: '127.0.0.1' })
+  browser = await launchChromium({ hostCandidates: true, fakeMedia: true })
   alice = await ParleyPage.open(await profile(browser), web.url)
   await alice.createIdentity('Alice')
   await alice.waitConnected()

@@ -5,22 +5,19 @@
  * through the UI, and the diagnostics panel — which classifies the open connections by their limits and transport,
  * never by address text — shows each as connected to the other over direct WebRTC.
  */
+import { assertInNetns, NETNS_RELAY_HOST } from '@parley/test-kit'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, newProfile, ParleyPage, startWebRelay, type WebRelay } from './pages.ts'
-
-/** The first veth address of scripts/netns.ts (test/netns-kit.ts NETNS_RELAY_HOST). */
-const RELAY_HOST = '10.99.0.1'
 
 let web: WebRelay
 let browser: Browser
 
 beforeAll(async () => {
-  if (process.env.PARLEY_NETNS !== '1')
-    throw new Error('run inside the test namespace: node scripts/netns.ts vitest run --project netns <file>')
-  web = await startWebRelay({ listen: [`/ip4/${RELAY_HOST}/tcp/0/ws`], host: '127.0.0.1' })
+  assertInNetns()
+  web = await startWebRelay({ listen: [`/ip4/${NETNS_RELAY_HOST}/tcp/0/ws`], host: '127.0.0.1' })
   // Host candidates as addresses, not mDNS names (nothing resolves .local names in the namespace).
-  browser = await launchChromium(['--disable-features=WebRtcHideLocalIpsWithMdns'])
+  browser = await launchChromium({ hostCandidates: true })
 }, 120_000)
 
 afterAll(async () => {
@@ -38,7 +35,7 @@ async function connectionTo(p: ParleyPage, name: string): Promise<string | null>
 
 describe('the web app over direct WebRTC (network namespace)', () => {
   it('Bob opens Alice’s invite link, they chat both ways, and the chat runs over a direct WebRTC connection', async () => {
-    expect(web.address).toContain(`/ip4/${RELAY_HOST}/`)
+    expect(web.address).toContain(`/ip4/${NETNS_RELAY_HOST}/`)
     const alice = await ParleyPage.open(await newProfile(browser), web.url)
     await alice.createIdentity('Alice')
     await alice.waitConnected()

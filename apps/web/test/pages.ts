@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createRelay, type Relay } from '@parley/relay'
+import { type ChromiumLaunchInit, chromiumLaunchOptions } from '@parley/test-kit'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 
 export const WEB_ROOT = resolve(import.meta.dirname, '..')
@@ -16,16 +17,6 @@ export const DIST = join(WEB_ROOT, 'dist')
 /** Screenshots and other artefacts of the UI tests (gitignored). */
 export const ARTEFACTS = join(WEB_ROOT, 'test-results')
 export const PASSPHRASE = 'correct horse battery staple'
-/** Flags that let Debian's Chromium start as root here (shared/FACTS.md); the same list as vitest.config.ts. */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync'
-]
 /** A phone-sized viewport: every screen is tested at this size. */
 export const PHONE = { width: 390, height: 844 }
 
@@ -127,12 +118,9 @@ export async function startWebRelay(options: { listen?: string[]; host?: string 
   return handle
 }
 
-export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium',
-    args: [...CHROMIUM_ARGS, ...extraArgs],
-    headless: true
-  })
+/** Debian's Chromium with the flags every test shares (@parley/test-kit), plus what `init` asks for. */
+export function launchChromium(init: ChromiumLaunchInit = {}): Promise<Browser> {
+  return chromium.launch(chromiumLaunchOptions(init))
 }
 
 /** A browser profile (its own IndexedDB, storage and service worker): one Parley user. */

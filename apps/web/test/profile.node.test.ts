@@ -6,12 +6,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { chromiumLaunchOptions } from '@parley/test-kit'
 import { type Browser, type BrowserContext, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MIN_PASSPHRASE_LENGTH } from '../src/constants.ts'
 import {
   axeViolations,
-  CHROMIUM_ARGS,
   launchChromium,
   newProfile,
   PASSPHRASE,
@@ -199,9 +199,7 @@ describe('a web profile', () => {
   it('the app is installable and its shell loads offline from the service worker', async () => {
     // A persistent (non-incognito) profile: Chromium never offers to install from an incognito one.
     const ctx = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-      executablePath: process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
-      headless: true,
+      ...chromiumLaunchOptions(),
       viewport: PHONE
     })
     try {

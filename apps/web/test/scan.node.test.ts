@@ -65,11 +65,10 @@ describe('adding a contact with the camera', () => {
     }, SIDE)
     const video = join(dir, 'invite.y4m')
     await writeFile(video, y4m(grey))
-    const bobBrowser = await launchChromium([
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      `--use-file-for-fake-video-capture=${video}`
-    ])
+    const bobBrowser = await launchChromium({
+      fakeMedia: true,
+      extraArgs: [`--use-file-for-fake-video-capture=${video}`]
+    })
     browsers.push(bobBrowser)
     const bobCtx = await newProfile(bobBrowser)
     await bobCtx.grantPermissions(['camera'], { origin: new URL(web.url).origin })

@@ -7,20 +7,12 @@
  */
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { chromiumLaunchOptions } from '@parley/test-kit'
 import { chromium } from 'playwright-core'
 import { build } from 'vite'
 import type { ParleyBenchGlobal } from './browser-entry.ts'
 import type { Figures } from './workloads.ts'
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync'
-]
 // crypto.subtle exists only in a secure context, which about:blank is not; http://localhost is, by name, and
 // Playwright answers the requests itself, so the host never has to resolve or listen.
 const ORIGIN = 'http://localhost'
@@ -28,7 +20,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>parley bench</title><s
 
 /** Runs `runOurs(webCryptoBackend, seconds)` in headless Chromium and returns its figures. */
 export async function runBrowserBench(seconds: number): Promise<Figures> {
-  const executablePath = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium'
+  const launch = chromiumLaunchOptions()
+  const { executablePath } = launch
   if (!existsSync(executablePath)) {
     throw new Error(
       `Chromium is needed for the browser benchmark and is not at ${executablePath}. ` +
@@ -41,7 +34,7 @@ export async function runBrowserBench(seconds: number): Promise<Figures> {
   // healthy run on a shared machine, yet still ends a hung one.
   const timeoutMs = (6 * seconds + 120) * 1000
 
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true, timeout: timeoutMs })
+  const browser = await chromium.launch({ ...launch, timeout: timeoutMs })
   try {
     const page = await browser.newPage()
     page.setDefaultTimeout(timeoutMs)
