@@ -1,36 +1,32 @@
 /**
  * One member's view of an MLS group (RFC 9420, via ts-mls) with Parley's rules on top: every leaf carries a verified
- * member credential (credential.ts), the group context carries the name and admins (metadata.ts), and only an admin's
- * commit may add, remove, rename or change admins. An `MlsGroup` is immutable: every operation returns the next one,
- * so a caller keeps older states (the messenger keeps a few epochs to resolve competing commits) and commits a new
- * state only after the message verified.
+ * member credential (credential.ts, members.ts), the group context carries the name and admins (metadata.ts), and
+ * only an admin's commit may add, remove, rename or change admins (admin-rule.ts). This file is the group's front:
+ * create, join, save and restore, the epoch's facts, encrypt, commit and process (application messages: application.ts).
+ * An `MlsGroup` is immutable: every operation returns the next one, so a caller keeps older states (the messenger keeps
+ * a few epochs to resolve competing commits) and commits a new state only after the message verified.
  */
 import {
   type CiphersuiteImpl,
   type ClientState,
-  type Credential,
   createApplicationMessage,
   createCommit,
   createGroup,
   decodeGroupState,
-  decodeMlsMessage,
   encodeGroupState,
   encodeMlsMessage,
-  type IncomingMessageCallback,
   joinGroup,
-  type KeyPackage,
   makePskIndex,
   mlsExporter,
-  type Proposal,
   processMessage,
-  type RatchetTree,
   type Welcome
 } from 'ts-mls'
 import { defaultClientConfig } from 'ts-mls/clientConfig.js'
-import { unprotectPrivateMessage } from 'ts-mls/messageProtection.js'
 import { decodeRatchetTree, encodeRatchetTree } from 'ts-mls/ratchetTree.js'
 import type { CryptoBackend } from '../backend/types.ts'
 import { equalBytes } from '../codec.ts'
+import { CommitReview, changeProposals } from './admin-rule.ts'
+import { openApplication, type PrivateMessage } from './application.ts'
 import {
   EXPORTER_GROUP_TOPIC,
   GROUP_FORMAT_VERSION,
@@ -41,25 +37,18 @@ import {
   GROUP_TOPIC_SECRET_BYTES,
   MAX_GROUP_MEMBERS,
   MAX_GROUP_PLAINTEXT_BYTES,
-  MAX_GROUP_STATE_BYTES,
-  MAX_MLS_MESSAGE_BYTES
+  MAX_GROUP_STATE_BYTES
 } from './constants.ts'
 import { type MemberCredential, memberAuthenticationService, parseMemberCredential } from './credential.ts'
-import {
-  GroupInvalidMessageError,
-  GroupLimitError,
-  GroupNotAuthorisedError,
-  GroupNotMemberError,
-  GroupWrongEpochError
-} from './errors.ts'
-import { type KeyPackageSecret, verifyKeyPackage } from './key-package.ts'
+import { GroupInvalidMessageError, GroupLimitError, GroupNotAuthorisedError, GroupWrongEpochError } from './errors.ts'
+import type { KeyPackageSecret } from './key-package.ts'
+import { type GroupMember, leafMembers } from './members.ts'
+import { decodeMessage } from './message.ts'
 import { type GroupMetadata, metadataExtension, metadataFrom } from './metadata.ts'
 import { groupSuite } from './suite.ts'
 
-/** A member as the current tree shows it. */
-export interface GroupMember extends MemberCredential {
-  readonly leafIndex: number
-}
+export type { GroupMember } from './members.ts'
+export { mlsMessageEpoch } from './message.ts'
 
 /** What a membership/metadata change asks for; applied in one commit by an admin. */
 export interface GroupChange {
@@ -98,38 +87,6 @@ export interface GroupCommitted {
   readonly ratchetTree: Uint8Array
 }
 
-/** The MLS epoch a message is for, without processing it; GroupInvalidMessageError when it is not one of ours. */
-export function mlsMessageEpoch(bytes: Uint8Array): {
-  groupId: Uint8Array
-  epoch: bigint
-  kind: 'application' | 'commit' | 'proposal'
-} {
-  const m = decodeMessage(bytes)
-  if (m.wireformat === 'mls_private_message') {
-    const pm = m.privateMessage
-    return { groupId: pm.groupId, epoch: pm.epoch, kind: pm.contentType }
-  }
-  if (m.wireformat === 'mls_public_message') {
-    const c = m.publicMessage.content
-    return { groupId: c.groupId, epoch: c.epoch, kind: c.contentType }
-  }
-  throw new GroupInvalidMessageError('not a group message')
-}
-
-function decodeMessage(bytes: Uint8Array) {
-  if (!(bytes instanceof Uint8Array) || bytes.length === 0 || bytes.length > MAX_MLS_MESSAGE_BYTES) {
-    throw new GroupInvalidMessageError('size')
-  }
-  let decoded: ReturnType<typeof decodeMlsMessage>
-  try {
-    decoded = decodeMlsMessage(bytes, 0)
-  } catch {
-    throw new GroupInvalidMessageError('does not decode')
-  }
-  if (decoded === undefined || decoded[1] !== bytes.length) throw new GroupInvalidMessageError('does not decode')
-  return decoded[0]
-}
-
 function clientConfig(backend: CryptoBackend) {
   return {
     ...defaultClientConfig,
@@ -140,24 +97,6 @@ function clientConfig(backend: CryptoBackend) {
     },
     authService: memberAuthenticationService(backend)
   }
-}
-
-function leafMembers(tree: RatchetTree): GroupMember[] {
-  const out: GroupMember[] = []
-  for (let i = 0; i < tree.length; i += 2) {
-    const node = tree[i]
-    if (node?.nodeType !== 'leaf') continue
-    const c = parseMemberCredential(node.leaf.credential)
-    out.push({ leafIndex: i / 2, identityKey: c.identityKey, certificate: c.certificate })
-  }
-  return out
-}
-
-function memberAt(tree: RatchetTree, leafIndex: number | undefined): GroupMember {
-  const node = leafIndex === undefined ? undefined : tree[leafIndex * 2]
-  if (leafIndex === undefined || node?.nodeType !== 'leaf') throw new GroupNotMemberError('sender leaf')
-  const c = parseMemberCredential(node.leaf.credential as Credential)
-  return { leafIndex, identityKey: c.identityKey, certificate: c.certificate }
 }
 
 /** One member's state of one MLS group at one epoch (immutable). */
@@ -311,38 +250,7 @@ export class MlsGroup {
    * replaces our leaf's encryption key and the path above it (post-compromise security).
    */
   async commit(change: GroupChange = {}, now = Date.now()): Promise<GroupCommitted> {
-    const me = memberAt(this.state.ratchetTree, this.ownLeafIndex)
-    const privileged =
-      (change.add?.length ?? 0) + (change.remove?.length ?? 0) > 0 ||
-      change.name !== undefined ||
-      change.admins !== undefined
-    if (privileged && !this.isAdmin(me.identityKey)) throw new GroupNotAuthorisedError('only admins change the group')
-    const proposals: Proposal[] = []
-    const members = this.members()
-    let count = members.length
-    for (const kp of change.add ?? []) {
-      const { keyPackage } = await verifyKeyPackage(this.backend, kp, now)
-      proposals.push({ proposalType: 'add', add: { keyPackage: keyPackage as KeyPackage } })
-      count++
-    }
-    for (const id of change.remove ?? []) {
-      const m = members.find((x) => equalBytes(x.identityKey, id))
-      if (m === undefined) throw new GroupNotMemberError('remove target')
-      if (m.leafIndex === this.ownLeafIndex)
-        throw new GroupNotAuthorisedError('a member leaves, it does not remove itself')
-      proposals.push({ proposalType: 'remove', remove: { removed: m.leafIndex } })
-      count--
-    }
-    if (count > MAX_GROUP_MEMBERS) throw new GroupLimitError('members', MAX_GROUP_MEMBERS)
-    if (change.name !== undefined || change.admins !== undefined) {
-      const old = this.metadata()
-      const ext = metadataExtension({ name: change.name ?? old.name, admins: change.admins ?? old.admins })
-      const others = this.state.groupContext.extensions.filter((e) => e.extensionType !== ext.extensionType)
-      proposals.push({
-        proposalType: 'group_context_extensions',
-        groupContextExtensions: { extensions: [...others, ext] }
-      })
-    }
+    const proposals = await changeProposals(this.backend, this, change, now)
     const r = await createCommit({ state: this.state, cipherSuite: this.cs }, { extraProposals: proposals })
     const welcome =
       r.welcome === undefined
@@ -366,46 +274,16 @@ export class MlsGroup {
     if (pm.contentType === 'application') return this.processApplication(pm)
     if (pm.contentType !== 'commit') throw new GroupInvalidMessageError('standalone proposals are not used')
     if (pm.epoch !== this.epoch) throw new GroupWrongEpochError(pm.epoch, this.epoch)
-    const before = this.state.ratchetTree
-    const meta = this.metadata()
-    let verdict: { committer: GroupMember; added: MemberCredential[]; removed: MemberCredential[] } | undefined
-    let refusal: string | undefined
-    const callback: IncomingMessageCallback = (incoming) => {
-      if (incoming.kind !== 'commit') return 'reject'
-      try {
-        const committer = memberAt(before, incoming.senderLeafIndex)
-        const isAdmin = meta.admins.some((a) => equalBytes(a, committer.identityKey))
-        const added: MemberCredential[] = []
-        const removed: MemberCredential[] = []
-        for (const { proposal } of incoming.proposals) {
-          if (proposal.proposalType === 'add')
-            added.push(parseMemberCredential(proposal.add.keyPackage.leafNode.credential))
-          else if (proposal.proposalType === 'remove') removed.push(memberAt(before, proposal.remove.removed))
-          else if (proposal.proposalType !== 'group_context_extensions') {
-            refusal = `proposal ${proposal.proposalType}`
-            return 'reject'
-          }
-        }
-        const privileged = incoming.proposals.length > 0
-        if (privileged && !isAdmin) {
-          refusal = 'committer is not an admin'
-          return 'reject'
-        }
-        verdict = { committer, added, removed }
-        return 'accept'
-      } catch (e) {
-        refusal = (e as Error).name
-        return 'reject'
-      }
-    }
+    const review = new CommitReview(this.state.ratchetTree, this.metadata())
     let result: Awaited<ReturnType<typeof processMessage>>
     try {
-      result = await processMessage(m, this.state, makePskIndex(this.state, {}), callback, this.cs)
+      result = await processMessage(m, this.state, makePskIndex(this.state, {}), review.callback, this.cs)
     } catch (e) {
       throw new GroupInvalidMessageError(`commit rejected (${(e as Error).name})`)
     }
+    const verdict = review.verdict
     if (result.kind !== 'newState' || result.actionTaken !== 'accept' || verdict === undefined) {
-      throw new GroupNotAuthorisedError(refusal ?? 'commit refused')
+      throw new GroupNotAuthorisedError(review.refusal ?? 'commit refused')
     }
     const group = this.next(result.newState)
     const after = group.members().length
@@ -414,48 +292,9 @@ export class MlsGroup {
     return { kind: 'commit', group, epoch: pm.epoch, ...verdict }
   }
 
-  private async processApplication(
-    pm: Parameters<typeof unprotectPrivateMessage>[1]
-  ): Promise<GroupProcessed & { kind: 'application' }> {
-    const current = pm.epoch === this.epoch
-    const data = current
-      ? {
-          senderDataSecret: this.state.keySchedule.senderDataSecret,
-          secretTree: this.state.secretTree,
-          ratchetTree: this.state.ratchetTree,
-          groupContext: this.state.groupContext
-        }
-      : this.state.historicalReceiverData.get(pm.epoch)
-    if (data === undefined) throw new GroupWrongEpochError(pm.epoch, this.epoch)
-    let r: Awaited<ReturnType<typeof unprotectPrivateMessage>>
-    try {
-      r = await unprotectPrivateMessage(
-        data.senderDataSecret,
-        pm,
-        data.secretTree,
-        data.ratchetTree,
-        data.groupContext,
-        this.state.clientConfig.keyRetentionConfig,
-        this.cs
-      )
-    } catch (e) {
-      throw new GroupInvalidMessageError(`does not decrypt (${(e as Error).name})`)
-    }
-    const content = r.content.content
-    if (content.contentType !== 'application' || content.sender.senderType !== 'member') {
-      throw new GroupInvalidMessageError('not an application message from a member')
-    }
-    const sender = memberAt(data.ratchetTree, content.sender.leafIndex)
-    const state: ClientState = current
-      ? { ...this.state, secretTree: r.tree }
-      : {
-          ...this.state,
-          historicalReceiverData: new Map(this.state.historicalReceiverData).set(pm.epoch, {
-            ...(data as NonNullable<ReturnType<typeof this.state.historicalReceiverData.get>>),
-            secretTree: r.tree
-          })
-        }
-    return { kind: 'application', group: this.next(state), sender, epoch: pm.epoch, plaintext: content.applicationData }
+  private async processApplication(pm: PrivateMessage): Promise<GroupProcessed & { kind: 'application' }> {
+    const r = await openApplication(this.state, this.cs, pm)
+    return { kind: 'application', group: this.next(r.state), sender: r.sender, epoch: pm.epoch, plaintext: r.plaintext }
   }
 
   private next(state: ClientState): MlsGroup {
