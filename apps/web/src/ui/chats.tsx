@@ -8,6 +8,7 @@ import type { CallEntry } from '../calls.ts'
 import { TYPING_SEND_INTERVAL_MS } from '../constants.ts'
 import type { Session } from '../session.ts'
 import { CallButtons, CallEntryItem } from './call.tsx'
+import { BackToChats, Composer, DaySeparator, day, time, UnknownConversation, UnreadBadge } from './conversation.tsx'
 import { GroupRows } from './groups.tsx'
 import { errorText, go, useLoad, useRevision } from './hooks.ts'
 
@@ -20,8 +21,6 @@ const STATE_TEXT: Record<HistoryRecord['state'], string> = {
   failed: 'Not sent (key changed)'
 }
 
-const time = (t: number) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-const day = (t: number) => new Date(t).toLocaleDateString([], { weekday: 'long', month: 'long', day: 'numeric' })
 export const displayName = (c: Pick<ContactRecord, 'identity' | 'name'> | undefined, id: string) =>
   c?.name ?? `${id.slice(0, 8)}…`
 
@@ -62,12 +61,7 @@ export function ChatList({ session }: { session: Session }) {
               <span class="preview">
                 {last ? `${last.direction === 'out' ? 'You: ' : ''}${last.text}` : 'No messages'}
               </span>
-              {unread > 0 && (
-                <span class="badge" data-testid="unread">
-                  {unread}
-                  <span class="visually-hidden"> unread</span>
-                </span>
-              )}
+              <UnreadBadge count={unread} testId="unread" />
             </a>
           </li>
         ))}
@@ -87,11 +81,7 @@ function Messages({ history, calls = [] }: { history: HistoryRecord[]; calls?: C
   for (const h of rows) {
     const d = day('reason' in h ? h.startedAt : h.sentAt)
     if (d !== lastDay) {
-      items.push(
-        <li key={`day-${d}`} class="day" data-testid="day-separator">
-          <span>{d}</span>
-        </li>
-      )
+      items.push(<DaySeparator key={`day-${d}`} label={d} />)
       lastDay = d
     }
     if ('reason' in h) {
@@ -165,8 +155,6 @@ export function Chat({ session, contact }: { session: Session; contact: string }
     const c = contacts.find((x) => x.identity === contact)
     return { c, history: await session.history(contact), calls: await session.calls.entries(contact) }
   }, [rev, contact])
-  const [text, setText] = useState('')
-  const [error, setError] = useState('')
   const lastTyping = useRef(0)
   const list = useRef<HTMLDivElement>(null)
 
@@ -184,36 +172,18 @@ export function Chat({ session, contact }: { session: Session; contact: string }
   if (data === undefined) return <p>Loading…</p>
   const { c, history, calls } = data
   if (c === undefined && history.length === 0) {
-    return (
-      <section>
-        <h2>Unknown conversation</h2>
-        <p>
-          <a href="#/chats">Back to chats</a>
-        </p>
-      </section>
-    )
+    return <UnknownConversation title="Unknown conversation" />
   }
   const blocked = c?.status === 'identity-changed'
   const name = displayName(c, contact)
 
-  const send = async (e: Event) => {
-    e.preventDefault()
-    const body = text.trim()
-    if (body === '' || blocked) return
-    setError('')
-    try {
-      setText('')
-      // The next keystroke starts a new typing burst: tell the contact at once, not after the interval.
-      lastTyping.current = 0
-      await session.messenger.send(contact, body)
-      session.changed()
-    } catch (err) {
-      setText(body)
-      setError(errorText(err))
-    }
+  const send = async (body: string) => {
+    // The next keystroke starts a new typing burst: tell the contact at once, not after the interval.
+    lastTyping.current = 0
+    await session.messenger.send(contact, body)
+    session.changed()
   }
-  const onInput = (value: string) => {
-    setText(value)
+  const onEdit = (value: string) => {
     const now = Date.now()
     if (c !== undefined && !blocked && value !== '' && now - lastTyping.current > TYPING_SEND_INTERVAL_MS) {
       lastTyping.current = now
@@ -244,36 +214,17 @@ export function Chat({ session, contact }: { session: Session; contact: string }
           {name} is typing…
         </p>
       )}
-      <form class="composer" onSubmit={send}>
-        <label for="composer-text" class="visually-hidden">
-          Message to {name}
-        </label>
-        <textarea
-          id="composer-text"
-          data-testid="composer"
-          rows={2}
-          value={text}
-          disabled={blocked || c === undefined}
-          placeholder={blocked ? 'Sending is blocked until you accept the new safety number' : 'Write a message'}
-          onInput={(e) => onInput((e.target as HTMLTextAreaElement).value)}
-          onKeyDown={(e) => {
-            if (e.key === 'Enter' && !e.shiftKey) void send(e)
-          }}
-        />
-        <button type="submit" data-testid="send" disabled={blocked || c === undefined || text.trim() === ''}>
-          Send
-        </button>
-      </form>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
-      <p>
-        <button type="button" class="link" onClick={() => go('/chats')}>
-          Back to chats
-        </button>
-      </p>
+      <Composer
+        id="composer-text"
+        testId="composer"
+        sendTestId="send"
+        label={`Message to ${name}`}
+        disabled={blocked || c === undefined}
+        placeholder={blocked ? 'Sending is blocked until you accept the new safety number' : 'Write a message'}
+        onSend={send}
+        onEdit={onEdit}
+      />
+      <BackToChats />
     </section>
   )
 }

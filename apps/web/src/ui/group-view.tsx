@@ -6,11 +6,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { type GroupNotice, groupState, type TimelineItem } from '../group-state.ts'
 import type { Session } from '../session.ts'
+import { BackToChats, Composer, DaySeparator, day, time, UnknownConversation } from './conversation.tsx'
 import { namer } from './groups.tsx'
 import { errorText, go, useLoad, useRevision } from './hooks.ts'
 
-const time = (t: number) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-const day = (t: number) => new Date(t).toLocaleDateString([], { weekday: 'long', month: 'long', day: 'numeric' })
 const NOT_ADMIN = 'Only admins can invite, remove or rename.'
 
 function noticeText(n: GroupNotice, named: (id: string | undefined) => string): string {
@@ -44,11 +43,7 @@ function Timeline({ items, name }: { items: TimelineItem[]; name: (id: string | 
     const at = it.kind === 'text' ? it.entry.sentAt : it.notice.at
     const d = day(at)
     if (d !== lastDay) {
-      out.push(
-        <li key={`day-${d}`} class="day" data-testid="day-separator">
-          <span>{d}</span>
-        </li>
-      )
+      out.push(<DaySeparator key={`day-${d}`} label={d} />)
       lastDay = d
     }
     if (it.kind === 'notice') {
@@ -88,8 +83,6 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
   const contacts = useLoad(() => session.contacts(), [rev])
   const name = namer(session, contacts)
   const view = gs.view(id)
-  const [text, setText] = useState('')
-  const [error, setError] = useState('')
   const list = useRef<HTMLElement>(null)
   const count = view?.timeline.length ?? 0
   useEffect(() => {
@@ -106,29 +99,12 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
   // Names come from the contacts: until they are loaded, keys would show where names belong.
   if (contacts === undefined) return <p>Loading…</p>
   if (view === undefined) {
-    return (
-      <section>
-        <h2>Unknown group</h2>
-        <p>
-          <a href="#/chats">Back to chats</a>
-        </p>
-      </section>
-    )
+    return <UnknownConversation title="Unknown group" />
   }
   const { info, record, timeline, live } = view
-  const send = async (e: Event) => {
-    e.preventDefault()
-    const body = text.trim()
-    if (body === '' || !live) return
-    setError('')
-    try {
-      setText('')
-      await session.messenger.groups.send(id, body)
-      session.changed()
-    } catch (err) {
-      setText(body)
-      setError(errorText(err))
-    }
+  const send = async (body: string) => {
+    await session.messenger.groups.send(id, body)
+    session.changed()
   }
   return (
     <section class="chat" aria-labelledby="group-title">
@@ -151,36 +127,16 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
       <section class="scroll" ref={list} tabIndex={0} aria-label="Conversation">
         <Timeline items={timeline} name={name} />
       </section>
-      <form class="composer" onSubmit={send}>
-        <label for="group-composer" class="visually-hidden">
-          Message to the group {info.name}
-        </label>
-        <textarea
-          id="group-composer"
-          data-testid="group-composer"
-          rows={2}
-          value={text}
-          disabled={!live}
-          placeholder={live ? 'Write to the group' : 'You are no longer a member'}
-          onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
-          onKeyDown={(e) => {
-            if (e.key === 'Enter' && !e.shiftKey) void send(e)
-          }}
-        />
-        <button type="submit" data-testid="group-send" disabled={!live || text.trim() === ''}>
-          Send
-        </button>
-      </form>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
-      <p>
-        <button type="button" class="link" onClick={() => go('/chats')}>
-          Back to chats
-        </button>
-      </p>
+      <Composer
+        id="group-composer"
+        testId="group-composer"
+        sendTestId="group-send"
+        label={`Message to the group ${info.name}`}
+        disabled={!live}
+        placeholder={live ? 'Write to the group' : 'You are no longer a member'}
+        onSend={send}
+      />
+      <BackToChats />
     </section>
   )
 }

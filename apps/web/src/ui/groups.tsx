@@ -8,6 +8,7 @@ import './groups.css'
 import { groupState } from '../group-state.ts'
 import type { Session } from '../session.ts'
 import { displayName } from './chats.tsx'
+import { BackToChats, UnreadBadge } from './conversation.tsx'
 import { errorText, go, useLoad, useRevision } from './hooks.ts'
 
 /** Identity key → a name to show: "You", the contact's name, or the key's first characters. */
@@ -48,12 +49,7 @@ export function GroupRows({ session }: { session: Session }) {
               <span class="preview">
                 {last ? `${last.direction === 'out' ? 'You' : name(last.sender)}: ${last.text}` : 'No messages'}
               </span>
-              {unread > 0 && (
-                <span class="badge" data-testid="group-unread">
-                  {unread}
-                  <span class="visually-hidden"> unread</span>
-                </span>
-              )}
+              <UnreadBadge count={unread} testId="group-unread" />
             </a>
           </li>
         ))}
@@ -164,11 +160,7 @@ export function NewGroup({ session }: { session: Session }) {
           {error}
         </p>
       )}
-      <p>
-        <button type="button" class="link" onClick={() => go('/chats')}>
-          Back to chats
-        </button>
-      </p>
+      <BackToChats />
     </section>
   )
 }
