@@ -4,13 +4,13 @@
  * Chromium (which never uses loopback for ICE) and node-datachannel gather real host candidates while every packet
  * stays on this machine. Started anywhere else, `assertInNetns()` fails with the command to use: never a skip.
  */
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { renameSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { IceServer } from '@parley/network'
 import { createRelay, type Relay, type RelayOptions } from '@parley/relay'
-import { assertInNetns, chromiumLaunchOptions, NETNS_PEER_HOST, NETNS_RELAY_HOST } from '@parley/test-kit'
+import { assertInNetns, chromiumLaunchOptions, isBuiltFrom, NETNS_PEER_HOST, NETNS_RELAY_HOST } from '@parley/test-kit'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import type { ConnectionInfo, Harness } from './web-harness/main.ts'
 
@@ -36,20 +36,12 @@ const HARNESS_SOURCES = ['main.ts', 'record-ice.ts', 'index.html']
   .map((f) => join(HARNESS, f))
   .concat(['crypto', 'wire', 'store', 'network', 'messenger'].map((p) => join(REPO, 'packages', p, 'src')))
 
-function newest(path: string): number {
-  if (!existsSync(path)) return 0
-  const info = statSync(path)
-  if (!info.isDirectory()) return info.mtimeMs
-  return Math.max(0, ...readdirSync(path).map((e) => newest(join(path, e))))
-}
-
 /**
  * Builds the harness page with Vite (the browser entries of the Parley packages, as the web app bundles them) unless
  * its build is newer than every source. Builds into a fresh directory and renames it, so a reader never sees half.
  */
 export async function buildHarness(): Promise<string> {
-  const index = join(HARNESS_DIST, 'index.html')
-  if (existsSync(index) && statSync(index).mtimeMs >= Math.max(...HARNESS_SOURCES.map(newest))) return HARNESS_DIST
+  if (isBuiltFrom(join(HARNESS_DIST, 'index.html'), HARNESS_SOURCES)) return HARNESS_DIST
   const { build } = await import('vite')
   const out = `${HARNESS_DIST}.${process.pid}.tmp`
   await build({

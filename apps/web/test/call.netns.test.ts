@@ -9,7 +9,7 @@
 import { assertInNetns, NETNS_RELAY_HOST } from '@parley/test-kit'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { axeViolations, launchChromium, ParleyPage, PHONE, startWebRelay, type WebRelay } from './pages.ts'
+import { axeViolations, befriend, launchChromium, ParleyPage, PHONE, startWebRelay, type WebRelay } from './pages.ts'
 
 /** @parley/calls NO_ANSWER_TIMEOUT_MS (45 s), plus signalling slack. */
 const NO_ANSWER_WAIT_MS = 60_000
@@ -65,16 +65,8 @@ beforeAll(async () => {
   await alice.createIdentity('Alice')
   await alice.waitConnected()
   const link = await alice.inviteLink()
-  bob = await ParleyPage.open(await profile(browser), link)
-  await bob.createIdentity('Bob')
-  await bob.waitConnected()
-  await bob.page.getByTestId('add-submit').click()
-  await bob.page.getByTestId('composer').waitFor()
-  await bob.send('hello, call me')
-  await alice.acceptRequest(60_000, 'Bob')
-  await alice.waitMessage('hello, call me')
-  await alice.send('calling you')
-  await bob.waitMessage('calling you')
+  bob = new ParleyPage(await (await profile(browser)).newPage())
+  await befriend(alice, bob, { link, name: 'Bob', hello: 'hello, call me', reply: 'calling you' })
 }, 240_000)
 
 afterAll(async () => {

@@ -8,7 +8,7 @@
 import { assertInNetns, NETNS_RELAY_HOST } from '@parley/test-kit'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, newProfile, ParleyPage, startWebRelay, type WebRelay } from './pages.ts'
+import { befriend, launchChromium, newProfile, ParleyPage, startWebRelay, type WebRelay } from './pages.ts'
 
 let web: WebRelay
 let browser: Browser
@@ -40,16 +40,8 @@ describe('the web app over direct WebRTC (network namespace)', () => {
     await alice.createIdentity('Alice')
     await alice.waitConnected()
     const link = await alice.inviteLink()
-    const bob = await ParleyPage.open(await newProfile(browser), link)
-    await bob.createIdentity('Bob')
-    await bob.waitConnected()
-    await bob.page.getByTestId('add-submit').click()
-    await bob.page.getByTestId('composer').waitFor()
-    await bob.send('hello over the namespace')
-    await alice.acceptRequest(60_000, 'Bob')
-    await alice.waitMessage('hello over the namespace')
-    await alice.send('hi Bob')
-    await bob.waitMessage('hi Bob')
+    const bob = new ParleyPage(await (await newProfile(browser)).newPage())
+    await befriend(alice, bob, { link, name: 'Bob', hello: 'hello over the namespace', reply: 'hi Bob' })
 
     // Both sides see a direct WebRTC connection to the other (an upgrade from the relayed circuit).
     await expect.poll(() => connectionTo(alice, 'Bob'), { timeout: 30_000, interval: 500 }).toBe('direct-webrtc')

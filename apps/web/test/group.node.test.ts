@@ -9,7 +9,15 @@
  */
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { axeViolations, launchChromium, newProfile, ParleyPage, startWebRelay, type WebRelay } from './pages.ts'
+import {
+  axeViolations,
+  befriend,
+  launchChromium,
+  newProfile,
+  ParleyPage,
+  startWebRelay,
+  type WebRelay
+} from './pages.ts'
 
 let web: WebRelay
 let browser: Browser
@@ -51,20 +59,6 @@ function groupMessage(p: ParleyPage, text: string, direction?: 'in' | 'out') {
 /** Every text shown in the open group conversation, in order. */
 const texts = (p: ParleyPage) => p.page.locator('[data-testid="group-message"] p.text').allTextContents()
 
-/** Makes `other` a contact of Alice both ways: `other` opens Alice's invite and writes; Alice accepts. */
-async function befriend(other: ParleyPage, name: string, link: string): Promise<void> {
-  await other.page.goto(link)
-  await other.createIdentity(name)
-  await other.waitConnected()
-  await other.page.getByTestId('add-submit').click()
-  await other.page.getByTestId('composer').waitFor()
-  await other.send(`hello Alice from ${name}`)
-  await alice.acceptRequest(60_000, name)
-  await alice.waitMessage(`hello Alice from ${name}`)
-  await alice.send(`hi ${name}`)
-  await other.waitMessage(`hi ${name}`, 'in', 60_000)
-}
-
 beforeAll(async () => {
   web = await startWebRelay()
   browser = await launchChromium()
@@ -83,8 +77,9 @@ describe('group conversations in the web app: three profiles and a local relay',
     await alice.createIdentity('Alice')
     await alice.waitConnected()
     const link = await alice.inviteLink()
-    await befriend(bob, 'Bob', link)
-    await befriend(carol, 'Carol', link)
+    // Bob and Carol open Alice's invite and write; Alice accepts both: contacts both ways.
+    await befriend(alice, bob, { link, name: 'Bob', hello: 'hello Alice from Bob', reply: 'hi Bob' })
+    await befriend(alice, carol, { link, name: 'Carol', hello: 'hello Alice from Carol', reply: 'hi Carol' })
 
     // Alice creates the group from the chat list, picking both contacts (keyboard only: Tab, Space, Enter).
     await alice.goto('chats')

@@ -3,12 +3,12 @@
  * relay, launch Debian's Chromium, and drive the real UI through its labels and data-testids.
  */
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createRelay, type Relay } from '@parley/relay'
-import { type ChromiumLaunchInit, chromiumLaunchOptions } from '@parley/test-kit'
+import { type ChromiumLaunchInit, chromiumLaunchOptions, isBuiltFrom } from '@parley/test-kit'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 
 export const WEB_ROOT = resolve(import.meta.dirname, '..')
@@ -24,22 +24,11 @@ const SOURCES = ['src', 'public', 'index.html', 'vite.config.ts']
   .map((p) => join(WEB_ROOT, p))
   .concat(['crypto', 'wire', 'store', 'network', 'messenger'].map((p) => join(REPO_ROOT, 'packages', p, 'src')))
 
-function newest(path: string): number {
-  if (!existsSync(path)) return 0
-  const info = statSync(path)
-  if (!info.isDirectory()) return info.mtimeMs
-  return Math.max(0, ...readdirSync(path).map((e) => newest(join(path, e))))
-}
-
 const BUILD_LOCK = join(WEB_ROOT, '.build-lock')
 /** A build lock older than this was left by a killed process. */
 const STALE_BUILD_LOCK_MS = 180_000
 
-function fresh(): boolean {
-  const index = join(DIST, 'index.html')
-  const built = existsSync(index) ? statSync(index).mtimeMs : 0
-  return built >= Math.max(...SOURCES.map(newest))
-}
+const fresh = () => isBuiltFrom(join(DIST, 'index.html'), SOURCES)
 
 /**
  * Builds apps/web unless dist is at least as new as every source. Test files run in parallel processes: one builds
@@ -270,6 +259,31 @@ export class ParleyPage {
     await this.page.screenshot({ path, fullPage: true })
     return path
   }
+}
+
+/** How long `befriend` waits for the message request and the reply to arrive, ms. */
+export const BEFRIEND_WAIT_MS = 60_000
+
+/**
+ * Makes `invitee` a contact of `inviter` both ways through the UI: the invitee opens the invite link, creates its
+ * identity `name` and writes `hello` from the filled-in add form; the inviter accepts the message request (naming the
+ * contact `name`) and answers `reply`, which the invitee then shows.
+ */
+export async function befriend(
+  inviter: ParleyPage,
+  invitee: ParleyPage,
+  o: { link: string; name: string; hello: string; reply: string }
+): Promise<void> {
+  await invitee.page.goto(o.link)
+  await invitee.createIdentity(o.name)
+  await invitee.waitConnected()
+  await invitee.page.getByTestId('add-submit').click()
+  await invitee.page.getByTestId('composer').waitFor()
+  await invitee.send(o.hello)
+  await inviter.acceptRequest(BEFRIEND_WAIT_MS, o.name)
+  await inviter.waitMessage(o.hello)
+  await inviter.send(o.reply)
+  await invitee.waitMessage(o.reply, 'in', BEFRIEND_WAIT_MS)
 }
 
 function escapeRe(s: string): string {

@@ -15,6 +15,7 @@ export {
   chromiumLaunchOptions,
   DEFAULT_CHROMIUM_PATH
 } from './chromium.ts'
+export { isBuiltFrom, newestMtimeMs } from './files.ts'
 export { assertInNetns, NETNS_COMMAND, NETNS_PEER_HOST, NETNS_RELAY_HOST, NotInNetnsError } from './netns.ts'
 
 /** How often `until` looks again, ms. */

@@ -3,6 +3,7 @@
  * pair with two private test addresses), because Chromium never uses loopback for ICE. Started anywhere else they fail
  * at once with the command to use: never a skip.
  */
+import type * as Os from 'node:os'
 
 /** The address a relay (or TURN server) in a netns test binds: the first end of the veth pair (scripts/netns.ts). */
 export const NETNS_RELAY_HOST = '10.99.0.1'
@@ -31,7 +32,7 @@ export class NotInNetnsError extends Error {
  * an interface. Node only; `node:os` is loaded when called, so browser tests may import this package.
  */
 export function assertInNetns(): void {
-  const { networkInterfaces } = process.getBuiltinModule('node:os') as typeof import('node:os')
+  const { networkInterfaces } = process.getBuiltinModule('node:os') as typeof Os
   const present = new Set(
     Object.values(networkInterfaces())
       .flat()
