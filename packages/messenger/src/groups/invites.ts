@@ -60,6 +60,9 @@ export class Invitations {
         once: true
       })
     })
+    // Handled here as well: when the request cannot be sent, nobody awaits the answer, and its later rejection on
+    // abort must not surface as an unhandled rejection (which ends a Node process).
+    answer.catch(() => {})
     try {
       const ok = await sendGroupControl(core, contact, { kind: 'key-package-request', requestId, groupId }, { signal })
       if (!ok) throw new GroupError('Unreachable', 'the contact could not be reached')
