@@ -110,3 +110,11 @@ export const MAX_DIRECT_FAILURES_TRACKED = 1_024
 export const MAX_DIAGNOSTICS_CONTACTS = 10_000
 /** Characters of an unreachable reason (reasons quote no keys or peer ids; long dial errors are cut). */
 export const MAX_UNREACHABLE_REASON_CHARS = 120
+/**
+ * Publish retries back off: the first retry of a failed publish waits REPUBLISH_RETRY_MS (core.ts), each further
+ * failure in a row doubles the wait, up to this. A fixed short retry made every node of an overloaded network retry
+ * together, which kept it overloaded.
+ */
+export const REPUBLISH_RETRY_MAX_MS = 5 * 60_000
+/** Each publish retry waits a random share in [1 − this, 1] of its backed-off delay, so nodes that failed together spread out. */
+export const REPUBLISH_RETRY_JITTER = 0.5

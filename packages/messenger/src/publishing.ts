@@ -23,12 +23,30 @@ import {
   ONE_TIME_PREKEY_REPLENISH_BELOW,
   ONE_TIME_PREKEY_TARGET,
   PREKEY_ROTATION_MS,
-  RECORD_LIFETIME_MS
+  RECORD_LIFETIME_MS,
+  REPUBLISH_RETRY_JITTER,
+  REPUBLISH_RETRY_MAX_MS
 } from './constants.ts'
 import { ADDRESS_REPUBLISH_DELAY_MS, type Core, log, REPUBLISH_RETRY_MS } from './core.ts'
 
+/**
+ * Wait before the next publish attempt after `failures` failed publishes in a row (0: none failed, e.g. no peers yet):
+ * REPUBLISH_RETRY_MS doubling per further failure up to REPUBLISH_RETRY_MAX_MS, then a random share in
+ * [1 − REPUBLISH_RETRY_JITTER, 1] of it (`random` in [0, 1)).
+ */
+export function republishRetryDelay(failures: number, random: number): number {
+  const nominal = Math.min(REPUBLISH_RETRY_MAX_MS, REPUBLISH_RETRY_MS * 2 ** Math.max(0, failures - 1))
+  return Math.round(nominal * (1 - REPUBLISH_RETRY_JITTER * random))
+}
+
+/** A uniform number in [0, 1) for retry jitter (not a key: the platform's generator, never Math.random). */
+const jitter = (): number => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32
+
 export class Publisher {
   private readonly core: Core
+
+  /** Publishes that failed in a row (reset by one that succeeds): the retry backs off with it. */
+  publishFailures = 0
 
   constructor(core: Core) {
     this.core = core
@@ -79,10 +97,12 @@ export class Publisher {
 
   async republishLoop(): Promise<void> {
     let published = false
+    let attempted = false
     try {
       // Mailboxes first, so the record we publish lists the relays that hold our mail.
       await this.core.mailboxes.refreshMailboxes().catch((e: Error) => log('mailbox round failed: %s', e.message))
       if (this.core.libp2p.getConnections().length > 0) {
+        attempted = true
         await this.publish()
         published = true
       }
@@ -90,8 +110,13 @@ export class Publisher {
     } catch (e) {
       log('publishing our record failed: %s', (e as Error).message)
     }
-    // A node with no peers yet, or whose put failed, tries again soon; a published record is refreshed on the timer.
-    this.core.later(() => this.republishLoop(), published ? this.core.republishIntervalMs : REPUBLISH_RETRY_MS)
+    // A published record is refreshed on the timer. A node with no peers yet looks again soon (that costs nothing); a
+    // failed put retries after a growing, jittered wait, so an overloaded network is not hit by every node at once.
+    this.publishFailures = published ? 0 : attempted ? this.publishFailures + 1 : this.publishFailures
+    this.core.later(
+      () => this.republishLoop(),
+      published ? this.core.republishIntervalMs : republishRetryDelay(attempted ? this.publishFailures : 0, jitter())
+    )
   }
 
   async renewCertificate(): Promise<boolean> {
