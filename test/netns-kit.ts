@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { IceServer } from '@parley/network'
 import { createRelay, type Relay, type RelayOptions } from '@parley/relay'
-import { assertInNetns, chromiumLaunchOptions, isBuiltFrom, NETNS_PEER_HOST, NETNS_RELAY_HOST } from '@parley/test-kit'
+import {
+  assertInNetns,
+  chromiumLaunchOptions,
+  isBuiltFrom,
+  NETNS_PEER_HOST,
+  NETNS_RELAY_HOST,
+  until
+} from '@parley/test-kit'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import type { ConnectionInfo, Harness } from './web-harness/main.ts'
 
@@ -122,14 +129,8 @@ export async function openHarness(browser: Browser, relay: NetnsRelay): Promise<
   return { page, call, connections: (peerId) => call('connections', peerId) }
 }
 
-/** Polls `check` every 100 ms until it holds; throws naming `what` after `ms`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+/** How long a netns test waits (with `until` from @parley/test-kit) for a reservation, a record or a message, ms. */
+export const NETNS_WAIT_MS = 30_000
 
 /** The median of `xs` (mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
@@ -169,10 +170,14 @@ export async function measureDirectWebRTC(
     await a.call('startNode', { bootstrap: [relay.ws], ...ice })
     const { peerId } = await b.call('startNode', { bootstrap: [relay.ws], ...ice })
     let target: string | undefined
-    await waitFor(async () => {
-      target = (await b.call('nodeAddresses')).find((x) => x.startsWith(`${relay.ws}/p2p-circuit/webrtc`))
-      return target !== undefined
-    }, "B's reservation")
+    await until(
+      async () => {
+        target = (await b.call('nodeAddresses')).find((x) => x.startsWith(`${relay.ws}/p2p-circuit/webrtc`))
+        return target !== undefined
+      },
+      NETNS_WAIT_MS,
+      "B's reservation"
+    )
     let failures = 0
     const dial = async (): Promise<number | undefined> => {
       try {

@@ -9,6 +9,7 @@ import { toHex } from '@parley/crypto'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES } from '@parley/messenger'
 import { connectionKind } from '@parley/network'
 import { createProfileStore, openStore } from '@parley/store'
+import { until } from '@parley/test-kit'
 import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
 import type { Browser } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -21,10 +22,10 @@ import {
   measureDirectWebRTC,
   median,
   NETNS_PEER_HOST,
+  NETNS_WAIT_MS,
   type NetnsRelay,
   openHarness,
-  startNetnsRelay,
-  waitFor
+  startNetnsRelay
 } from './netns-kit.ts'
 
 const SESSION = protocols(DEFAULT_PROTOCOL_PREFIX).session
@@ -33,8 +34,9 @@ const SESSION = protocols(DEFAULT_PROTOCOL_PREFIX).session
 async function browserMessenger(browser: Browser, relay: NetnsRelay) {
   const page = await openHarness(browser, relay)
   const me = await page.call('start', { bootstrap: [relay.ws] })
-  await waitFor(
+  await until(
     async () => (await page.call('addresses')).some((a) => a.startsWith(`${relay.ws}/p2p-circuit/webrtc`)),
+    NETNS_WAIT_MS,
     'a reservation at the relay'
   )
   return { page, ...me }
@@ -42,13 +44,13 @@ async function browserMessenger(browser: Browser, relay: NetnsRelay) {
 
 /** Publishes `page`'s record until `finder` finds it with a circuit address (records appear after a republish). */
 async function published(page: HarnessPage, identity: string, finder: (id: string) => Promise<string[] | null>) {
-  await waitFor(
+  await until(
     async () => {
       await page.call('publish').catch(() => {})
       return (await finder(identity))?.some((a) => a.includes('/p2p-circuit')) ?? false
     },
-    'the record with its circuit address',
-    60_000
+    60_000,
+    'the record with its circuit address'
   )
 }
 
@@ -99,19 +101,20 @@ describe('direct WebRTC in the test namespace', () => {
     await a.page.call('addContact', b.identity, 'bob')
 
     expect(await b.page.call('send', a.identity, 'hello from B')).toBe('sent')
-    await waitFor(async () => (await a.page.call('received')).length === 1, 'A to get the message')
+    await until(async () => (await a.page.call('received')).length === 1, NETNS_WAIT_MS, 'A to get the message')
     expect(await a.page.call('send', b.identity, 'hello from A')).toBe('sent')
-    await waitFor(async () => (await b.page.call('received')).length === 1, 'B to get the reply')
+    await until(async () => (await b.page.call('received')).length === 1, NETNS_WAIT_MS, 'B to get the reply')
 
     // Once the direct connection is open (at most DIRECT_WAIT_MS after the first send), the chat runs on it.
-    await waitFor(
+    await until(
       async () => (await a.page.connections(b.peerId)).some((c) => c.kind === 'direct-webrtc'),
+      NETNS_WAIT_MS,
       'the direct connection'
     )
     expect(await b.page.call('send', a.identity, 'again from B')).toBe('sent')
     expect(await a.page.call('send', b.identity, 'again from A')).toBe('sent')
-    await waitFor(async () => (await a.page.call('received')).length === 2, 'A to get the second message')
-    await waitFor(async () => (await b.page.call('received')).length === 2, 'B to get the second reply')
+    await until(async () => (await a.page.call('received')).length === 2, NETNS_WAIT_MS, 'A to get the second message')
+    await until(async () => (await b.page.call('received')).length === 2, NETNS_WAIT_MS, 'B to get the second reply')
     expect((await a.page.call('received')).map((m) => m.text)).toEqual(['hello from B', 'again from B'])
     expect((await b.page.call('received')).map((m) => m.text)).toEqual(['hello from A', 'again from A'])
     await chatIsDirect(a.page, b.peerId)
@@ -151,26 +154,35 @@ describe('direct WebRTC in the test namespace', () => {
     const cliPeer = String(node.ready.peerId)
     const web = await browserMessenger(browser, relay)
     stops.push(() => web.page.page.context().close())
-    await waitFor(
+    await until(
       async () => (await web.page.call('lookup', cliIdentity))?.some((a) => a.includes('/p2p-circuit/webrtc')) ?? false,
-      "the CLI's record with its WebRTC circuit address",
-      60_000
+      60_000,
+      "the CLI's record with its WebRTC circuit address"
     )
     await web.page.call('addContact', cliIdentity, 'cli')
     expect(await web.page.call('send', cliIdentity, 'hello terminal')).toBe('sent')
     await node.next((e) => e.event === 'message' && e.text === 'hello terminal', 'the browser’s message')
     await node.ask({ cmd: 'add', contact: web.identity, name: 'web' })
     await node.ask({ cmd: 'send', contact: 'web', text: 'hello browser' })
-    await waitFor(async () => (await web.page.call('received')).some((m) => m.text === 'hello browser'), 'the reply')
+    await until(
+      async () => (await web.page.call('received')).some((m) => m.text === 'hello browser'),
+      NETNS_WAIT_MS,
+      'the reply'
+    )
 
-    await waitFor(
+    await until(
       async () => (await web.page.connections(cliPeer)).some((c) => c.kind === 'direct-webrtc'),
+      NETNS_WAIT_MS,
       'the direct connection'
     )
     expect(await web.page.call('send', cliIdentity, 'still there?')).toBe('sent')
     await node.next((e) => e.event === 'message' && e.text === 'still there?', 'the second message')
     await node.ask({ cmd: 'send', contact: 'web', text: 'yes' })
-    await waitFor(async () => (await web.page.call('received')).some((m) => m.text === 'yes'), 'the second reply')
+    await until(
+      async () => (await web.page.call('received')).some((m) => m.text === 'yes'),
+      NETNS_WAIT_MS,
+      'the second reply'
+    )
     await chatIsDirect(web.page, cliPeer)
   })
 })
@@ -208,22 +220,26 @@ describe('direct WebRTC between Node messengers in the test namespace', () => {
         network: { ...ONE_HOST, bootstrap: [relay!.tcp], listen: ['/p2p-circuit', '/webrtc'], clientMode: true }
       })
       messengers.push(m)
-      await waitFor(() => m.addresses.some((x) => x.includes('/p2p-circuit/webrtc')), 'a reservation')
+      await until(() => m.addresses.some((x) => x.includes('/p2p-circuit/webrtc')), NETNS_WAIT_MS, 'a reservation')
       return m
     }
     const a = await make()
     const b = await make()
-    await waitFor(async () => {
-      try {
-        await b.publish({ signal: AbortSignal.timeout(5000) })
-        await a.publish({ signal: AbortSignal.timeout(5000) })
-        await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
-        await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
-        return true
-      } catch {
-        return false
-      }
-    }, 'both records')
+    await until(
+      async () => {
+        try {
+          await b.publish({ signal: AbortSignal.timeout(5000) })
+          await a.publish({ signal: AbortSignal.timeout(5000) })
+          await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
+          await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
+          return true
+        } catch {
+          return false
+        }
+      },
+      NETNS_WAIT_MS,
+      'both records'
+    )
     const [aHex, bHex] = [toHex(a.identityKey), toHex(b.identityKey)]
     await a.addContact(bHex)
     await b.addContact(aHex)
@@ -233,14 +249,15 @@ describe('direct WebRTC between Node messengers in the test namespace', () => {
     b.events.addEventListener('message', (e) => atB.push((e as CustomEvent<MessengerEvents['message']>).detail))
     expect((await a.send(bHex, 'one')).status).toBe('sent')
     expect((await b.send(aHex, 'two')).status).toBe('sent')
-    await waitFor(() => atA.length === 1 && atB.length === 1, 'the first exchange')
-    await waitFor(
+    await until(() => atA.length === 1 && atB.length === 1, NETNS_WAIT_MS, 'the first exchange')
+    await until(
       () => a.connectionsTo(b.peerId).some((c) => connectionKind(c) === 'direct-webrtc'),
+      NETNS_WAIT_MS,
       'the direct connection'
     )
     expect((await a.send(bHex, 'three')).status).toBe('sent')
     expect((await b.send(aHex, 'four')).status).toBe('sent')
-    await waitFor(() => atA.length === 2 && atB.length === 2, 'the second exchange')
+    await until(() => atA.length === 2 && atB.length === 2, NETNS_WAIT_MS, 'the second exchange')
     for (const [m, peer] of [
       [a, b.peerId],
       [b, a.peerId]

@@ -25,6 +25,7 @@ import {
   toHex
 } from '@parley/crypto'
 import { gossip } from '@parley/network'
+import { until } from '@parley/test-kit'
 import { createLibp2p } from 'libp2p'
 import { GroupEngine } from '../../src/groups/engine.ts'
 import { type GroupNode, GroupTransport } from '../../src/groups/transport.ts'
@@ -244,14 +245,8 @@ export async function meshed(members: readonly Member[], n = 1, ms = 30_000): Pr
   )
 }
 
-/** Polls `check` until it is true or `ms` pass. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 30_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+/** The shared wait (`@parley/test-kit`): until(check, ms, what); the group tests import it from here. */
+export { until }
 
 export async function stopAll(members: readonly Member[]): Promise<void> {
   await Promise.all(
