@@ -56,7 +56,9 @@ export const JOIN_MAX_UNPUBLISHED = 16
 /** Longest a join waits for that backpressure before it goes ahead anyway (ms). */
 export const JOIN_BACKPRESSURE_MAX_WAIT_MS = 30_000
 /** The groups scenario: times an admin tries one invite (a key package round trip over the E2EE session) before it counts the member as not joined. */
-export const GROUP_INVITE_ATTEMPTS = 3
+export const GROUP_INVITE_ATTEMPTS = 4
+/** The groups scenario: pause before an admin retries a failed invite (ms). */
+export const GROUP_INVITE_RETRY_MS = 3_000
 /** The groups scenario: how long forming the groups may take (every member on the admin's last epoch) before traffic starts anyway (ms). */
 export const GROUP_FORM_WAIT_MS = 180_000
 /** The groups scenario: how long members get to find a gossipsub mesh peer on each group topic before traffic starts (ms). */

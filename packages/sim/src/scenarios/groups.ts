@@ -7,7 +7,7 @@
  */
 import { MAX_GROUP_MEMBERS } from '@parley/crypto'
 import type { GossipSub } from '@parley/network'
-import { GROUP_FORM_WAIT_MS, GROUP_INVITE_ATTEMPTS, GROUP_MESH_WAIT_MS } from '../constants.ts'
+import { GROUP_FORM_WAIT_MS, GROUP_INVITE_ATTEMPTS, GROUP_INVITE_RETRY_MS, GROUP_MESH_WAIT_MS } from '../constants.ts'
 import { InvalidParameterError } from '../errors.ts'
 import { digest } from '../plan.ts'
 import {
@@ -17,6 +17,7 @@ import {
   type RunContext,
   type Scenario,
   type ScenarioResult,
+  sleep,
   waitFor,
   worldFigures
 } from '../scenario.ts'
@@ -44,8 +45,9 @@ function groupAt(world: SimWorld, m: number, id: string) {
 /** Creates every group and invites its members (groups in parallel, each admin's invites one after another). */
 async function formGroups(world: SimWorld, ledger: GroupLedger, groups: readonly PlannedGroup[], ctx: RunContext) {
   let done = 0
-  let inviteFailures = 0
   const total = groups.reduce((n, g) => n + g.members.length - 1, 0)
+  /** One row per invite: attempts it took, the last error, whether the member then listed the group. */
+  const invites: Row[] = []
   /** Members each admin's invite went through for (the admin itself included). */
   const invited = groups.map((g) => new Set([g.admin]))
   await Promise.all(
@@ -55,13 +57,18 @@ async function formGroups(world: SimWorld, ledger: GroupLedger, groups: readonly
       ledger.groupIds[g.id] = info.id
       for (const m of g.members) {
         if (m === g.admin) continue
-        for (let attempt = 0; attempt < GROUP_INVITE_ATTEMPTS && !ctx.signal.aborted; attempt++) {
+        const row: Row = { group: g.id, admin: g.admin, member: m, attempts: 0, ok: false, error: null, joined: false }
+        invites.push(row)
+        while ((row.attempts as number) < GROUP_INVITE_ATTEMPTS && !ctx.signal.aborted) {
+          row.attempts = (row.attempts as number) + 1
           try {
             await admin.groups.invite(info.id, world.node(m)!.identity, { signal: ctx.signal })
             invited[g.id]!.add(m)
+            row.ok = true
             break
-          } catch {
-            inviteFailures++
+          } catch (e) {
+            row.error = (e as { code?: string }).code ?? (e as Error).name
+            await sleep(GROUP_INVITE_RETRY_MS, ctx.signal)
           }
         }
         ctx.progress('groups', ++done, total)
@@ -80,7 +87,8 @@ async function formGroups(world: SimWorld, ledger: GroupLedger, groups: readonly
     const id = ledger.groupIds[g.id]!
     for (const m of g.members) if (groupAt(world, m, id) !== undefined) ledger.joined[g.id]!.add(m)
   }
-  return { inviteFailures }
+  for (const row of invites) row.joined = ledger.joined[row.group as number]!.has(row.member as number)
+  return { invites, inviteFailures: invites.reduce((n, r) => n + (r.attempts as number) - (r.ok ? 1 : 0), 0) }
 }
 
 /** Every member has a gossipsub mesh peer on each of its groups' topics (members alone in a group excepted). */
@@ -136,12 +144,13 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
   const ledger = new GroupLedger(groups, texts)
   const world = await startWorld(ctx, { onNodeStart: (i, node) => ledger.attach(i, node) })
   let inviteFailures = 0
+  let invites: Row[] = []
   let formS = 0
   let meshS = 0
   try {
     await prepareContacts(world, contacts, ctx)
     const f0 = performance.now()
-    inviteFailures = (await formGroups(world, ledger, groups, ctx)).inviteFailures
+    ;({ invites, inviteFailures } = await formGroups(world, ledger, groups, ctx))
     formS = (performance.now() - f0) / 1000
     const m0 = performance.now()
     await waitFor(() => meshed(world, ledger), GROUP_MESH_WAIT_MS, ctx.signal)
@@ -224,6 +233,7 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
     },
     tables: {
       groups: perGroup,
+      invites,
       texts: ledger.fates.map((f) => ({
         id: f.plan.id,
         group: f.plan.group,
