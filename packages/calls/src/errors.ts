@@ -16,6 +16,7 @@ export type CallErrorCode =
   | 'SframeHeader'
   | 'SframeUnknownKey'
   | 'SframeReplay'
+  | 'SframeDuplicate'
 
 /** Base class of every error thrown by @parley/calls. */
 export class CallError extends Error {
@@ -114,11 +115,22 @@ export class SframeUnknownKeyError extends CallError {
   }
 }
 
-/** A frame counter seen before, or too far behind the window. */
+/**
+ * A frame counter already used by another frame (a replay of an altered frame, or a sender reusing a counter), or too
+ * far behind the window.
+ */
 export class SframeReplayError extends CallError {
   static override readonly name = 'SframeReplayError'
   constructor(ctr: bigint) {
     super('SframeReplay', `counter ${ctr} replayed or outside the window`)
+  }
+}
+
+/** A byte-identical copy of a frame already opened (delivered twice by the network or the codec): dropped, harmless. */
+export class SframeDuplicateError extends CallError {
+  static override readonly name = 'SframeDuplicateError'
+  constructor(ctr: bigint) {
+    super('SframeDuplicate', `counter ${ctr}: a copy of a frame already opened`)
   }
 }
 

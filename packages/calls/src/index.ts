@@ -39,6 +39,7 @@ export {
   isCallError,
   type RefusalReason,
   SframeDecryptError,
+  SframeDuplicateError,
   SframeHeaderError,
   SframeReplayError,
   SframeUnknownKeyError,

@@ -19,6 +19,7 @@ import {
   InvalidParameterError,
   InvalidStateError,
   SframeDecryptError,
+  SframeDuplicateError,
   SframeHeaderError,
   SframeReplayError,
   SframeUnknownKeyError
@@ -206,11 +207,14 @@ export class SframeSender {
 
 /**
  * The receiving half: the keys we accept (newest first, at most `maxKeys`) and, per key, a replay window over the
- * counters (a counter seen, or more than SFRAME_REPLAY_WINDOW behind the highest, is refused).
+ * counters (a counter seen, or more than SFRAME_REPLAY_WINDOW behind the highest, is refused). For each counter in
+ * the window we keep the tag of the frame that opened, so a byte-identical second copy (the network or the codec's
+ * redundancy delivered it twice) is told apart from another frame under a counter already used
+ * (SframeDuplicateError vs SframeReplayError); both are dropped.
  */
 export class SframeReceiver {
   readonly #maxKeys: number
-  #keys: Array<{ key: SframeKey; highest: bigint; seen: Set<bigint> }> = []
+  #keys: Array<{ key: SframeKey; highest: bigint; seen: Map<bigint, Uint8Array> }> = []
 
   constructor(maxKeys: number) {
     this.#maxKeys = maxKeys
@@ -219,7 +223,7 @@ export class SframeReceiver {
   /** Adds a key (or keeps it if present), dropping the oldest past the bound. */
   addKey(key: SframeKey): void {
     if (this.#keys.some((k) => k.key.kid === key.kid)) return
-    this.#keys = [{ key, highest: -1n, seen: new Set<bigint>() }, ...this.#keys].slice(0, this.#maxKeys)
+    this.#keys = [{ key, highest: -1n, seen: new Map<bigint, Uint8Array>() }, ...this.#keys].slice(0, this.#maxKeys)
   }
 
   get kids(): bigint[] {
@@ -230,14 +234,24 @@ export class SframeReceiver {
     const { kid, ctr } = decodeHeader(frame)
     const slot = this.#keys.find((k) => k.key.kid === kid)
     if (slot === undefined) throw new SframeUnknownKeyError(kid)
-    if (slot.seen.has(ctr) || ctr + BigInt(SFRAME_REPLAY_WINDOW) <= slot.highest) throw new SframeReplayError(ctr)
+    if (ctr + BigInt(SFRAME_REPLAY_WINDOW) <= slot.highest) throw new SframeReplayError(ctr)
+    const seenTag = slot.seen.get(ctr)
+    if (seenTag !== undefined) {
+      if (sameBytes(seenTag, frame.subarray(frame.length - SFRAME_TAG_BYTES))) throw new SframeDuplicateError(ctr)
+      throw new SframeReplayError(ctr)
+    }
     const { plaintext } = await sframeDecrypt(slot.key, frame, metadata)
     // Only authentic frames move the window.
-    slot.seen.add(ctr)
+    slot.seen.set(ctr, frame.slice(frame.length - SFRAME_TAG_BYTES))
     if (ctr > slot.highest) slot.highest = ctr
     if (slot.seen.size > SFRAME_REPLAY_WINDOW) {
-      for (const c of slot.seen) if (c + BigInt(SFRAME_REPLAY_WINDOW) <= slot.highest) slot.seen.delete(c)
+      for (const c of slot.seen.keys()) if (c + BigInt(SFRAME_REPLAY_WINDOW) <= slot.highest) slot.seen.delete(c)
     }
     return plaintext
   }
+}
+
+/** Byte equality of two tags (public values: a copy on the wire, not a secret; no constant time needed). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }

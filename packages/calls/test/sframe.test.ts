@@ -104,7 +104,17 @@ describe('SFrame sender and receiver', () => {
     // Out of order within the window is fine.
     expect(await receiver.decrypt(frames[1]!)).toEqual(new Uint8Array([1]))
     expect(await receiver.decrypt(frames[0]!)).toEqual(new Uint8Array([0]))
-    await expect(receiver.decrypt(frames[1]!)).rejects.toMatchObject({ code: 'SframeReplay' })
+    // A second, byte-identical copy is a duplicate; another frame under a counter already used is a replay.
+    await expect(receiver.decrypt(frames[1]!)).rejects.toMatchObject({ code: 'SframeDuplicate' })
+    const reuse = new SframeSender()
+    reuse.setKey(await importSframeKey(base, 2n))
+    await reuse.encrypt(new Uint8Array([0]))
+    const sameCounter = await reuse.encrypt(new Uint8Array([0xee]))
+    expect(decodeHeader(sameCounter).ctr).toBe(ctrs[1])
+    await expect(receiver.decrypt(sameCounter)).rejects.toMatchObject({ code: 'SframeReplay' })
+    const alteredTag = frames[0]!.slice()
+    alteredTag[alteredTag.length - 1]! ^= 1
+    await expect(receiver.decrypt(alteredTag)).rejects.toMatchObject({ code: 'SframeReplay' })
     await receiver.decrypt(frames[SFRAME_REPLAY_WINDOW + 1]!)
     // Counters 0 and 1 are now a whole window behind the highest: refused; 2 is just inside and was never seen.
     await expect(receiver.decrypt(frames[0]!)).rejects.toMatchObject({ code: 'SframeReplay' })
