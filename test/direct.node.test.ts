@@ -9,6 +9,7 @@ import type { Connection, PeerId } from '@libp2p/interface'
 import { toHex } from '@parley/crypto'
 import { DIRECT_RETRY_MS, type Messenger, type MessengerEvents, type NetworkOptions } from '@parley/messenger'
 import { connectionKind, DIRECT_UPGRADE_TIMEOUT_MS } from '@parley/network'
+import { untilFound, untilFoundEachOther } from '@parley/test-kit'
 import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
 import { afterEach, describe, expect, it } from 'vitest'
 import { addressOf, collect, Fixture, until } from './kit.ts'
@@ -45,21 +46,7 @@ describe('direct WebRTC between Node messengers behind one relay', () => {
     const b = await fx.messenger({ network: { ...network, ...extra.b } })
     for (const m of [a, b])
       await until(() => m.addresses.some((x) => x.includes('/p2p-circuit')), 30_000, 'a reservation')
-    await until(
-      async () => {
-        try {
-          await b.publish({ signal: AbortSignal.timeout(5000) })
-          await a.publish({ signal: AbortSignal.timeout(5000) })
-          await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
-          await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
-          return true
-        } catch {
-          return false
-        }
-      },
-      60_000,
-      'both records'
-    )
+    await untilFoundEachOther(a, b, 60_000, 'both records')
     const aHex = toHex(a.identityKey)
     const bHex = toHex(b.identityKey)
     await a.addContact(bHex, { name: 'bob' })
@@ -228,18 +215,9 @@ describe('diagnostics of unreachable contacts', () => {
     const bHex = toHex(b.identityKey)
     const ghostHex = toHex(ghost.identityKey)
     await until(() => b.mailboxes.length === 1, 60_000, 'B to register its mailbox')
-    await until(
-      async () => {
-        try {
-          await b.publish({ signal: AbortSignal.timeout(5000) })
-          return (await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })).record.mailboxRelays.length > 0
-        } catch {
-          return false
-        }
-      },
-      60_000,
-      "B's record with its mailbox relay"
-    )
+    await untilFound(a, b, 60_000, "B's record with its mailbox relay", {
+      accept: (found) => found.record.mailboxRelays.length > 0
+    })
     await a.addContact(bHex, { name: 'bob' })
     await a.addContact(ghostHex, { name: 'ghost' })
     await b.stop()

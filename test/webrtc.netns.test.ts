@@ -9,7 +9,7 @@ import { toHex } from '@parley/crypto'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES } from '@parley/messenger'
 import { connectionKind } from '@parley/network'
 import { createProfileStore, openStore } from '@parley/store'
-import { until } from '@parley/test-kit'
+import { until, untilFoundEachOther } from '@parley/test-kit'
 import { DEFAULT_PROTOCOL_PREFIX, protocols } from '@parley/wire'
 import type { Browser } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -225,21 +225,7 @@ describe('direct WebRTC between Node messengers in the test namespace', () => {
     }
     const a = await make()
     const b = await make()
-    await until(
-      async () => {
-        try {
-          await b.publish({ signal: AbortSignal.timeout(5000) })
-          await a.publish({ signal: AbortSignal.timeout(5000) })
-          await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
-          await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
-          return true
-        } catch {
-          return false
-        }
-      },
-      NETNS_WAIT_MS,
-      'both records'
-    )
+    await untilFoundEachOther(a, b, NETNS_WAIT_MS, 'both records')
     const [aHex, bHex] = [toHex(a.identityKey), toHex(b.identityKey)]
     await a.addContact(bHex)
     await b.addContact(aHex)

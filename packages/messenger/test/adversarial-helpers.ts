@@ -29,6 +29,7 @@ import {
 import { MemoryProtocolStore } from '@parley/crypto/testing'
 import { createNodeLibp2p, type ParleyServices } from '@parley/network'
 import type { ProfileStore } from '@parley/store'
+import { untilFound } from '@parley/test-kit'
 import {
   DHT_NAMESPACE,
   decodePrekeyResponse,
@@ -41,7 +42,7 @@ import {
 } from '@parley/wire'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createMessenger, type Messenger, type Namespace, type NetworkOptions } from '../src/index.ts'
-import { memoryProfile, ONE_HOST_NETWORK, until } from './helpers.ts'
+import { memoryProfile, ONE_HOST_NETWORK } from './helpers.ts'
 
 /** Kademlia k for these small networks: larger than the network, so every put and get reaches every server. */
 export const FULL_K = 20
@@ -142,19 +143,7 @@ export class Cluster {
 
 /** Publishes `m`'s record until `reader` can look it up (a put with no peers yet succeeds locally only). */
 export async function publishAndFind(m: Messenger, reader: Messenger, ms = 30_000): Promise<void> {
-  await until(
-    async () => {
-      try {
-        await m.publish({ signal: AbortSignal.timeout(10_000) })
-        await reader.lookup(m.identityKey, { signal: AbortSignal.timeout(10_000) })
-        return true
-      } catch {
-        return false
-      }
-    },
-    ms,
-    'record to be published and found'
-  )
+  await untilFound(reader, m, ms, 'record to be published and found', { stepMs: 10_000 })
 }
 
 /** What one `dht.put` did: which servers it was sent to and which of them stored it (echoed the record back). */

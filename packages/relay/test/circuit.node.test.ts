@@ -14,7 +14,7 @@ import { yamux } from '@libp2p/yamux'
 import { defaultBackend, generateIdentity, toHex } from '@parley/crypto'
 import { createMessenger, MailboxClient, type Messenger, type MessengerEvents, NAMESPACES } from '@parley/messenger'
 import { createProfileStore, openStore } from '@parley/store'
-import { until } from '@parley/test-kit'
+import { until, untilFoundEachOther } from '@parley/test-kit'
 import { protocols } from '@parley/wire'
 import { createLibp2p } from 'libp2p'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -58,20 +58,9 @@ describe('client-mode nodes through the relay circuit', () => {
       await until(() => m.addresses.some((x) => x.includes('/p2p-circuit')), 30_000, 'a circuit reservation')
       expect(m.addresses.every((x) => x.includes('/p2p-circuit'))).toBe(true)
     }
-    await until(
-      async () => {
-        try {
-          await b.publish({ signal: AbortSignal.timeout(5000) })
-          await a.publish({ signal: AbortSignal.timeout(5000) })
-          const found = await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
-          return found.addresses.some((x) => x.toString().includes('/p2p-circuit'))
-        } catch {
-          return false
-        }
-      },
-      60_000,
-      "B's record with its circuit address"
-    )
+    await untilFoundEachOther(a, b, 60_000, "both records, B's with its circuit address", {
+      accept: (found) => found.addresses.some((x) => x.toString().includes('/p2p-circuit'))
+    })
     const bHex = toHex(b.identityKey)
     const aHex = toHex(a.identityKey)
     await a.addContact(bHex)

@@ -14,7 +14,7 @@ import { defaultBackend, generateIdentity, toHex } from '@parley/crypto'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES, type Namespace } from '@parley/messenger'
 import { MailboxClient, type MailboxError } from '@parley/network'
 import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
-import { until } from '@parley/test-kit'
+import { until, untilFoundEachOther } from '@parley/test-kit'
 import { protocols } from '@parley/wire'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -67,20 +67,9 @@ describe('a relay whose mailbox store is full', () => {
     const a = await start(await profile(), { pollIntervalMs: 500 })
     await until(() => b.mailboxes.length === 1, 30_000, 'B to register')
     await until(() => relay.mailbox.stats().storedPrekeys > 0, 30_000, "B's prekeys at the relay")
-    await until(
-      async () => {
-        try {
-          await b.publish({ signal: AbortSignal.timeout(5000) })
-          await a.publish({ signal: AbortSignal.timeout(5000) })
-          await b.lookup(a.identityKey, { signal: AbortSignal.timeout(5000) })
-          return (await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })).relays.length === 1
-        } catch {
-          return false
-        }
-      },
-      30_000,
-      'the records'
-    )
+    await untilFoundEachOther(a, b, 30_000, "both records, B's with its relay", {
+      accept: (found) => found.relays.length === 1
+    })
     const bHex = toHex(b.identityKey)
     await a.addContact(bHex)
     // A session first, directly: later messages are plain ratchet messages (no prekey taken from the relay).

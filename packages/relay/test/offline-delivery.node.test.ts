@@ -10,7 +10,7 @@ import { join, relative, sep } from 'node:path'
 import { parseInitialMessage, toHex } from '@parley/crypto'
 import { createMessenger, type Messenger, type MessengerEvents, NAMESPACES, type Namespace } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore, type StoreBackend } from '@parley/store'
-import { until } from '@parley/test-kit'
+import { until, untilFound, untilFoundEachOther } from '@parley/test-kit'
 import { decodeEnvelope, decodeMailboxItem } from '@parley/wire'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DHT_DIR } from '../src/constants.ts'
@@ -94,19 +94,9 @@ describe('offline delivery through two mailbox relays', () => {
 
     // B keeps its mailbox at both relays, leaves prekeys there, and lists both in its DHT record.
     await until(() => b.mailboxes.length === 2, 60_000, 'B to register at both relays')
-    await until(
-      async () => {
-        try {
-          await b.publish({ signal: AbortSignal.timeout(5000) })
-          const found = await a.lookup(b.identityKey, { signal: AbortSignal.timeout(5000) })
-          return found.record.mailboxRelays.length === 2
-        } catch {
-          return false
-        }
-      },
-      60_000,
-      "B's record with its relays"
-    )
+    await untilFound(a, b, 60_000, "B's record with its relays", {
+      accept: (found) => found.record.mailboxRelays.length === 2
+    })
     await until(() => relays.every((r) => r.mailbox.stats().storedPrekeys > 0), 30_000, 'prekey batches')
     const prekeysBefore = relays.map((r) => r.mailbox.stats().storedPrekeys)
     await a.addContact(bHex, { name: 'bob' })
@@ -217,24 +207,11 @@ async function oneRelay(
   const senders: Messenger[] = []
   for (let i = 0; i < options.senders; i++) senders.push(await start(await profile(), { pollIntervalMs: 500 }))
   await until(() => owner.mailboxes.length === 1, 30_000, 'the owner to register')
-  await until(
-    async () => {
-      try {
-        await owner.publish({ signal: AbortSignal.timeout(5000) })
-        for (const s of senders) {
-          await s.publish({ signal: AbortSignal.timeout(5000) })
-          await owner.lookup(s.identityKey, { signal: AbortSignal.timeout(5000) })
-          if ((await s.lookup(owner.identityKey, { signal: AbortSignal.timeout(5000) })).relays.length !== 1)
-            return false
-        }
-        return true
-      } catch {
-        return false
-      }
-    },
-    30_000,
-    'the records'
-  )
+  for (const s of senders) {
+    await untilFoundEachOther(s, owner, 30_000, "a sender's and the owner's records, the owner's with its relay", {
+      accept: (found) => found.relays.length === 1
+    })
+  }
   /** The owner again, on its profile, after it was stopped. */
   const restartOwner = () => start(ownerStore, ownerMailbox)
   return { relay, owner, senders, restartOwner }

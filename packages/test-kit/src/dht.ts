@@ -52,3 +52,34 @@ export async function untilFound<R>(
   )
   return found as R
 }
+
+/**
+ * Until `a` and `b` find each other's records (and `accept` holds for the one `a` finds): each round both publish (`b`
+ * first), then `a` looks up `b` and `b` looks up `a`, each step bounded by `stepMs`. One round covers both, so both
+ * records are fresh when the test goes on (tests that then dial in both directions were seen to depend on that).
+ */
+export async function untilFoundEachOther<R>(
+  a: Discoverable<R>,
+  b: Discoverable,
+  ms: number,
+  what: string,
+  options: UntilFoundOptions<R> = {}
+): Promise<void> {
+  const step = options.stepMs ?? FIND_STEP_MS
+  await until(
+    async () => {
+      try {
+        await b.publish({ signal: AbortSignal.timeout(step) })
+        await a.publish({ signal: AbortSignal.timeout(step) })
+        const found = await a.lookup(b.identityKey, { signal: AbortSignal.timeout(step) })
+        if (options.accept !== undefined && !options.accept(found)) return false
+        await b.lookup(a.identityKey, { signal: AbortSignal.timeout(step) })
+        return true
+      } catch {
+        return false
+      }
+    },
+    ms,
+    what
+  )
+}

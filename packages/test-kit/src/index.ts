@@ -15,7 +15,7 @@ export {
   chromiumLaunchOptions,
   DEFAULT_CHROMIUM_PATH
 } from './chromium.ts'
-export { type Discoverable, FIND_STEP_MS, type UntilFoundOptions, untilFound } from './dht.ts'
+export { type Discoverable, FIND_STEP_MS, type UntilFoundOptions, untilFound, untilFoundEachOther } from './dht.ts'
 export { isBuiltFrom, newestMtimeMs } from './files.ts'
 export { assertInNetns, NETNS_COMMAND, NETNS_PEER_HOST, NETNS_RELAY_HOST, NotInNetnsError } from './netns.ts'
 export { DEFAULT_UNTIL_MS, UNTIL_POLL_MS, UntilTimeoutError, until } from './until.ts'

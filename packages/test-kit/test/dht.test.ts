@@ -1,6 +1,6 @@
 /** untilFound: publish, look up, retry failed or unacceptable rounds, and give up naming what it waited for. */
 import { describe, expect, it } from 'vitest'
-import { type Discoverable, UntilTimeoutError, untilFound } from '../src/index.ts'
+import { type Discoverable, UntilTimeoutError, untilFound, untilFoundEachOther } from '../src/index.ts'
 
 interface Rec {
   relays: number
@@ -49,5 +49,15 @@ describe('untilFound', () => {
     expect(err).toBeInstanceOf(UntilTimeoutError)
     expect((err as UntilTimeoutError).message).toBe("timed out after 500 ms waiting for the target's record")
     expect(d.publishes()).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('untilFoundEachOther', () => {
+  it('both publish each round; it returns once both records are found in one round and accept holds', async () => {
+    const d = directory()
+    const [a, b] = [d.node(1), d.node(2)]
+    await untilFoundEachOther(a, b, 5_000, 'both records', { accept: (r) => r.relays >= 1 })
+    // Round 1 (publishes 1, 2): no record yet. Round 2 (3, 4): b's record has no relay: not accepted. Round 3 (5, 6).
+    expect(d.publishes()).toBe(6)
   })
 })
