@@ -25,7 +25,8 @@ const COMMON_HELP: Record<string, string> = {
   churn: 'leaves per node per minute',
   'crash-share': 'share of leaves that are crashes',
   downtime: 'mean seconds a node stays away',
-  'permanent-crash': 'crashed nodes never come back (their state is gone)'
+  'permanent-crash': 'crashed nodes never come back (their state is gone)',
+  workers: 'worker threads the nodes are spread over (dht-lookup; one per core helps past ~100 nodes)'
 }
 
 function help(): string {

@@ -51,8 +51,20 @@ export const MAILBOX_SAMPLE_MS = 500
  * @parley/network's connection and routing policies, while each simulated node stands for its own host.
  */
 export const SIM_RANGE_LIMIT = 1_000_000
-/** Joins pause while this many started nodes have not yet published their record (join backpressure; see world.ts). */
+/**
+ * Joins pause while this many started nodes are still on their first publish (neither published nor failed yet):
+ * each is a DHT walk and 20 PUTs in flight (join backpressure; see world.ts).
+ */
 export const JOIN_MAX_UNPUBLISHED = 16
+/**
+ * Joins pause while the event loop runs this late (ms, median or mean over LOAD_WINDOW_MS): every node shares the one
+ * loop, and beyond this Noise handshakes and kad-dht RPCs start to time out (see load.ts).
+ */
+export const JOIN_MAX_LOOP_LAG_MS = 50
+/** How often the load gauge's timer fires (ms). */
+export const LOAD_SAMPLE_MS = 20
+/** The load gauge's window (ms): admission looks at the last full one. */
+export const LOAD_WINDOW_MS = 1_000
 /** Longest a join waits for that backpressure before it goes ahead anyway (ms). */
 export const JOIN_BACKPRESSURE_MAX_WAIT_MS = 30_000
 /** The groups scenario: times an admin tries one invite (a key package round trip over the E2EE session) before it counts the member as not joined. */
@@ -63,3 +75,12 @@ export const GROUP_INVITE_RETRY_MS = 3_000
 export const GROUP_FORM_WAIT_MS = 180_000
 /** The groups scenario: how long members get to find a gossipsub mesh peer on each group topic before traffic starts (ms). */
 export const GROUP_MESH_WAIT_MS = 30_000
+/**
+ * libp2p's connection monitor (a ping per connection every 10 s, aborting connections whose ping times out) is off on
+ * simulated nodes: a simulated link never dies silently — a crash or a partition resets both ends at once.
+ */
+export const SIM_CONNECTION_MONITOR = false
+/** Worker threads one run may use (`--workers`; each hosts the nodes i with i mod K = its number). */
+export const MAX_WORKERS = 64
+/** How often each worker thread reports its nodes' publish counters and its event loop's delay (ms). */
+export const SHARD_STATUS_MS = 250

@@ -2,7 +2,7 @@
  * Run parameters: the common ones every scenario takes (size, seed, duration, network model, churn) and checks that
  * name the bad parameter. A scenario adds its own through ParamSpec.
  */
-import { MAX_DURATION_S, MAX_LOSS, MAX_NODES, MAX_RELAYS, MIN_NODES } from './constants.ts'
+import { MAX_DURATION_S, MAX_LOSS, MAX_NODES, MAX_RELAYS, MAX_WORKERS, MIN_NODES } from './constants.ts'
 import { InvalidParameterError } from './errors.ts'
 import type { LinkModel } from './model.ts'
 
@@ -30,6 +30,8 @@ export interface CommonParams {
   downtime: number
   /** Crashes lose the node for good (device gone) instead of restarting it with its stored state. */
   permanentCrash: boolean
+  /** Worker threads the nodes are spread over (1: all in the main thread; only scenarios that allow it). */
+  workers: number
 }
 
 export const DEFAULT_COMMON: Readonly<Omit<CommonParams, 'nodes' | 'seed'>> = Object.freeze({
@@ -44,7 +46,8 @@ export const DEFAULT_COMMON: Readonly<Omit<CommonParams, 'nodes' | 'seed'>> = Ob
   churn: 0,
   crashShare: 0.5,
   downtime: 5,
-  permanentCrash: false
+  permanentCrash: false,
+  workers: 1
 })
 
 /** One extra parameter of a scenario. */
@@ -90,7 +93,8 @@ export function checkCommon(raw: Record<string, unknown>): CommonParams {
     churn: num('churn', raw.churn ?? d.churn, 0, 60, false),
     crashShare: num('crash-share', raw.crashShare ?? d.crashShare, 0, 1, false),
     downtime: num('downtime', raw.downtime ?? d.downtime, 0, MAX_DURATION_S, false),
-    permanentCrash: raw.permanentCrash === true || raw.permanentCrash === 'true'
+    permanentCrash: raw.permanentCrash === true || raw.permanentCrash === 'true',
+    workers: num('workers', raw.workers ?? d.workers, 1, MAX_WORKERS, true)
   }
   return p
 }

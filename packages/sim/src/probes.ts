@@ -8,6 +8,8 @@ import type { KadDHT, QueryEvent } from '@libp2p/kad-dht'
 export interface DhtProbe {
   /** Completed puts (our record published). */
   puts: number
+  /** Puts that threw (timed out, aborted): the messenger retries them later. */
+  putFailures: number
   /** Hops of the last lookup of each key (hex): hop 1 = a peer from our own table; undefined = no answer. */
   readonly hops: Map<string, number | undefined>
 }
@@ -46,7 +48,7 @@ export class HopCounter {
 
 /** Wraps `dht.get` and `dht.put` of one node with probes (call once, before the node starts). */
 export function probeDht(dht: KadDHT): DhtProbe {
-  const probe: DhtProbe = { puts: 0, hops: new Map() }
+  const probe: DhtProbe = { puts: 0, putFailures: 0, hops: new Map() }
   const get = dht.get.bind(dht)
   const put = dht.put.bind(dht)
   dht.get = async function* (key, options) {
@@ -62,7 +64,12 @@ export function probeDht(dht: KadDHT): DhtProbe {
     }
   }
   dht.put = async function* (key, value, options) {
-    for await (const e of put(key, value, options)) yield e
+    try {
+      for await (const e of put(key, value, options)) yield e
+    } catch (e) {
+      probe.putFailures++
+      throw e
+    }
     probe.puts++
   }
   return probe

@@ -54,6 +54,7 @@ export function prepare(o: Pick<SimulationOptions, 'scenario' | 'params'>): {
     'crashShare',
     'downtime',
     'permanentCrash',
+    'workers',
     ...scenario.params.map((p) => p.name)
   ])
   for (const [k, v] of Object.entries(o.params)) {
@@ -63,7 +64,11 @@ export function prepare(o: Pick<SimulationOptions, 'scenario' | 'params'>): {
     ...scenario.defaults,
     ...Object.fromEntries(Object.entries(o.params).filter(([, v]) => v !== undefined))
   }
-  return { scenario, params: checkCommon(raw), extra: checkExtra(scenario.params, raw) }
+  const params = checkCommon(raw)
+  if (params.workers > 1 && scenario.workers !== true) {
+    throw new InvalidParameterError('workers', `1 (${scenario.name} runs in one thread)`, params.workers)
+  }
+  return { scenario, params, extra: checkExtra(scenario.params, raw) }
 }
 
 /** Throws unless `dir` is missing, or an empty directory, or `force` is set (then it must be a directory). */

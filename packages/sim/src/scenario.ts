@@ -3,7 +3,7 @@ import type { TopLevelSpec } from 'vega-lite'
 import { DEFAULT_JOIN_CONCURRENCY } from './constants.ts'
 import type { CommonParams, ParamSpec } from './params.ts'
 import type { ChurnEvent } from './plan.ts'
-import type { SimWorld } from './world.ts'
+import type { World } from './world.ts'
 
 /** One metric a scenario reports (its results.json `metrics` section lists them). */
 export interface MetricSpec {
@@ -29,7 +29,17 @@ export interface ScenarioResult {
   /** Digests of the seeded plans (topology, churn, traffic): equal seeds give equal digests. */
   plan: Record<string, string>
   /** Nodes and relays started, wall time of the join phase and RSS growth per node. */
-  world: { nodesStarted: number; relays: number; joinWallS: number; rssMiBPerNode: number; nodesPerSecond: number }
+  world: {
+    nodesStarted: number
+    relays: number
+    joinWallS: number
+    rssMiBPerNode: number
+    nodesPerSecond: number
+    /** Seconds joins waited for the machine (join backpressure). */
+    admissionWaitS?: number
+    /** Longest event-loop stall seen while nodes joined, ms. */
+    worstLoopStallMs?: number
+  }
 }
 
 /** Everything a running scenario gets. */
@@ -50,11 +60,13 @@ export interface Scenario {
   defaults?: Partial<CommonParams>
   params: readonly ParamSpec[]
   metrics: readonly MetricSpec[]
+  /** It runs on a World (grow, churn, lookups) and so may spread its nodes over worker threads (`--workers`). */
+  workers?: boolean
   run(ctx: RunContext): Promise<ScenarioResult>
 }
 
 /** The world figures for a result. */
-export function worldFigures(w: SimWorld, started: number): ScenarioResult['world'] {
+export function worldFigures(w: World, started: number): ScenarioResult['world'] {
   const all = started + w.relays.length
   const joinWallS = w.joinWallMs / 1000
   return {
@@ -62,7 +74,9 @@ export function worldFigures(w: SimWorld, started: number): ScenarioResult['worl
     relays: w.relays.length,
     joinWallS,
     rssMiBPerNode: all > 0 ? (w.rssAfterJoin - w.rssBefore) / 1048576 / all : 0,
-    nodesPerSecond: joinWallS > 0 ? all / joinWallS : 0
+    nodesPerSecond: joinWallS > 0 ? all / joinWallS : 0,
+    admissionWaitS: w.admissionWaitMs / 1000,
+    worstLoopStallMs: w.worstLoopStallMs
   }
 }
 
@@ -99,7 +113,7 @@ export async function waitFor(check: () => boolean, ms: number, signal?: AbortSi
 }
 
 /** Applies one churn event to the world. */
-export async function applyChurn(w: SimWorld, e: ChurnEvent, permanentCrash: boolean): Promise<void> {
+export async function applyChurn(w: World, e: ChurnEvent, permanentCrash: boolean): Promise<void> {
   if (e.kind === 'crash') await w.crash(e.node, permanentCrash)
   else if (e.kind === 'leave') await w.leave(e.node)
   else await w.rejoin(e.node)

@@ -1,23 +1,31 @@
 /**
- * The simulator's transport: libp2p's in-memory transport (@libp2p/memory) wrapped so that every byte crosses the
- * network model. @libp2p/memory delays every buffer by one fixed number per transport; the wrapper gives each
- * connection the latency of its pair of nodes, per-chunk jitter and loss (as retransmission delay), a shared uplink
- * per node (bandwidth), partitions (dials across are refused, open connections across are cut) and crashes (a node's
- * connections die at once and whatever was still in flight to or from it is dropped).
+ * The simulator's transport: an in-process transport on `/memory/<run>-<i>` addresses (what @libp2p/memory offers, and
+ * the same addresses) whose two connection ends are joined through the network model: every chunk one end sends
+ * reaches the other when the model says — the pair's latency, per-chunk jitter and loss (as retransmission delay), a
+ * shared uplink per node (bandwidth), partitions (dials across are refused, open connections across are cut) and
+ * crashes (a node's connections die at once and whatever was still in flight to or from it is dropped). An end hands
+ * its bytes straight to the other end's reader (no stream in between), and when a run spans worker threads
+ * (shards.ts) the far end may live in another thread: then the bytes cross a MessagePort (see CrossLink).
  */
 
 import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
 import {
   type Connection,
   ConnectionFailedError,
-  type MultiaddrConnection,
+  type CreateListenerOptions,
+  type DialTransportOptions,
+  ListenError,
+  type Listener,
+  type ListenerEvents,
+  StreamResetError,
+  serviceCapabilities,
   type Transport,
-  type Upgrader
+  transportSymbol
 } from '@libp2p/interface'
-import { memory } from '@libp2p/memory'
 import { AbstractMultiaddrConnection, type SendResult } from '@libp2p/utils'
-import type { Multiaddr } from '@multiformats/multiaddr'
-import { Uint8ArrayList } from 'uint8arraylist'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { type LinkModel, LinkTable } from './model.ts'
 import { Rng } from './rng.ts'
 
@@ -30,9 +38,25 @@ export interface FabricStats {
   connectionsCut: number
 }
 
+/** The far end of a connection as the near end sees it: where its bytes, its close and its reset go. */
+export interface FarEnd {
+  data(bytes: Uint8ArrayList): void
+  close(): void
+  reset(): void
+}
+
+/** Connections to nodes in another worker thread (shards.ts implements it over MessagePorts). */
+export interface CrossLink {
+  /** Whether node `index` runs in this thread. */
+  isLocal(index: number): boolean
+  /** Opens a connection from local node `from` to remote node `to` (rejects if nobody listens there). */
+  open(near: ShapedConnection, from: number, to: number, dialer: PeerId, signal: AbortSignal): Promise<void>
+}
+
 /**
  * The simulated network all nodes of a run share: who is where, link latencies, partitions, crashes. Node `index`
- * listens at `/memory/<tag>-<index>`.
+ * listens at `/memory/<tag>-<index>`. In a run spread over worker threads every thread has its own Fabric with the
+ * same seed, model and tag, and a CrossLink to the others.
  */
 export class Fabric {
   readonly tag: string
@@ -43,14 +67,16 @@ export class Fabric {
   readonly #uplinkFreeAt = new Map<number, number>()
   readonly #open = new Map<number, Set<ShapedConnection>>()
   readonly #down = new Set<number>()
+  readonly #listeners = new Map<number, SimListener>()
   #group: ((index: number) => number) | undefined
   readonly #jitter: Rng
+  cross: CrossLink | undefined
 
-  constructor(seed: string, model: LinkModel, tag: string) {
+  constructor(seed: string, model: LinkModel, tag: string, jitterStream = 'jitter') {
     this.tag = tag
     this.model = model
     this.links = new LinkTable(seed, model)
-    this.#jitter = new Rng(seed, 'jitter')
+    this.#jitter = new Rng(seed, jitterStream)
   }
 
   /** The memory address node `index` listens at. */
@@ -85,8 +111,8 @@ export class Fabric {
   /** Splits the network: nodes in different groups cannot reach each other; open connections across are cut. */
   partition(groupOf: (index: number) => number): void {
     this.#group = groupOf
-    for (const set of this.#open.values()) {
-      for (const c of set) if (!this.reachable(c.local, c.remote)) this.#cut(c)
+    for (const set of [...this.#open.values()]) {
+      for (const c of [...set]) if (!this.reachable(c.local, c.remote)) this.#cut(c)
     }
   }
 
@@ -111,9 +137,25 @@ export class Fabric {
     return this.#open.get(index)?.size ?? 0
   }
 
+  /** The listener of node `index` in this thread, if it listens. */
+  listenerOf(index: number): SimListener | undefined {
+    return this.#listeners.get(index)
+  }
+
+  /** @internal */
+  listen(index: number, l: SimListener): boolean {
+    if (this.#listeners.has(index)) return false
+    this.#listeners.set(index, l)
+    return true
+  }
+
+  /** @internal */
+  unlisten(index: number, l: SimListener): void {
+    if (this.#listeners.get(index) === l) this.#listeners.delete(index)
+  }
+
   #cut(c: ShapedConnection): void {
-    this.stats.connectionsCut++
-    c.cut()
+    if (c.cut()) this.stats.connectionsCut++
   }
 
   /** When a chunk of `bytes` sent by `from` to `to` now arrives (absolute ms). */
@@ -130,48 +172,78 @@ export class Fabric {
     return departs + ms
   }
 
+  /** Tracks a connection end of node `local` (both ends, when both nodes run in this thread). */
   track(c: ShapedConnection): void {
-    for (const i of [c.local, c.remote]) {
-      const set = this.#open.get(i) ?? new Set<ShapedConnection>()
-      set.add(c)
-      this.#open.set(i, set)
-    }
+    const set = this.#open.get(c.local) ?? new Set<ShapedConnection>()
+    set.add(c)
+    this.#open.set(c.local, set)
   }
 
   untrack(c: ShapedConnection): void {
-    for (const i of [c.local, c.remote]) {
-      const set = this.#open.get(i)
-      set?.delete(c)
-      if (set?.size === 0) this.#open.delete(i)
-    }
+    const set = this.#open.get(c.local)
+    set?.delete(c)
+    if (set?.size === 0) this.#open.delete(c.local)
   }
 }
 
-/** One end of a connection, shaped: what this end sends reaches the other end when the model says. */
-class ShapedConnection extends AbstractMultiaddrConnection {
+type Queued = { at: number; data: Uint8ArrayList | undefined }
+
+/**
+ * One end of a connection, shaped: what this end sends reaches the far end when the model says. Each node's end is
+ * tracked under its own index, so a crash cuts the crashed node's ends, which reset the far ends.
+ */
+export class ShapedConnection extends AbstractMultiaddrConnection {
   readonly local: number
   readonly remote: number
-  readonly #inner: MultiaddrConnection
   readonly #fabric: Fabric
-  readonly #queue: Array<{ at: number; data: Uint8ArrayList }> = []
+  readonly #queue: Queued[] = []
+  #far: FarEnd | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #drained: (() => void) | undefined
-  #cut = false
+  #dead = false
 
-  constructor(inner: MultiaddrConnection, fabric: Fabric, local: number, remote: number, log: ComponentLogger) {
-    super({ remoteAddr: inner.remoteAddr, direction: inner.direction, log: log.forComponent('parley:sim:conn') })
-    this.#inner = inner
+  constructor(
+    fabric: Fabric,
+    local: number,
+    remote: number,
+    init: { remoteAddr: Multiaddr; direction: 'inbound' | 'outbound'; log: ComponentLogger }
+  ) {
+    super({
+      remoteAddr: init.remoteAddr,
+      direction: init.direction,
+      log: init.log.forComponent('parley:sim:conn')
+    })
     this.#fabric = fabric
     this.local = local
     this.remote = remote
     fabric.track(this)
-    inner.addEventListener('message', (e) => {
-      if (!this.#cut) this.onData(e.data)
-    })
-    inner.addEventListener('close', (e) => {
+    this.addEventListener('close', () => {
+      this.#dead = true
       fabric.untrack(this)
-      this.onTransportClosed(e.error)
     })
+  }
+
+  /** Joins this end to its far end (before any byte is sent). */
+  attach(far: FarEnd): void {
+    this.#far = far
+  }
+
+  /** Bytes from the far end. */
+  receive(bytes: Uint8ArrayList | Uint8Array): void {
+    if (!this.#dead) this.onData(bytes)
+  }
+
+  /** The far end closed (after its last bytes arrived). */
+  remoteClosed(): void {
+    if (!this.#dead) this.onTransportClosed()
+  }
+
+  /** The far end reset the connection (or was cut). */
+  remoteReset(): void {
+    if (this.#dead) return
+    this.#dead = true
+    this.#drop()
+    this.abort(new StreamResetError('the remote end reset the connection'))
   }
 
   sendData(data: Uint8ArrayList): SendResult {
@@ -179,9 +251,13 @@ class ShapedConnection extends AbstractMultiaddrConnection {
     const last = this.#queue.at(-1)?.at ?? 0
     // A TCP connection delivers in order: nothing overtakes the chunk before it.
     const at = Math.max(last, this.#fabric.schedule(this.local, this.remote, data.byteLength, now))
-    this.#queue.push({ at, data })
-    if (this.#queue.length === 1) this.#arm(at - now)
+    this.#push({ at, data })
     return { sentBytes: data.byteLength, canSendMore: true }
+  }
+
+  #push(q: Queued): void {
+    this.#queue.push(q)
+    if (this.#queue.length === 1) this.#arm(q.at - Date.now())
   }
 
   #arm(ms: number): void {
@@ -195,52 +271,114 @@ class ShapedConnection extends AbstractMultiaddrConnection {
     let due = 0
     while (due < this.#queue.length && this.#queue[due]!.at <= now) due++
     const chunks = this.#queue.splice(0, due)
-    // The other end may have closed meanwhile (its close raced our delayed bytes): those bytes are lost, as on TCP.
-    if (chunks.length > 0 && !this.#cut) {
-      const out = new Uint8ArrayList()
-      for (const c of chunks) out.append(c.data)
-      try {
-        this.#inner.send(out.subarray())
-      } catch {
-        // closed for writing: dropped
+    let out: Uint8ArrayList | undefined
+    let close = false
+    for (const c of chunks) {
+      if (c.data === undefined) {
+        close = true
+        break
       }
+      if (out === undefined) out = c.data
+      else out.append(c.data)
+    }
+    if (out !== undefined && out.byteLength > 0) this.#far?.data(out)
+    if (close) {
+      this.#queue.length = 0
+      this.#far?.close()
     }
     const head = this.#queue[0]
     if (head !== undefined) this.#arm(head.at - now)
     else this.#drained?.()
   }
 
-  sendReset(err: Error): void {
+  sendReset(): void {
     this.#drop()
-    this.#inner.abort(err)
+    if (!this.#dead) {
+      this.#dead = true
+      this.#far?.reset()
+    }
   }
 
   async sendClose(options?: AbortOptions): Promise<void> {
+    // The close travels behind the last bytes, as a FIN does.
+    const now = Date.now()
+    this.#push({
+      at: Math.max(this.#queue.at(-1)?.at ?? 0, now + this.#fabric.links.latency(this.local, this.remote)),
+      data: undefined
+    })
     if (this.#queue.length > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
     options?.signal?.throwIfAborted()
-    await this.#inner.close(options)
   }
 
   sendPause(): void {
-    // the in-memory pipe has no read backpressure (as @libp2p/memory)
+    // no read backpressure (as @libp2p/memory)
   }
 
   sendResume(): void {}
 
   #drop(): void {
     clearTimeout(this.#timer)
+    this.#timer = undefined
     this.#queue.length = 0
     this.#drained?.()
   }
 
-  /** Cut by a crash or a partition: in-flight chunks are lost, both ends see a reset. */
-  cut(): void {
-    this.#cut = true
+  /** Cut by a crash or a partition: in-flight chunks are lost, both ends see a reset. False if it was already dead. */
+  cut(): boolean {
+    if (this.#dead) return false
+    this.#dead = true
     this.#drop()
     this.#fabric.untrack(this)
-    const err = new ConnectionFailedError('link cut by the simulated network')
-    this.#inner.abort(err)
-    this.abort(err)
+    this.#far?.reset()
+    this.abort(new ConnectionFailedError('link cut by the simulated network'))
+    return true
+  }
+}
+
+/** Joins two ends in this thread. */
+function pair(a: ShapedConnection, b: ShapedConnection): void {
+  a.attach({ data: (x) => b.receive(x), close: () => b.remoteClosed(), reset: () => b.remoteReset() })
+  b.attach({ data: (x) => a.receive(x), close: () => a.remoteClosed(), reset: () => a.remoteReset() })
+}
+
+/** A node's listener: registered on the fabric under its index; inbound ends go to libp2p's upgrader. */
+export class SimListener extends TypedEventEmitter<ListenerEvents> implements Listener {
+  readonly #fabric: Fabric
+  readonly #index: number
+  readonly #options: CreateListenerOptions
+  readonly #shutdown = new AbortController()
+  #addr: Multiaddr | undefined
+
+  constructor(fabric: Fabric, index: number, options: CreateListenerOptions) {
+    super()
+    this.#fabric = fabric
+    this.#index = index
+    this.#options = options
+  }
+
+  async listen(ma: Multiaddr): Promise<void> {
+    if (this.#fabric.indexOfAddress(ma) !== this.#index)
+      throw new ListenError(`node ${this.#index} cannot listen on ${ma}`)
+    if (!this.#fabric.listen(this.#index, this)) throw new ListenError(`${ma} is already in use`)
+    this.#addr = multiaddr(this.#fabric.address(this.#index))
+    queueMicrotask(() => this.safeDispatchEvent('listening'))
+  }
+
+  /** An inbound end for this node: upgraded by libp2p (aborted if the upgrade fails). */
+  accept(end: ShapedConnection): void {
+    this.#options.upgrader.upgradeInbound(end, { signal: this.#shutdown.signal }).catch((err: Error) => end.abort(err))
+  }
+
+  getAddrs(): Multiaddr[] {
+    return this.#addr === undefined ? [] : [this.#addr]
+  }
+
+  updateAnnounceAddrs(): void {}
+
+  async close(): Promise<void> {
+    this.#fabric.unlisten(this.#index, this)
+    this.#shutdown.abort()
+    queueMicrotask(() => this.safeDispatchEvent('close'))
   }
 }
 
@@ -250,73 +388,67 @@ export interface SimTransportComponents {
   logger: ComponentLogger
 }
 
-/** Wraps the upgrader so inbound connections are shaped before libp2p sees them. */
-function shapingUpgrader(upgrader: Upgrader, shape: (c: MultiaddrConnection) => MultiaddrConnection): Upgrader {
-  return new Proxy(upgrader, {
-    get(target, prop) {
-      if (prop === 'upgradeInbound') {
-        return (maConn: MultiaddrConnection, opts: Parameters<Upgrader['upgradeInbound']>[1]) =>
-          target.upgradeInbound(shape(maConn), opts)
-      }
-      const v = Reflect.get(target, prop, target)
-      return typeof v === 'function' ? v.bind(target) : v
-    }
-  })
+const isMemory = (ma: Multiaddr): boolean => {
+  const c = ma.getComponents()
+  return c[0]?.name === 'memory' && c.slice(1).every((x) => x.name === 'p2p')
 }
 
-/** The transport of simulated node `index`: @libp2p/memory under the fabric's network model. */
+/** The address an inbound end shows for the dialer: its own address marked as an outgoing one (not dialable). */
+export function outgoingAddr(fabric: Fabric, from: number, dialer: PeerId): Multiaddr {
+  return multiaddr(`${fabric.address(from)}-outgoing/p2p/${dialer}`)
+}
+
+/** The transport of simulated node `index` on `fabric`. */
 export function simTransport(fabric: Fabric, index: number): (components: SimTransportComponents) => Transport {
   return (components) => {
     fabric.register(components.peerId, index)
-    const inner = memory()(components)
-    const remoteOf = (maConn: MultiaddrConnection): number => {
-      const peer = maConn.remoteAddr.getComponents().find((c) => c.name === 'p2p')?.value
-      return (
-        (peer !== undefined ? fabric.indexOfPeer(peer) : undefined) ?? fabric.indexOfAddress(maConn.remoteAddr) ?? -1
-      )
-    }
-    const transport: Transport = Object.create(inner)
-    transport.dial = async (ma, options): Promise<Connection> => {
-      const remote = fabric.indexOfAddress(ma) ?? -1
-      if (!fabric.reachable(index, remote)) {
-        fabric.stats.dialsRefused++
-        throw new ConnectionFailedError(`node ${remote} is unreachable from node ${index} in the simulated network`)
-      }
-      // The handshake's first flight pays the link's latency (the rest is paid chunk by chunk).
-      await new Promise((r) => setTimeout(r, fabric.links.latency(index, remote)))
-      return inner.dial(ma, {
-        ...options,
-        upgrader: shapingUpgraderOutbound(
-          options.upgrader,
-          (c) => new ShapedConnection(c, fabric, index, remote, components.logger)
-        )
-      })
-    }
-    transport.createListener = (options) =>
-      inner.createListener({
-        ...options,
-        upgrader: shapingUpgrader(options.upgrader, (c) => {
-          const remote = remoteOf(c)
-          if (!fabric.reachable(index, remote)) {
-            const err = new ConnectionFailedError('unreachable in the simulated network')
-            c.abort(err)
-          }
-          return new ShapedConnection(c, fabric, index, remote, components.logger)
+    const log = components.logger
+    return {
+      [transportSymbol]: true,
+      [Symbol.toStringTag]: '@parley/sim-transport',
+      [serviceCapabilities]: ['@libp2p/transport'],
+      async dial(ma: Multiaddr, options: DialTransportOptions): Promise<Connection> {
+        options.signal.throwIfAborted()
+        const remote = fabric.indexOfAddress(ma) ?? -1
+        if (!fabric.reachable(index, remote)) {
+          fabric.stats.dialsRefused++
+          throw new ConnectionFailedError(`node ${remote} is unreachable from node ${index} in the simulated network`)
+        }
+        // The handshake's first flight pays the link's latency (the rest is paid chunk by chunk).
+        await new Promise((r) => setTimeout(r, fabric.links.latency(index, remote)))
+        options.signal.throwIfAborted()
+        const near = new ShapedConnection(fabric, index, remote, {
+          remoteAddr: ma.getComponents().some((c) => c.name === 'p2p') ? ma : multiaddr(fabric.address(remote)),
+          direction: 'outbound',
+          log
         })
-      })
-    return transport
-  }
-}
-
-function shapingUpgraderOutbound(upgrader: Upgrader, shape: (c: MultiaddrConnection) => MultiaddrConnection): Upgrader {
-  return new Proxy(upgrader, {
-    get(target, prop) {
-      if (prop === 'upgradeOutbound') {
-        return (maConn: MultiaddrConnection, opts: Parameters<Upgrader['upgradeOutbound']>[1]) =>
-          target.upgradeOutbound(shape(maConn), opts)
-      }
-      const v = Reflect.get(target, prop, target)
-      return typeof v === 'function' ? v.bind(target) : v
+        try {
+          if (fabric.cross !== undefined && !fabric.cross.isLocal(remote)) {
+            await fabric.cross.open(near, index, remote, components.peerId, options.signal)
+          } else {
+            const listener = fabric.listenerOf(remote)
+            if (listener === undefined || !fabric.reachable(index, remote)) {
+              throw new ConnectionFailedError(`nobody listens at ${fabric.address(remote)}`)
+            }
+            const far = new ShapedConnection(fabric, remote, index, {
+              remoteAddr: outgoingAddr(fabric, index, components.peerId),
+              direction: 'inbound',
+              log
+            })
+            pair(near, far)
+            listener.accept(far)
+          }
+          return await options.upgrader.upgradeOutbound(near, options)
+        } catch (err) {
+          near.abort(err as Error)
+          throw err
+        }
+      },
+      createListener(options: CreateListenerOptions): Listener {
+        return new SimListener(fabric, index, options)
+      },
+      listenFilter: (addrs: Multiaddr[]) => addrs.filter(isMemory),
+      dialFilter: (addrs: Multiaddr[]) => addrs.filter(isMemory)
     }
-  })
+  }
 }

@@ -3,15 +3,18 @@
  * crash, leave and rejoin. Node i of n is fabric index i; relay r is fabric index n + r.
  */
 import { multiaddr } from '@multiformats/multiaddr'
+import { dhtKeyForIdentity } from '@parley/wire'
 import {
   DEFAULT_BOOTSTRAP_PEERS,
   DEFAULT_JOIN_CONCURRENCY,
   DEFAULT_SIM_K,
   JOIN_BACKPRESSURE_MAX_WAIT_MS,
+  JOIN_MAX_LOOP_LAG_MS,
   JOIN_MAX_UNPUBLISHED,
   SIM_PROTOCOL_PREFIX
 } from './constants.ts'
 import { RunAbortedError } from './errors.ts'
+import { LoadGauge } from './load.ts'
 import type { LinkModel } from './model.ts'
 import {
   type NodeSettings,
@@ -47,6 +50,41 @@ export interface WorldOptions {
   onJoin?: (done: number, total: number) => void
   /** Called each time node i's messenger starts (first join and every rejoin): attach event listeners here. */
   onNodeStart?: (i: number, node: SimNode) => void
+  /** Worker threads (startWorld in shards.ts; SimWorld itself runs everything in this thread). */
+  workers?: number
+}
+
+/** What one lookup of node `to`'s record by node `from` gave. */
+export interface LookupOutcome {
+  /** The record found names `to`'s peer id. */
+  ok: boolean
+  ms: number
+  /** Hops to the nearest peer that answered with the record (null when none did). */
+  hops: number | null
+}
+
+/**
+ * What a scenario that only grows, churns and looks up needs of a world; SimWorld (one thread) and ShardedWorld
+ * (worker threads, shards.ts) both give it.
+ */
+export interface World {
+  readonly topology: number[][]
+  readonly relays: ReadonlyArray<{ readonly index: number; readonly address: string; alive: boolean }>
+  rssBefore: number
+  rssAfterJoin: number
+  joinWallMs: number
+  admissionWaitMs: number
+  worstLoopStallMs: number
+  grow(target: number): Promise<void>
+  upNodes(): number[]
+  isUp(i: number): boolean
+  probe(i: number): Pick<DhtProbe, 'puts' | 'putFailures'> | undefined
+  /** Node `from` looks up node `to`'s record (at most `timeoutMs`); undefined when either is down (skipped). */
+  lookup(from: number, to: number, timeoutMs: number, signal: AbortSignal): Promise<LookupOutcome | undefined>
+  crash(i: number, permanent: boolean): Promise<void>
+  leave(i: number): Promise<void>
+  rejoin(i: number): Promise<void>
+  stop(): Promise<void>
 }
 
 /**
@@ -76,7 +114,7 @@ interface Slot {
   gone: boolean
 }
 
-export class SimWorld {
+export class SimWorld implements World {
   readonly options: WorldOptions
   readonly fabric: Fabric
   readonly settings: NodeSettings
@@ -88,6 +126,9 @@ export class SimWorld {
   rssBefore = 0
   rssAfterJoin = 0
   joinWallMs = 0
+  /** Time joins waited for the machine (join backpressure), ms, and the longest event-loop stall seen while joining. */
+  admissionWaitMs = 0
+  worstLoopStallMs = 0
 
   private constructor(options: WorldOptions) {
     this.options = options
@@ -139,25 +180,43 @@ export class SimWorld {
     return this.#slots.filter((s) => s.node !== undefined || s.gone).length
   }
 
-  /** Starts nodes up to `target` (batches of joinConcurrency). */
+  /**
+   * Starts nodes up to `target`, in batches of joinConcurrency, each batch admitted at the rate the machine sustains:
+   * it waits (bounded by JOIN_BACKPRESSURE_MAX_WAIT_MS) while JOIN_MAX_UNPUBLISHED nodes are still on their first
+   * publish or the event loop runs more than JOIN_MAX_LOOP_LAG_MS late.
+   */
   async grow(target: number): Promise<void> {
     const batch = this.options.joinConcurrency ?? DEFAULT_JOIN_CONCURRENCY
-    let i = this.size
-    if (i === 0 && target > 0) {
-      await this.#join(0)
-      i = 1
-    }
-    while (i < target) {
-      if (this.options.signal?.aborted) throw new RunAbortedError()
-      // Backpressure: a node that has not published its record yet is still walking the DHT. Starting more while many
-      // are would overload the one event loop; then Noise handshakes and queries time out, failed publishes retry every
-      // 2 s and the load feeds itself. So joins wait (bounded) until few are left.
-      const until = Date.now() + JOIN_BACKPRESSURE_MAX_WAIT_MS
-      while (this.#unpublished() >= JOIN_MAX_UNPUBLISHED && Date.now() < until) await sleep(50)
-      const end = Math.min(target, batchStart(i, batch) + batch)
-      await Promise.all(Array.from({ length: end - i }, (_, k) => this.#join(i + k)))
-      i = end
-      this.options.onJoin?.(i, this.options.nodes)
+    const gauge = new LoadGauge()
+    try {
+      let i = this.size
+      if (i === 0 && target > 0) {
+        await this.#join(0)
+        i = 1
+      }
+      while (i < target) {
+        if (this.options.signal?.aborted) throw new RunAbortedError()
+        // Backpressure: a node on its first publish is walking the DHT and putting to 20 peers, and every node shares
+        // one event loop. Starting more while the loop runs late or many first publishes are in flight overloads it:
+        // then Noise handshakes and queries time out, publishes fail and retry, and the load feeds itself.
+        const w0 = performance.now()
+        const until = Date.now() + JOIN_BACKPRESSURE_MAX_WAIT_MS
+        while (
+          (this.#firstPublishes() >= JOIN_MAX_UNPUBLISHED || gauge.lagMs > JOIN_MAX_LOOP_LAG_MS) &&
+          Date.now() < until
+        ) {
+          if (this.options.signal?.aborted) throw new RunAbortedError()
+          await sleep(50)
+        }
+        this.admissionWaitMs += performance.now() - w0
+        const end = Math.min(target, batchStart(i, batch) + batch)
+        await Promise.all(Array.from({ length: end - i }, (_, k) => this.#join(i + k)))
+        i = end
+        this.options.onJoin?.(i, this.options.nodes)
+      }
+    } finally {
+      this.worstLoopStallMs = Math.max(this.worstLoopStallMs, gauge.worstMs)
+      gauge.stop()
     }
     this.rssAfterJoin = process.memoryUsage().rss
   }
@@ -201,9 +260,11 @@ export class SimWorld {
     await Promise.allSettled(dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) })))
   }
 
-  #unpublished(): number {
+  /** Nodes up whose first publish is still running (not published, not failed yet). */
+  #firstPublishes(): number {
     let n = 0
-    for (const s of this.#slots) if (s.up && (s.probe?.puts ?? 0) === 0) n++
+    for (const s of this.#slots)
+      if (s.up && s.probe !== undefined && s.probe.puts === 0 && s.probe.putFailures === 0) n++
     return n
   }
 
@@ -227,6 +288,25 @@ export class SimWorld {
   /** Indices of nodes up now. */
   upNodes(): number[] {
     return this.#slots.flatMap((s, i) => (s.up ? [i] : []))
+  }
+
+  async lookup(from: number, to: number, timeoutMs: number, signal: AbortSignal): Promise<LookupOutcome | undefined> {
+    const a = this.node(from)
+    const b = this.node(to)
+    if (a === undefined || b === undefined || !this.isUp(from) || !this.isUp(to)) return undefined
+    const started = performance.now()
+    let ok = false
+    try {
+      const found = await a.messenger.lookup(b.messenger.identityKey, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+      })
+      ok = found.peerId.equals(b.libp2p.peerId)
+    } catch {
+      ok = false
+    }
+    const ms = performance.now() - started
+    const key = Buffer.from(dhtKeyForIdentity(b.messenger.identityKey)).toString('hex')
+    return { ok, ms, hops: ok ? (this.probe(from)?.hops.get(key) ?? null) : null }
   }
 
   /** Node i crashes: connections cut at once, in-flight bytes lost. `permanent`: its state is gone too. */

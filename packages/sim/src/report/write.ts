@@ -6,6 +6,14 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, freemem, platform, release, totalmem } from 'node:os'
 import { join } from 'node:path'
+import {
+  DEFAULT_JOIN_CONCURRENCY,
+  JOIN_BACKPRESSURE_MAX_WAIT_MS,
+  JOIN_MAX_LOOP_LAG_MS,
+  JOIN_MAX_UNPUBLISHED,
+  SIM_CONNECTION_MONITOR,
+  SIM_QUERY_SELF_INTERVAL_MS
+} from '../constants.ts'
 import type { CommonParams } from '../params.ts'
 import type { Row, Scenario, ScenarioResult } from '../scenario.ts'
 import { renderPlot } from './render.ts'
@@ -106,6 +114,10 @@ function markdown(rec: RunRecord, files: { csv: string[]; plots: Array<{ name: s
         .map(([k, v]) => `${k} \`${v}\``)
         .join(', '),
     '',
+    '## Simulation settings',
+    '',
+    ...simulationSettings(r.world),
+    '',
     '## Machine',
     '',
     `${rec.machine.os}; ${rec.machine.cpus} × ${rec.machine.cpu}; ${rec.machine.memoryGiB} GiB memory ` +
@@ -114,6 +126,25 @@ function markdown(rec: RunRecord, files: { csv: string[]; plots: Array<{ name: s
     ''
   ]
   return lines.join('\n')
+}
+
+/** What the simulator sets differently from a deployed node, and how joins were admitted (report.md). */
+function simulationSettings(w: ScenarioResult['world']): string[] {
+  return [
+    'Every node runs the Node preset’s services over the simulated transport, with these simulation settings:',
+    '',
+    `- kad-dht self-query every ${SIM_QUERY_SELF_INTERVAL_MS / 60_000} min (kad-dht's default: 5 min); routing-table`,
+    "  refresh, α, k (the `k` parameter) and every query timeout are kad-dht's own.",
+    `- libp2p's connection monitor ${SIM_CONNECTION_MONITOR ? 'on' : 'off'} (a simulated link never dies silently: a`,
+    '  crash or partition resets both ends at once).',
+    `- Joins in batches of ${DEFAULT_JOIN_CONCURRENCY}, admitted while fewer than ${JOIN_MAX_UNPUBLISHED} nodes are on`,
+    `  their first publish and the event loop runs at most ${JOIN_MAX_LOOP_LAG_MS} ms late (each wait at most`,
+    `  ${JOIN_BACKPRESSURE_MAX_WAIT_MS / 1000} s)` +
+      (w.admissionWaitS !== undefined
+        ? `: joins waited ${w.admissionWaitS.toFixed(1)} s in all; longest event-loop stall while joining ` +
+          `${(w.worstLoopStallMs ?? 0).toFixed(0)} ms.`
+        : '.')
+  ]
 }
 
 /** Renders every file of a run, then writes them all into `dir` (created if missing). Returns the file names. */

@@ -4,7 +4,6 @@
  * log2(N)/b hops drawn beside the measurement. With churn, the last stage's lookups run while nodes leave and return.
  */
 
-import { dhtKeyForIdentity } from '@parley/wire'
 import { DEFAULT_LOOKUP_TIMEOUT_MS, KADEMLIA_B, LOOKUP_CONCURRENCY } from '../constants.ts'
 import { linkModelOf } from '../params.ts'
 import { digest, planChurn } from '../plan.ts'
@@ -21,7 +20,7 @@ import {
   waitFor,
   worldFigures
 } from '../scenario.ts'
-import { SimWorld } from '../world.ts'
+import { startWorld } from '../shards.ts'
 
 /** Network sizes of the stages: N/2^(s-1), …, N/2, N (at least 2 nodes, no size twice). */
 export function stageSizes(nodes: number, stages: number): number[] {
@@ -40,7 +39,7 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
   const p = ctx.params
   const sizes = stageSizes(p.nodes, ctx.extra.stages!)
   const perStage = ctx.extra.lookups!
-  const world = await SimWorld.start(
+  const world = await startWorld(
     {
       seed: p.seed,
       nodes: p.nodes,
@@ -50,6 +49,7 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       kBucketSize: p.k,
       // No group traffic is measured here: gossipsub's per-node heartbeat would only take CPU from the lookups.
       gossip: false,
+      workers: p.workers,
       signal: ctx.signal,
       onJoin: (done, total) => ctx.progress('join', done, total)
     },
@@ -85,25 +85,12 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       })
       const one = async (k: number): Promise<void> => {
         const { from, to } = pairs[k]!
-        const a = world.node(from)
-        const b = world.node(to)
-        if (a === undefined || b === undefined || !world.isUp(from) || !world.isUp(to)) {
+        const r = await world.lookup(from, to, DEFAULT_LOOKUP_TIMEOUT_MS, ctx.signal)
+        if (r === undefined) {
           lookups.push({ size, from, to, ok: false, ms: null, hops: null, skipped: true })
           return
         }
-        const started = performance.now()
-        let ok = false
-        try {
-          const found = await a.messenger.lookup(a === b ? a.messenger.identityKey : b.messenger.identityKey, {
-            signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(DEFAULT_LOOKUP_TIMEOUT_MS)])
-          })
-          ok = found.peerId.equals(b.libp2p.peerId)
-        } catch {
-          ok = false
-        }
-        const ms = performance.now() - started
-        const hops = world.probe(from)?.hops.get(dhtKeyHex(b.identity)) ?? null
-        lookups.push({ size, from, to, ok, ms: Math.round(ms * 10) / 10, hops: ok ? hops : null, skipped: false })
+        lookups.push({ size, from, to, ok: r.ok, ms: Math.round(r.ms * 10) / 10, hops: r.hops, skipped: false })
       }
       let next = 0
       let done = 0
@@ -169,11 +156,6 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
     },
     world: figures
   }
-}
-
-/** The DHT key of an identity as kad-dht sees it (hex), to read the probe's hop count. */
-function dhtKeyHex(identityHex: string): string {
-  return Buffer.from(dhtKeyForIdentity(Buffer.from(identityHex, 'hex'))).toString('hex')
 }
 
 function plots(stages: Row[], lookups: Row[]): ScenarioResult['plots'] {
@@ -263,5 +245,6 @@ export const dhtLookup: Scenario = {
       description: 'nodes whose own record was not published before the lookups'
     }
   ],
+  workers: true,
   run
 }

@@ -1,0 +1,169 @@
+/**
+ * One worker thread of a sharded run (shards.ts): it hosts nodes i with i mod K = its number, each a real messenger
+ * (or relay) on this thread's Fabric, and reaches the other workers' nodes through PortCrossLink. The main thread
+ * tells it which node to start, whom to dial, which lookup to run; it reports each node's publish count and its
+ * event loop's delay.
+ */
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
+import { multiaddr } from '@multiformats/multiaddr'
+import { dhtKeyForIdentity } from '@parley/wire'
+import { SHARD_STATUS_MS } from './constants.ts'
+import { PortCrossLink } from './cross-link.ts'
+import { LoadGauge } from './load.ts'
+import type { LinkModel } from './model.ts'
+import { SILENT_LOGGER, type SpawnedNode, spawnMessenger, spawnRelay } from './nodes.ts'
+import { type DhtProbe, probeDht } from './probes.ts'
+import { Rng } from './rng.ts'
+import { Fabric } from './transport.ts'
+
+/** What the main thread gives a worker at start. */
+export interface ShardInit {
+  self: number
+  workers: number
+  seed: string
+  model: LinkModel
+  tag: string
+  protocolPrefix: string
+  kBucketSize: number
+  gossip: boolean
+}
+
+/** Requests from the main thread (each answered with { q, ok, value | error }). */
+export type ShardRequest =
+  | { t: 'ports'; q: number; ports: Record<number, MessagePort> }
+  | { t: 'relay'; q: number; r: number; index: number; dataDir: string; bootstrap: string[] }
+  | {
+      t: 'join'
+      q: number
+      i: number
+      dial: string[]
+      bootstrap: string[]
+      relays: string[]
+      mailboxTarget?: number
+      mailboxPollMs?: number
+    }
+  | { t: 'lookup'; q: number; from: number; identity: string; timeoutMs: number }
+  | { t: 'crash'; q: number; i: number; permanent: boolean; hosted: boolean }
+  | { t: 'revive'; q: number; i: number }
+  | { t: 'leave'; q: number; i: number }
+  | { t: 'stop'; q: number }
+
+/** A node's publish counters and this worker's load, sent every SHARD_STATUS_MS. */
+export interface ShardStatus {
+  t: 'status'
+  self: number
+  lagMs: number
+  worstMs: number
+  /** [index, puts, putFailures] of every node started here. */
+  probes: Array<[number, number, number]>
+}
+
+const init = workerData as ShardInit
+const port = parentPort!
+const fabric = new Fabric(init.seed, init.model, init.tag, `jitter/${init.self}`)
+const settings = { fabric, protocolPrefix: init.protocolPrefix, kBucketSize: init.kBucketSize, gossip: init.gossip }
+const rng = new Rng(init.seed, 'nodes')
+const nodes = new Map<number, { node: SpawnedNode; probe: DhtProbe; up: boolean }>()
+const relays: Array<{ stop(): Promise<void> }> = []
+const gauge = new LoadGauge()
+
+const status = setInterval(() => {
+  const probes: ShardStatus['probes'] = []
+  for (const [i, n] of nodes) probes.push([i, n.up ? n.probe.puts : 0, n.up ? n.probe.putFailures : 0])
+  port.postMessage({
+    t: 'status',
+    self: init.self,
+    lagMs: gauge.lagMs,
+    worstMs: gauge.worstMs,
+    probes
+  } satisfies ShardStatus)
+}, SHARD_STATUS_MS)
+
+async function handle(m: ShardRequest): Promise<unknown> {
+  switch (m.t) {
+    case 'ports': {
+      const ports = new Map(Object.entries(m.ports).map(([w, p]) => [Number(w), p]))
+      new PortCrossLink(fabric, init.self, init.workers, ports, SILENT_LOGGER)
+      return null
+    }
+    case 'relay': {
+      const relay = await spawnRelay(settings, m.index, rng.fork(`relay/${m.r}`), m.dataDir, m.bootstrap)
+      relays.push(relay.relay)
+      return relay.address
+    }
+    case 'join': {
+      const slot = nodes.get(m.i)
+      fabric.revive(m.i)
+      const node = await spawnMessenger(
+        settings,
+        m.i,
+        rng.fork(`node/${m.i}`),
+        {
+          bootstrap: m.bootstrap,
+          relays: m.relays,
+          ...(m.mailboxTarget !== undefined && { mailboxTarget: m.mailboxTarget }),
+          ...(m.mailboxPollMs !== undefined && { mailboxPollMs: m.mailboxPollMs })
+        },
+        slot && { store: slot.node.store, backend: slot.node.backend }
+      )
+      const probe = probeDht(node.libp2p.services.dht)
+      nodes.set(m.i, { node, probe, up: true })
+      await Promise.allSettled(
+        m.dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }))
+      )
+      return { peerId: node.libp2p.peerId.toString(), identity: node.identity }
+    }
+    case 'lookup': {
+      const n = nodes.get(m.from)
+      if (n === undefined || !n.up) return null
+      const t0 = performance.now()
+      let peer: string | null = null
+      try {
+        const found = await n.node.messenger.lookup(Buffer.from(m.identity, 'hex'), {
+          signal: AbortSignal.timeout(m.timeoutMs)
+        })
+        peer = found.peerId.toString()
+      } catch {
+        peer = null
+      }
+      const ms = performance.now() - t0
+      const key = Buffer.from(dhtKeyForIdentity(Buffer.from(m.identity, 'hex'))).toString('hex')
+      return { peer, ms, hops: n.probe.hops.get(key) ?? null }
+    }
+    case 'crash': {
+      fabric.crash(m.i)
+      const n = nodes.get(m.i)
+      if (m.hosted && n?.up) {
+        n.up = false
+        await n.node.messenger.stop().catch(() => {})
+        if (m.permanent) nodes.delete(m.i)
+      }
+      return null
+    }
+    case 'revive':
+      fabric.revive(m.i)
+      return null
+    case 'leave': {
+      const n = nodes.get(m.i)
+      if (n?.up) {
+        n.up = false
+        await n.node.messenger.stop().catch(() => {})
+      }
+      return null
+    }
+    case 'stop': {
+      clearInterval(status)
+      gauge.stop()
+      await Promise.allSettled([...nodes.values()].map((n) => (n.up ? n.node.messenger.stop() : undefined)))
+      await Promise.allSettled(relays.map((r) => r.stop()))
+      return null
+    }
+  }
+}
+
+port.on('message', (m: ShardRequest) => {
+  handle(m).then(
+    (value) => port.postMessage({ q: m.q, ok: true, value }),
+    (e: Error) => port.postMessage({ q: m.q, ok: false, error: `${e.name}: ${e.message}` })
+  )
+})
