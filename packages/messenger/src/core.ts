@@ -11,6 +11,7 @@ import type { CourierFactory, Libp2pFactory, NetworkOptions, ParleyServices } fr
 import type { ProfileStore } from '@parley/store'
 import type { ProtocolIds } from '@parley/wire'
 import type { Libp2p } from 'libp2p'
+import type { Announcements } from './announcements.ts'
 import type { Contacts } from './contacts.ts'
 import type { DeliveryPaths } from './diagnostics.ts'
 import type { DirectPaths } from './direct.ts'
@@ -176,6 +177,8 @@ export class Core {
   outbox!: Outbox
   receipts!: Receipts
   inbound!: Inbound
+  /** What happens once a received message is durable (announcements.ts). */
+  announcements!: Announcements
   resends!: Resends
   publisher!: Publisher
   mailboxes!: MailboxRounds

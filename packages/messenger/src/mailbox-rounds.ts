@@ -24,7 +24,7 @@ export class MailboxRounds {
           core.inbound.receive(envelope.messageId, envelope.ciphertext, { kind: 'mailbox', claimed })
         ),
       undecryptable: (claimed, messageId, code) => core.resends.askToResend(claimed, messageId, code),
-      pageDone: () => core.inbound.announceDrained(),
+      pageDone: () => core.announcements.announceDrained(),
       log: (format, ...args) => log(format, ...args)
     }
   }

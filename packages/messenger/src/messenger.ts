@@ -5,7 +5,8 @@
  * - contacts.ts — contacts, safety-number changes, message requests, history
  * - outbox.ts — send(), control messages, delivery over the session stream or to mailbox relays, retry rounds
  * - receipts.ts — delivered and read receipts, deposit tokens
- * - inbound.ts — the prekey, session-stream and DM protocols; decrypt, durable commit, events
+ * - inbound.ts — the prekey, session-stream and DM protocols; decrypt and durable commit
+ * - announcements.ts — events, receipts and resends once a received message is durable, in each sender's order
  * - resends.ts — gaps and undecryptable mail asked for again; resends from our history; dedup pruning
  * - peers.ts — reaching a contact's device; starting sessions
  * - publishing.ts — our DHT record, prekey rotation, certificate renewal, lookups
@@ -45,6 +46,7 @@ import {
 } from '@parley/network'
 import type { ProfileStore } from '@parley/store'
 import { DEFAULT_PROTOCOL_PREFIX, encodeInvite, protocols } from '@parley/wire'
+import { Announcements } from './announcements.ts'
 import { cachedProfileStore } from './cached-store.ts'
 import {
   CERTIFICATE_LIFETIME_MS,
@@ -174,6 +176,7 @@ export class Messenger {
     core.outbox = new Outbox(core)
     core.receipts = new Receipts(core)
     core.inbound = new Inbound(core)
+    core.announcements = new Announcements(core)
     core.resends = new Resends(core)
     core.publisher = new Publisher(core)
     core.mailboxes = new MailboxRounds(core)
@@ -184,8 +187,8 @@ export class Messenger {
     core.groups = new Groups(core)
     // What a crash left stored but unannounced is announced to the first `message` listener.
     core.events.onListen = (type) => {
-      if (type === 'message' && core.inbound.leftovers.length > 0) {
-        void core.inbound.announcePending().catch(() => {})
+      if (type === 'message' && core.announcements.leftovers.length > 0) {
+        void core.announcements.announcePending().catch(() => {})
       }
     }
   }
@@ -281,7 +284,7 @@ export class Messenger {
     // The one full pass over the outbox: from here on the schedule knows what is due.
     for await (const { value } of store.query('outbox')) core.outbox.scheduleEntry(decodeOutbox(value))
     await core.resends.loadGaps()
-    await core.inbound.loadLeftovers()
+    await core.announcements.loadLeftovers()
     if (core.offline) return
 
     const factory = core.libp2pFactory

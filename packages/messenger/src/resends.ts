@@ -113,7 +113,7 @@ export class Resends {
   async gapLoop(): Promise<void> {
     try {
       // Texts held back above a gap are shown once they waited the grace period (in order).
-      this.core.inbound.releaseHeld()
+      this.core.announcements.releaseHeld()
       for (const [contact, asks] of [...this.gaps]) {
         if (this.core.shutdown.signal.aborted) return
         const state = await readSequence(this.core.store, contact)
