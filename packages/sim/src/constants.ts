@@ -57,10 +57,12 @@ export const SIM_RANGE_LIMIT = 1_000_000
  */
 export const JOIN_MAX_UNPUBLISHED = 16
 /**
- * Joins pause while the event loop runs this late (ms, median or mean over LOAD_WINDOW_MS): every node shares the one
- * loop, and beyond this Noise handshakes and kad-dht RPCs start to time out (see load.ts).
+ * Joins pause while a timer fires this late (ms, median over LOAD_WINDOW_MS): the machine's cores are taken (by the
+ * run or by other processes), and Noise handshakes and kad-dht RPCs of every node wait that long (see load.ts).
  */
 export const JOIN_MAX_LOOP_LAG_MS = 50
+/** Joins pause while the event loop is busy more than this share of LOAD_WINDOW_MS (0–1): it has no room left. */
+export const JOIN_MAX_LOOP_UTILIZATION = 0.9
 /** How often the load gauge's timer fires (ms). */
 export const LOAD_SAMPLE_MS = 20
 /** The load gauge's window (ms): admission looks at the last full one. */

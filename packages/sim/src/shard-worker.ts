@@ -53,6 +53,7 @@ export interface ShardStatus {
   t: 'status'
   self: number
   lagMs: number
+  utilization: number
   worstMs: number
   /** [index, puts, putFailures] of every node started here. */
   probes: Array<[number, number, number]>
@@ -74,6 +75,7 @@ const status = setInterval(() => {
     t: 'status',
     self: init.self,
     lagMs: gauge.lagMs,
+    utilization: gauge.utilization,
     worstMs: gauge.worstMs,
     probes
   } satisfies ShardStatus)

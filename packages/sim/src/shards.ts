@@ -12,6 +12,7 @@ import {
   DEFAULT_SIM_K,
   JOIN_BACKPRESSURE_MAX_WAIT_MS,
   JOIN_MAX_LOOP_LAG_MS,
+  JOIN_MAX_LOOP_UTILIZATION,
   JOIN_MAX_UNPUBLISHED,
   SIM_PROTOCOL_PREFIX
 } from './constants.ts'
@@ -44,7 +45,7 @@ export class ShardedWorld implements World {
   readonly #up = new Set<number>()
   readonly #gone = new Set<number>()
   readonly #probes = new Map<number, { puts: number; putFailures: number }>()
-  readonly #lag: number[] = []
+  readonly #load: Array<{ lagMs: number; utilization: number }> = []
   readonly #tag: string
   #q = 0
   rssBefore = 0
@@ -109,7 +110,7 @@ export class ShardedWorld implements World {
         this.#calls.clear()
       })
       this.#workers.push(worker)
-      this.#lag.push(0)
+      this.#load.push({ lagMs: 0, utilization: 0 })
     }
     // One port per pair of workers.
     const ports: Array<Record<number, MessagePort>> = Array.from({ length: k }, () => ({}))
@@ -127,7 +128,7 @@ export class ShardedWorld implements World {
 
   #onMessage(m: Reply | ShardStatus): void {
     if ('t' in m) {
-      this.#lag[m.self] = m.lagMs
+      this.#load[m.self] = { lagMs: m.lagMs, utilization: m.utilization }
       this.worstLoopStallMs = Math.max(this.worstLoopStallMs, m.worstMs)
       for (const [i, puts, putFailures] of m.probes) this.#probes.set(i, { puts, putFailures })
       return
@@ -168,10 +169,7 @@ export class ShardedWorld implements World {
       if (this.options.signal?.aborted) throw new RunAbortedError()
       const w0 = performance.now()
       const until = Date.now() + JOIN_BACKPRESSURE_MAX_WAIT_MS
-      while (
-        (this.#firstPublishes() >= inFlight || Math.max(...this.#lag) > JOIN_MAX_LOOP_LAG_MS) &&
-        Date.now() < until
-      ) {
+      while ((this.#firstPublishes() >= inFlight || !this.#hasRoom()) && Date.now() < until) {
         if (this.options.signal?.aborted) throw new RunAbortedError()
         await sleep(50)
       }
@@ -182,6 +180,11 @@ export class ShardedWorld implements World {
       this.options.onJoin?.(i, this.options.nodes)
     }
     this.rssAfterJoin = process.memoryUsage().rss
+  }
+
+  /** Every worker's loop has room (see LoadGauge.hasRoom). */
+  #hasRoom(): boolean {
+    return this.#load.every((l) => l.utilization < JOIN_MAX_LOOP_UTILIZATION && l.lagMs < JOIN_MAX_LOOP_LAG_MS)
   }
 
   #firstPublishes(): number {

@@ -10,6 +10,7 @@ import {
   DEFAULT_SIM_K,
   JOIN_BACKPRESSURE_MAX_WAIT_MS,
   JOIN_MAX_LOOP_LAG_MS,
+  JOIN_MAX_LOOP_UTILIZATION,
   JOIN_MAX_UNPUBLISHED,
   SIM_PROTOCOL_PREFIX
 } from './constants.ts'
@@ -183,7 +184,8 @@ export class SimWorld implements World {
   /**
    * Starts nodes up to `target`, in batches of joinConcurrency, each batch admitted at the rate the machine sustains:
    * it waits (bounded by JOIN_BACKPRESSURE_MAX_WAIT_MS) while JOIN_MAX_UNPUBLISHED nodes are still on their first
-   * publish or the event loop runs more than JOIN_MAX_LOOP_LAG_MS late.
+   * publish, the event loop is busy more than JOIN_MAX_LOOP_UTILIZATION of the time or timers run more than
+   * JOIN_MAX_LOOP_LAG_MS late.
    */
   async grow(target: number): Promise<void> {
     const batch = this.options.joinConcurrency ?? DEFAULT_JOIN_CONCURRENCY
@@ -202,7 +204,8 @@ export class SimWorld implements World {
         const w0 = performance.now()
         const until = Date.now() + JOIN_BACKPRESSURE_MAX_WAIT_MS
         while (
-          (this.#firstPublishes() >= JOIN_MAX_UNPUBLISHED || gauge.lagMs > JOIN_MAX_LOOP_LAG_MS) &&
+          (this.#firstPublishes() >= JOIN_MAX_UNPUBLISHED ||
+            !gauge.hasRoom(JOIN_MAX_LOOP_UTILIZATION, JOIN_MAX_LOOP_LAG_MS)) &&
           Date.now() < until
         ) {
           if (this.options.signal?.aborted) throw new RunAbortedError()

@@ -10,6 +10,7 @@ import {
   DEFAULT_JOIN_CONCURRENCY,
   JOIN_BACKPRESSURE_MAX_WAIT_MS,
   JOIN_MAX_LOOP_LAG_MS,
+  JOIN_MAX_LOOP_UTILIZATION,
   JOIN_MAX_UNPUBLISHED,
   SIM_CONNECTION_MONITOR,
   SIM_QUERY_SELF_INTERVAL_MS
@@ -138,7 +139,8 @@ function simulationSettings(w: ScenarioResult['world']): string[] {
     `- libp2p's connection monitor ${SIM_CONNECTION_MONITOR ? 'on' : 'off'} (a simulated link never dies silently: a`,
     '  crash or partition resets both ends at once).',
     `- Joins in batches of ${DEFAULT_JOIN_CONCURRENCY}, admitted while fewer than ${JOIN_MAX_UNPUBLISHED} nodes are on`,
-    `  their first publish and the event loop runs at most ${JOIN_MAX_LOOP_LAG_MS} ms late (each wait at most`,
+    `  their first publish, the event loop is busy less than ${JOIN_MAX_LOOP_UTILIZATION * 100}% of the time and timers`,
+    `  run at most ${JOIN_MAX_LOOP_LAG_MS} ms late (each wait at most`,
     `  ${JOIN_BACKPRESSURE_MAX_WAIT_MS / 1000} s)` +
       (w.admissionWaitS !== undefined
         ? `: joins waited ${w.admissionWaitS.toFixed(1)} s in all; longest event-loop stall while joining ` +
