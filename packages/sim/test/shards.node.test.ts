@@ -33,9 +33,9 @@ import { prepare } from '../src/run.ts'
 import { ShardedWorld } from '../src/shards.ts'
 import { Fabric, simTransport } from '../src/transport.ts'
 
-const started: Array<{ stop(): Promise<void> }> = []
+const started: Array<{ stop(): unknown }> = []
 afterEach(async () => {
-  await Promise.allSettled(started.splice(0).map((n) => n.stop()))
+  await Promise.allSettled(started.splice(0).map(async (n) => n.stop()))
 })
 
 async function until(check: () => boolean, ms: number): Promise<void> {
