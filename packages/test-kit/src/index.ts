@@ -18,4 +18,10 @@ export {
 export { type Discoverable, FIND_STEP_MS, type UntilFoundOptions, untilFound, untilFoundEachOther } from './dht.ts'
 export { isBuiltFrom, newestMtimeMs } from './files.ts'
 export { assertInNetns, NETNS_COMMAND, NETNS_PEER_HOST, NETNS_RELAY_HOST, NotInNetnsError } from './netns.ts'
+export {
+  NoReadmeExampleError,
+  README_EXAMPLE_TIMEOUT_MS,
+  type ReadmeRun,
+  runReadmeExample
+} from './readme.ts'
 export { DEFAULT_UNTIL_MS, UNTIL_POLL_MS, UntilTimeoutError, until } from './until.ts'
