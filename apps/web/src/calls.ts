@@ -7,6 +7,7 @@
  */
 import type { CallController, CallQuality, CallSnapshot } from '@parley/calls/browser'
 import type { Messenger } from '@parley/messenger'
+import { groupLegs, type MeshRecord, type MeshView, meshReason, newMesh, noteLeg } from './call-mesh.ts'
 import { MAX_CALL_LOG, META_CALLS } from './constants.ts'
 
 /** One call in a conversation's history. */
@@ -22,6 +23,10 @@ export interface CallEntry {
   readonly endedAt: number
   /** How it ended: hangup, remote-hangup, declined, busy, missed, no-answer, failed, security. */
   readonly reason: string
+  /** A group (mesh) call: set for every one; `contact` is then the member who rang us (or the first we rang). */
+  readonly mesh?: true
+  /** The chat group of a group call, when known (it is then shown in that group, not in `contact`'s chat). */
+  readonly group?: string
 }
 
 /** What the app needs from its session (kept narrow: no import cycle with session.ts). */
@@ -54,6 +59,10 @@ export class Calls extends EventTarget {
   readonly quality = new Map<string, Quality>()
   readonly streams = new Map<string, MediaStream>()
   local: MediaStream | undefined
+  /** Group calls by mesh id (see call-mesh.ts), until their entry is written. */
+  readonly #meshes = new Map<string, MeshRecord>()
+  /** Finds the chat group of a call by its participants (set by the app shell; none: shown by names). */
+  groupOf: (participants: string[]) => string | undefined = () => undefined
   readonly #onSignal = (e: Event) => {
     const detail = (e as CustomEvent).detail
     if (this.#controller === undefined) {
@@ -91,11 +100,12 @@ export class Calls extends EventTarget {
         controller.addEventListener('state', (e) => {
           const s = (e as CustomEvent<CallSnapshot>).detail
           this.seen(s)
+          if (s.group !== undefined) this.#meshLeg(s, controller)
           if (s.phase === 'ended') {
             this.streams.delete(s.id)
             this.quality.delete(s.id)
             if (controller.calls().length === 0) this.local = undefined
-            void this.#record(s)
+            if (s.group === undefined) void this.#record(s)
           }
           emit()
         })
@@ -137,10 +147,116 @@ export class Calls extends EventTarget {
     return c.call(contact, { video })
   }
 
-  /** Call entries of one conversation, oldest first. */
+  /** Call entries of one conversation, oldest first (group calls of an unknown group show in the caller's chat). */
   async entries(contact: string): Promise<CallEntry[]> {
     await this.#loaded
-    return this.#log.filter((e) => e.contact === contact)
+    return this.#log.filter((e) => e.contact === contact && e.group === undefined)
+  }
+
+  /** Call entries of one chat group, oldest first. */
+  async groupEntries(group: string): Promise<CallEntry[]> {
+    await this.#loaded
+    return this.#log.filter((e) => e.group === group)
+  }
+
+  // ------------------------------------------------------------------ group (mesh) calls
+
+  /** Running group calls, oldest first: one view per mesh, whatever the number of its legs. */
+  meshes(): MeshView[] {
+    const out: MeshView[] = []
+    for (const [id, legs] of groupLegs(this.running())) {
+      const record = this.#meshes.get(id)
+      if (record === undefined || record.left !== undefined) continue
+      out.push({ record, legs, incoming: legs.every((l) => l.phase === 'incoming') })
+    }
+    return out.sort((a, b) => a.record.startedAt - b.record.startedAt)
+  }
+
+  /** Starts a group call with the members of chat group `chat` (not us): one leg each (engine: MAX_CONCURRENT_CALLS). */
+  async callGroup(chat: string, members: string[], video: boolean): Promise<MeshView> {
+    const c = await this.load()
+    const legs = c.callGroup(members, { video })
+    // No call ran (else the engine threw busy), so this only sets whether the devices, opened for the first leg's
+    // media after this tick, include the camera: voice or video for every leg, as asked.
+    void c.setVideo(video)
+    const m = this.#meshes.get(legs[0]?.group?.id ?? '')
+    if (m === undefined) throw new TypeError('a group call without legs')
+    m.chat = chat
+    return { record: m, legs, incoming: false }
+  }
+
+  /** Joins a ringing group call: the engine accepts its ringing legs and dials the members it should. */
+  async acceptGroup(mesh: string): Promise<void> {
+    const c = await this.load()
+    const m = this.#meshes.get(mesh)
+    const leg = c.calls().find((x) => x.group?.id === mesh && x.phase === 'incoming')
+    if (m === undefined || leg === undefined) return
+    await c.setVideo(m.video)
+    c.accept(leg.id)
+  }
+
+  /** Declines a ringing group call (every leg; legs that ring later are declined too). */
+  declineGroup(mesh: string): void {
+    this.#leave(mesh, 'declined')
+  }
+
+  /** Leaves a group call: our legs end, the others stay connected with each other. */
+  leaveGroup(mesh: string): void {
+    this.#leave(mesh, 'left')
+  }
+
+  #leave(mesh: string, how: 'declined' | 'left'): void {
+    const m = this.#meshes.get(mesh)
+    const c = this.#controller
+    if (m === undefined || c === undefined) return
+    m.left = how
+    for (const leg of c.calls()) if (leg.group?.id === mesh && leg.phase !== 'ended') this.#end(c, leg)
+    this.dispatchEvent(new Event('change'))
+  }
+
+  #end(c: CallController, leg: CallSnapshot): void {
+    try {
+      if (leg.phase === 'incoming') c.decline(leg.id)
+      else c.hangup(leg.id)
+    } catch {
+      // It ended meanwhile.
+    }
+  }
+
+  /** One leg's change: its mesh's record, auto-decline of legs of a mesh we left, the entry when the last leg ends. */
+  #meshLeg(s: CallSnapshot, c: CallController): void {
+    const id = s.group?.id ?? ''
+    let m = this.#meshes.get(id)
+    if (m === undefined) {
+      m = newMesh(s, Date.now())
+      this.#meshes.set(id, m)
+    }
+    noteLeg(m, s)
+    // A leg of a call we declined or left rings later (a member joined after us): end it, outside this dispatch.
+    if (m.left !== undefined && s.phase === 'incoming') queueMicrotask(() => this.#end(c, s))
+    if (s.phase !== 'ended' || c.calls().some((x) => x.group?.id === id && x.phase !== 'ended')) return
+    this.#meshes.delete(id)
+    void this.#recordMesh(m)
+  }
+
+  async #recordMesh(m: MeshRecord): Promise<void> {
+    await this.#loaded
+    if (this.#logged.has(m.id)) return
+    this.#logged.add(m.id)
+    const chat = m.chat ?? this.groupOf([...m.participants])
+    const entry: CallEntry = {
+      id: m.id,
+      contact: m.firstContact,
+      direction: m.direction,
+      video: m.video,
+      startedAt: m.startedAt,
+      ...(m.connectedAt !== undefined && { connectedAt: m.connectedAt }),
+      endedAt: Date.now(),
+      reason: meshReason(m),
+      mesh: true,
+      ...(chat !== undefined && { group: chat })
+    }
+    await this.#append(entry)
   }
 
   async #record(s: CallSnapshot): Promise<void> {
@@ -159,10 +275,14 @@ export class Calls extends EventTarget {
       endedAt: now,
       reason: s.reason ?? 'hangup'
     }
+    await this.#append(entry)
+  }
+
+  async #append(entry: CallEntry): Promise<void> {
     this.#log = appendCallEntry(this.#log, entry)
     await this.#host.putMeta(META_CALLS, json(this.#log)).catch(() => {})
     if (entry.reason === 'missed' && typeof document !== 'undefined' && document.visibilityState === 'hidden')
-      this.#host.missed(s.contact)
+      this.#host.missed(entry.contact)
     this.#host.changed()
     this.dispatchEvent(new Event('change'))
   }
@@ -205,7 +325,9 @@ export function parseCallLog(bytes: Uint8Array): CallEntry[] {
     typeof e.endedAt === 'number' &&
     (e.connectedAt === undefined || typeof e.connectedAt === 'number') &&
     typeof e.reason === 'string' &&
-    REASONS.has(e.reason)
+    REASONS.has(e.reason) &&
+    (e.mesh === undefined || e.mesh === true) &&
+    (e.group === undefined || typeof e.group === 'string')
   return (v as Record<string, unknown>[])
     .filter((e) => typeof e === 'object' && e !== null && ok(e))
     .slice(-MAX_CALL_LOG) as unknown as CallEntry[]

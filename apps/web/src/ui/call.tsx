@@ -6,8 +6,12 @@
 import type { CallSnapshot } from '@parley/calls/browser'
 import type { ContactRecord } from '@parley/messenger'
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { groupOfParticipants } from '../call-mesh.ts'
 import { type CallEntry, duration } from '../calls.ts'
+import { groupState } from '../group-state.ts'
 import type { Session } from '../session.ts'
+import { GroupInCall, GroupIncoming, type MeshNames } from './call-group.tsx'
+import { displayName } from './chats.tsx'
 import { errorText, useLoad, useRevision } from './hooks.ts'
 
 /** Re-renders on every change of the calls (state, streams, quality). */
@@ -181,12 +185,33 @@ function InCall({ session, call, name }: { session: Session; call: CallSnapshot;
   )
 }
 
-/** The call screen over the app while a call rings or runs (nothing otherwise). */
+/** The call screen over the app while a call rings or runs (nothing otherwise); a group call has its own screens. */
 export function CallScreen({ session }: { session: Session }) {
   useCalls(session)
   const rev = useRevision(session)
   const contacts = useLoad(() => session.contacts(), [rev])
-  const call = session.calls.running()[0]
+  // A callee finds a group call's chat group by its participants (call-mesh.ts).
+  useEffect(() => {
+    session.calls.groupOf = (participants) => groupOfParticipants(groupState(session).list(), session.me, participants)
+  }, [session])
+  const mesh = session.calls.meshes()[0]
+  if (mesh !== undefined) {
+    const chat = mesh.record.chat ?? session.calls.groupOf([...mesh.record.participants])
+    const names: MeshNames = {
+      person: (id) =>
+        displayName(
+          contacts?.find((x: ContactRecord) => x.identity === id),
+          id
+        ),
+      ...(chat !== undefined && { group: groupState(session).view(chat)?.info.name || 'Unnamed group' })
+    }
+    return mesh.incoming ? (
+      <GroupIncoming session={session} mesh={mesh} names={names} key={mesh.record.id} />
+    ) : (
+      <GroupInCall session={session} mesh={mesh} names={names} key={mesh.record.id} />
+    )
+  }
+  const call = session.calls.running().find((c) => c.group === undefined)
   if (call === undefined) return null
   const name = contacts?.find((x: ContactRecord) => x.identity === call.contact)?.name ?? `${call.contact.slice(0, 8)}…`
   return call.phase === 'incoming' ? (
@@ -198,7 +223,7 @@ export function CallScreen({ session }: { session: Session }) {
 
 /** Text of a call entry: "Outgoing video call · 1:05", "Missed voice call", "Declined", "No answer". */
 export function callEntryText(e: CallEntry): string {
-  const kind = e.video ? 'video call' : 'voice call'
+  const kind = `${e.mesh ? 'group ' : ''}${e.video ? 'video call' : 'voice call'}`
   if (e.reason === 'missed') return `Missed ${kind}`
   if (e.reason === 'declined') return `${e.direction === 'out' ? 'Outgoing' : 'Incoming'} ${kind} · declined`
   if (e.reason === 'no-answer') return `Outgoing ${kind} · no answer`

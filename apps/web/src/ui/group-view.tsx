@@ -4,8 +4,12 @@
  * remove and rename for admins, disabled with the reason for others; leave). Untrusted names and texts are text only.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { groupCallBlock } from '../call-mesh.ts'
+import type { CallEntry } from '../calls.ts'
 import { type GroupNotice, groupState, type TimelineItem } from '../group-state.ts'
 import type { Session } from '../session.ts'
+import { CallEntryItem } from './call.tsx'
+import { GroupCallButtons } from './call-group.tsx'
 import { BackToChats, Composer, DaySeparator, day, time, UnknownConversation } from './conversation.tsx'
 import { namer } from './groups.tsx'
 import { errorText, go, useLoad, useRevision } from './hooks.ts'
@@ -36,15 +40,30 @@ function noticeText(n: GroupNotice, named: (id: string | undefined) => string): 
   }
 }
 
-function Timeline({ items, name }: { items: TimelineItem[]; name: (id: string | undefined) => string }) {
+function Timeline({
+  items,
+  name,
+  calls = []
+}: {
+  items: TimelineItem[]
+  name: (id: string | undefined) => string
+  calls?: CallEntry[]
+}) {
   const out: preact.JSX.Element[] = []
   let lastDay = ''
-  for (const it of items) {
-    const at = it.kind === 'text' ? it.entry.sentAt : it.notice.at
+  // Group-call entries sit among the messages by time.
+  const when = (x: TimelineItem | CallEntry) =>
+    'kind' in x ? (x.kind === 'text' ? x.entry.sentAt : x.notice.at) : x.startedAt
+  for (const it of [...items, ...calls].sort((a, b) => when(a) - when(b))) {
+    const at = when(it)
     const d = day(at)
     if (d !== lastDay) {
       out.push(<DaySeparator key={`day-${d}`} label={d} />)
       lastDay = d
+    }
+    if (!('kind' in it)) {
+      out.push(<CallEntryItem key={`call-${it.id}`} entry={it} />)
+      continue
     }
     if (it.kind === 'notice') {
       out.push(
@@ -83,8 +102,9 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
   const contacts = useLoad(() => session.contacts(), [rev])
   const name = namer(session, contacts)
   const view = gs.view(id)
+  const calls = useLoad(() => session.calls.groupEntries(id), [rev])
   const list = useRef<HTMLElement>(null)
-  const count = view?.timeline.length ?? 0
+  const count = (view?.timeline.length ?? 0) + (calls?.length ?? 0)
   useEffect(() => {
     if (view?.live !== true) return
     const mark = () => {
@@ -116,6 +136,17 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
           Members ({info.members.length})
         </a>
       </p>
+      <GroupCallButtons
+        session={session}
+        group={id}
+        members={info.members.map((m) => m.identity)}
+        block={groupCallBlock(
+          session.me,
+          info.members.map((m) => m.identity),
+          contacts,
+          live
+        )}
+      />
       {!live && (
         <p class="banner" role="status" data-testid="group-gone">
           {record.gone?.reason === 'left'
@@ -125,7 +156,7 @@ export function GroupChat({ session, id }: { session: Session; id: string }) {
       )}
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus for keyboard scrolling (axe scrollable-region-focusable) */}
       <section class="scroll" ref={list} tabIndex={0} aria-label="Conversation">
-        <Timeline items={timeline} name={name} />
+        <Timeline items={timeline} name={name} calls={calls} />
       </section>
       <Composer
         id="group-composer"
