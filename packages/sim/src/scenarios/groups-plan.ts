@@ -99,8 +99,8 @@ export class GroupLedger {
   readonly groupIds: Array<string | undefined>
   /** Members that joined each group (the admin included). */
   readonly joined: Array<Set<number>>
-  /** When each node (re)started (ms since start; negative before the traffic phase). */
-  readonly starts = new Map<number, number[]>()
+  /** When each node (re)started (performance.now(): t0 moves when the traffic phase starts). */
+  readonly #starts = new Map<number, number[]>()
   t0 = performance.now()
 
   constructor(groups: readonly PlannedGroup[], texts: readonly PlannedText[]) {
@@ -122,9 +122,9 @@ export class GroupLedger {
   }
 
   attach(i: number, node: SimNode): void {
-    const list = this.starts.get(i) ?? []
-    list.push(this.now())
-    this.starts.set(i, list)
+    const list = this.#starts.get(i) ?? []
+    list.push(performance.now())
+    this.#starts.set(i, list)
     node.messenger.events.addEventListener('group-message', (ev) => {
       const e = (ev as CustomEvent<MessengerEvents['group-message']>).detail
       if (!e.text.startsWith(TEXT_PREFIX)) return
@@ -159,8 +159,9 @@ export class GroupLedger {
     }
   }
 
-  /** The first time node m (re)started at or after `at` (ms), if it did. */
+  /** The first time node m (re)started at or after `at` (both ms since the traffic phase started), if it did. */
   startAfter(m: number, at: number): number | undefined {
-    return this.starts.get(m)?.find((s) => s >= at)
+    const s = this.#starts.get(m)?.find((t) => t - this.t0 >= at)
+    return s === undefined ? undefined : s - this.t0
   }
 }
