@@ -8,9 +8,8 @@ import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
-import { until } from '@parley/test-kit'
+import { JsonLines, until } from '@parley/test-kit'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const PARLEY = resolve(import.meta.dirname, '../../../node_modules/.bin/parley')
@@ -53,34 +52,18 @@ async function startNode(name: string, extra: string[], existing?: string): Prom
   }
   const child = spawn(PARLEY, ['run', '--json', '--data', dir, ...extra], { env: ENV })
   children.push(child)
-  const events: Array<Record<string, unknown>> = []
-  const waiters: Array<() => void> = []
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    events.push(JSON.parse(line) as Record<string, unknown>)
-    for (const w of waiters.splice(0)) w()
-  })
+  const lines = new JsonLines(child.stdout)
   const node = {
     dir,
-    events,
+    events: lines.events,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r))
       child.kill('SIGTERM')
       await exited
     },
     send: (cmd: object) => child.stdin.write(`${JSON.stringify(cmd)}\n`),
-    next: async (pred: (e: Record<string, unknown>) => boolean, what: string, ms = 45_000) => {
-      const end = Date.now() + ms
-      for (;;) {
-        const found = events.find(pred)
-        if (found) return found
-        if (Date.now() > end)
-          throw new Error(`${name}: timed out waiting for ${what}; events: ${JSON.stringify(events)}`)
-        await new Promise<void>((r) => {
-          waiters.push(r)
-          setTimeout(r, 200)
-        })
-      }
-    }
+    next: (pred: (e: Record<string, unknown>) => boolean, what: string, ms?: number) =>
+      lines.next(pred, `${what} (${name})`, ms)
   }
   await node.next((e) => e.event === 'ready', 'ready')
   return node

@@ -6,8 +6,8 @@ import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
+import { JsonLines } from '@parley/test-kit'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const PARLEY = resolve(import.meta.dirname, '../../../node_modules/.bin/parley')
@@ -31,18 +31,9 @@ type Event = Record<string, unknown>
 function start(dir: string, args: string[]) {
   const child = spawn(PARLEY, ['run', '--json', '--data', dir, ...args], { env: ENV })
   children.push(child)
-  const events: Event[] = []
-  createInterface({ input: child.stdout }).on('line', (l) => events.push(JSON.parse(l) as Event))
-  const next = async (pred: (e: Event) => boolean, what: string, ms = 45_000): Promise<Event> => {
-    const end = Date.now() + ms
-    for (;;) {
-      const f = events.find(pred)
-      if (f) return f
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-  return { child, events, next, send: (c: object) => child.stdin.write(`${JSON.stringify(c)}\n`) }
+  const lines = new JsonLines<Event>(child.stdout)
+  const next = (pred: (e: Event) => boolean, what: string, ms?: number): Promise<Event> => lines.next(pred, what, ms)
+  return { child, events: lines.events, next, send: (c: object) => child.stdin.write(`${JSON.stringify(c)}\n`) }
 }
 
 async function profile(name: string): Promise<string> {

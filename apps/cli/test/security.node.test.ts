@@ -17,8 +17,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
-import { until } from '@parley/test-kit'
+import { JsonLines, until } from '@parley/test-kit'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const PARLEY = resolve(import.meta.dirname, '../../../node_modules/.bin/parley')
@@ -92,27 +91,14 @@ interface JsonNode {
 async function startJson(dir: string, extra: string[] = []): Promise<JsonNode> {
   const child = spawn(PARLEY, ['run', '--json', '--data', dir, ...extra], { env: ENV })
   children.push(child)
-  const raw: string[] = []
-  const events: Array<Record<string, unknown>> = []
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    raw.push(line)
-    events.push(JSON.parse(line) as Record<string, unknown>)
-  })
+  const lines = new JsonLines(child.stdout)
   const node: JsonNode = {
     dir,
     child,
-    raw,
-    events,
+    raw: lines.raw,
+    events: lines.events,
     send: (cmd) => child.stdin.write(`${JSON.stringify(cmd)}\n`),
-    next: async (pred, what, ms = 45_000) => {
-      const end = Date.now() + ms
-      for (;;) {
-        const found = events.find(pred)
-        if (found) return found
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events)}`)
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    }
+    next: (pred, what, ms) => lines.next(pred, what, ms)
   }
   await node.next((e) => e.event === 'ready', 'ready')
   return node

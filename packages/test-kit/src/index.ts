@@ -17,6 +17,7 @@ export {
 } from './chromium.ts'
 export { type Discoverable, FIND_STEP_MS, type UntilFoundOptions, untilFound, untilFoundEachOther } from './dht.ts'
 export { isBuiltFrom, newestMtimeMs } from './files.ts'
+export { DEFAULT_EVENT_WAIT_MS, JsonLines } from './json-lines.ts'
 export { assertInNetns, NETNS_COMMAND, NETNS_PEER_HOST, NETNS_RELAY_HOST, NotInNetnsError } from './netns.ts'
 export {
   NoReadmeExampleError,
