@@ -91,6 +91,16 @@ export function meshReason(m: MeshRecord): string {
   return 'no-answer'
 }
 
+/** Adds `id` to `set` (insertion-ordered), dropping the oldest entries beyond `max`. */
+export function rememberBounded(set: Set<string>, id: string, max: number): void {
+  set.delete(id)
+  set.add(id)
+  for (const old of set) {
+    if (set.size <= max) break
+    set.delete(old)
+  }
+}
+
 /** A chat group as far as matching goes. */
 export interface GroupLike {
   readonly id: string

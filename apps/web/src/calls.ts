@@ -7,8 +7,16 @@
  */
 import type { CallController, CallQuality, CallSnapshot } from '@parley/calls/browser'
 import type { Messenger } from '@parley/messenger'
-import { groupLegs, type MeshRecord, type MeshView, meshReason, newMesh, noteLeg } from './call-mesh.ts'
-import { MAX_CALL_LOG, META_CALLS } from './constants.ts'
+import {
+  groupLegs,
+  type MeshRecord,
+  type MeshView,
+  meshReason,
+  newMesh,
+  noteLeg,
+  rememberBounded
+} from './call-mesh.ts'
+import { MAX_CALL_LOG, MAX_LEFT_MESHES, META_CALLS } from './constants.ts'
 
 /** One call in a conversation's history. */
 export interface CallEntry {
@@ -61,6 +69,8 @@ export class Calls extends EventTarget {
   local: MediaStream | undefined
   /** Group calls by mesh id (see call-mesh.ts), until their entry is written. */
   readonly #meshes = new Map<string, MeshRecord>()
+  /** Group calls we declined or left (newest last, at most MAX_LEFT_MESHES): their legs that ring later are declined. */
+  readonly #left = new Set<string>()
   /** Finds the chat group of a call by its participants (set by the app shell; none: shown by names). */
   groupOf: (participants: string[]) => string | undefined = () => undefined
   readonly #onSignal = (e: Event) => {
@@ -210,6 +220,7 @@ export class Calls extends EventTarget {
     const c = this.#controller
     if (m === undefined || c === undefined) return
     m.left = how
+    rememberBounded(this.#left, mesh, MAX_LEFT_MESHES)
     for (const leg of c.calls()) if (leg.group?.id === mesh && leg.phase !== 'ended') this.#end(c, leg)
     this.dispatchEvent(new Event('change'))
   }
@@ -227,6 +238,11 @@ export class Calls extends EventTarget {
   #meshLeg(s: CallSnapshot, c: CallController): void {
     const id = s.group?.id ?? ''
     let m = this.#meshes.get(id)
+    if (m === undefined && this.#left.has(id)) {
+      // A member who joined after we declined or left calls us: that leg never rings here, and logs nothing.
+      if (s.phase === 'incoming') queueMicrotask(() => this.#end(c, s))
+      return
+    }
     if (m === undefined) {
       m = newMesh(s, Date.now())
       this.#meshes.set(id, m)

@@ -42,3 +42,5 @@ export const MAX_GROUPS_GONE = 20
 /** Call entries of all conversations kept in the profile (older ones are dropped). */
 export const META_CALLS = 'web/calls'
 export const MAX_CALL_LOG = 500
+/** Group calls we declined or left that are remembered, so a member who joins later cannot ring us again. */
+export const MAX_LEFT_MESHES = 64

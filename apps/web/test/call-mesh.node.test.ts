@@ -7,8 +7,17 @@ import type { CallSnapshot } from '@parley/calls/browser'
 import type { ContactRecord } from '@parley/messenger'
 import { MAX_CALL_PARTICIPANTS } from '@parley/wire'
 import { describe, expect, it } from 'vitest'
-import { groupCallBlock, groupLegs, groupOfParticipants, meshReason, newMesh, noteLeg } from '../src/call-mesh.ts'
+import {
+  groupCallBlock,
+  groupLegs,
+  groupOfParticipants,
+  meshReason,
+  newMesh,
+  noteLeg,
+  rememberBounded
+} from '../src/call-mesh.ts'
 import { type CallEntry, parseCallLog } from '../src/calls.ts'
+import { MAX_LEFT_MESHES } from '../src/constants.ts'
 
 const key = (c: string) => c.repeat(64)
 const [ME, A, B, C, D] = ['1', 'a', 'b', 'c', 'd'].map(key) as [string, string, string, string, string]
@@ -118,5 +127,19 @@ describe('the entry of a finished group call', () => {
     expect(parseCallLog(bytes([e]))).toEqual([e])
     expect(parseCallLog(bytes([{ ...e, group: 7 }]))).toEqual([])
     expect(parseCallLog(bytes([{ ...e, mesh: 'yes' }]))).toEqual([])
+  })
+})
+
+describe('group calls we declined or left', () => {
+  it('the newest MAX_LEFT_MESHES are remembered; one more drops the oldest', () => {
+    const left = new Set<string>()
+    for (let i = 0; i < MAX_LEFT_MESHES; i++) rememberBounded(left, `m${i}`, MAX_LEFT_MESHES)
+    expect(left.size).toBe(MAX_LEFT_MESHES)
+    expect(left.has('m0')).toBe(true)
+    rememberBounded(left, `m${MAX_LEFT_MESHES}`, MAX_LEFT_MESHES)
+    expect(left.size).toBe(MAX_LEFT_MESHES)
+    expect(left.has('m0')).toBe(false)
+    expect(left.has('m1')).toBe(true)
+    expect(left.has(`m${MAX_LEFT_MESHES}`)).toBe(true)
   })
 })

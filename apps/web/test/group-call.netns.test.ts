@@ -54,41 +54,41 @@ async function profile(b: Browser): Promise<BrowserContext> {
 }
 
 /**
- * Inbound video bytes of each open call connection of the page (libp2p's own data-channel connections carry no
+ * Inbound audio or video bytes of each open call connection of the page (libp2p's own data-channel connections carry no
  * video and are not counted), in creation order.
  */
-const videoBytesIn = (p: Page): Promise<number[]> =>
-  p.evaluate(async () => {
+const bytesIn = (p: Page, kind: 'audio' | 'video'): Promise<number[]> =>
+  p.evaluate(async (kind) => {
     const pcs = (globalThis as unknown as { __pcs: RTCPeerConnection[] }).__pcs
     const out: number[] = []
     for (const pc of pcs) {
       if (pc.connectionState === 'closed' || pc.getReceivers().every((r) => r.track.kind !== 'video')) continue
       let bytes = 0
       for (const s of (await pc.getStats()).values())
-        if (s.type === 'inbound-rtp' && s.kind === 'video') bytes += s.bytesReceived ?? 0
+        if (s.type === 'inbound-rtp' && s.kind === kind) bytes += s.bytesReceived ?? 0
       out.push(bytes)
     }
     return out
-  })
+  }, kind)
 
-/** Waits until the page has `n` open call connections and every one's inbound video bytes grew past a first look. */
-async function mediaFlows(p: ParleyPage, n: number, who: string): Promise<void> {
+/** Waits until the page has `n` open call connections and every one's inbound bytes grew past a first look. */
+async function mediaFlows(p: ParleyPage, n: number, who: string, kind: 'audio' | 'video' = 'video'): Promise<void> {
   let first: number[] = []
   await until(
     async () => {
-      first = await videoBytesIn(p.page)
+      first = await bytesIn(p.page, kind)
       return first.length === n && first.every((b) => b > 0)
     },
     MEDIA_WAIT_MS,
-    `${who}: ${n} call connections receiving video`
+    `${who}: ${n} call connections receiving ${kind}`
   )
   await until(
     async () => {
-      const now = await videoBytesIn(p.page)
+      const now = await bytesIn(p.page, kind)
       return now.length === n && now.every((b, i) => b > (first[i] ?? 0))
     },
     MEDIA_WAIT_MS,
-    `${who}: inbound video bytes growing on each of ${n} connections`
+    `${who}: inbound ${kind} bytes growing on each of ${n} connections`
   )
 }
 
@@ -149,14 +149,6 @@ beforeAll(async () => {
   carol = new ParleyPage(await (await profile(browser)).newPage())
   await befriend(alice, bob, { link, name: 'Bob', hello: 'hi Alice, Bob here', reply: 'hi Bob' })
   await befriend(alice, carol, { link, name: 'Carol', hello: 'hi Alice, Carol here', reply: 'hi Carol' })
-  // Bob and Carol become contacts too: every pair of a mesh call signals inside its own E2EE session.
-  const bobLink = await bob.inviteLink()
-  await carol.openInvite(bobLink, 'Bob')
-  await carol.send('hi Bob, Carol here')
-  await bob.acceptRequest(BEFRIEND_WAIT_MS, 'Carol')
-  await bob.waitMessage('hi Bob, Carol here')
-  await bob.send('hi Carol')
-  await carol.waitMessage('hi Carol', 'in', BEFRIEND_WAIT_MS)
 
   // Alice creates the group with both from the chat list.
   await alice.goto('chats')
@@ -166,8 +158,6 @@ beforeAll(async () => {
   await alice.page.getByTestId('create-group').click()
   await alice.page.getByTestId('group-composer').waitFor({ timeout: GROUP_WAIT_MS })
   await openGroup(bob, GROUP)
-  await openGroup(carol, GROUP)
-  // Both members are in (the call buttons are enabled once every member is a contact and in the group).
   await until(
     async () => (await alice.page.getByTestId('members-link').textContent()) === 'Members (3)',
     GROUP_WAIT_MS,
@@ -181,6 +171,36 @@ afterAll(async () => {
 })
 
 describe('group calls in the web app (network namespace, fake camera and microphone)', () => {
+  it('Bob cannot call the group while Carol is not his contact (disabled, with the reason); once she is, he can', async () => {
+    await openGroup(bob, GROUP)
+    await until(
+      async () => (await bob.page.getByTestId('members-link').textContent()) === 'Members (3)',
+      GROUP_WAIT_MS,
+      'three members in Bob’s group'
+    )
+    expect(await bob.page.getByTestId('group-call-video').isDisabled()).toBe(true)
+    expect(await bob.page.getByTestId('group-call-audio').isDisabled()).toBe(true)
+    expect(await bob.page.getByTestId('group-call-block').textContent()).toContain(
+      'Every member must be your contact to call the group (1 is not).'
+    )
+    expect(await bob.page.getByTestId('group-call-video').getAttribute('aria-describedby')).toBe('group-call-block')
+    // Alice (who has both as contacts) may call.
+    expect(await alice.page.getByTestId('group-call-video').isDisabled()).toBe(false)
+
+    // Bob and Carol become contacts: every pair of a mesh call signals inside its own E2EE session.
+    const bobLink = await bob.inviteLink()
+    await carol.openInvite(bobLink, 'Bob')
+    await carol.send('hi Bob, Carol here')
+    await bob.acceptRequest(BEFRIEND_WAIT_MS, 'Carol')
+    await bob.waitMessage('hi Bob, Carol here')
+    await bob.send('hi Carol')
+    await carol.waitMessage('hi Carol', 'in', BEFRIEND_WAIT_MS)
+    await openGroup(bob, GROUP)
+    await openGroup(carol, GROUP)
+    expect(await bob.page.getByTestId('group-call-block').count()).toBe(0)
+    expect(await bob.page.getByTestId('group-call-video').isDisabled()).toBe(false)
+  }, 300_000)
+
   it('Alice video-calls the group: Bob and Carol each get one dialog and join, every pair’s video flows; Carol leaves and Alice and Bob carry on without her tile', async () => {
     expect(await alice.page.getByTestId('group-call-block').count()).toBe(0)
     await alice.page.getByTestId('group-call-video').click()
@@ -192,6 +212,7 @@ describe('group calls in the web app (network namespace, fake camera and microph
       expect(await dialog.getAttribute('role')).toBe('alertdialog')
       expect(await p.page.getByTestId('incoming-name').textContent()).toBe('Alice')
       expect(await p.page.getByTestId('incoming-group').textContent()).toBe(GROUP)
+      expect(await p.page.locator('#incoming-desc').textContent()).toBe(`Alice is calling the group ${GROUP}.`)
       expect(await p.page.locator('#incoming-title').textContent()).toBe('Incoming group video call')
       // One dialog for the whole group call, never one per leg (nor the 1:1 dialog).
       expect(await p.page.getByTestId('incoming-group-call').count()).toBe(1)
@@ -235,4 +256,52 @@ describe('group calls in the web app (network namespace, fake camera and microph
     await until(async () => (await entries(carol)).join() === 'in:hangup', 30_000, 'Carol’s group call entry')
     expect(await alice.page.getByTestId('call-entry').textContent()).toMatch(/^Outgoing group video call · \d+:\d\d/)
   }, 400_000)
+
+  it('Alice voice-calls the group and Carol declines: Alice and Bob talk with avatar tiles, Carol is never rung again', async () => {
+    await alice.page.getByTestId('group-call-audio').click()
+    await alice.page.getByTestId('group-in-call').waitFor({ timeout: 10_000 })
+    for (const p of [bob, carol]) {
+      await p.page.getByTestId('incoming-group-call').waitFor({ timeout: RING_WAIT_MS })
+      expect(await p.page.locator('#incoming-title').textContent()).toBe('Incoming group voice call')
+    }
+    await carol.page.getByTestId('call-decline').click()
+    await carol.page.getByTestId('incoming-group-call').waitFor({ state: 'detached', timeout: 10_000 })
+    await bob.page.getByTestId('call-accept').click()
+
+    for (const [p, other] of [
+      [alice, 'Bob'],
+      [bob, 'Alice']
+    ] as const) {
+      await until(
+        async () =>
+          (await p.page.locator('[data-testid="call-tile"][data-phase="active"]').count()) === 1 &&
+          (await p.page.getByTestId('call-tile').count()) === 1 &&
+          (await tileNames(p)).join() === other,
+        MEDIA_WAIT_MS,
+        `${other}'s tile alone, connected`
+      )
+      // Audio only: an avatar and the sound, no video element.
+      expect(await p.page.getByTestId('tile-video').count()).toBe(0)
+      expect(await p.page.locator('[data-testid="call-tile"] .call-avatar').count()).toBe(1)
+      expect(await p.page.getByTestId('tile-audio').count()).toBe(1)
+      await mediaFlows(p, 1, `${other}'s peer`, 'audio')
+    }
+    // Carol saw one dialog, declined it, and nothing rings or runs there now (a leg Bob may have dialled her after
+    // joining is declined without ringing).
+    expect(await carol.page.getByTestId('incoming-group-call').count()).toBe(0)
+    expect(await carol.page.getByTestId('incoming-call').count()).toBe(0)
+    expect(await carol.page.getByTestId('group-in-call').count()).toBe(0)
+    expect(await axeViolations(bob.page)).toEqual([])
+    await bob.screenshot('group-call-voice')
+
+    await bob.page.getByTestId('call-hangup').click()
+    for (const p of [alice, bob])
+      await p.page.getByTestId('group-in-call').waitFor({ state: 'detached', timeout: 30_000 })
+    await until(async () => (await entries(carol)).join() === 'in:hangup,in:declined', 30_000, 'Carol’s declined entry')
+    await until(async () => (await entries(alice)).join() === 'out:hangup,out:remote-hangup', 30_000, 'Alice’s entry')
+    expect(await carol.page.getByTestId('call-entry').nth(1).textContent()).toContain(
+      'Incoming group voice call · declined'
+    )
+    expect(await carol.page.getByTestId('incoming-group-call').count()).toBe(0)
+  }, 300_000)
 })

@@ -108,8 +108,16 @@ export function GroupIncoming({ session, mesh, names }: { session: Session; mesh
         Incoming group {mesh.record.video ? 'video' : 'voice'} call
       </h2>
       <p id="incoming-desc">
-        <span data-testid="incoming-name">{names.person(mesh.record.firstContact)}</span> is calling{' '}
-        <span data-testid="incoming-group">{callTitle(mesh, names)}</span>.
+        <span data-testid="incoming-name">{names.person(mesh.record.firstContact)}</span>{' '}
+        {names.group !== undefined ? 'is calling the group ' : 'is calling you with '}
+        <span data-testid="incoming-group">
+          {names.group ??
+            [...mesh.record.participants]
+              .filter((p) => p !== mesh.record.firstContact)
+              .map((p) => names.person(p))
+              .join(', ')}
+        </span>
+        .
       </p>
       <p class="call-controls">
         <button
