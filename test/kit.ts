@@ -30,7 +30,8 @@ export function collect<K extends keyof MessengerEvents>(m: Messenger, type: K):
   return out
 }
 
-export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+/** Lower-case hex of bytes (identity keys as the API takes them): @parley/crypto's `toHex`. */
+export { toHex as hex } from '@parley/crypto'
 
 /** One test network on one host: raised per-range caps, a Kademlia k larger than the network. */
 export const ONE_HOST: NetworkOptions = {

@@ -1,4 +1,5 @@
 /** Node messengers for the calls' end-to-end tests and bench: in-memory encrypted profiles, one bootstrap, loopback. */
+import { toHex as hex } from '@parley/crypto'
 import { createMessenger, type Messenger, NAMESPACES, type Namespace } from '@parley/messenger'
 import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
 
@@ -16,7 +17,8 @@ const ONE_HOST = {
   routingLimits: { maxRoutingPeersPerRange: 1_000, maxRoutingPeersPerRangePerBucket: 1_000 }
 }
 
-export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+/** Lower-case hex of bytes (identity keys as the API takes them): @parley/crypto's `toHex`. */
+export { hex }
 
 /** A bootstrap node and `n` messengers that all have each other as contacts, each published in the DHT. */
 export async function messengers(
