@@ -1,13 +1,14 @@
 /**
  * bench:sim — how far one machine goes. For each size (default 100, 300, 1000; BENCH_SIM_SIZES=100,300 to change):
- * a dht-lookup run (one stage, BENCH_SIM_LOOKUPS lookups) on real messengers, reporting nodes started per second, RSS
- * per node, lookup success and the run's wall time. Baseline, in the same process: bare libp2p nodes (the same
- * shaped in-memory transport, Noise, Yamux, identify, ping and kad-dht under the sim prefix — no messenger) started
- * and joined the same way; the messenger figures are printed as ratios against it. Last line: one JSON object for the
- * largest run.
+ * a dht-lookup run (one stage, BENCH_SIM_LOOKUPS lookups) on real messengers spread over BENCH_SIM_WORKERS worker
+ * threads (default: one per core), reporting nodes started per second, RSS per node, lookup success and the run's
+ * wall time. Baseline, in the same process: bare libp2p nodes in the main thread (the same shaped transport and
+ * simulation settings, Noise, Yamux, identify, ping and kad-dht under the sim prefix — no messenger) started and
+ * joined the same way; the messenger figures are printed as ratios against it, start rates per thread.
+ * BENCH_SIM_OUT=<dir> keeps the largest run's report there. Last line: one JSON object for the largest run.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -17,6 +18,7 @@ import { ping } from '@libp2p/ping'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { SIM_CONNECTION_MONITOR } from '../src/constants.ts'
 import {
   DEFAULT_JOIN_CONCURRENCY,
   DEFAULT_LINK_MODEL,
@@ -27,10 +29,13 @@ import {
   SIM_PROTOCOL_PREFIX,
   simTransport
 } from '../src/index.ts'
+import { quietLogger } from '../src/nodes.ts'
 
 const sizes = (process.env.BENCH_SIM_SIZES ?? '100,300,1000').split(',').map(Number)
 const lookups = Number(process.env.BENCH_SIM_LOOKUPS ?? 100)
 const BASELINE_NODES = Number(process.env.BENCH_SIM_BASELINE ?? 100)
+const workers = Number(process.env.BENCH_SIM_WORKERS ?? availableParallelism())
+const keep = process.env.BENCH_SIM_OUT
 
 /** Bare kad-dht nodes on the fabric, joined like the simulator's (batches, seeded bootstrap peers). */
 async function baseline(n: number): Promise<{ nodesPerS: number; rssMiBPerNode: number }> {
@@ -47,6 +52,8 @@ async function baseline(n: number): Promise<{ nodesPerS: number; rssMiBPerNode: 
       transports: [simTransport(fabric, i)],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      connectionMonitor: { enabled: SIM_CONNECTION_MONITOR },
+      ...quietLogger(),
       services: {
         identify: identify(),
         ping: ping(),
@@ -79,22 +86,24 @@ console.log(
 console.log(
   `machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ${new Date().toISOString()}`
 )
+console.log(`messenger runs: ${workers} worker thread(s); started/s ×baseline compares the rate per thread`)
 console.log(
-  'nodes  started/s  (×baseline)  MiB/node  (×baseline)  join_s  wall_s  lookups  success  hops  p50_ms  p99_ms'
+  'nodes  started/s  (×baseline)  MiB/node  (×baseline)  join_s  wait_s  wall_s  lookups  success  hops  p50_ms  p99_ms'
 )
 let last: Record<string, unknown> = {}
 for (const n of sizes) {
-  const out = await mkdtemp(join(tmpdir(), 'bench-sim-'))
+  const largest = n === Math.max(...sizes)
+  const out = largest && keep !== undefined ? keep : await mkdtemp(join(tmpdir(), 'bench-sim-'))
   const run = await runSimulation({
     scenario: 'dht-lookup',
-    params: { nodes: n, seed: 'bench', stages: 1, lookups, duration: 10 },
+    params: { nodes: n, seed: 'bench', stages: 1, lookups, duration: 10, workers },
     out,
     force: true,
     onProgress: (phase, done, total) => {
       if (done === total || done % 100 === 0) process.stderr.write(`  n=${n} ${phase} ${done}/${total}\n`)
     }
   })
-  await rm(out, { recursive: true, force: true })
+  if (out !== keep) await rm(out, { recursive: true, force: true })
   const r = run.record.result
   const w = r.world
   const s = r.summary
@@ -103,10 +112,11 @@ for (const n of sizes) {
     [
       String(n).padStart(5),
       f(w.nodesPerSecond, 2).padStart(10),
-      `(${f(w.nodesPerSecond / base.nodesPerS, 2)}×)`.padStart(12),
+      `(${f(w.nodesPerSecond / workers / base.nodesPerS, 2)}×)`.padStart(12),
       f(w.rssMiBPerNode).padStart(9),
       `(${f(w.rssMiBPerNode / base.rssMiBPerNode, 2)}×)`.padStart(12),
       f(w.joinWallS).padStart(7),
+      f(w.admissionWaitS).padStart(7),
       f(run.record.wallS).padStart(7),
       String(s.lookups).padStart(8),
       f(s.lookup_success_rate, 3).padStart(8),
@@ -117,14 +127,18 @@ for (const n of sizes) {
   )
   last = {
     nodes: n,
+    workers,
     wall_s: Math.round(run.record.wallS * 10) / 10,
     join_s: Math.round(w.joinWallS * 10) / 10,
     nodes_per_s: Math.round(w.nodesPerSecond * 100) / 100,
+    admission_wait_s: Math.round((w.admissionWaitS ?? 0) * 10) / 10,
     rss_mib_per_node: Math.round(w.rssMiBPerNode * 10) / 10,
     peak_rss_mib: Math.round(run.record.peakRssMiB),
     lookup_success_rate: s.lookup_success_rate,
     hops_mean: s.hops_mean,
     latency_p50_ms: s.latency_p50_ms,
+    latency_p99_ms: s.latency_p99_ms,
+    unpublished_nodes: s.unpublished_nodes,
     baseline_nodes_per_s: Math.round(base.nodesPerS * 100) / 100,
     baseline_rss_mib_per_node: Math.round(base.rssMiBPerNode * 10) / 10
   }
