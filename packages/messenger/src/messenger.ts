@@ -1,9 +1,11 @@
 /**
  * The messenger engine's front: one libp2p node, one encrypted profile, the E2EE session manager, and capability
- * modules with one job each (core.ts holds what they share):
+ * modules with one job each (core.ts holds what they share; assemble.ts builds them, lifecycle.ts starts and stops
+ * them):
  *
  * - contacts.ts — contacts, safety-number changes, message requests, history
- * - outbox.ts — send(), control messages, delivery over the session stream or to mailbox relays, retry rounds
+ * - outbox.ts — send() and control messages queued in order; outbox-delivery.ts — one attempt over the session
+ *   stream or to mailbox relays; outbox-retry.ts — retry rounds
  * - receipts.ts — delivered and read receipts, deposit tokens
  * - inbound.ts — the prekey, session-stream and DM protocols; decrypt and durable commit
  * - announcements.ts — events, receipts and resends once a received message is durable, in each sender's order
@@ -19,120 +21,21 @@
  * end-to-end encrypted delivered receipt instead) → a read receipt when shown. Retries and duplicates never show a
  * message twice.
  */
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Connection, PeerId } from '@libp2p/interface'
-import {
-  type AccountState,
-  type CryptoBackend,
-  createAccount,
-  createSessionManager,
-  decodeAccount,
-  defaultBackend,
-  deviceAddress,
-  encodeAccount,
-  fromHex,
-  generateIdentity,
-  generateOneTimePrekeys,
-  needsSessionReset,
-  safetyNumber,
-  toHex
-} from '@parley/crypto'
-import {
-  type CourierFactory,
-  type FoundRecord,
-  type Libp2pFactory,
-  type NetworkOptions,
-  onRelayReconnect
-} from '@parley/network'
-import type { ProfileStore } from '@parley/store'
-import { DEFAULT_PROTOCOL_PREFIX, encodeInvite, protocols } from '@parley/wire'
-import { Announcements } from './announcements.ts'
-import { cachedProfileStore } from './cached-store.ts'
-import {
-  CERTIFICATE_LIFETIME_MS,
-  DEFAULT_GAP_GRACE_MS,
-  DEFAULT_REPUBLISH_INTERVAL,
-  GAP_CHECK_INTERVAL_MS,
-  MAILBOX_POLL_INTERVAL_MS,
-  MAILBOX_RELAY_TARGET,
-  MAX_CONTROL_QUEUE,
-  MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
-  MAX_INBOUND_DM_STREAMS_PER_PEER,
-  MAX_INBOUND_SESSION_STREAMS_PER_PEER,
-  MAX_OUTBOX,
-  MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE,
-  ONE_TIME_PREKEY_TARGET,
-  RETRY_INITIAL_MS,
-  SEEN_PRUNE_INTERVAL_MS
-} from './constants.ts'
-import { Contacts } from './contacts.ts'
-import { Core, META_ACCOUNT, META_NETWORK_KEY, type SendResult } from './core.ts'
-import { DeliveryPaths, type Diagnostics } from './diagnostics.ts'
-import { DirectPaths } from './direct.ts'
-import { InvalidInputError } from './errors.ts'
-import { Groups } from './groups/manager.ts'
-import { Inbound } from './inbound.ts'
-import { MailboxRounds } from './mailbox-rounds.ts'
-import { Outbox } from './outbox.ts'
-import { Peers } from './peers.ts'
-import { Publisher } from './publishing.ts'
-import { Receipts } from './receipts.ts'
-import { type ContactRecord, decodeOutbox, type HistoryRecord, type Namespace } from './records.ts'
-import { DEFAULT_REQUEST_LIMITS, type MessageRequest, type RequestLimits } from './requests.ts'
-import { Resends } from './resends.ts'
-import { type CallSignals, Signals } from './signals.ts'
+import { deviceAddress, fromHex, needsSessionReset, safetyNumber, toHex } from '@parley/crypto'
+import type { FoundRecord } from '@parley/network'
+import { encodeInvite } from '@parley/wire'
+import { assemble, type MessengerOptions } from './assemble.ts'
+import type { Core, SendResult } from './core.ts'
+import type { Diagnostics } from './diagnostics.ts'
+import type { Groups } from './groups/manager.ts'
+import { startCore, stopCore } from './lifecycle.ts'
+import type { ContactRecord, HistoryRecord } from './records.ts'
+import type { MessageRequest, RequestLimits } from './requests.ts'
+import type { CallSignals, Signals } from './signals.ts'
 
+export type { MessengerOptions } from './assemble.ts'
 export type { SendResult } from './core.ts'
-
-export interface MessengerOptions {
-  /** The opened, encrypted profile store (see @parley/store). */
-  store: ProfileStore<Namespace>
-  network?: NetworkOptions
-  backend?: CryptoBackend
-  /** Injected clock (ms). */
-  now?: () => number
-  /** How often our DHT record is republished. */
-  republishIntervalMs?: number
-  /**
-   * Open the profile without a network node (for one-shot commands): contacts, history and safety numbers work;
-   * send() only queues.
-   */
-  offline?: boolean
-  /**
-   * Builds the libp2p node. The package's entry points fill it in: the Node preset from the Node entry, the browser
-   * preset from the browser entry (so neither bundle carries the other's transports).
-   */
-  libp2p?: Libp2pFactory
-  /** Limits (defaults in constants.ts); tests and operators may lower or raise them. */
-  limits?: {
-    maxOutbox?: number
-    dmPerMinutePerPeer?: number
-    /** Control messages (receipts, tokens, resend requests) queued at most; the oldest is dropped past it. */
-    maxControl?: number
-    /** Message requests from strangers (see requests.ts). */
-    requests?: Partial<RequestLimits>
-    /** How long a gap in a contact's message numbers may stay open before we ask for a resend. */
-    gapGraceMs?: number
-    /** Prekey bundles one address range may fetch per minute (MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE). */
-    prekeysPerMinutePerRange?: number
-  }
-  /**
-   * Mailbox relays: where our mail waits while we are offline, and where our one-time prekeys are handed out. Tried in
-   * order, then the bootstrap peers (those that run the mailbox service qualify), until `target` (default 2) accept.
-   */
-  mailbox?: {
-    relays?: string[]
-    target?: number
-    pollIntervalMs?: number
-    /**
-     * Only contacts may deposit: each contact gets its own deposit token over the E2EE session, and our relays refuse
-     * deposits without one of ours (strangers cannot fill the mailbox; their first message must come directly).
-     */
-    requireDepositTokens?: boolean
-  }
-  /** Builds the throwaway node deposits go out from (the entry points fill it in). */
-  courier?: CourierFactory
-}
 
 /** Creates and starts a messenger over an opened profile (`options.libp2p` required: see the package entries). */
 export async function startMessenger(options: MessengerOptions): Promise<Messenger> {
@@ -146,51 +49,9 @@ export class Messenger {
   readonly #signals: Signals
 
   constructor(options: MessengerOptions) {
-    const network = options.network ?? {}
-    const core = new Core({
-      // Contacts and devices are read on every message: keep them in a write-through cache.
-      store: cachedProfileStore(options.store, ['contacts', 'devices']),
-      backend: options.backend ?? defaultBackend,
-      now: options.now ?? Date.now,
-      networkOptions: network,
-      ids: protocols(network.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX),
-      offline: options.offline ?? false,
-      republishIntervalMs: options.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL,
-      libp2pFactory: options.libp2p,
-      courierFactory: options.courier,
-      mailboxOptions: {
-        relays: options.mailbox?.relays ?? [],
-        target: options.mailbox?.target ?? MAILBOX_RELAY_TARGET,
-        pollIntervalMs: options.mailbox?.pollIntervalMs ?? MAILBOX_POLL_INTERVAL_MS,
-        requireDepositTokens: options.mailbox?.requireDepositTokens ?? false
-      },
-      maxOutbox: options.limits?.maxOutbox ?? MAX_OUTBOX,
-      maxControl: options.limits?.maxControl ?? MAX_CONTROL_QUEUE,
-      dmPerMinutePerPeer: options.limits?.dmPerMinutePerPeer ?? MAX_DM_MESSAGES_PER_MINUTE_PER_PEER,
-      prekeysPerMinutePerRange: options.limits?.prekeysPerMinutePerRange ?? MAX_PREKEY_REQUESTS_PER_MINUTE_PER_RANGE,
-      requestLimits: { ...DEFAULT_REQUEST_LIMITS, ...options.limits?.requests },
-      gapGraceMs: options.limits?.gapGraceMs ?? DEFAULT_GAP_GRACE_MS
-    })
-    core.contacts = new Contacts(core)
-    core.peers = new Peers(core)
-    core.outbox = new Outbox(core)
-    core.receipts = new Receipts(core)
-    core.inbound = new Inbound(core)
-    core.announcements = new Announcements(core)
-    core.resends = new Resends(core)
-    core.publisher = new Publisher(core)
-    core.mailboxes = new MailboxRounds(core)
-    core.direct = new DirectPaths(core)
-    core.paths = new DeliveryPaths(core)
+    const { core, signals } = assemble(options)
     this.#core = core
-    this.#signals = new Signals(core)
-    core.groups = new Groups(core)
-    // What a crash left stored but unannounced is announced to the first `message` listener.
-    core.events.onListen = (type) => {
-      if (type === 'message' && core.announcements.leftovers.length > 0) {
-        void core.announcements.announcePending().catch(() => {})
-      }
-    }
+    this.#signals = signals
   }
 
   /** Call signalling to contacts (E2EE, in order, never stored): received ones arrive as `call-signal` events. */
@@ -255,107 +116,14 @@ export class Messenger {
     return this.#core.mailboxes.mailboxes
   }
 
-  async start(): Promise<void> {
-    const core = this.#core
-    const { store, backend } = core
-    const networkKeyBytes = await store.get('meta', META_NETWORK_KEY)
-    const networkKey = networkKeyBytes ? privateKeyFromProtobuf(networkKeyBytes) : await generateKeyPair('Ed25519')
-    let account: AccountState
-    const accountBytes = await store.get('meta', META_ACCOUNT)
-    if (accountBytes !== undefined) {
-      account = decodeAccount(accountBytes)
-    } else {
-      account = await createAccount(backend, {
-        identity: await generateIdentity(backend),
-        deviceKey: publicKeyToProtobuf(networkKey.publicKey),
-        now: core.now(),
-        certificateLifetimeMs: CERTIFICATE_LIFETIME_MS
-      })
-      account = await generateOneTimePrekeys(backend, account, 'x25519', ONE_TIME_PREKEY_TARGET)
-      account = await generateOneTimePrekeys(backend, account, 'kem', ONE_TIME_PREKEY_TARGET)
-      const b = store.batch()
-      b.put('meta', META_NETWORK_KEY, privateKeyToProtobuf(networkKey))
-      b.put('meta', META_ACCOUNT, encodeAccount(account))
-      await b.commit()
-    }
-    core.sessions = createSessionManager({ backend, account, store: core.inbound.protocolStore(), now: core.now })
-    // A device certificate with less than half its lifetime left is renewed (same device and agreement keys).
-    await core.publisher.renewCertificate()
-    // The one full pass over the outbox: from here on the schedule knows what is due.
-    for await (const { value } of store.query('outbox')) core.outbox.scheduleEntry(decodeOutbox(value))
-    await core.resends.loadGaps()
-    await core.announcements.loadLeftovers()
-    if (core.offline) return
-
-    const factory = core.libp2pFactory
-    if (factory === undefined) throw new InvalidInputError('libp2p', 'a libp2p factory (use the package entry point)')
-    const node = await factory(networkKey, backend, {
-      ...core.networkOptions,
-      ...(core.networkOptions.now === undefined && { now: core.now }),
-      // Only contacts' devices may open WebRTC with us: it tells them our IP addresses (direct.ts).
-      webrtcGate: core.networkOptions.webrtcGate ?? ((peer) => core.direct.admits(peer))
-    })
-    core.node = node
-    // All run over relayed (circuit) connections too, whose relay caps bytes and time: a message or a bundle is a
-    // few KiB, and a node with no listening address (a browser, a node behind NAT) is reachable no other way.
-    const inbound = core.inbound
-    await node.handle(core.ids.session, (stream, connection) => inbound.onSessionStream(stream, connection), {
-      maxInboundStreams: MAX_INBOUND_SESSION_STREAMS_PER_PEER,
-      runOnLimitedConnection: true
-    })
-    await node.handle(core.ids.dm, (stream, connection) => inbound.onDmStream(stream, connection), {
-      maxInboundStreams: MAX_INBOUND_DM_STREAMS_PER_PEER,
-      runOnLimitedConnection: true
-    })
-    await node.handle(core.ids.prekeys, (stream, connection) => inbound.onPrekeyStream(stream, connection), {
-      runOnLimitedConnection: true
-    })
-    const status = (online: boolean) => (e: CustomEvent<PeerId>) => {
-      const key = e.detail.publicKey
-      if (key === undefined) return
-      void store
-        .get('devices', toHex(publicKeyToProtobuf(key)))
-        .then((identity) => {
-          if (identity === undefined) return
-          const relayed = node.getConnections(e.detail).some((c) => c.limits !== undefined)
-          const contact = new TextDecoder().decode(identity)
-          core.events.emit('peer:status', { contact, online, relayed })
-          // A contact's device is back: what waits for it is due now, not at the end of its backoff.
-          if (online) core.outbox.dueNow(contact)
-        })
-        .catch(() => {})
-    }
-    node.addEventListener('peer:connect', status(true))
-    node.addEventListener('peer:disconnect', status(false))
-    // Our addresses changed (a circuit reservation came or went, a listener moved): republish soon, so contacts find
-    // the addresses we can be reached at now rather than at the next timer.
-    node.addEventListener('self:peer:update', () => core.publisher.republishSoon())
-    // Relayed connections to contacts are upgraded to direct WebRTC; session streams move when a direct one opens.
-    core.direct.attach()
-    await node.start()
-    // Groups run when the node has a gossipsub service (the Node and browser presets do).
-    await core.groups?.start()
-    // A relay we use that restarted may have lost our record (or its mailbox registration): republish soon.
-    core.publisher.stopRelayWatch = onRelayReconnect(
-      node,
-      () => [...(core.networkOptions.bootstrap ?? []), ...core.mailboxes.mailboxRelays],
-      () => core.publisher.republishSoon()
-    )
-    core.later(() => core.publisher.republishLoop(), 0)
-    core.later(() => core.outbox.retryLoop(), RETRY_INITIAL_MS)
-    core.later(() => core.mailboxes.mailboxLoop(), core.mailboxOptions.pollIntervalMs)
-    core.later(() => core.resends.gapLoop(), GAP_CHECK_INTERVAL_MS)
-    core.later(() => core.resends.pruneLoop(), Math.min(60_000, SEEN_PRUNE_INTERVAL_MS))
+  /** Opens the account and, unless offline, starts the node and the background loops (lifecycle.ts). */
+  start(): Promise<void> {
+    return startCore(this.#core)
   }
 
-  async stop(): Promise<void> {
-    const core = this.#core
-    core.shutdown.abort()
-    core.outbox.streams.closeAll()
-    core.publisher.stop()
-    for (const t of core.timers) clearTimeout(t)
-    await core.groups?.stop().catch(() => {})
-    await core.node?.stop()
+  /** Stops the loops, the session streams, groups and the node. */
+  stop(): Promise<void> {
+    return stopCore(this.#core)
   }
 
   /** An invite link others can add us with (with our current addresses when online). */
