@@ -2,6 +2,8 @@
 import { PROGRESS_BAR_WIDTH } from './constants.ts'
 
 const PROGRESS_REDRAW_MS = 200
+/** Without a TTY (a log file), a line at each phase change, at its end and at most this often in between. */
+const PROGRESS_LOG_MS = 15_000
 
 /** Returns an onProgress callback drawing `[#####.....] phase done/total` on `stream`. */
 export function progressBar(stream: NodeJS.WriteStream = process.stderr): {
@@ -11,6 +13,7 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): {
   let last = 0
   let lastPhase = ''
   let drawn = false
+  let logged = 0
   const t0 = performance.now()
   return {
     update(phase, done, total) {
@@ -22,7 +25,10 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): {
       const bar = `[${'#'.repeat(full)}${'.'.repeat(PROGRESS_BAR_WIDTH - full)}]`
       const line = `${bar} ${phase} ${done}/${total}  ${((now - t0) / 1000).toFixed(0)} s`
       if (stream.isTTY) stream.write(`\r${line.padEnd(78)}`)
-      else if (phase !== lastPhase || done === total) stream.write(`${line}\n`)
+      else if (phase !== lastPhase || done === total || now - logged >= PROGRESS_LOG_MS) {
+        stream.write(`${line}\n`)
+        logged = now
+      }
       lastPhase = phase
       drawn = true
     },
