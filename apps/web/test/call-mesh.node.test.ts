@@ -70,9 +70,9 @@ describe('one call per mesh', () => {
       leg('x2', B, { since: 20, group: { id: 'mesh1', members: [A] } }),
       leg('x1', A, { since: 10 }),
       leg('x3', C, { phase: 'ended', reason: 'declined' }),
-      leg('y', D, { group: undefined } as Partial<CallSnapshot>)
+      { ...leg('y', D), group: undefined }
     ]
-    const byMesh = groupLegs(legs.map((l) => (l.group === undefined ? { ...l, group: undefined } : l)))
+    const byMesh = groupLegs(legs)
     expect([...byMesh.keys()]).toEqual(['mesh1'])
     expect(byMesh.get('mesh1')?.map((l) => l.id)).toEqual(['x1', 'x2'])
   })

@@ -237,6 +237,12 @@ describe('group calls in the web app (network namespace, fake camera and microph
     expect(await alice.page.getByTestId('call-phase').textContent()).toBe('3 in the call')
     expect(await axeViolations(alice.page)).toEqual([])
     await alice.screenshot('group-call-in-call')
+    // Mute is shared by every leg (the one microphone track), and shown on our own tile.
+    await alice.page.getByTestId('call-mute').click()
+    expect(await alice.page.getByTestId('call-mute').getAttribute('aria-pressed')).toBe('true')
+    expect(await alice.page.getByTestId('call-tile-self').textContent()).toContain('Muted')
+    await alice.page.getByTestId('call-mute').click()
+    expect(await alice.page.getByTestId('call-mute').getAttribute('aria-pressed')).toBe('false')
 
     // Carol leaves: her screen closes; Alice and Bob stay connected with each other and her tile goes.
     await carol.page.getByTestId('call-hangup').click()

@@ -267,7 +267,7 @@ export function GroupInCall({ session, mesh, names }: { session: Session; mesh: 
             <Avatar name="You" />
           )}
           <p class="tile-name">You</p>
-          <p class="tile-state small">{c?.muted ? 'Muted' : ' '}</p>
+          <p class="tile-state small">{c?.muted ? 'Muted' : '\u00a0'}</p>
         </li>
       </ul>
       <p class="call-controls">
