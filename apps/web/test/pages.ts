@@ -22,7 +22,9 @@ export const PHONE = { width: 390, height: 844 }
 
 const SOURCES = ['src', 'public', 'index.html', 'vite.config.ts']
   .map((p) => join(WEB_ROOT, p))
-  .concat(['crypto', 'wire', 'store', 'network', 'messenger'].map((p) => join(REPO_ROOT, 'packages', p, 'src')))
+  .concat(
+    ['crypto', 'wire', 'store', 'network', 'messenger', 'calls'].map((p) => join(REPO_ROOT, 'packages', p, 'src'))
+  )
 
 const BUILD_LOCK = join(WEB_ROOT, '.build-lock')
 /** A build lock older than this was left by a killed process. */

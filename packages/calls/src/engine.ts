@@ -148,7 +148,7 @@ export class CallEngine extends EventTarget {
           this.#input(other, { type: 'accept' })
         }
       }
-      this.#meshLegs(rec.group)
+      this.#meshLegs(rec.group, rec.video)
     }
   }
 
@@ -319,12 +319,12 @@ export class CallEngine extends EventTarget {
   }
 
   /** Dials the members of a mesh call we joined that we should call (admission.ts: the higher identity key calls). */
-  #meshLegs(group: { id: string; members: string[] }): void {
+  #meshLegs(group: { id: string; members: string[] }, video: boolean): void {
     for (const m of group.members) {
       const others = meshLeg(this.#calls.values(), this.#o.self, group, m)
       if (others === undefined) continue
       try {
-        this.call(m, { video: true, group: { id: group.id, members: others } })
+        this.call(m, { video, group: { id: group.id, members: others } })
       } catch {
         // Over the bound or busy elsewhere: that pair stays unconnected.
       }

@@ -335,6 +335,20 @@ describe('call engine: fingerprints, keys, restarts, mesh', () => {
     const group = legs[0]!.group!.id
     expect(active(b).every((s) => s.group?.id === group)).toBe(true)
   })
+
+  it('a voice mesh stays voice: the legs members dial between themselves are audio calls too', async () => {
+    const net = new LoopNet()
+    const [a, b, c] = [net.add(), net.add(), net.add()]
+    const legs = net.engine(a).callGroup([b, c], { video: false })
+    await net.drain()
+    for (const leg of legs) net.engine(leg.contact).accept(leg.id)
+    await net.drain()
+    for (const x of [a, b, c]) {
+      const calls = net.engine(x).calls()
+      expect(calls.filter((s) => s.phase === 'active').length).toBe(2)
+      expect(calls.map((s) => s.video)).toEqual([false, false])
+    }
+  })
 })
 
 describe('call engine: consistency property', () => {
