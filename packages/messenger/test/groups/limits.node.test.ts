@@ -303,12 +303,14 @@ describe('group limits', () => {
         addedWith(kp: Uint8Array): unknown
         sendWelcome(c: string, r: Uint8Array, w: unknown): Promise<void>
       }
-      find(id: string): Live
-      welcomeOf(l: Live, c: { welcome?: Uint8Array; ratchetTree: Uint8Array }): unknown
+      live: {
+        find(id: string): Live
+        welcomeOf(l: Live, c: { welcome?: Uint8Array; ratchetTree: Uint8Array }): unknown
+      }
     }
     const inner = alice.groups as unknown as Inner
-    const old = inner.find((await alice.groups.create('too late')).id)
-    const fresh = inner.find((await alice.groups.create('in time')).id)
+    const old = inner.live.find((await alice.groups.create('too late')).id)
+    const fresh = inner.live.find((await alice.groups.create('in time')).id)
     const asked: Array<{ keyPackage: Uint8Array; requestId: Uint8Array }> = []
     for (let i = 0; i <= MAX_PENDING_KEY_PACKAGES; i++) {
       const g = (i === 0 ? old : fresh).engine.group.groupId
@@ -321,11 +323,11 @@ describe('group limits', () => {
     expect(inner.invitations.addedWith(last.keyPackage)).toBeDefined()
 
     const c0 = await old.engine.commit({ add: [first.keyPackage] })
-    await inner.invitations.sendWelcome(bHex, first.requestId, inner.welcomeOf(old, c0))
+    await inner.invitations.sendWelcome(bHex, first.requestId, inner.live.welcomeOf(old, c0))
     await new Promise((r) => setTimeout(r, 3_000))
     expect(bob.groups.list()).toEqual([])
     const c1 = await fresh.engine.commit({ add: [last.keyPackage] })
-    await inner.invitations.sendWelcome(bHex, last.requestId, inner.welcomeOf(fresh, c1))
+    await inner.invitations.sendWelcome(bHex, last.requestId, inner.live.welcomeOf(fresh, c1))
     await untilHelper(() => bob.groups.list().length === 1, 20_000, 'bob joined with the newest key package')
     expect(bob.groups.list()[0]?.name).toBe('in time')
   }, 120_000)
