@@ -16,6 +16,7 @@ import {
 } from '@parley/crypto'
 import { decodeGroupControl, type GroupControl, joinGroupWelcome, splitGroupWelcome } from '@parley/wire'
 import type { Core } from '../core.ts'
+import { MessengerError } from '../errors.ts'
 import { MAX_PENDING_KEY_PACKAGES } from './constants.ts'
 import { sendGroupControl } from './control.ts'
 import { GroupError } from './errors.ts'
@@ -64,7 +65,12 @@ export class Invitations {
     // abort must not surface as an unhandled rejection (which ends a Node process).
     answer.catch(() => {})
     try {
-      const ok = await sendGroupControl(core, contact, { kind: 'key-package-request', requestId, groupId }, { signal })
+      const ok = await sendGroupControl(
+        core,
+        contact,
+        { kind: 'key-package-request', requestId, groupId },
+        { signal }
+      ).catch(unreachable('the contact could not be reached'))
       if (!ok) throw new GroupError('Unreachable', 'the contact could not be reached')
       const keyPackage = await answer
       const { member } = await verifyKeyPackage(core.backend, keyPackage, core.now())
@@ -104,7 +110,10 @@ export class Invitations {
     const parts = splitGroupWelcome({ welcome: w.welcome, ratchetTree: w.ratchetTree, topic: w.topicId, positions })
     for (const [part, chunk] of parts.entries()) {
       const control: GroupControl = { kind: 'welcome', requestId, groupId: w.groupId, part, parts: parts.length, chunk }
-      if (!(await sendGroupControl(this.host.core, contact, control, { signal }))) {
+      const sent = await sendGroupControl(this.host.core, contact, control, { signal }).catch(
+        unreachable('the Welcome could not be delivered')
+      )
+      if (!sent) {
         throw new GroupError('Unreachable', 'the Welcome could not be delivered')
       }
     }
@@ -154,5 +163,16 @@ export class Invitations {
     if (ours !== undefined && ours > group.epoch) return
     const positions = new Map(w.positions.map((p) => [toHex(p.identity), p.next]))
     await this.host.joined(group, w.topic, positions, contact)
+  }
+}
+
+/**
+ * A failure to reach the contact (a dial or lookup error from the network, e.g. libp2p's AggregateError) as a typed
+ * GroupError Unreachable; the messenger's own typed errors pass through.
+ */
+function unreachable(why: string): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof MessengerError) throw e
+    throw new GroupError('Unreachable', why)
   }
 }
