@@ -86,3 +86,5 @@ export const SIM_CONNECTION_MONITOR = false
 export const MAX_WORKERS = 64
 /** How often each worker thread reports its nodes' publish counters and its event loop's delay (ms). */
 export const SHARD_STATUS_MS = 250
+/** Stack frames an error keeps in a worker thread of a sharded run (Node's default is 10; DEBUG set: the default). */
+export const SIM_ERROR_STACK_FRAMES = 0

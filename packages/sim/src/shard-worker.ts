@@ -7,7 +7,7 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { multiaddr } from '@multiformats/multiaddr'
 import { dhtKeyForIdentity } from '@parley/wire'
-import { SHARD_STATUS_MS } from './constants.ts'
+import { SHARD_STATUS_MS, SIM_ERROR_STACK_FRAMES } from './constants.ts'
 import { PortCrossLink } from './cross-link.ts'
 import { LoadGauge } from './load.ts'
 import type { LinkModel } from './model.ts'
@@ -60,6 +60,9 @@ export interface ShardStatus {
 }
 
 const init = workerData as ShardInit
+// Thousands of nodes create and drop errors all the time (aborted dials, query timeouts): capturing a stack for each
+// is CPU and garbage nobody reads. Errors keep their name and message; DEBUG=… brings the stacks back.
+if (process.env.DEBUG === undefined || process.env.DEBUG === '') Error.stackTraceLimit = SIM_ERROR_STACK_FRAMES
 const port = parentPort!
 const fabric = new Fabric(init.seed, init.model, init.tag, `jitter/${init.self}`)
 const settings = { fabric, protocolPrefix: init.protocolPrefix, kBucketSize: init.kBucketSize, gossip: init.gossip }
