@@ -7,46 +7,22 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  createMessenger,
-  type Messenger,
-  type MessengerEvents,
-  type MessengerOptions,
-  NAMESPACES,
-  type Namespace,
-  type NetworkOptions
-} from '@parley/messenger'
+import { createMessenger, type Messenger, type MessengerOptions, type NetworkOptions } from '@parley/messenger'
+import { collect, memoryProfile } from '@parley/messenger/testing'
 import { createRelay, type Relay, type RelayOptions } from '@parley/relay'
-import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
 import { until } from '@parley/test-kit'
-
-/** The one shared wait (`@parley/test-kit`): until(check, ms, what). */
-export { until }
-
-/** Collects the events of one type a messenger emits from now on. */
-export function collect<K extends keyof MessengerEvents>(m: Messenger, type: K): MessengerEvents[K][] {
-  const out: MessengerEvents[K][] = []
-  m.events.addEventListener(type, (e) => out.push((e as CustomEvent<MessengerEvents[K]>).detail))
-  return out
-}
 
 /** Lower-case hex of bytes (identity keys as the API takes them): @parley/crypto's `toHex`. */
 export { toHex as hex } from '@parley/crypto'
+/** The one shared wait (`@parley/test-kit`): until(check, ms, what). */
+/** The shared profile and event collector (`@parley/messenger/testing`). */
+export { collect, memoryProfile, until }
 
 /** One test network on one host: raised per-range caps, a Kademlia k larger than the network. */
 export const ONE_HOST: NetworkOptions = {
   kBucketSize: 20,
   rangeLimits: { maxInboundConnectionsPerRange: 1_000, maxReservationsPerRange: 1_000 },
   routingLimits: { maxRoutingPeersPerRange: 1_000, maxRoutingPeersPerRangePerBucket: 1_000 }
-}
-
-/** An encrypted in-memory profile (fast KDF: tests only). */
-export async function memoryProfile(): Promise<ProfileStore<Namespace>> {
-  return createProfileStore(await openStore({ kind: 'memory' }), 'test passphrase', {
-    namespaces: NAMESPACES,
-    create: true,
-    unsafeFastKdfForTests: true
-  })
 }
 
 /** Everything one test file starts, stopped and deleted by `stop()`. */

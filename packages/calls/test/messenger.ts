@@ -1,15 +1,7 @@
 /** Node messengers for the calls' end-to-end tests and bench: in-memory encrypted profiles, one bootstrap, loopback. */
 import { toHex as hex } from '@parley/crypto'
-import { createMessenger, type Messenger, NAMESPACES, type Namespace } from '@parley/messenger'
-import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
-
-async function memoryProfile(): Promise<ProfileStore<Namespace>> {
-  return createProfileStore(await openStore({ kind: 'memory' }), 'test passphrase', {
-    namespaces: NAMESPACES,
-    create: true,
-    unsafeFastKdfForTests: true
-  })
-}
+import { createMessenger, type Messenger } from '@parley/messenger'
+import { memoryProfile } from '@parley/messenger/testing'
 
 const ONE_HOST = {
   kBucketSize: 4,

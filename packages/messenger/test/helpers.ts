@@ -1,27 +1,13 @@
 /** Test fixtures: messengers over in-memory encrypted profiles on loopback TCP. */
 
-import { createProfileStore, openStore, type ProfileStore } from '@parley/store'
+import type { ProfileStore } from '@parley/store'
 import { until } from '@parley/test-kit'
-import {
-  createMessenger,
-  type Messenger,
-  type MessengerEvents,
-  NAMESPACES,
-  type Namespace,
-  type NetworkOptions
-} from '../src/index.ts'
+import { createMessenger, type Messenger, type Namespace, type NetworkOptions } from '../src/index.ts'
+import { collect, memoryProfile } from '../src/testing.ts'
 
+/** The shared profile and event collector (`@parley/messenger/testing`). */
 /** The one shared wait (`@parley/test-kit`): until(check, ms, what). */
-export { until }
-
-export async function memoryProfile(): Promise<ProfileStore<Namespace>> {
-  const backend = await openStore({ kind: 'memory' })
-  return createProfileStore(backend, 'test passphrase', {
-    namespaces: NAMESPACES,
-    create: true,
-    unsafeFastKdfForTests: true
-  })
-}
+export { collect, memoryProfile, until }
 
 /**
  * Every test node listens and dials on 127.0.0.1, so the whole test network is one /24: the per-address-range caps on
@@ -39,11 +25,5 @@ export async function node(network: NetworkOptions = {}, store?: ProfileStore<Na
   })
 }
 
-/** Collects events of one type. */
-export function collect<K extends keyof MessengerEvents>(m: Messenger, type: K): MessengerEvents[K][] {
-  const out: MessengerEvents[K][] = []
-  m.events.addEventListener(type, (e) => out.push((e as CustomEvent<MessengerEvents[K]>).detail))
-  return out
-}
-
-export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+/** Lower-case hex of bytes (identity keys as the API takes them): @parley/crypto's `toHex`. */
+export { toHex as hex } from '@parley/crypto'
