@@ -1,5 +1,5 @@
 /**
- * The shaped in-memory transport: real libp2p nodes (Noise, Yamux, ping) over @libp2p/memory under the network model.
+ * The shaped in-process transport: real libp2p nodes (Noise, Yamux, ping) on `/memory` addresses under the network model.
  * Round trips follow each link's own latency, loss costs retransmission time, partitions refuse and cut, a crash cuts.
  */
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
