@@ -15,6 +15,7 @@ export {
   MAX_NODES,
   MAX_RELAYS,
   MAX_RETRANSMITS,
+  MAX_WORKERS,
   MIN_NODES,
   MIN_RETRANSMIT_MS,
   SIM_PROTOCOL_PREFIX
@@ -56,5 +57,6 @@ export {
 export { stageSizes } from './scenarios/dht-lookup.ts'
 export { SCENARIOS } from './scenarios/index.ts'
 export { planRelayFailure } from './scenarios/relay-failure.ts'
+export { ShardedWorld, startWorld } from './shards.ts'
 export { Fabric, type FabricStats, simTransport } from './transport.ts'
-export { planTopology, SimWorld, type WorldOptions } from './world.ts'
+export { type LookupOutcome, planTopology, SimWorld, type World, type WorldOptions } from './world.ts'
