@@ -93,6 +93,9 @@ console.log(
 let last: Record<string, unknown> = {}
 for (const n of sizes) {
   const largest = n === Math.max(...sizes)
+  const t0 = performance.now()
+  let shown = 0
+  let lastPhase = ''
   const out = largest && keep !== undefined ? keep : await mkdtemp(join(tmpdir(), 'bench-sim-'))
   const run = await runSimulation({
     scenario: 'dht-lookup',
@@ -100,7 +103,15 @@ for (const n of sizes) {
     out,
     force: true,
     onProgress: (phase, done, total) => {
-      if (done === total || done % 100 === 0) process.stderr.write(`  n=${n} ${phase} ${done}/${total}\n`)
+      // joins report every batch end (1, 9, 17, …): a line each time another hundred is done
+      if (phase !== lastPhase) {
+        shown = 0
+        lastPhase = phase
+      }
+      if (done === total || Math.floor(done / 100) > Math.floor(shown / 100)) {
+        process.stderr.write(`  n=${n} ${phase} ${done}/${total} ${((performance.now() - t0) / 1000).toFixed(0)} s\n`)
+      }
+      shown = done
     }
   })
   if (out !== keep) await rm(out, { recursive: true, force: true })
