@@ -152,8 +152,9 @@ export class ShardedWorld implements World {
     return Promise.all(this.#workers.map((_, w) => this.#call(w, req)))
   }
 
+  /** Nodes started so far (crashed ones included). */
   get size(): number {
-    return this.#info.size + [...this.#gone].filter((i) => !this.#info.has(i)).length
+    return this.#info.size
   }
 
   async grow(target: number): Promise<void> {
