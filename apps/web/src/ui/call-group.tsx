@@ -8,19 +8,9 @@
 import type { CallSnapshot } from '@parley/calls/browser'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { MeshView } from '../call-mesh.ts'
-import { duration } from '../calls.ts'
 import type { Session } from '../session.ts'
+import { Timer, useCalls, Video } from './call-parts.tsx'
 import { errorText } from './hooks.ts'
-
-/** Re-renders on every change of the calls. */
-function useCallsChange(session: Session): void {
-  const [, setRev] = useState(0)
-  useEffect(() => {
-    const bump = () => setRev((r) => r + 1)
-    session.calls.addEventListener('change', bump)
-    return () => session.calls.removeEventListener('change', bump)
-  }, [session])
-}
 
 export function GroupCallButtons({
   session,
@@ -33,7 +23,7 @@ export function GroupCallButtons({
   members: readonly string[]
   block: string | undefined
 }) {
-  useCallsChange(session)
+  useCalls(session)
   const [error, setError] = useState('')
   const busy = session.calls.running().length > 0
   const disabled = block !== undefined || busy
@@ -154,25 +144,6 @@ const LEG_TEXT: Record<string, string> = {
   reconnecting: 'Reconnecting…'
 }
 
-function Media({
-  stream,
-  muted,
-  label,
-  testid
-}: {
-  stream?: MediaStream
-  muted: boolean
-  label: string
-  testid: string
-}) {
-  const ref = useRef<HTMLVideoElement>(null)
-  useEffect(() => {
-    const v = ref.current
-    if (v && v.srcObject !== (stream ?? null)) v.srcObject = stream ?? null
-  }, [stream])
-  return <video ref={ref} autoplay playsInline muted={muted} aria-label={label} data-testid={testid} />
-}
-
 /** Audio-only: the participant's sound plays, nothing to see. */
 function Sound({ stream }: { stream?: MediaStream }) {
   const ref = useRef<HTMLAudioElement>(null)
@@ -198,7 +169,7 @@ function Tile({ session, leg, name, video }: { session: Session; leg: CallSnapsh
   return (
     <li class="call-tile" data-testid="call-tile" data-contact={leg.contact} data-phase={leg.phase}>
       {video ? (
-        <Media stream={stream} muted={false} label={`${name}’s video`} testid="tile-video" />
+        <Video stream={stream} muted={false} label={`${name}’s video`} testid="tile-video" />
       ) : (
         <>
           <Avatar name={name} />
@@ -213,19 +184,6 @@ function Tile({ session, leg, name, video }: { session: Session; leg: CallSnapsh
         {leg.phase === 'active' && q !== undefined && ` · ${q.level}`}
       </p>
     </li>
-  )
-}
-
-function Timer({ connectedAt }: { connectedAt?: number }) {
-  const [, tick] = useState(0)
-  useEffect(() => {
-    const t = setInterval(() => tick((n) => n + 1), 500)
-    return () => clearInterval(t)
-  }, [])
-  return (
-    <p class="call-timer" data-testid="call-timer">
-      {connectedAt === undefined ? 'Connecting…' : duration(Date.now() - connectedAt)}
-    </p>
   )
 }
 
@@ -262,7 +220,7 @@ export function GroupInCall({ session, mesh, names }: { session: Session; mesh: 
         ))}
         <li class="call-tile self" data-testid="call-tile-self">
           {hasVideo ? (
-            <Media stream={calls.local} muted={true} label="Your camera" testid="local-video" />
+            <Video stream={calls.local} muted={true} label="Your camera" testid="local-video" />
           ) : (
             <Avatar name="You" />
           )}

@@ -11,19 +11,9 @@ import { type CallEntry, duration } from '../calls.ts'
 import { groupState } from '../group-state.ts'
 import type { Session } from '../session.ts'
 import { GroupInCall, GroupIncoming, type MeshNames } from './call-group.tsx'
+import { Timer, useCalls, Video } from './call-parts.tsx'
 import { displayName } from './chats.tsx'
 import { errorText, useLoad, useRevision } from './hooks.ts'
-
-/** Re-renders on every change of the calls (state, streams, quality). */
-function useCalls(session: Session): number {
-  const [rev, setRev] = useState(0)
-  useEffect(() => {
-    const bump = () => setRev((r) => r + 1)
-    session.calls.addEventListener('change', bump)
-    return () => session.calls.removeEventListener('change', bump)
-  }, [session])
-  return rev
-}
 
 export function CallButtons({ session, contact, disabled }: { session: Session; contact: string; disabled: boolean }) {
   useCalls(session)
@@ -48,38 +38,6 @@ export function CallButtons({ session, contact, disabled }: { session: Session; 
         </span>
       )}
     </span>
-  )
-}
-
-function Video({
-  stream,
-  muted,
-  label,
-  testid
-}: {
-  stream?: MediaStream
-  muted: boolean
-  label: string
-  testid: string
-}) {
-  const ref = useRef<HTMLVideoElement>(null)
-  useEffect(() => {
-    const v = ref.current
-    if (v && v.srcObject !== (stream ?? null)) v.srcObject = stream ?? null
-  }, [stream])
-  return <video ref={ref} autoplay playsInline muted={muted} aria-label={label} data-testid={testid} />
-}
-
-function Timer({ connectedAt }: { connectedAt?: number }) {
-  const [, tick] = useState(0)
-  useEffect(() => {
-    const t = setInterval(() => tick((n) => n + 1), 500)
-    return () => clearInterval(t)
-  }, [])
-  return (
-    <p class="call-timer" data-testid="call-timer">
-      {connectedAt === undefined ? 'Connecting…' : duration(Date.now() - connectedAt)}
-    </p>
   )
 }
 
