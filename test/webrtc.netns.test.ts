@@ -56,10 +56,24 @@ async function published(page: HarnessPage, identity: string, finder: (id: strin
 
 /**
  * Every open connection of `page` to `peerId` that carries a session stream is direct WebRTC (`limits == null`, the
- * WebRTC multiplexer), and there is at least one.
+ * WebRTC multiplexer), and there is at least one. A session stream on the relayed connection is retired gracefully
+ * when the direct one opens (its frames in flight finish there, then both ends close it), so this waits for that
+ * close rather than reading one snapshot taken while it may still be under way.
  */
 async function chatIsDirect(page: HarnessPage, peerId: string): Promise<void> {
-  const conns = await page.connections(peerId)
+  let conns = await page.connections(peerId)
+  const onlyDirect = () => {
+    const carrying = conns.filter((c) => c.sessionStreams > 0)
+    return carrying.length > 0 && carrying.every((c) => c.kind === 'direct-webrtc')
+  }
+  await until(
+    async () => {
+      conns = await page.connections(peerId)
+      return onlyDirect()
+    },
+    NETNS_WAIT_MS,
+    'session streams only on the direct connection'
+  ).catch(() => {})
   const carrying = conns.filter((c) => c.sessionStreams > 0)
   expect(carrying.length, JSON.stringify(conns)).toBeGreaterThan(0)
   for (const c of carrying) {
