@@ -9,7 +9,7 @@ import type { CallSnapshot } from '@parley/calls/browser'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { MeshView } from '../call-mesh.ts'
 import type { Session } from '../session.ts'
-import { Timer, useCalls, Video } from './call-parts.tsx'
+import { IncomingDialog, Timer, useCalls, Video } from './call-parts.tsx'
 import { errorText } from './hooks.ts'
 
 export function GroupCallButtons({
@@ -81,58 +81,29 @@ function callTitle(mesh: MeshView, names: MeshNames): string {
 }
 
 export function GroupIncoming({ session, mesh, names }: { session: Session; mesh: MeshView; names: MeshNames }) {
-  const first = useRef<HTMLHeadingElement>(null)
-  useEffect(() => first.current?.focus(), [mesh.record.id])
   const calls = session.calls
   const [error, setError] = useState('')
   return (
-    <section
-      class="call-screen incoming"
-      role="alertdialog"
-      aria-modal="true"
-      aria-labelledby="incoming-title"
-      aria-describedby="incoming-desc"
-      data-testid="incoming-group-call"
+    <IncomingDialog
+      id={mesh.record.id}
+      testid="incoming-group-call"
+      title={`Incoming group ${mesh.record.video ? 'video' : 'voice'} call`}
+      acceptLabel="Join"
+      onAccept={() => calls.acceptGroup(mesh.record.id).catch((e) => setError(errorText(e)))}
+      onDecline={() => calls.declineGroup(mesh.record.id)}
+      error={error}
     >
-      <h2 id="incoming-title" tabIndex={-1} ref={first}>
-        Incoming group {mesh.record.video ? 'video' : 'voice'} call
-      </h2>
-      <p id="incoming-desc">
-        <span data-testid="incoming-name">{names.person(mesh.record.firstContact)}</span>{' '}
-        {names.group !== undefined ? 'is calling the group ' : 'is calling you with '}
-        <span data-testid="incoming-group">
-          {names.group ??
-            [...mesh.record.participants]
-              .filter((p) => p !== mesh.record.firstContact)
-              .map((p) => names.person(p))
-              .join(', ')}
-        </span>
-        .
-      </p>
-      <p class="call-controls">
-        <button
-          type="button"
-          class="accept"
-          data-testid="call-accept"
-          onClick={() => calls.acceptGroup(mesh.record.id).catch((e) => setError(errorText(e)))}
-        >
-          Join
-        </button>{' '}
-        <button
-          type="button"
-          class="danger"
-          data-testid="call-decline"
-          onClick={() => calls.declineGroup(mesh.record.id)}
-        >
-          Decline
-        </button>
-      </p>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
-    </section>
+      <span data-testid="incoming-name">{names.person(mesh.record.firstContact)}</span>{' '}
+      {names.group !== undefined ? 'is calling the group ' : 'is calling you with '}
+      <span data-testid="incoming-group">
+        {names.group ??
+          [...mesh.record.participants]
+            .filter((p) => p !== mesh.record.firstContact)
+            .map((p) => names.person(p))
+            .join(', ')}
+      </span>
+      .
+    </IncomingDialog>
   )
 }
 

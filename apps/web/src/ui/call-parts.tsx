@@ -1,7 +1,8 @@
 /**
  * The pieces the 1:1 and the group call screens share: re-render on every change of the calls, a video element bound
- * to a stream, and the call timer.
+ * to a stream, the call timer, and the incoming-call dialog.
  */
+import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { duration } from '../calls.ts'
 import type { Session } from '../session.ts'
@@ -48,5 +49,60 @@ export function Timer({ connectedAt }: { connectedAt?: number }) {
     <p class="call-timer" data-testid="call-timer">
       {connectedAt === undefined ? 'Connecting…' : duration(Date.now() - connectedAt)}
     </p>
+  )
+}
+
+/**
+ * The incoming-call dialog (an alert dialog; focus moves to its title each time call `id` rings): `title`, the
+ * description `children` (who calls), the accept button labelled `acceptLabel`, Decline, and `error` when there is one.
+ */
+export function IncomingDialog({
+  id,
+  testid,
+  title,
+  acceptLabel,
+  onAccept,
+  onDecline,
+  error,
+  children
+}: {
+  id: string
+  testid: string
+  title: string
+  acceptLabel: string
+  onAccept: () => void
+  onDecline: () => void
+  error?: string
+  children: ComponentChildren
+}) {
+  const first = useRef<HTMLHeadingElement>(null)
+  useEffect(() => first.current?.focus(), [id])
+  return (
+    <section
+      class="call-screen incoming"
+      role="alertdialog"
+      aria-modal="true"
+      aria-labelledby="incoming-title"
+      aria-describedby="incoming-desc"
+      data-testid={testid}
+    >
+      <h2 id="incoming-title" tabIndex={-1} ref={first}>
+        {title}
+      </h2>
+      <p id="incoming-desc">{children}</p>
+      <p class="call-controls">
+        <button type="button" class="accept" data-testid="call-accept" onClick={onAccept}>
+          {acceptLabel}
+        </button>{' '}
+        <button type="button" class="danger" data-testid="call-decline" onClick={onDecline}>
+          Decline
+        </button>
+      </p>
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+    </section>
   )
 }

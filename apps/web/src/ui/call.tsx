@@ -11,7 +11,7 @@ import { type CallEntry, duration } from '../calls.ts'
 import { groupState } from '../group-state.ts'
 import type { Session } from '../session.ts'
 import { GroupInCall, GroupIncoming, type MeshNames } from './call-group.tsx'
-import { Timer, useCalls, Video } from './call-parts.tsx'
+import { IncomingDialog, Timer, useCalls, Video } from './call-parts.tsx'
 import { displayName } from './chats.tsx'
 import { errorText, useLoad, useRevision } from './hooks.ts'
 
@@ -49,33 +49,18 @@ const PHASE_TEXT: Record<string, string> = {
 }
 
 function Incoming({ session, call, name }: { session: Session; call: CallSnapshot; name: string }) {
-  const first = useRef<HTMLHeadingElement>(null)
-  useEffect(() => first.current?.focus(), [call.id])
   const c = session.calls.controller
   return (
-    <section
-      class="call-screen incoming"
-      role="alertdialog"
-      aria-modal="true"
-      aria-labelledby="incoming-title"
-      aria-describedby="incoming-desc"
-      data-testid="incoming-call"
+    <IncomingDialog
+      id={call.id}
+      testid="incoming-call"
+      title={`Incoming ${call.video ? 'video' : 'voice'} call`}
+      acceptLabel="Accept"
+      onAccept={() => c?.accept(call.id)}
+      onDecline={() => c?.decline(call.id)}
     >
-      <h2 id="incoming-title" tabIndex={-1} ref={first}>
-        Incoming {call.video ? 'video' : 'voice'} call
-      </h2>
-      <p id="incoming-desc">
-        <span data-testid="incoming-name">{name}</span> is calling you.
-      </p>
-      <p class="call-controls">
-        <button type="button" class="accept" data-testid="call-accept" onClick={() => c?.accept(call.id)}>
-          Accept
-        </button>{' '}
-        <button type="button" class="danger" data-testid="call-decline" onClick={() => c?.decline(call.id)}>
-          Decline
-        </button>
-      </p>
-    </section>
+      <span data-testid="incoming-name">{name}</span> is calling you.
+    </IncomingDialog>
   )
 }
 

@@ -5,7 +5,7 @@
  * to the shared epoch, applies the winner and drops the losing branch; if its own commit lost it re-proposes the
  * change on the winning branch and re-sends its texts from the lost one (same id and number).
  */
-import { equalBytes, type GroupChange, type MlsGroup, toHex } from '@parley/crypto'
+import { equalBytes, type GroupChange, type GroupCommitted, type MlsGroup, toHex } from '@parley/crypto'
 import { encodeGroupEnvelope } from '@parley/wire'
 import type { Held } from './branches.ts'
 import { GROUP_FORK_SETTLE_MS } from './constants.ts'
@@ -37,24 +37,10 @@ export class GroupCommits {
 
   /** Commits a change of ours (or a self-update) at the head and publishes it; remembered in case it loses a fork. */
   async commit(change: GroupChange): Promise<{ welcome?: Uint8Array; ratchetTree: Uint8Array; epoch: bigint }> {
-    const { branches, init, log, seen } = this.ctx
-    const from = branches.head.epoch
-    const c = await branches.head.commit(change, this.ctx.now())
-    const data = encodeGroupEnvelope(c.commit)
-    const via = await envelopeHash(init.backend, data)
-    seen.add(via)
-    branches.push({ group: c.group, via })
-    this.intent = { change, epoch: from, via }
-    log.append(data, from)
-    init.events.membership?.({
-      epoch: c.group.epoch,
-      committer: hex(init.identityKey),
-      added: [],
-      removed: [],
-      group: c.group,
-      own: true
-    })
-    await init.publish(data)
+    const head = this.ctx.branches.head
+    const c = await head.commit(change, this.ctx.now())
+    const data = await this.adopt(c, head.epoch, change)
+    await this.ctx.init.publish(data)
     return { welcome: c.welcome, ratchetTree: c.ratchetTree, epoch: c.group.epoch }
   }
 
@@ -125,8 +111,8 @@ export class GroupCommits {
   }
 
   private async repropose(change: GroupChange): Promise<void> {
-    const { branches, init, log, seen } = this.ctx
-    const g = branches.head
+    const init = this.ctx.init
+    const g = this.ctx.branches.head
     const add = (change.add ?? []).filter(() => true)
     const remove = (change.remove ?? []).filter((id) => g.member(id) !== undefined)
     const renamed = change.name !== undefined && change.name !== g.metadata().name
@@ -146,12 +132,23 @@ export class GroupCommits {
       },
       this.ctx.now()
     )
+    const data = await this.adopt(c, g.epoch, change)
+    if (c.welcome !== undefined) init.events.rewelcome?.({ welcome: c.welcome, ratchetTree: c.ratchetTree, change })
+    await init.publish(data)
+  }
+
+  /**
+   * Our commit `c`, made on the head at `epoch` for `change`, becomes the new head: seen, logged, remembered in case it
+   * loses a fork, and told to the app as an own membership change. Returns its envelope, for the caller to publish.
+   */
+  private async adopt(c: GroupCommitted, epoch: bigint, change: GroupChange): Promise<Uint8Array> {
+    const { branches, init, log, seen } = this.ctx
     const data = encodeGroupEnvelope(c.commit)
     const via = await envelopeHash(init.backend, data)
     seen.add(via)
-    this.intent = { change, epoch: g.epoch, via }
     branches.push({ group: c.group, via })
-    log.append(data, g.epoch)
+    this.intent = { change, epoch, via }
+    log.append(data, epoch)
     init.events.membership?.({
       epoch: c.group.epoch,
       committer: hex(init.identityKey),
@@ -160,7 +157,6 @@ export class GroupCommits {
       group: c.group,
       own: true
     })
-    if (c.welcome !== undefined) init.events.rewelcome?.({ welcome: c.welcome, ratchetTree: c.ratchetTree, change })
-    await init.publish(data)
+    return data
   }
 }
