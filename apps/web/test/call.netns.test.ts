@@ -6,26 +6,24 @@
  * nobody answers (the caller's no-answer timeout) leave the right entries, and axe-core finds no serious or critical
  * violation on the incoming-call and in-call screens.
  */
-import { assertInNetns, NETNS_RELAY_HOST } from '@parley/test-kit'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { axeViolations, befriend, launchChromium, ParleyPage, PHONE, startWebRelay, type WebRelay } from './pages.ts'
+import { type CallWorld, callProfile, callEntries as entries, startCallWorld } from './call-setup.ts'
+import { axeViolations, befriend, type ParleyPage } from './pages.ts'
 
 /** @parley/calls NO_ANSWER_TIMEOUT_MS (45 s), plus signalling slack. */
 const NO_ANSWER_WAIT_MS = 60_000
 
-let web: WebRelay
-let browser: Browser
+let world: CallWorld
 let alice: ParleyPage
 let bob: ParleyPage
 
-async function profile(b: Browser): Promise<BrowserContext> {
-  const context = await b.newContext({
-    viewport: PHONE,
-    permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write', 'notifications']
-  })
-  // Records each Notification the page shows (then shows it): what the user would see.
-  await context.addInitScript(() => {
+/**
+ * A call profile also allowed notifications, recording each Notification the page shows (then shows it): what the user
+ * would see.
+ */
+const profile = (b: Browser): Promise<BrowserContext> =>
+  callProfile(b, () => {
     const Real = globalThis.Notification
     if (Real === undefined) return
     const shown: { title: string; body: string }[] = []
@@ -36,20 +34,12 @@ async function profile(b: Browser): Promise<BrowserContext> {
         shown.push({ title, body: options?.body ?? '' })
       }
     } as typeof Notification
-  })
-  return context
-}
+  }, ['notifications'])
 
 const notes = (p: Page) => p.evaluate(() => (globalThis as unknown as { __notes: unknown[] }).__notes)
 
 const videoWidth = (p: Page) =>
   p.getByTestId('remote-video').evaluate((v) => (v as HTMLVideoElement).videoWidth, undefined, { timeout: 2_000 })
-
-/** The reasons of the call entries in the open conversation, oldest first. */
-const entries = (p: Page) =>
-  p
-    .getByTestId('call-entry')
-    .evaluateAll((els) => els.map((e) => `${e.getAttribute('data-direction')}:${e.getAttribute('data-reason')}`))
 
 const seconds = async (p: Page) => {
   const t = (await p.getByTestId('call-timer').textContent()) ?? ''
@@ -58,20 +48,14 @@ const seconds = async (p: Page) => {
 }
 
 beforeAll(async () => {
-  assertInNetns()
-  web = await startWebRelay({ listen: [`/ip4/${NETNS_RELAY_HOST}/tcp/0/ws`], host: '127.0.0.1' })
-  browser = await launchChromium({ hostCandidates: true, fakeMedia: true })
-  alice = await ParleyPage.open(await profile(browser), web.url)
-  await alice.createIdentity('Alice')
-  await alice.waitConnected()
-  const link = await alice.inviteLink()
-  bob = new ParleyPage(await (await profile(browser)).newPage())
-  await befriend(alice, bob, { link, name: 'Bob', hello: 'hello, call me', reply: 'calling you' })
+  world = await startCallWorld(profile)
+  alice = world.alice
+  bob = await world.user()
+  await befriend(alice, bob, { link: world.link, name: 'Bob', hello: 'hello, call me', reply: 'calling you' })
 }, 240_000)
 
 afterAll(async () => {
-  await browser?.close()
-  await web?.stop()
+  await world?.stop()
 })
 
 describe('calls in the web app (network namespace, fake camera and microphone)', () => {

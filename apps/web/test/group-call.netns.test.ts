@@ -7,19 +7,11 @@
  * keep their media flowing and Carol's tile goes from both screens. axe-core finds no serious or critical violation on
  * the incoming dialog and the group-call screen. Every wait is a condition with a generous budget (never a sleep).
  */
-import { assertInNetns, NETNS_RELAY_HOST, until } from '@parley/test-kit'
+import { until } from '@parley/test-kit'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  axeViolations,
-  BEFRIEND_WAIT_MS,
-  befriend,
-  launchChromium,
-  ParleyPage,
-  PHONE,
-  startWebRelay,
-  type WebRelay
-} from './pages.ts'
+import { type CallWorld, callEntries, callProfile, startCallWorld } from './call-setup.ts'
+import { axeViolations, BEFRIEND_WAIT_MS, befriend, type ParleyPage } from './pages.ts'
 
 /** Budgets of the waits: the machine is shared and loaded, so each is generous (none is a timing assertion). */
 const GROUP_WAIT_MS = 120_000
@@ -27,19 +19,14 @@ const RING_WAIT_MS = 60_000
 const MEDIA_WAIT_MS = 90_000
 const GROUP = 'Call crew'
 
-let web: WebRelay
-let browser: Browser
+let world: CallWorld
 let alice: ParleyPage
 let bob: ParleyPage
 let carol: ParleyPage
 
 /** A profile allowed the (fake) camera and microphone, recording every RTCPeerConnection the page makes. */
-async function profile(b: Browser): Promise<BrowserContext> {
-  const context = await b.newContext({
-    viewport: PHONE,
-    permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write']
-  })
-  await context.addInitScript(() => {
+const profile = (b: Browser): Promise<BrowserContext> =>
+  callProfile(b, () => {
     const Real = globalThis.RTCPeerConnection
     const pcs: RTCPeerConnection[] = []
     ;(globalThis as unknown as { __pcs: RTCPeerConnection[] }).__pcs = pcs
@@ -50,8 +37,6 @@ async function profile(b: Browser): Promise<BrowserContext> {
       }
     } as typeof RTCPeerConnection
   })
-  return context
-}
 
 /**
  * Inbound audio or video bytes of each open call connection of the page (libp2p's own data-channel connections carry no
@@ -132,21 +117,14 @@ async function openGroup(p: ParleyPage, name: string): Promise<void> {
 }
 
 /** The reasons of the call entries in the open conversation. */
-const entries = (p: ParleyPage) =>
-  p.page
-    .getByTestId('call-entry')
-    .evaluateAll((els) => els.map((e) => `${e.getAttribute('data-direction')}:${e.getAttribute('data-reason')}`))
+const entries = (p: ParleyPage) => callEntries(p.page)
 
 beforeAll(async () => {
-  assertInNetns()
-  web = await startWebRelay({ listen: [`/ip4/${NETNS_RELAY_HOST}/tcp/0/ws`], host: '127.0.0.1' })
-  browser = await launchChromium({ hostCandidates: true, fakeMedia: true })
-  alice = await ParleyPage.open(await profile(browser), web.url)
-  await alice.createIdentity('Alice')
-  await alice.waitConnected()
-  const link = await alice.inviteLink()
-  bob = new ParleyPage(await (await profile(browser)).newPage())
-  carol = new ParleyPage(await (await profile(browser)).newPage())
+  world = await startCallWorld(profile)
+  alice = world.alice
+  bob = await world.user()
+  carol = await world.user()
+  const link = world.link
   await befriend(alice, bob, { link, name: 'Bob', hello: 'hi Alice, Bob here', reply: 'hi Bob' })
   await befriend(alice, carol, { link, name: 'Carol', hello: 'hi Alice, Carol here', reply: 'hi Carol' })
 
@@ -166,8 +144,7 @@ beforeAll(async () => {
 }, 600_000)
 
 afterAll(async () => {
-  await browser?.close()
-  await web?.stop()
+  await world?.stop()
 })
 
 describe('group calls in the web app (network namespace, fake camera and microphone)', () => {
