@@ -8,7 +8,7 @@ import { assertInNetns, NETNS_RELAY_HOST } from '@parley/test-kit'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { launchChromium, ParleyPage, PHONE, startWebRelay, type WebRelay } from './pages.ts'
 
-/** What every call profile may use: the camera and microphone (Chromium's fake ones) and the clipboard (invite links). */
+/** What every call profile may use: the (fake) camera and microphone, and the clipboard (invite links). */
 const CALL_PERMISSIONS = ['camera', 'microphone', 'clipboard-read', 'clipboard-write']
 
 /**
