@@ -9,7 +9,7 @@ import type { CallSnapshot } from '@parley/calls/browser'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { MeshView } from '../call-mesh.ts'
 import type { Session } from '../session.ts'
-import { IncomingDialog, Timer, useCalls, Video } from './call-parts.tsx'
+import { IncomingDialog, MediaToggles, Timer, useCalls, Video } from './call-parts.tsx'
 import { errorText } from './hooks.ts'
 
 export function GroupCallButtons({
@@ -169,7 +169,6 @@ export function GroupInCall({ session, mesh, names }: { session: Session; mesh: 
     .map((l) => l.connectedAt)
     .filter((t) => t !== undefined)
     .sort((a, b) => a - b)[0]
-  const refresh = () => calls.dispatchEvent(new Event('change'))
   return (
     <section
       class="call-screen group-call"
@@ -200,29 +199,7 @@ export function GroupInCall({ session, mesh, names }: { session: Session; mesh: 
         </li>
       </ul>
       <p class="call-controls">
-        <button
-          type="button"
-          aria-pressed={c?.muted ?? false}
-          data-testid="call-mute"
-          onClick={() => {
-            c?.setMuted(!c.muted)
-            refresh()
-          }}
-        >
-          {c?.muted ? 'Unmute' : 'Mute'}
-        </button>{' '}
-        <button
-          type="button"
-          aria-pressed={c?.cameraOff ?? false}
-          data-testid="call-camera"
-          disabled={!hasVideo}
-          onClick={() => {
-            c?.setCamera(c.cameraOff)
-            refresh()
-          }}
-        >
-          {c?.cameraOff ? 'Camera on' : 'Camera off'}
-        </button>{' '}
+        <MediaToggles session={session} hasVideo={hasVideo} />
         <button type="button" class="danger" data-testid="call-hangup" onClick={() => calls.leaveGroup(mesh.record.id)}>
           Leave call
         </button>

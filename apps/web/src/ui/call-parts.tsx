@@ -1,6 +1,6 @@
 /**
  * The pieces the 1:1 and the group call screens share: re-render on every change of the calls, a video element bound
- * to a stream, the call timer, and the incoming-call dialog.
+ * to a stream, the call timer, the incoming-call dialog, and the mute and camera buttons.
  */
 import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
@@ -104,5 +104,42 @@ export function IncomingDialog({
         </p>
       )}
     </section>
+  )
+}
+
+/**
+ * The mute and camera buttons of the in-call screens (our one microphone and camera track serve every leg), each
+ * followed by a space; the camera button is disabled while we send no video.
+ */
+export function MediaToggles({ session, hasVideo }: { session: Session; hasVideo: boolean }) {
+  const calls = session.calls
+  const c = calls.controller
+  const refresh = () => calls.dispatchEvent(new Event('change'))
+  return (
+    <>
+      <button
+        type="button"
+        aria-pressed={c?.muted ?? false}
+        data-testid="call-mute"
+        onClick={() => {
+          c?.setMuted(!c.muted)
+          refresh()
+        }}
+      >
+        {c?.muted ? 'Unmute' : 'Mute'}
+      </button>{' '}
+      <button
+        type="button"
+        aria-pressed={c?.cameraOff ?? false}
+        data-testid="call-camera"
+        disabled={!hasVideo}
+        onClick={() => {
+          c?.setCamera(c.cameraOff)
+          refresh()
+        }}
+      >
+        {c?.cameraOff ? 'Camera on' : 'Camera off'}
+      </button>{' '}
+    </>
   )
 }

@@ -11,7 +11,7 @@ import { type CallEntry, duration } from '../calls.ts'
 import { groupState } from '../group-state.ts'
 import type { Session } from '../session.ts'
 import { GroupInCall, GroupIncoming, type MeshNames } from './call-group.tsx'
-import { IncomingDialog, Timer, useCalls, Video } from './call-parts.tsx'
+import { IncomingDialog, MediaToggles, Timer, useCalls, Video } from './call-parts.tsx'
 import { displayName } from './chats.tsx'
 import { errorText, useLoad, useRevision } from './hooks.ts'
 
@@ -90,29 +90,7 @@ function InCall({ session, call, name }: { session: Session; call: CallSnapshot;
           : `Connection: ${q.level}${q.rttMs === undefined ? '' : ` · ${Math.round(q.rttMs)} ms`}${q.relayed ? ' · via TURN relay' : ' · direct'}`}
       </p>
       <p class="call-controls">
-        <button
-          type="button"
-          aria-pressed={c?.muted ?? false}
-          data-testid="call-mute"
-          onClick={() => {
-            c?.setMuted(!c.muted)
-            calls.dispatchEvent(new Event('change'))
-          }}
-        >
-          {c?.muted ? 'Unmute' : 'Mute'}
-        </button>{' '}
-        <button
-          type="button"
-          aria-pressed={c?.cameraOff ?? false}
-          data-testid="call-camera"
-          disabled={!hasVideo}
-          onClick={() => {
-            c?.setCamera(c.cameraOff)
-            calls.dispatchEvent(new Event('change'))
-          }}
-        >
-          {c?.cameraOff ? 'Camera on' : 'Camera off'}
-        </button>{' '}
+        <MediaToggles session={session} hasVideo={hasVideo} />
         <button
           type="button"
           data-testid="call-switch"
