@@ -4,7 +4,7 @@
  * and group control to their modules; mail announced per mailbox page; the markers of announced texts forgotten in
  * batches, and what a crash left unannounced announced once at the next start.
  */
-import { ANNOUNCED_FLUSH_MS, MAX_CACHED_FLOORS } from './constants.ts'
+import { ANNOUNCED_FLUSH_MS, MAX_CACHED_FLOORS, MAX_GAP_HOLD_MS } from './constants.ts'
 import { type Core, log } from './core.ts'
 import type { ReceivedContext, ReceivedOutcome } from './received.ts'
 import { decodeHistory, UNANNOUNCED } from './records.ts'
@@ -169,8 +169,9 @@ export class Announcements {
 
   /**
    * Shows a contact's texts in the order they were sent: one above a gap (a message still in a mailbox, or lost in a
-   * crash and being resent) waits until the gap fills; at most `gapGraceMs`, after which it is shown anyway (see
-   * releaseHeld). It is stored either way: only the announcement waits.
+   * crash and being resent) waits until the gap fills; at most `gapGraceMs` — MAX_GAP_HOLD_MS while the sender's
+   * connected device is asked for the gap — after which it is shown anyway (see releaseHeld). It is stored either way:
+   * only the announcement waits.
    */
   inOrder(outcome: TextOutcome): void {
     const held = this.heldBack.get(outcome.contact) ?? []
@@ -191,11 +192,17 @@ export class Announcements {
     else this.heldBack.set(outcome.contact, rest)
   }
 
-  /** Shows held texts older than the grace period, in order (the gap they wait on is being asked for, or given up). */
-  releaseHeld(): void {
-    const cutoff = this.core.now() - this.core.gapGraceMs
+  /**
+   * Shows held texts older than the grace period, in order (the gap they wait on was asked for, or given up). A
+   * contact in `awaiting` (its gap asked for, its device connected: the answer is on the way) keeps its texts held up
+   * to MAX_GAP_HOLD_MS, so a resend that comes after the grace period still fills the gap before them.
+   */
+  releaseHeld(awaiting: ReadonlySet<string> = new Set()): void {
+    const now = this.core.now()
+    const hold = Math.max(this.core.gapGraceMs, MAX_GAP_HOLD_MS)
     for (const [contact, held] of [...this.heldBack]) {
-      if (!held.some((h) => h.since <= cutoff)) continue
+      const limit = awaiting.has(contact) ? hold : this.core.gapGraceMs
+      if (!held.some((h) => now - h.since >= limit)) continue
       this.heldBack.delete(contact)
       for (const h of held.sort((x, y) => x.outcome.senderSeq - y.outcome.senderSeq)) this.announce(h.outcome)
     }

@@ -84,6 +84,13 @@ export const MAX_BYTES_PER_REQUEST = 256 * 1024
 export const MAX_TRACKED_AHEAD = 512
 /** How long a gap may stay open before we ask the sender to resend. */
 export const DEFAULT_GAP_GRACE_MS = 30_000
+/**
+ * The longest texts above a gap are held back while the gap is being asked for from a sender whose device is connected
+ * (past the grace period, its answer is usually on the way: a retry in backoff, made due by our request). After this
+ * they are shown anyway, out of order, so a sender that lost the missing texts holds no later text back for ever.
+ * Four grace periods: time for every one of the MAX_RESEND_ASKS asks to be answered.
+ */
+export const MAX_GAP_HOLD_MS = 120_000
 /** Contacts whose text-number floor the receiver keeps in memory for ordering announcements (least recent dropped). */
 export const MAX_CACHED_FLOORS = 10_000
 /** How often one missing number is asked for before it is given up. */

@@ -6,7 +6,7 @@ import { toHex } from '@parley/crypto'
 import { encodePaddedPayload, MAX_RESEND_ITEMS } from '@parley/wire'
 import { DEDUP_RETENTION_MS, GAP_CHECK_INTERVAL_MS, MAX_RESEND_ASKS, SEEN_PRUNE_INTERVAL_MS } from './constants.ts'
 import { type Core, log, MAX_RESENDS_PER_MINUTE, RESEND_CODES } from './core.ts'
-import { giveUp, missingNumbers, readSequence, writeSequence } from './gaps.ts'
+import { giveUp, missingNumbers, readSequence, type SequenceState, writeSequence } from './gaps.ts'
 import {
   decodeHistory,
   decodeOutbox,
@@ -108,12 +108,13 @@ export class Resends {
 
   /**
    * Open gaps in contacts' text numbers: once a gap is older than the grace period, the missing numbers are asked
-   * for (at most MAX_RESEND_ASKS times each, then given up), one resend request per contact per grace period.
+   * for (at most MAX_RESEND_ASKS times each, then given up), one resend request per contact per grace period. Then
+   * texts held back above a gap are shown once they waited the grace period (in order) — up to MAX_GAP_HOLD_MS when
+   * the gap is still being asked for from a connected device, whose answer fills the gap first.
    */
   async gapLoop(): Promise<void> {
+    const awaiting = new Set<string>()
     try {
-      // Texts held back above a gap are shown once they waited the grace period (in order).
-      this.core.announcements.releaseHeld()
       for (const [contact, asks] of [...this.gaps]) {
         if (this.core.shutdown.signal.aborted) return
         const state = await readSequence(this.core.store, contact)
@@ -121,35 +122,67 @@ export class Resends {
           this.gaps.delete(contact)
           continue
         }
-        const now = this.core.now()
-        const lastAsk = asks.get(-1) ?? 0
-        if (state.gapSince === undefined || now - Math.max(state.gapSince, lastAsk) < this.core.gapGraceMs) continue
         if ((await this.core.store.get('contacts', contact)) === undefined) continue
-        const missing = missingNumbers(state, MAX_RESEND_ITEMS)
-        const gone = missing.filter((n) => (asks.get(n) ?? 0) >= MAX_RESEND_ASKS)
-        if (gone.length > 0) {
-          const b = this.core.store.batch()
-          writeSequence(b, contact, giveUp(state, gone, now))
-          await b.commit()
-          for (const n of gone) asks.delete(n)
-        }
-        const ask = missing.filter((n) => (asks.get(n) ?? 0) < MAX_RESEND_ASKS)
-        if (ask.length === 0) continue
-        for (const n of ask) asks.set(n, (asks.get(n) ?? 0) + 1)
-        asks.set(-1, now)
-        log('asking %s to resend %d missing messages', contact.slice(0, 8), ask.length)
-        await this.core.outbox.queueControl(contact, 'resend', (senderSeq) => ({
-          kind: 'resend',
-          senderSeq,
-          sentAt: now,
-          resend: { senderSeqs: ask, messageIds: [] }
-        }))
+        const after = await this.askForGap(contact, state, asks)
+        if (this.answerAwaited(after, asks) && (await this.deviceConnected(contact))) awaiting.add(contact)
       }
     } catch (e) {
       log('gap check failed: %s', (e as Error).message)
     } finally {
+      if (!this.core.shutdown.signal.aborted) this.core.announcements.releaseHeld(awaiting)
       this.core.later(() => this.gapLoop(), GAP_CHECK_INTERVAL_MS)
     }
+  }
+
+  /**
+   * Once a contact's gap is older than the grace period (or than its last ask): numbers asked MAX_RESEND_ASKS times
+   * are given up, the others asked for in one resend request. Returns the sequence state after any give-up.
+   */
+  async askForGap(contact: string, state: SequenceState, asks: Map<number, number>): Promise<SequenceState> {
+    const now = this.core.now()
+    const lastAsk = asks.get(-1) ?? 0
+    if (state.gapSince === undefined || now - Math.max(state.gapSince, lastAsk) < this.core.gapGraceMs) return state
+    const missing = missingNumbers(state, MAX_RESEND_ITEMS)
+    const gone = missing.filter((n) => (asks.get(n) ?? 0) >= MAX_RESEND_ASKS)
+    let after = state
+    if (gone.length > 0) {
+      after = giveUp(state, gone, now)
+      const b = this.core.store.batch()
+      writeSequence(b, contact, after)
+      await b.commit()
+      for (const n of gone) asks.delete(n)
+    }
+    const ask = missing.filter((n) => (asks.get(n) ?? 0) < MAX_RESEND_ASKS)
+    if (ask.length === 0) return after
+    for (const n of ask) asks.set(n, (asks.get(n) ?? 0) + 1)
+    asks.set(-1, now)
+    log('asking %s to resend %d missing messages', contact.slice(0, 8), ask.length)
+    await this.core.outbox.queueControl(contact, 'resend', (senderSeq) => ({
+      kind: 'resend',
+      senderSeq,
+      sentAt: now,
+      resend: { senderSeqs: ask, messageIds: [] }
+    }))
+    return after
+  }
+
+  /**
+   * Whether the gap may still fill by an answer: a missing number is yet to be asked for, or the last ask is younger
+   * than the grace period (it is answered within that, or asked again).
+   */
+  answerAwaited(state: SequenceState, asks: ReadonlyMap<number, number>): boolean {
+    if (state.ahead.length === 0) return false
+    const lastAsk = asks.get(-1)
+    if (lastAsk !== undefined && this.core.now() - lastAsk < this.core.gapGraceMs) return true
+    return missingNumbers(state, MAX_RESEND_ITEMS).some((n) => (asks.get(n) ?? 0) < MAX_RESEND_ASKS)
+  }
+
+  /** Whether the contact's device has an open connection to us (our resend request reaches it, its answer comes). */
+  async deviceConnected(contact: string): Promise<boolean> {
+    const node = this.core.node
+    const device = await this.core.peers.device(contact)
+    if (node === undefined || device === undefined) return false
+    return node.getConnections(this.core.peers.peerIdOf(device.deviceKey)).some((c) => c.status === 'open')
   }
 
   async pruneLoop(): Promise<void> {
