@@ -6,6 +6,7 @@
  */
 import { ANNOUNCED_FLUSH_MS, MAX_CACHED_FLOORS, MAX_GAP_HOLD_MS } from './constants.ts'
 import { type Core, log } from './core.ts'
+import { readSequence } from './gaps.ts'
 import type { ReceivedContext, ReceivedOutcome } from './received.ts'
 import { decodeHistory, UNANNOUNCED } from './records.ts'
 import { enforceRequestBounds } from './requests.ts'
@@ -121,7 +122,8 @@ export class Announcements {
 
   /**
    * Announces what a crash left stored but unannounced, in each sender's order, once: to the first `message`
-   * listener (apps attach theirs right after start resolves).
+   * listener (apps attach theirs right after start resolves). A contact's text above a gap that is still open waits
+   * for it like any other (inOrder), flagged `replayed` when it is shown.
    */
   async announcePending(): Promise<void> {
     const keys = this.leftovers
@@ -132,6 +134,7 @@ export class Announcements {
       if (value !== undefined) pending.push({ key, hkey: new TextDecoder().decode(value) })
     }
     pending.sort((x, y) => (x.hkey < y.hkey ? -1 : x.hkey > y.hkey ? 1 : 0))
+    const floors = new Map<string, number>()
     for (const { key, hkey } of pending) {
       const bytes = await this.core.store.get('history', hkey)
       if (bytes === undefined) {
@@ -141,6 +144,13 @@ export class Announcements {
       const h = decodeHistory(bytes)
       const request = (await this.core.store.get('contacts', h.contact)) === undefined
       const { contact, id, text, senderSeq, sentAt } = h
+      if (!floors.has(contact)) floors.set(contact, (await readSequence(this.core.store, contact))?.next ?? 0)
+      const next = floors.get(contact)!
+      if (!request && senderSeq >= next) {
+        const outcome: TextOutcome = { kind: 'text', contact, id, text, senderSeq, sentAt, request, gap: true, next }
+        this.inOrder(outcome, true)
+        continue
+      }
       this.core.events.emit('message', {
         contact,
         id,
@@ -157,13 +167,24 @@ export class Announcements {
   /** Per contact, the highest text-number floor seen in a commit (bounded; see inOrder). */
   readonly floors = new Map<string, number>()
 
-  /** A contact's texts that arrived above a gap, held back until the gap fills (or for at most the grace period). */
-  readonly heldBack = new Map<string, Array<{ outcome: TextOutcome; since: number }>>()
+  /**
+   * A contact's texts that arrived above a gap, held back until the gap fills (or for at most the grace period;
+   * `replayed`: stored by a previous run, which did not get to announce it).
+   */
+  readonly heldBack = new Map<string, Array<{ outcome: TextOutcome; since: number; replayed?: boolean }>>()
 
   /** Emits a text's `message` event and forgets its marker. */
-  announce(outcome: TextOutcome): void {
+  announce(outcome: TextOutcome, replayed?: boolean): void {
     const { contact, id, text, senderSeq, sentAt, request } = outcome
-    this.core.events.emit('message', { contact, id, text, senderSeq, sentAt, ...(request && { request }) })
+    this.core.events.emit('message', {
+      contact,
+      id,
+      text,
+      senderSeq,
+      sentAt,
+      ...(request && { request }),
+      ...(replayed === true && { replayed })
+    })
     this.announced(contact, id)
   }
 
@@ -173,21 +194,22 @@ export class Announcements {
    * connected device is asked for the gap — after which it is shown anyway (see releaseHeld). It is stored either way:
    * only the announcement waits.
    */
-  inOrder(outcome: TextOutcome): void {
+  inOrder(outcome: TextOutcome, replayed?: boolean): void {
     const held = this.heldBack.get(outcome.contact) ?? []
     // The floor as of the latest commit (announcements may come after several commits, e.g. a mailbox page).
     const next = Math.max(outcome.next, this.floors.get(outcome.contact) ?? 0)
     this.floors.set(outcome.contact, next)
     if (this.floors.size > MAX_CACHED_FLOORS) this.floors.delete(this.floors.keys().next().value!)
     if (outcome.senderSeq >= next) {
-      held.push({ outcome, since: this.core.now() })
+      held.push({ outcome, since: this.core.now(), ...(replayed === true && { replayed }) })
       this.heldBack.set(outcome.contact, held)
       return
     }
-    this.announce(outcome)
+    this.announce(outcome, replayed)
     const ready = held.filter((h) => h.outcome.senderSeq < next)
     const rest = held.filter((h) => h.outcome.senderSeq >= next)
-    for (const h of ready.sort((x, y) => x.outcome.senderSeq - y.outcome.senderSeq)) this.announce(h.outcome)
+    for (const h of ready.sort((x, y) => x.outcome.senderSeq - y.outcome.senderSeq))
+      this.announce(h.outcome, h.replayed)
     if (rest.length === 0) this.heldBack.delete(outcome.contact)
     else this.heldBack.set(outcome.contact, rest)
   }
@@ -204,7 +226,8 @@ export class Announcements {
       const limit = awaiting.has(contact) ? hold : this.core.gapGraceMs
       if (!held.some((h) => now - h.since >= limit)) continue
       this.heldBack.delete(contact)
-      for (const h of held.sort((x, y) => x.outcome.senderSeq - y.outcome.senderSeq)) this.announce(h.outcome)
+      for (const h of held.sort((x, y) => x.outcome.senderSeq - y.outcome.senderSeq))
+        this.announce(h.outcome, h.replayed)
     }
   }
 }

@@ -41,12 +41,8 @@ async function gapAtBob(missing: string[], forgotten: string[] = []) {
   clusters.push(cluster)
   await cluster.start(1)
   const clock = { skew: 0 }
-  const bob = await createMessenger({
-    store: await memoryProfile(),
-    network: { kBucketSize: 20, bootstrap: cluster.bootstrap, ...oneHost() },
-    now: () => Date.now() + clock.skew
-  })
-  cluster.messengers.push(bob)
+  const bStore = await memoryProfile()
+  const bob = await bobOn(cluster, bStore, clock)
   const aStore = await memoryProfile()
   const first = await cluster.messenger({}, aStore)
   await publishAndFind(bob, first)
@@ -76,7 +72,23 @@ async function gapAtBob(missing: string[], forgotten: string[] = []) {
   await until(async () => (await stored(bob, aHex)).includes('after'), WAIT_MS, "bob storing 'after'")
   // Held back: the texts below it have not arrived.
   expect(shown.map((m) => m.text)).toEqual(['hello'])
-  return { alice, bob, aHex, bHex, clock, shown }
+  return { cluster, alice, bob, bStore, aHex, bHex, clock, shown }
+}
+
+/** Bob's messenger over `store`, on the clock the test moves (listening at `listen` when given). */
+async function bobOn(
+  cluster: Cluster,
+  store: ProfileStore<Namespace>,
+  clock: { skew: number },
+  listen?: string[]
+): Promise<Messenger> {
+  const bob = await createMessenger({
+    store,
+    network: { kBucketSize: 20, bootstrap: cluster.bootstrap, ...oneHost(), ...(listen && { listen }) },
+    now: () => Date.now() + clock.skew
+  })
+  cluster.messengers.push(bob)
+  return bob
 }
 
 /** The test network is one host: the per-range caps are raised for it (helpers.ts). */
@@ -116,6 +128,29 @@ describe('texts above a gap wait for the resend of a connected sender', () => {
     await until(() => shown.length === 3, WAIT_MS, 'the held texts shown after the bound')
     expect(shown.map((m) => m.text)).toEqual(['hello', 'resent', 'after'])
     expect(shown.map((m) => m.senderSeq)).toEqual([0, 2, 3])
+  })
+
+  it('bob stopped while a text waits above a gap: restarted, he shows it (flagged replayed) only after the resend fills the gap', async () => {
+    const { cluster, alice, bob, bStore, aHex, bHex, clock } = await gapAtBob(['missing'])
+    // 'after' is stored but not yet announced when bob stops: his next run announces it — in its place.
+    const listen = bob.addresses.map((x) => x.replace(/\/p2p\/[^/]+$/, ''))
+    await bob.stop()
+    const back = await bobOn(cluster, bStore, clock, listen)
+    const shown = collect(back, 'message')
+    // Alice reaches the restarted bob (where he listened before), so his resend request finds her connected.
+    await until(
+      async () => (await alice.typing(bHex, true)) && back.connectionsTo(alice.peerId).length > 0,
+      WAIT_MS,
+      'alice connected to the restarted bob'
+    )
+    expect(shown).toEqual([])
+    clock.skew += DEFAULT_GAP_GRACE_MS + 1_000
+    await until(() => shown.length === 2, WAIT_MS, 'the resent text and the held one shown')
+    expect(shown.map((m) => [m.text, m.replayed === true])).toEqual([
+      ['missing', false],
+      ['after', true]
+    ])
+    expect(await stored(back, aHex)).toEqual(['hello', 'missing', 'after'])
   })
 
   it('a sender that is not connected any more holds nothing past the grace period', async () => {
