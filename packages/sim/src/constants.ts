@@ -88,3 +88,8 @@ export const MAX_WORKERS = 64
 export const SHARD_STATUS_MS = 250
 /** Stack frames an error keeps in a worker thread of a sharded run (Node's default is 10; DEBUG set: the default). */
 export const SIM_ERROR_STACK_FRAMES = 0
+/**
+ * Converged start (dht-lookup `--converged 1`): kad-dht's self-query and routing-table refresh are pushed this far out
+ * (ms; one day, below setTimeout's ceiling) — the tables are built converged, and no run is that long.
+ */
+export const CONVERGED_MAINTENANCE_OFF_MS = 86_400_000

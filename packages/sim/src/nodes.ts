@@ -32,12 +32,14 @@ import { createProfileStore, openStore } from '@parley/store'
 import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import {
+  CONVERGED_MAINTENANCE_OFF_MS,
   SIM_CONNECTION_MONITOR,
   SIM_MAX_CONNECTIONS,
   SIM_MAX_INCOMING_PENDING,
   SIM_QUERY_SELF_INTERVAL_MS,
   SIM_RANGE_LIMIT
 } from './constants.ts'
+import { peerKeyOf, quietMaintenance } from './converged.ts'
 import { NodeStartFailedError } from './errors.ts'
 import type { Rng } from './rng.ts'
 import { type Fabric, simTransport } from './transport.ts'
@@ -52,6 +54,11 @@ export interface NodeSettings {
    * it off: its heartbeat (once a second per node) is CPU a thousand nodes on one core cannot spare.
    */
   gossip: boolean
+  /**
+   * Converged start (converged.ts): kad-dht's self-query and table refresh are off, the simulator builds the tables
+   * and places the records. Default false: nodes join live.
+   */
+  converged?: boolean
 }
 
 /** A messenger running on the fabric, with the libp2p node its factory built (for probes: hops, connections). */
@@ -98,6 +105,7 @@ export function simLibp2pFactory(
       }
     })
     policy.attach(node)
+    if (settings.converged === true) quietMaintenance((node as Libp2p<ParleyServices>).services.dht)
     built(node as Libp2p<ParleyServices>)
     return node as Libp2p<ParleyServices>
   }
@@ -185,7 +193,7 @@ export async function spawnMessenger(
     let backend = existing?.backend
     if (store === undefined || backend === undefined) {
       store = await memoryProfile(rng.fork('profile'))
-      const key = await generateKeyPairFromSeed('Ed25519', rng.fork('peer').bytes(32))
+      const key = await peerKeyOf(rng)
       await store.put('meta', META_NETWORK_KEY, privateKeyToProtobuf(key))
       backend = deterministicBackend(defaultBackend, rng.fork('crypto').bytes(32))
     }
@@ -205,7 +213,13 @@ export async function spawnMessenger(
         // filling a routing table): in the simulator each node is its own host, so the caps are lifted.
         rangeLimits: { maxInboundConnectionsPerRange: SIM_RANGE_LIMIT },
         routingLimits: { maxRoutingPeersPerRange: SIM_RANGE_LIMIT, maxRoutingPeersPerRangePerBucket: SIM_RANGE_LIMIT },
-        dhtTimers: { querySelfInterval: SIM_QUERY_SELF_INTERVAL_MS }
+        dhtTimers:
+          settings.converged === true
+            ? {
+                querySelfInterval: CONVERGED_MAINTENANCE_OFF_MS,
+                initialQuerySelfInterval: CONVERGED_MAINTENANCE_OFF_MS
+              }
+            : { querySelfInterval: SIM_QUERY_SELF_INTERVAL_MS }
       },
       mailbox: {
         relays: options.relays,

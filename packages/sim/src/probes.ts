@@ -46,8 +46,11 @@ export class HopCounter {
   }
 }
 
-/** Wraps `dht.get` and `dht.put` of one node with probes (call once, before the node starts). */
-export function probeDht(dht: KadDHT): DhtProbe {
+/**
+ * Wraps `dht.get` and `dht.put` of one node with probes (call once, before the node starts). With `place` (converged
+ * start, converged.ts) a put stores the record where the simulator's placement says instead of walking the DHT.
+ */
+export function probeDht(dht: KadDHT, place?: (key: Uint8Array, value: Uint8Array) => Promise<void>): DhtProbe {
   const probe: DhtProbe = { puts: 0, putFailures: 0, hops: new Map() }
   const get = dht.get.bind(dht)
   const put = dht.put.bind(dht)
@@ -65,7 +68,8 @@ export function probeDht(dht: KadDHT): DhtProbe {
   }
   dht.put = async function* (key, value, options) {
     try {
-      for await (const e of put(key, value, options)) yield e
+      if (place !== undefined) await place(key, value)
+      else for await (const e of put(key, value, options)) yield e
     } catch (e) {
       probe.putFailures++
       throw e

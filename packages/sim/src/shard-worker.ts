@@ -8,6 +8,7 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { multiaddr } from '@multiformats/multiaddr'
 import { dhtKeyForIdentity } from '@parley/wire'
 import { SHARD_STATUS_MS, SIM_ERROR_STACK_FRAMES } from './constants.ts'
+import { Directory, learnPeers, storeRecord } from './converged.ts'
 import { PortCrossLink } from './cross-link.ts'
 import { LoadGauge } from './load.ts'
 import type { LinkModel } from './model.ts'
@@ -26,6 +27,10 @@ export interface ShardInit {
   protocolPrefix: string
   kBucketSize: number
   gossip: boolean
+  /** Converged start (converged.ts): the main thread places records; workers build routing tables. */
+  converged: boolean
+  /** Nodes of the run (the converged start's directory covers them all). */
+  nodes: number
 }
 
 /** Requests from the main thread (each answered with { q, ok, value | error }). */
@@ -41,12 +46,32 @@ export type ShardRequest =
       relays: string[]
       mailboxTarget?: number
       mailboxPollMs?: number
+      /** Converged start: the nodes up, which the new node's routing table gets. */
+      learn?: number[]
     }
+  | { t: 'learn'; q: number; i: number }
+  | { t: 'store'; q: number; holder: number; from: number; key: Uint8Array; value: Uint8Array }
   | { t: 'lookup'; q: number; from: number; identity: string; timeoutMs: number }
   | { t: 'crash'; q: number; i: number; permanent: boolean; hosted: boolean }
   | { t: 'revive'; q: number; i: number }
   | { t: 'leave'; q: number; i: number }
   | { t: 'stop'; q: number }
+
+/** Converged start: node i puts a record (the main thread places it and answers with ShardPlaced). */
+export interface ShardPlace {
+  t: 'place'
+  id: number
+  i: number
+  key: Uint8Array
+  value: Uint8Array
+}
+
+/** The main thread's answer to a ShardPlace. */
+export interface ShardPlaced {
+  t: 'placed'
+  id: number
+  error: string | null
+}
 
 /** A node's publish counters and this worker's load, sent every SHARD_STATUS_MS. */
 export interface ShardStatus {
@@ -65,11 +90,36 @@ const init = workerData as ShardInit
 if (process.env.DEBUG === undefined || process.env.DEBUG === '') Error.stackTraceLimit = SIM_ERROR_STACK_FRAMES
 const port = parentPort!
 const fabric = new Fabric(init.seed, init.model, init.tag, `jitter/${init.self}`)
-const settings = { fabric, protocolPrefix: init.protocolPrefix, kBucketSize: init.kBucketSize, gossip: init.gossip }
+const settings = {
+  fabric,
+  protocolPrefix: init.protocolPrefix,
+  kBucketSize: init.kBucketSize,
+  gossip: init.gossip,
+  converged: init.converged
+}
 const rng = new Rng(init.seed, 'nodes')
 const nodes = new Map<number, { node: SpawnedNode; probe: DhtProbe; up: boolean }>()
 const relays: Array<{ stop(): Promise<void> }> = []
 const gauge = new LoadGauge()
+const placing = new Map<number, { resolve: () => void; reject: (e: Error) => void }>()
+let nextPlace = 0
+let directory: Promise<Directory> | undefined
+const dir = (): Promise<Directory> =>
+  (directory ??= Directory.of(
+    init.nodes,
+    (i) => rng.fork(`node/${i}`),
+    (i) => fabric.address(i)
+  ))
+
+/** Converged start: node i's put goes to the main thread, which stores the record at its k closest nodes. */
+function place(i: number) {
+  return (key: Uint8Array, value: Uint8Array): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const id = nextPlace++
+      placing.set(id, { resolve, reject })
+      port.postMessage({ t: 'place', id, i, key, value } satisfies ShardPlace)
+    })
+}
 
 const status = setInterval(() => {
   const probes: ShardStatus['probes'] = []
@@ -111,12 +161,26 @@ async function handle(m: ShardRequest): Promise<unknown> {
         },
         slot && { store: slot.node.store, backend: slot.node.backend }
       )
-      const probe = probeDht(node.libp2p.services.dht)
+      const probe = probeDht(node.libp2p.services.dht, init.converged ? place(m.i) : undefined)
       nodes.set(m.i, { node, probe, up: true })
+      if (m.learn !== undefined) await learnPeers(node.libp2p, node.libp2p.services.dht, await dir(), m.i, m.learn)
       await Promise.allSettled(
         m.dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }))
       )
       return { peerId: node.libp2p.peerId.toString(), identity: node.identity }
+    }
+    case 'learn': {
+      const d = await dir()
+      for (const [j, n] of nodes) {
+        if (j !== m.i && n.up) await learnPeers(n.node.libp2p, n.node.libp2p.services.dht, d, j, [m.i])
+      }
+      return null
+    }
+    case 'store': {
+      const n = nodes.get(m.holder)
+      if (n === undefined || !n.up) throw new Error('holder is down')
+      await storeRecord(n.node.libp2p.services.dht, (await dir()).peer(m.from), m.key, m.value)
+      return null
     }
     case 'lookup': {
       const n = nodes.get(m.from)
@@ -166,7 +230,14 @@ async function handle(m: ShardRequest): Promise<unknown> {
   }
 }
 
-port.on('message', (m: ShardRequest) => {
+port.on('message', (m: ShardRequest | ShardPlaced) => {
+  if (m.t === 'placed') {
+    const p = placing.get(m.id)
+    placing.delete(m.id)
+    if (m.error === null) p?.resolve()
+    else p?.reject(new Error(m.error))
+    return
+  }
   handle(m).then(
     (value) => port.postMessage({ q: m.q, ok: true, value }),
     (e: Error) => port.postMessage({ q: m.q, ok: false, error: `${e.name}: ${e.message}` })

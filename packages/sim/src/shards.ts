@@ -16,9 +16,11 @@ import {
   JOIN_MAX_UNPUBLISHED,
   SIM_PROTOCOL_PREFIX
 } from './constants.ts'
+import { Directory, Placement } from './converged.ts'
 import { workerOf } from './cross-link.ts'
 import { NodeStartFailedError, RunAbortedError } from './errors.ts'
-import type { ShardInit, ShardRequest, ShardStatus } from './shard-worker.ts'
+import { Rng } from './rng.ts'
+import type { ShardInit, ShardPlace, ShardPlaced, ShardRequest, ShardStatus } from './shard-worker.ts'
 import { type LookupOutcome, planTopology, SimWorld, type World, type WorldOptions } from './world.ts'
 
 /** Starts a world: in this thread (SimWorld) when `options.workers` is 1 or unset, else over worker threads. */
@@ -97,14 +99,16 @@ export class ShardedWorld implements World {
         tag: this.#tag,
         protocolPrefix: this.options.protocolPrefix ?? SIM_PROTOCOL_PREFIX,
         kBucketSize: this.options.kBucketSize ?? DEFAULT_SIM_K,
-        gossip: this.options.gossip ?? true
+        gossip: this.options.gossip ?? true,
+        converged: this.options.converged === true,
+        nodes: this.options.nodes
       }
       const worker = new Worker(new URL('./shard-worker.ts', import.meta.url), {
         workerData: init,
         // the same heap ceiling as the main thread's (pnpm simulate raises it for large runs)
         resourceLimits: { maxOldGenerationSizeMb: 16_384 }
       })
-      worker.on('message', (m: Reply | ShardStatus) => this.#onMessage(m))
+      worker.on('message', (m: Reply | ShardStatus | ShardPlace) => this.#onMessage(m, worker))
       worker.on('error', (e) => {
         for (const c of this.#calls.values()) c.reject(new NodeStartFailedError(`worker ${self}`, e))
         this.#calls.clear()
@@ -126,7 +130,14 @@ export class ShardedWorld implements World {
     )
   }
 
-  #onMessage(m: Reply | ShardStatus): void {
+  #onMessage(m: Reply | ShardStatus | ShardPlace, from: Worker): void {
+    if ('t' in m && m.t === 'place') {
+      this.#place(m).then(
+        () => from.postMessage({ t: 'placed', id: m.id, error: null } satisfies ShardPlaced),
+        (e: Error) => from.postMessage({ t: 'placed', id: m.id, error: e.message } satisfies ShardPlaced)
+      )
+      return
+    }
     if ('t' in m) {
       this.#load[m.self] = { lagMs: m.lagMs, utilization: m.utilization }
       this.worstLoopStallMs = Math.max(this.worstLoopStallMs, m.worstMs)
@@ -150,6 +161,36 @@ export class ShardedWorld implements World {
 
   #all(req: Req): Promise<unknown[]> {
     return Promise.all(this.#workers.map((_, w) => this.#call(w, req)))
+  }
+
+  #placement: Placement | undefined
+
+  /** The converged start's placement: records go to their k closest nodes up, through the holders' workers. */
+  async #placer(): Promise<Placement> {
+    if (this.#placement !== undefined) return this.#placement
+    const rng = new Rng(this.options.seed, 'nodes')
+    const dir = await Directory.of(
+      this.options.nodes,
+      (i) => rng.fork(`node/${i}`),
+      (i) => `/memory/${this.#tag}-${i}`
+    )
+    this.#placement ??= new Placement(
+      dir,
+      this.options.kBucketSize ?? DEFAULT_SIM_K,
+      async (holder, from, key, value) => {
+        if (!this.#up.has(holder)) throw new Error('holder is down')
+        await this.#call(workerOf(holder, this.#workers.length), { t: 'store', holder, from, key, value })
+      }
+    )
+    return this.#placement
+  }
+
+  async #place(m: ShardPlace): Promise<void> {
+    await (await this.#placer()).put(m.i, m.key, m.value, this.#up)
+  }
+
+  async settle(): Promise<void> {
+    if (this.options.converged === true) await (await this.#placer()).settle(this.upNodes())
   }
 
   /** Nodes started so far (crashed ones included). */
@@ -214,10 +255,13 @@ export class ShardedWorld implements World {
       bootstrap: relays,
       relays,
       ...(this.options.mailboxTarget !== undefined && { mailboxTarget: this.options.mailboxTarget }),
-      ...(this.options.mailboxPollMs !== undefined && { mailboxPollMs: this.options.mailboxPollMs })
+      ...(this.options.mailboxPollMs !== undefined && { mailboxPollMs: this.options.mailboxPollMs }),
+      ...(this.options.converged === true && { learn: this.upNodes() })
     })) as NodeInfo
     this.#info.set(i, info)
     this.#up.add(i)
+    // Converged start: every node up learns the newcomer.
+    if (this.options.converged === true) await this.#all({ t: 'learn', i })
   }
 
   upNodes(): number[] {

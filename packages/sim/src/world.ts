@@ -14,6 +14,7 @@ import {
   JOIN_MAX_UNPUBLISHED,
   SIM_PROTOCOL_PREFIX
 } from './constants.ts'
+import { Directory, learnPeers, Placement, storeRecord } from './converged.ts'
 import { RunAbortedError } from './errors.ts'
 import { LoadGauge } from './load.ts'
 import type { LinkModel } from './model.ts'
@@ -53,6 +54,11 @@ export interface WorldOptions {
   onNodeStart?: (i: number, node: SimNode) => void
   /** Worker threads (startWorld in shards.ts; SimWorld itself runs everything in this thread). */
   workers?: number
+  /**
+   * Converged start (converged.ts): every node's routing table holds every node up and records are stored at their k
+   * closest nodes by the simulator; lookups run live. Default false: nodes join and publish live.
+   */
+  converged?: boolean
 }
 
 /** What one lookup of node `to`'s record by node `from` gave. */
@@ -82,6 +88,8 @@ export interface World {
   probe(i: number): Pick<DhtProbe, 'puts' | 'putFailures'> | undefined
   /** Node `from` looks up node `to`'s record (at most `timeoutMs`); undefined when either is down (skipped). */
   lookup(from: number, to: number, timeoutMs: number, signal: AbortSignal): Promise<LookupOutcome | undefined>
+  /** Converged start: places every node's latest record again among the nodes up now (no-op otherwise). */
+  settle(): Promise<void>
   crash(i: number, permanent: boolean): Promise<void>
   leave(i: number): Promise<void>
   rejoin(i: number): Promise<void>
@@ -139,7 +147,8 @@ export class SimWorld implements World {
       fabric: this.fabric,
       protocolPrefix: options.protocolPrefix ?? SIM_PROTOCOL_PREFIX,
       kBucketSize: options.kBucketSize ?? DEFAULT_SIM_K,
-      gossip: options.gossip ?? true
+      gossip: options.gossip ?? true,
+      converged: options.converged === true
     }
     this.topology = planTopology(
       options.seed,
@@ -174,6 +183,29 @@ export class SimWorld implements World {
     await w.grow(join)
     w.joinWallMs = performance.now() - t0
     return w
+  }
+
+  #converged: { dir: Directory; placement: Placement } | undefined
+
+  /** The converged start's directory and placement (built on first use). */
+  async #convergence(): Promise<{ dir: Directory; placement: Placement }> {
+    if (this.#converged !== undefined) return this.#converged
+    const dir = await Directory.of(
+      this.options.nodes,
+      (i) => this.#rng.fork(`node/${i}`),
+      (i) => this.fabric.address(i)
+    )
+    const placement = new Placement(dir, this.settings.kBucketSize, async (holder, from, key, value) => {
+      const n = this.#slots[holder]
+      if (n?.up !== true || n.node === undefined) throw new Error('holder is down')
+      await storeRecord(n.node.libp2p.services.dht, dir.peer(from), key, value)
+    })
+    this.#converged = { dir, placement }
+    return this.#converged
+  }
+
+  async settle(): Promise<void> {
+    if (this.options.converged === true) await (await this.#convergence()).placement.settle(this.upNodes())
   }
 
   /** Nodes started so far. */
@@ -255,7 +287,18 @@ export class SimWorld implements World {
       },
       slot.node && { store: slot.node.store, backend: slot.node.backend }
     )
-    slot.probe = probeDht(node.libp2p.services.dht)
+    if (this.options.converged === true) {
+      const { dir, placement } = await this.#convergence()
+      const others = this.upNodes()
+      slot.probe = probeDht(node.libp2p.services.dht, (key, value) => placement.put(i, key, value, this.upNodes()))
+      await learnPeers(node.libp2p, node.libp2p.services.dht, dir, i, others)
+      for (const j of others) {
+        const n = this.#slots[j]?.node
+        if (n !== undefined) await learnPeers(n.libp2p, n.libp2p.services.dht, dir, j, [i])
+      }
+    } else {
+      slot.probe = probeDht(node.libp2p.services.dht)
+    }
     slot.node = node
     slot.up = true
     this.options.onNodeStart?.(i, node)

@@ -50,6 +50,7 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       // No group traffic is measured here: gossipsub's per-node heartbeat would only take CPU from the lookups.
       gossip: false,
       workers: p.workers,
+      converged: ctx.extra.converged === 1,
       signal: ctx.signal,
       onJoin: (done, total) => ctx.progress('join', done, total)
     },
@@ -76,6 +77,8 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       // Every node publishes its own record a moment after it starts (the messenger's republish loop).
       await waitFor(() => world.upNodes().every((i) => (world.probe(i)?.puts ?? 0) > 0), PUBLISH_WAIT_MS, ctx.signal)
       if (last) unpublished = world.upNodes().filter((i) => (world.probe(i)?.puts ?? 0) === 0).length
+      // Converged start: every record is placed again at its k closest nodes among those up now (live: no-op).
+      await world.settle()
       const rng = new Rng(p.seed, `lookups/${size}`)
       const pairs = Array.from({ length: perStage }, () => {
         const from = rng.int(size)
@@ -145,7 +148,8 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       latency_p50_ms: final.latency_p50_ms as number | null,
       latency_p99_ms: final.latency_p99_ms as number | null,
       unpublished_nodes: unpublished,
-      churn_events: churn.length
+      churn_events: churn.length,
+      converged: ctx.extra.converged === 1 ? 1 : 0
     },
     tables: { stages, lookups },
     plots: plots(stages, lookups),
@@ -226,6 +230,15 @@ export const dhtLookup: Scenario = {
       default: 4,
       min: 1,
       max: 12,
+      integer: true
+    },
+    {
+      name: 'converged',
+      description:
+        'start from converged routing tables and placed records, lookups live (1; see docs/simulation.md), or join and publish live (0)',
+      default: 0,
+      min: 0,
+      max: 1,
       integer: true
     }
   ],

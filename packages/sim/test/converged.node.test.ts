@@ -1,0 +1,157 @@
+/**
+ * Converged start (dht-lookup `--converged 1`, src/converged.ts): node keys known from the seed before any node starts;
+ * every routing table holds every other node without a ping or a walk; every record stored at exactly its k closest
+ * nodes through their own PUT handler (which validates it); lookups live, in one thread and across worker threads.
+ * These tests also fail if kad-dht's internals the converged start reaches (routing table, refresh, query manager,
+ * RPC handlers) move in an upgrade.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
+import { type KadDHT, MessageType } from '@libp2p/kad-dht'
+import { dhtKeyForIdentity } from '@parley/wire'
+import { afterEach, describe, expect, it } from 'vitest'
+import { CONVERGED_MAINTENANCE_OFF_MS } from '../src/constants.ts'
+import { Directory, storeRecord } from '../src/converged.ts'
+import { InvalidParameterError } from '../src/errors.ts'
+import type { LinkModel } from '../src/model.ts'
+import { Rng } from '../src/rng.ts'
+import { prepare } from '../src/run.ts'
+import { ShardedWorld } from '../src/shards.ts'
+import { SimWorld } from '../src/world.ts'
+
+const model: LinkModel = { latency: { kind: 'constant', ms: 5 }, jitterMs: 0, loss: 0, bandwidthBps: 0 }
+const cleanup: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const c of cleanup.splice(0)) await c().catch(() => {})
+})
+
+async function tmp(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sim-converged-'))
+  cleanup.push(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** What node `dht` answers to a GET_VALUE for `key` (its own handler): the record it holds, if any. */
+async function held(dht: KadDHT, asker: PeerId, key: Uint8Array): Promise<Uint8Array | undefined> {
+  const rpc = (dht as unknown as { rpc: { handleMessage(p: PeerId, m: object): Promise<{ record?: Uint8Array }> } }).rpc
+  const answer = await rpc.handleMessage(asker, { type: MessageType.GET_VALUE, key })
+  return answer?.record
+}
+
+describe('converged start', () => {
+  it('one thread: full routing tables without walks or pings, each record at exactly its k closest nodes, lookups find every record', async () => {
+    const n = 16
+    const k = 4
+    const world = await SimWorld.start(
+      {
+        seed: 'conv',
+        nodes: n,
+        relays: 0,
+        model,
+        dataDir: await tmp(),
+        gossip: false,
+        kBucketSize: k,
+        converged: true
+      },
+      n
+    )
+    cleanup.push(() => world.stop())
+    // The directory knows every node's peer id from the seed alone: the ids the nodes started with.
+    const dir = await Directory.of(
+      n,
+      (i) => new Rng('conv', 'nodes').fork(`node/${i}`),
+      (i) => world.fabric.address(i)
+    )
+    for (let i = 0; i < n; i++) expect(world.node(i)!.libp2p.peerId.equals(dir.peer(i))).toBe(true)
+    // Every table holds all the others; maintenance is off.
+    for (let i = 0; i < n; i++) {
+      const dht = world.node(i)!.libp2p.services.dht as unknown as {
+        routingTable: { size: number }
+        routingTableRefresh: { refreshInterval: number }
+      }
+      expect(dht.routingTable.size).toBe(n - 1)
+      expect(dht.routingTableRefresh.refreshInterval).toBe(CONVERGED_MAINTENANCE_OFF_MS)
+    }
+    // No walk and no liveness ping built those tables: the only connections are the seeded bootstrap dials (≤ 3 per
+    // node), where a live join of 16 nodes ends near a full mesh.
+    const ends = world.upNodes().reduce((a, i) => a + world.node(i)!.libp2p.getConnections().length, 0)
+    expect(ends).toBeLessThanOrEqual(2 * 3 * n)
+    // Records: each node's published record is held by exactly its k closest nodes.
+    const deadline = Date.now() + 60_000
+    while (world.upNodes().some((i) => (world.probe(i)?.puts ?? 0) === 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100))
+    await world.settle()
+    for (const i of [0, 5, 11]) {
+      const key = dhtKeyForIdentity(world.node(i)!.messenger.identityKey)
+      const holders = dir.closest(key, world.upNodes(), k)
+      expect(holders).toHaveLength(k)
+      for (let j = 0; j < n; j++) {
+        const record = await held(world.node(j)!.libp2p.services.dht, dir.peer(i), key)
+        expect(record !== undefined, `node ${j} holds node ${i}'s record`).toBe(holders.includes(j))
+      }
+    }
+    // Lookups are live walks.
+    for (const [from, to] of [
+      [1, 9],
+      [14, 3],
+      [7, 0]
+    ] as const) {
+      const r = await world.lookup(from, to, 30_000, AbortSignal.timeout(60_000))
+      expect(r?.ok).toBe(true)
+      expect(r?.hops).toBeGreaterThanOrEqual(1)
+    }
+  }, 180_000)
+
+  it('a holder validates a placed record as a PUT over the wire: a forged one is refused and not stored', async () => {
+    const world = await SimWorld.start(
+      { seed: 'conv-forged', nodes: 4, relays: 0, model, dataDir: await tmp(), gossip: false, converged: true },
+      4
+    )
+    cleanup.push(() => world.stop())
+    const dht = world.node(2)!.libp2p.services.dht
+    const key = dhtKeyForIdentity(world.node(1)!.messenger.identityKey)
+    const from = world.node(1)!.libp2p.peerId
+    await expect(storeRecord(dht, from, key, new Uint8Array([1, 2, 3]))).rejects.toThrow()
+    expect(await held(dht, from, key)).toBeUndefined()
+  }, 120_000)
+
+  it('two worker threads: tables and records across the threads, lookups succeed', async () => {
+    const world = await ShardedWorld.start(
+      {
+        seed: 'conv-shards',
+        nodes: 12,
+        relays: 0,
+        model,
+        dataDir: await tmp(),
+        gossip: false,
+        workers: 2,
+        converged: true
+      },
+      12
+    )
+    cleanup.push(() => world.stop())
+    const deadline = Date.now() + 60_000
+    while (world.upNodes().some((i) => (world.probe(i)?.puts ?? 0) === 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100))
+    expect(world.upNodes().every((i) => (world.probe(i)?.puts ?? 0) > 0)).toBe(true)
+    await world.settle()
+    // Node i runs in worker i mod 2: each pair below crosses the threads.
+    for (const [from, to] of [
+      [0, 1],
+      [3, 10],
+      [11, 4]
+    ] as const) {
+      const r = await world.lookup(from, to, 30_000, AbortSignal.timeout(60_000))
+      expect(r?.ok).toBe(true)
+    }
+  }, 180_000)
+
+  it('--converged is 0 or 1', () => {
+    expect(() => prepare({ scenario: 'dht-lookup', params: { nodes: 10, converged: 2 } })).toThrow(
+      InvalidParameterError
+    )
+    expect(() => prepare({ scenario: 'dht-lookup', params: { nodes: 10, converged: 1 } })).not.toThrow()
+  })
+})
