@@ -1,11 +1,13 @@
 /**
- * bench:sim — how far one machine goes. For each size (default 100, 300, 1000; BENCH_SIM_SIZES=100,300 to change):
- * a dht-lookup run (one stage, BENCH_SIM_LOOKUPS lookups) on real messengers spread over BENCH_SIM_WORKERS worker
+ * bench:sim — how far one machine goes. For each run (default 100 and 300 nodes joining live, then 100, 300 and 1,000
+ * with a converged start; BENCH_SIM_SIZES=100,300,1000c to change, `c` = converged): a dht-lookup run (one stage,
+ * BENCH_SIM_LOOKUPS lookups) on real messengers spread over BENCH_SIM_WORKERS worker
  * threads (default: one per core), reporting nodes started per second, RSS per node, lookup success and the run's
  * wall time. Baseline, in the same process: bare libp2p nodes in the main thread (the same shaped transport and
  * simulation settings, Noise, Yamux, identify, ping and kad-dht under the sim prefix — no messenger) started and
  * joined the same way; the messenger figures are printed as ratios against it, start rates per thread.
- * BENCH_SIM_OUT=<dir> keeps the largest run's report there. Last line: one JSON object for the largest run.
+ * BENCH_SIM_OUT=<dir> keeps the last run's report there. Last line: one JSON object for the last run (by default the
+ * 1,000-node one).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
@@ -31,7 +33,15 @@ import {
 } from '../src/index.ts'
 import { quietLogger } from '../src/nodes.ts'
 
-const sizes = (process.env.BENCH_SIM_SIZES ?? '100,300,1000').split(',').map(Number)
+/**
+ * Runs, in order: a size, with `c` for a converged start (dht-lookup --converged 1: routing tables and records built from
+ * the seed, lookups live; see docs/simulation.md). A live 1,000-node run takes about an hour on 2 cores.
+ */
+const runs = (process.env.BENCH_SIM_SIZES ?? '100,300,100c,300c,1000c').split(',').map((x) => {
+  const m = /^\s*(\d+)(c?)\s*$/.exec(x)
+  if (m === null) throw new Error(`BENCH_SIM_SIZES: "${x}" is not a size (e.g. 300) or a converged size (e.g. 1000c)`)
+  return { n: Number(m[1]), converged: m[2] === 'c' }
+})
 const lookups = Number(process.env.BENCH_SIM_LOOKUPS ?? 100)
 const BASELINE_NODES = Number(process.env.BENCH_SIM_BASELINE ?? 100)
 const workers = Number(process.env.BENCH_SIM_WORKERS ?? availableParallelism())
@@ -88,18 +98,19 @@ console.log(
 )
 console.log(`messenger runs: ${workers} worker thread(s); started/s ×baseline compares the rate per thread`)
 console.log(
-  'nodes  started/s  (×baseline)  MiB/node  (×baseline)  join_s  wait_s  wall_s  lookups  success  hops  p50_ms  p99_ms'
+  'nodes  start      started/s  (×baseline)  MiB/node  (×baseline)  join_s  wait_s  wall_s  lookups  success  hops  p50_ms  p99_ms'
 )
 let last: Record<string, unknown> = {}
-for (const n of sizes) {
-  const largest = n === Math.max(...sizes)
+for (const [k, { n, converged }] of runs.entries()) {
+  const largest = k === runs.length - 1
+  const start = converged ? 'converged' : 'live'
   const t0 = performance.now()
   let shown = 0
   let lastPhase = ''
   const out = largest && keep !== undefined ? keep : await mkdtemp(join(tmpdir(), 'bench-sim-'))
   const run = await runSimulation({
     scenario: 'dht-lookup',
-    params: { nodes: n, seed: 'bench', stages: 1, lookups, duration: 10, workers },
+    params: { nodes: n, seed: 'bench', stages: 1, lookups, duration: 10, workers, converged: converged ? 1 : 0 },
     out,
     force: true,
     onProgress: (phase, done, total) => {
@@ -109,7 +120,9 @@ for (const n of sizes) {
         lastPhase = phase
       }
       if (done === total || Math.floor(done / 100) > Math.floor(shown / 100)) {
-        process.stderr.write(`  n=${n} ${phase} ${done}/${total} ${((performance.now() - t0) / 1000).toFixed(0)} s\n`)
+        process.stderr.write(
+          `  n=${n} ${start} ${phase} ${done}/${total} ${((performance.now() - t0) / 1000).toFixed(0)} s\n`
+        )
       }
       shown = done
     }
@@ -122,6 +135,7 @@ for (const n of sizes) {
   console.log(
     [
       String(n).padStart(5),
+      start.padEnd(9),
       f(w.nodesPerSecond, 2).padStart(10),
       `(${f(w.nodesPerSecond / workers / base.nodesPerS, 2)}×)`.padStart(12),
       f(w.rssMiBPerNode).padStart(9),
@@ -138,6 +152,7 @@ for (const n of sizes) {
   )
   last = {
     nodes: n,
+    start,
     workers,
     wall_s: Math.round(run.record.wallS * 10) / 10,
     join_s: Math.round(w.joinWallS * 10) / 10,

@@ -39,6 +39,8 @@ export interface ScenarioResult {
     admissionWaitS?: number
     /** Longest event-loop stall seen while nodes joined, ms. */
     worstLoopStallMs?: number
+    /** The network started converged (converged.ts) instead of joining live. */
+    converged?: boolean
   }
 }
 
@@ -76,7 +78,8 @@ export function worldFigures(w: World, started: number): ScenarioResult['world']
     rssMiBPerNode: all > 0 ? (w.rssAfterJoin - w.rssBefore) / 1048576 / all : 0,
     nodesPerSecond: joinWallS > 0 ? all / joinWallS : 0,
     admissionWaitS: w.admissionWaitMs / 1000,
-    worstLoopStallMs: w.worstLoopStallMs
+    worstLoopStallMs: w.worstLoopStallMs,
+    converged: w.options.converged === true
   }
 }
 

@@ -75,6 +75,7 @@ export interface LookupOutcome {
  * (worker threads, shards.ts) both give it.
  */
 export interface World {
+  readonly options: WorldOptions
   readonly topology: number[][]
   readonly relays: ReadonlyArray<{ readonly index: number; readonly address: string; alive: boolean }>
   rssBefore: number

@@ -134,8 +134,17 @@ function simulationSettings(w: ScenarioResult['world']): string[] {
   return [
     'Every node runs the Node preset’s services over the simulated transport, with these simulation settings:',
     '',
-    `- kad-dht self-query every ${SIM_QUERY_SELF_INTERVAL_MS / 60_000} min (kad-dht's default: 5 min); routing-table`,
-    "  refresh, α, k (the `k` parameter) and every query timeout are kad-dht's own.",
+    ...(w.converged === true
+      ? [
+          '- **Converged start** (`--converged 1`): every routing table holds every node up and each record is stored',
+          '  at its k closest nodes (through their own PUT handlers) by the simulator, from the seed; kad-dht’s',
+          '  self-query and routing-table refresh are off. Join and publish traffic is not simulated; lookups are live',
+          "  (α, k and every query timeout are kad-dht's own). See docs/simulation.md."
+        ]
+      : [
+          `- kad-dht self-query every ${SIM_QUERY_SELF_INTERVAL_MS / 60_000} min (kad-dht's default: 5 min); routing-table`,
+          "  refresh, α, k (the `k` parameter) and every query timeout are kad-dht's own."
+        ]),
     `- libp2p's connection monitor ${SIM_CONNECTION_MONITOR ? 'on' : 'off'} (a simulated link never dies silently: a`,
     '  crash or partition resets both ends at once).',
     `- Joins in batches of ${DEFAULT_JOIN_CONCURRENCY}, admitted while fewer than ${JOIN_MAX_UNPUBLISHED} nodes are on`,
