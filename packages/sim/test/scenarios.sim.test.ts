@@ -2,7 +2,7 @@
  * A 30-node run of each scenario on real messengers and relays, with a fixed seed: metrics within sane bounds, every
  * file written, every plot drawn. And a crash-churn run checked against the loss model.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -38,6 +38,31 @@ describe('scenarios, 30 nodes, fixed seed', () => {
       expect(rec.result.tables.stages!.map((r) => r.size)).toEqual([15, 30])
       expect(rec.result.world.nodesStarted).toBe(30)
       expect(rec.result.world.rssMiBPerNode).toBeGreaterThan(0)
+    },
+    RUN_TIMEOUT
+  )
+
+  it(
+    'dht-lookup from a converged start: every lookup finds the record from full tables (at most one hop), the report says so',
+    async () => {
+      const out = await mkdtemp(join(tmpdir(), 'sim-dht-converged-'))
+      dirs.push(out)
+      const { record: rec } = await runSimulation({
+        scenario: 'dht-lookup',
+        params: { nodes: 30, seed: 'dht-30', stages: 2, lookups: 15, duration: 5, converged: 1 },
+        out,
+        force: true
+      })
+      await checkRunFiles(out, rec)
+      const s = rec.result.summary
+      expect(s.lookups).toBe(30)
+      expect(s.lookup_success_rate).toBe(1)
+      expect(s.converged).toBe(1)
+      expect(s.unpublished_nodes).toBe(0)
+      // Every table holds every node, so the record's holders are one hop away (0: the asker holds it itself).
+      expect(s.hops_mean!).toBeLessThanOrEqual(1)
+      expect(rec.result.world.converged).toBe(true)
+      expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('**Converged start**')
     },
     RUN_TIMEOUT
   )
