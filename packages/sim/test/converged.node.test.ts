@@ -20,6 +20,7 @@ import { Rng } from '../src/rng.ts'
 import { prepare } from '../src/run.ts'
 import { ShardedWorld } from '../src/shards.ts'
 import { SimWorld } from '../src/world.ts'
+import { expectLookupsFind, untilPublished } from './helpers.ts'
 
 const model: LinkModel = { latency: { kind: 'constant', ms: 5 }, jitterMs: 0, loss: 0, bandwidthBps: 0 }
 const cleanup: Array<() => Promise<unknown>> = []
@@ -79,9 +80,7 @@ describe('converged start', () => {
     const ends = world.upNodes().reduce((a, i) => a + world.node(i)!.libp2p.getConnections().length, 0)
     expect(ends).toBeLessThanOrEqual(2 * 3 * n)
     // Records: each node's published record is held by exactly its k closest nodes.
-    const deadline = Date.now() + 60_000
-    while (world.upNodes().some((i) => (world.probe(i)?.puts ?? 0) === 0) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100))
+    await untilPublished(world, 60_000)
     await world.settle()
     for (const i of [0, 5, 11]) {
       const key = dhtKeyForIdentity(world.node(i)!.messenger.identityKey)
@@ -93,15 +92,15 @@ describe('converged start', () => {
       }
     }
     // Lookups are live walks.
-    for (const [from, to] of [
-      [1, 9],
-      [14, 3],
-      [7, 0]
-    ] as const) {
-      const r = await world.lookup(from, to, 30_000, AbortSignal.timeout(60_000))
-      expect(r?.ok).toBe(true)
-      expect(r?.hops).toBeGreaterThanOrEqual(1)
-    }
+    await expectLookupsFind(
+      world,
+      [
+        [1, 9],
+        [14, 3],
+        [7, 0]
+      ],
+      1
+    )
   }, 180_000)
 
   it('a holder validates a placed record as a PUT over the wire: a forged one is refused and not stored', async () => {
@@ -132,20 +131,14 @@ describe('converged start', () => {
       12
     )
     cleanup.push(() => world.stop())
-    const deadline = Date.now() + 60_000
-    while (world.upNodes().some((i) => (world.probe(i)?.puts ?? 0) === 0) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100))
-    expect(world.upNodes().every((i) => (world.probe(i)?.puts ?? 0) > 0)).toBe(true)
+    await untilPublished(world, 60_000)
     await world.settle()
     // Node i runs in worker i mod 2: each pair below crosses the threads.
-    for (const [from, to] of [
+    await expectLookupsFind(world, [
       [0, 1],
       [3, 10],
       [11, 4]
-    ] as const) {
-      const r = await world.lookup(from, to, 30_000, AbortSignal.timeout(60_000))
-      expect(r?.ok).toBe(true)
-    }
+    ])
   }, 180_000)
 
   it('--converged is 0 or 1', () => {

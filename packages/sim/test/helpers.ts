@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { inflateSync } from 'node:zlib'
 import { expect } from 'vitest'
-import type { RunRecord } from '../src/index.ts'
+import type { RunRecord, World } from '../src/index.ts'
 
 /** Decodes a PNG's header and image data (zlib) and checks the pixel rows add up: width, height of a real image. */
 export function decodePng(bytes: Uint8Array): { width: number; height: number } {
@@ -57,5 +57,27 @@ export async function checkRunFiles(dir: string, record: RunRecord): Promise<voi
     // A header, then one line per row (an empty table, e.g. churn without churn, is an empty file).
     expect(csv.length).toBe(rows.length === 0 ? 1 : rows.length + 1)
     if (rows.length > 0) expect(csv[0]!.split(',')).toEqual(Object.keys(rows[0]!))
+  }
+}
+
+/** Waits until every node up has published its record at least once (at most `ms`). */
+export async function untilPublished(world: World, ms: number): Promise<void> {
+  const end = Date.now() + ms
+  while (world.upNodes().some((i) => (world.probe(i)?.puts ?? 0) === 0)) {
+    if (Date.now() > end) throw new Error(`records not all published within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Each lookup `from → to` finds `to`'s record (a live kad-dht walk), at least `minHops` hops away. */
+export async function expectLookupsFind(
+  world: World,
+  pairs: ReadonlyArray<readonly [number, number]>,
+  minHops = 0
+): Promise<void> {
+  for (const [from, to] of pairs) {
+    const r = await world.lookup(from, to, 30_000, AbortSignal.timeout(60_000))
+    expect(r?.ok, `lookup ${from} → ${to}`).toBe(true)
+    expect(r?.hops).toBeGreaterThanOrEqual(minHops)
   }
 }

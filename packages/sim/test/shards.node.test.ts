@@ -32,6 +32,7 @@ import { Rng } from '../src/rng.ts'
 import { prepare } from '../src/run.ts'
 import { ShardedWorld } from '../src/shards.ts'
 import { Fabric, simTransport } from '../src/transport.ts'
+import { expectLookupsFind, untilPublished } from './helpers.ts'
 
 const started: Array<{ stop(): unknown }> = []
 afterEach(async () => {
@@ -97,17 +98,17 @@ describe('runs over worker threads', () => {
     )
     started.push({ stop: () => world.stop().then(() => rm(dir, { recursive: true, force: true })) })
     expect(world.upNodes()).toHaveLength(12)
-    await until(() => world.upNodes().every((i) => (world.probe(i)?.puts ?? 0) > 0), 120_000)
+    await untilPublished(world, 120_000)
     // Node i runs in worker i mod 2: each pair below crosses the threads.
-    for (const [from, to] of [
-      [0, 1],
-      [3, 10],
-      [11, 4]
-    ] as const) {
-      const r = await world.lookup(from, to, 30_000, AbortSignal.timeout(60_000))
-      expect(r?.ok).toBe(true)
-      expect(r?.hops).toBeGreaterThanOrEqual(1)
-    }
+    await expectLookupsFind(
+      world,
+      [
+        [0, 1],
+        [3, 10],
+        [11, 4]
+      ],
+      1
+    )
     // A crashed node is skipped as a source and as a target.
     await world.crash(5, false)
     expect(world.isUp(5)).toBe(false)
