@@ -9,9 +9,11 @@
  * BENCH_SIM_OUT=<dir> keeps the last run's report there. Last line: one JSON object for the last run (by default the
  * 1,000-node one).
  */
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
@@ -37,11 +39,18 @@ import { quietLogger } from '../src/nodes.ts'
  * Runs, in order: a size, with `c` for a converged start (dht-lookup --converged 1: routing tables and records built from
  * the seed, lookups live; see docs/simulation.md). A live 1,000-node run takes about an hour on 2 cores.
  */
-const runs = (process.env.BENCH_SIM_SIZES ?? '100,300,100c,300c,1000c').split(',').map((x) => {
-  const m = /^\s*(\d+)(c?)\s*$/.exec(x)
-  if (m === null) throw new Error(`BENCH_SIM_SIZES: "${x}" is not a size (e.g. 300) or a converged size (e.g. 1000c)`)
+const specs = (process.env.BENCH_SIM_SIZES ?? '100,300,100c,300c,1000c').split(',').map((x) => x.trim())
+for (const spec of specs) parseRun(spec)
+/** Marks the child's result line on its stdout. */
+const RESULT = 'BENCH_SIM_RESULT '
+
+/** `300` (a live run of 300 nodes) or `1000c` (a converged start). */
+function parseRun(spec: string): { n: number; converged: boolean } {
+  const m = /^(\d+)(c?)$/.exec(spec)
+  if (m === null)
+    throw new Error(`BENCH_SIM_SIZES: "${spec}" is not a size (e.g. 300) or a converged size (e.g. 1000c)`)
   return { n: Number(m[1]), converged: m[2] === 'c' }
-})
+}
 const lookups = Number(process.env.BENCH_SIM_LOOKUPS ?? 100)
 const BASELINE_NODES = Number(process.env.BENCH_SIM_BASELINE ?? 100)
 const workers = Number(process.env.BENCH_SIM_WORKERS ?? availableParallelism())
@@ -89,25 +98,20 @@ async function baseline(n: number): Promise<{ nodesPerS: number; rssMiBPerNode: 
   return { nodesPerS: n / s, rssMiBPerNode: rss }
 }
 
-const base = await baseline(BASELINE_NODES)
-console.log(
-  `baseline: ${BASELINE_NODES} bare kad-dht nodes: ${base.nodesPerS.toFixed(1)} nodes/s, ${base.rssMiBPerNode.toFixed(1)} MiB RSS/node`
-)
-console.log(
-  `machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ${new Date().toISOString()}`
-)
-console.log(`messenger runs: ${workers} worker thread(s); started/s ×baseline compares the rate per thread`)
-console.log(
-  'nodes  start      started/s  (×baseline)  MiB/node  (×baseline)  join_s  wait_s  wall_s  lookups  success  hops  p50_ms  p99_ms'
-)
-let last: Record<string, unknown> = {}
-for (const [k, { n, converged }] of runs.entries()) {
-  const largest = k === runs.length - 1
+/** What one run reports to the parent (a child process per run: see below). */
+interface RunFigures {
+  wallS: number
+  peakRssMiB: number
+  world: { nodesPerSecond: number; rssMiBPerNode: number; joinWallS: number; admissionWaitS?: number }
+  summary: Record<string, number | null>
+}
+
+/** One dht-lookup run in this process; progress on stderr. */
+async function oneRun(n: number, converged: boolean, out: string): Promise<RunFigures> {
   const start = converged ? 'converged' : 'live'
   const t0 = performance.now()
   let shown = 0
   let lastPhase = ''
-  const out = largest && keep !== undefined ? keep : await mkdtemp(join(tmpdir(), 'bench-sim-'))
   const run = await runSimulation({
     scenario: 'dht-lookup',
     params: { nodes: n, seed: 'bench', stages: 1, lookups, duration: 10, workers, converged: converged ? 1 : 0 },
@@ -127,10 +131,64 @@ for (const [k, { n, converged }] of runs.entries()) {
       shown = done
     }
   })
+  return {
+    wallS: run.record.wallS,
+    peakRssMiB: run.record.peakRssMiB,
+    world: run.record.result.world,
+    summary: run.record.result.summary
+  }
+}
+
+/**
+ * Each run in a fresh child process: a process's RSS does not shrink back after a run, so runs one after another in
+ * one process measured memory per node against the previous run's leftovers (negative figures once).
+ */
+const CHILD = process.env.BENCH_SIM_CHILD
+if (CHILD !== undefined) {
+  const { n, converged } = parseRun(CHILD)
+  const figures = await oneRun(n, converged, process.env.BENCH_SIM_CHILD_OUT!)
+  process.stdout.write(`${RESULT}${JSON.stringify(figures)}\n`)
+  process.exit(0)
+}
+
+async function inChild(spec: string, out: string): Promise<RunFigures> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_SIM_CHILD: spec, BENCH_SIM_CHILD_OUT: out },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  let stdout = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d
+  })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  const line = stdout.split('\n').find((l) => l.startsWith(RESULT))
+  if (code !== 0 || line === undefined) throw new Error(`bench:sim run ${spec} failed (exit ${code})`)
+  return JSON.parse(line.slice(RESULT.length)) as RunFigures
+}
+
+const base = await baseline(BASELINE_NODES)
+console.log(
+  `baseline: ${BASELINE_NODES} bare kad-dht nodes: ${base.nodesPerS.toFixed(1)} nodes/s, ${base.rssMiBPerNode.toFixed(1)} MiB RSS/node`
+)
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ${new Date().toISOString()}`
+)
+console.log(
+  `messenger runs: ${workers} worker thread(s), each run in a fresh process; started/s ×baseline compares the rate per thread`
+)
+console.log(
+  'nodes  start      started/s  (×baseline)  MiB/node  (×baseline)  join_s  wait_s  wall_s  lookups  success  hops  p50_ms  p99_ms'
+)
+let last: Record<string, unknown> = {}
+for (const [k, spec] of specs.entries()) {
+  const { n, converged } = parseRun(spec)
+  const start = converged ? 'converged' : 'live'
+  const largest = k === specs.length - 1
+  const out = largest && keep !== undefined ? keep : await mkdtemp(join(tmpdir(), 'bench-sim-'))
+  const run = await inChild(spec, out)
   if (out !== keep) await rm(out, { recursive: true, force: true })
-  const r = run.record.result
-  const w = r.world
-  const s = r.summary
+  const w = run.world
+  const s = run.summary
   const f = (x: unknown, d = 1) => (typeof x === 'number' ? x.toFixed(d) : '–')
   console.log(
     [
@@ -142,7 +200,7 @@ for (const [k, { n, converged }] of runs.entries()) {
       `(${f(w.rssMiBPerNode / base.rssMiBPerNode, 2)}×)`.padStart(12),
       f(w.joinWallS).padStart(7),
       f(w.admissionWaitS).padStart(7),
-      f(run.record.wallS).padStart(7),
+      f(run.wallS).padStart(7),
       String(s.lookups).padStart(8),
       f(s.lookup_success_rate, 3).padStart(8),
       f(s.hops_mean, 2).padStart(5),
@@ -154,12 +212,12 @@ for (const [k, { n, converged }] of runs.entries()) {
     nodes: n,
     start,
     workers,
-    wall_s: Math.round(run.record.wallS * 10) / 10,
+    wall_s: Math.round(run.wallS * 10) / 10,
     join_s: Math.round(w.joinWallS * 10) / 10,
     nodes_per_s: Math.round(w.nodesPerSecond * 100) / 100,
     admission_wait_s: Math.round((w.admissionWaitS ?? 0) * 10) / 10,
     rss_mib_per_node: Math.round(w.rssMiBPerNode * 10) / 10,
-    peak_rss_mib: Math.round(run.record.peakRssMiB),
+    peak_rss_mib: Math.round(run.peakRssMiB),
     lookup_success_rate: s.lookup_success_rate,
     hops_mean: s.hops_mean,
     latency_p50_ms: s.latency_p50_ms,

@@ -69,9 +69,10 @@ export class ShardedWorld implements World {
 
   static async start(options: WorldOptions, join = options.nodes): Promise<ShardedWorld> {
     const w = new ShardedWorld(options)
-    w.rssBefore = process.memoryUsage().rss
     const t0 = performance.now()
     await w.#spawn()
+    // Memory per node counts from here: the worker threads are up with their modules loaded.
+    w.rssBefore = process.memoryUsage().rss
     for (let r = 0; r < options.relays; r++) {
       const index = options.nodes + r
       const address = (await w.#call(workerOf(index, w.#workers.length), {
