@@ -29,6 +29,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
 import { CONVERGED_MAINTENANCE_OFF_MS } from './constants.ts'
+import { ConvergedStartError } from './errors.ts'
 import type { Rng } from './rng.ts'
 
 /** A node's libp2p key from its own seeded stream (the messenger's network key; spawnMessenger uses this too). */
@@ -139,7 +140,7 @@ export async function learnPeers(
 ): Promise<void> {
   const table = internals(dht).routingTable
   const kb = table.kb
-  if (kb === undefined) throw new Error('the routing table has not started')
+  if (kb === undefined) throw new ConvergedStartError('the routing table has not started')
   const tags = { [table.peerTagName]: { value: table.peerTagValue } }
   // Learning may run for one node from several joins at once: the table's own onAdd comes back after the last.
   const quiet = quieted.get(kb) ?? { onAdd: kb.onAdd, active: 0 }
@@ -195,7 +196,7 @@ export class Placement {
     this.#latest.set(from, { key, value })
     const holders = this.#dir.closest(key, up, this.#k)
     const done = await Promise.allSettled(holders.map((h) => this.#deliver(h, from, key, value)))
-    if (!done.some((d) => d.status === 'fulfilled')) throw new Error('no holder accepted the record')
+    if (!done.some((d) => d.status === 'fulfilled')) throw new ConvergedStartError('no holder accepted the record')
   }
 
   /** Places every node's latest record again among the nodes up now (before a stage's lookups). */

@@ -1,6 +1,12 @@
 /** Typed errors of @parley/sim: a caller branches on `code`. Texts carry parameter names and values, never keys. */
 
-export type SimErrorCode = 'InvalidParameter' | 'UnknownScenario' | 'OutputNotEmpty' | 'NodeStartFailed' | 'RunAborted'
+export type SimErrorCode =
+  | 'InvalidParameter'
+  | 'UnknownScenario'
+  | 'OutputNotEmpty'
+  | 'NodeStartFailed'
+  | 'RunAborted'
+  | 'ConvergedStart'
 
 /** The base class of every simulator error. */
 export class SimError extends Error {
@@ -57,6 +63,18 @@ export class RunAbortedError extends SimError {
   constructor() {
     super('RunAborted', 'the simulation run was aborted')
     this.name = 'RunAbortedError'
+  }
+}
+
+/**
+ * The converged start (converged.ts) could not do a step: a record's holder is down, no holder accepted a record, a
+ * routing table has not started.
+ */
+export class ConvergedStartError extends SimError {
+  static override name = 'ConvergedStartError'
+  constructor(what: string) {
+    super('ConvergedStart', `converged start: ${what}`)
+    this.name = 'ConvergedStartError'
   }
 }
 

@@ -21,6 +21,7 @@ export {
   SIM_PROTOCOL_PREFIX
 } from './constants.ts'
 export {
+  ConvergedStartError,
   InvalidParameterError,
   isSimError,
   NodeStartFailedError,

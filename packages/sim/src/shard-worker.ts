@@ -10,6 +10,7 @@ import { dhtKeyForIdentity } from '@parley/wire'
 import { SHARD_STATUS_MS, SIM_ERROR_STACK_FRAMES } from './constants.ts'
 import { Directory, learnPeers, storeRecord } from './converged.ts'
 import { PortCrossLink } from './cross-link.ts'
+import { ConvergedStartError } from './errors.ts'
 import { LoadGauge } from './load.ts'
 import type { LinkModel } from './model.ts'
 import { SILENT_LOGGER, type SpawnedNode, spawnMessenger, spawnRelay } from './nodes.ts'
@@ -178,7 +179,7 @@ async function handle(m: ShardRequest): Promise<unknown> {
     }
     case 'store': {
       const n = nodes.get(m.holder)
-      if (n === undefined || !n.up) throw new Error('holder is down')
+      if (n === undefined || !n.up) throw new ConvergedStartError(`holder ${m.holder} is down`)
       await storeRecord(n.node.libp2p.services.dht, (await dir()).peer(m.from), m.key, m.value)
       return null
     }

@@ -18,7 +18,7 @@ import {
 } from './constants.ts'
 import { Directory, Placement } from './converged.ts'
 import { workerOf } from './cross-link.ts'
-import { NodeStartFailedError, RunAbortedError } from './errors.ts'
+import { ConvergedStartError, NodeStartFailedError, RunAbortedError } from './errors.ts'
 import { Rng } from './rng.ts'
 import type { ShardInit, ShardPlace, ShardPlaced, ShardRequest, ShardStatus } from './shard-worker.ts'
 import { type LookupOutcome, planTopology, SimWorld, type World, type WorldOptions } from './world.ts'
@@ -179,7 +179,7 @@ export class ShardedWorld implements World {
       dir,
       this.options.kBucketSize ?? DEFAULT_SIM_K,
       async (holder, from, key, value) => {
-        if (!this.#up.has(holder)) throw new Error('holder is down')
+        if (!this.#up.has(holder)) throw new ConvergedStartError(`holder ${holder} is down`)
         await this.#call(workerOf(holder, this.#workers.length), { t: 'store', holder, from, key, value })
       }
     )

@@ -15,7 +15,7 @@ import {
   SIM_PROTOCOL_PREFIX
 } from './constants.ts'
 import { Directory, learnPeers, Placement, storeRecord } from './converged.ts'
-import { RunAbortedError } from './errors.ts'
+import { ConvergedStartError, RunAbortedError } from './errors.ts'
 import { LoadGauge } from './load.ts'
 import type { LinkModel } from './model.ts'
 import {
@@ -198,7 +198,7 @@ export class SimWorld implements World {
     )
     const placement = new Placement(dir, this.settings.kBucketSize, async (holder, from, key, value) => {
       const n = this.#slots[holder]
-      if (n?.up !== true || n.node === undefined) throw new Error('holder is down')
+      if (n?.up !== true || n.node === undefined) throw new ConvergedStartError(`holder ${holder} is down`)
       await storeRecord(n.node.libp2p.services.dht, dir.peer(from), key, value)
     })
     this.#converged = { dir, placement }

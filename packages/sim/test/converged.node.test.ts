@@ -13,8 +13,8 @@ import { type KadDHT, MessageType } from '@libp2p/kad-dht'
 import { dhtKeyForIdentity } from '@parley/wire'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CONVERGED_MAINTENANCE_OFF_MS } from '../src/constants.ts'
-import { Directory, storeRecord } from '../src/converged.ts'
-import { InvalidParameterError } from '../src/errors.ts'
+import { Directory, Placement, storeRecord } from '../src/converged.ts'
+import { ConvergedStartError, InvalidParameterError } from '../src/errors.ts'
 import type { LinkModel } from '../src/model.ts'
 import { Rng } from '../src/rng.ts'
 import { prepare } from '../src/run.ts'
@@ -140,6 +140,28 @@ describe('converged start', () => {
       [11, 4]
     ])
   }, 180_000)
+
+  it('placement: a record goes to the k closest among the nodes up; one no holder accepts fails with a typed error', async () => {
+    const dir = await Directory.of(
+      6,
+      (i) => new Rng('conv-place', 'nodes').fork(`node/${i}`),
+      (i) => `/memory/conv-place-${i}`
+    )
+    const key = new TextEncoder().encode('/parley/some-key')
+    const stored: number[] = []
+    const ok = new Placement(dir, 2, async (holder) => {
+      stored.push(holder)
+    })
+    await ok.put(0, key, new Uint8Array([1]), [0, 1, 2, 3, 4])
+    expect(stored.sort()).toEqual(dir.closest(key, [0, 1, 2, 3, 4], 2).sort())
+    expect(dir.closest(key, [0, 1, 2, 3, 4], 2)).not.toContain(5)
+    const refused = new Placement(dir, 2, async () => {
+      throw new Error('refused')
+    })
+    const err = await refused.put(0, key, new Uint8Array([1]), [0, 1, 2]).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConvergedStartError)
+    expect((err as ConvergedStartError).code).toBe('ConvergedStart')
+  })
 
   it('--converged is 0 or 1', () => {
     expect(() => prepare({ scenario: 'dht-lookup', params: { nodes: 10, converged: 2 } })).toThrow(
