@@ -164,25 +164,22 @@ export class ShardedWorld implements World {
     return Promise.all(this.#workers.map((_, w) => this.#call(w, req)))
   }
 
-  #placement: Placement | undefined
+  #placement: Promise<Placement> | undefined
 
-  /** The converged start's placement: records go to their k closest nodes up, through the holders' workers. */
-  async #placer(): Promise<Placement> {
-    if (this.#placement !== undefined) return this.#placement
-    const rng = new Rng(this.options.seed, 'nodes')
-    const dir = await Directory.of(
-      this.options.nodes,
-      (i) => rng.fork(`node/${i}`),
-      (i) => `/memory/${this.#tag}-${i}`
-    )
-    this.#placement ??= new Placement(
-      dir,
-      this.options.kBucketSize ?? DEFAULT_SIM_K,
-      async (holder, from, key, value) => {
+  /** The converged start's placement (built once): records go to their k closest nodes up, through their workers. */
+  #placer(): Promise<Placement> {
+    this.#placement ??= (async () => {
+      const rng = new Rng(this.options.seed, 'nodes')
+      const dir = await Directory.of(
+        this.options.nodes,
+        (i) => rng.fork(`node/${i}`),
+        (i) => `/memory/${this.#tag}-${i}`
+      )
+      return new Placement(dir, this.options.kBucketSize ?? DEFAULT_SIM_K, async (holder, from, key, value) => {
         if (!this.#up.has(holder)) throw new ConvergedStartError(`holder ${holder} is down`)
         await this.#call(workerOf(holder, this.#workers.length), { t: 'store', holder, from, key, value })
-      }
-    )
+      })
+    })()
     return this.#placement
   }
 

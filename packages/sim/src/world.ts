@@ -186,22 +186,23 @@ export class SimWorld implements World {
     return w
   }
 
-  #converged: { dir: Directory; placement: Placement } | undefined
+  #converged: Promise<{ dir: Directory; placement: Placement }> | undefined
 
-  /** The converged start's directory and placement (built on first use). */
-  async #convergence(): Promise<{ dir: Directory; placement: Placement }> {
-    if (this.#converged !== undefined) return this.#converged
-    const dir = await Directory.of(
-      this.options.nodes,
-      (i) => this.#rng.fork(`node/${i}`),
-      (i) => this.fabric.address(i)
-    )
-    const placement = new Placement(dir, this.settings.kBucketSize, async (holder, from, key, value) => {
-      const n = this.#slots[holder]
-      if (n?.up !== true || n.node === undefined) throw new ConvergedStartError(`holder ${holder} is down`)
-      await storeRecord(n.node.libp2p.services.dht, dir.peer(from), key, value)
-    })
-    this.#converged = { dir, placement }
+  /** The converged start's directory and placement (built once, on first use). */
+  #convergence(): Promise<{ dir: Directory; placement: Placement }> {
+    this.#converged ??= (async () => {
+      const dir = await Directory.of(
+        this.options.nodes,
+        (i) => this.#rng.fork(`node/${i}`),
+        (i) => this.fabric.address(i)
+      )
+      const placement = new Placement(dir, this.settings.kBucketSize, async (holder, from, key, value) => {
+        const n = this.#slots[holder]
+        if (n?.up !== true || n.node === undefined) throw new ConvergedStartError(`holder ${holder} is down`)
+        await storeRecord(n.node.libp2p.services.dht, dir.peer(from), key, value)
+      })
+      return { dir, placement }
+    })()
     return this.#converged
   }
 
