@@ -27,7 +27,8 @@ import {
   dhtKeyForIdentity,
   encodeDhtRecord,
   MAX_DHT_RECORD_LIFETIME_MS,
-  signDhtRecord
+  signDhtRecord,
+  validateDhtRecord
 } from '@parley/wire'
 import { MemoryDatastore } from 'datastore-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -119,40 +120,58 @@ afterAll(async () => {
 })
 
 /**
- * Puts `bytes` under `key` from the attacker and checks: every server it was sent to refused it; the observer's get
- * finds at the honest servers only `expected` (or nothing); the one server that serves the forgery is the attacker's
- * own node, and the observer's validator discards it.
+ * B's node republishes on its own (a retry after a put that timed out on a loaded machine, an address change), so the
+ * servers may hold a record of B's newer than `genuine` by the time a check runs (a CI run saw exactly that). What
+ * must hold is that it is B's own: valid for B's key now (signed by B, certified device, unexpired, not too long-lived,
+ * so none of the forgeries below) and not older than `genuine`.
  */
-async function expectRefusedEverywhere(key: Uint8Array, bytes: Uint8Array, expected?: Uint8Array): Promise<void> {
+async function expectGenuineOfB(bytes: Uint8Array, what: string): Promise<void> {
+  const valid = await validateDhtRecord(backend, bKey, bytes, Date.now()).catch((e: Error) => e)
+  expect(valid, `${what} is a valid record of B's`).not.toBeInstanceOf(Error)
+  expect((valid as DhtRecord).sequence, `${what}: sequence`).toBeGreaterThanOrEqual(genuine.sequence)
+}
+
+/**
+ * Puts `bytes` under `key` from the attacker and checks: every server it was sent to refused it; the observer's get
+ * finds at the honest servers only B's genuine record (`genuineOfB`) or nothing; the one server that serves the
+ * forgery is the attacker's own node, and the observer's validator discards it.
+ */
+async function expectRefusedEverywhere(key: Uint8Array, bytes: Uint8Array, genuineOfB = false): Promise<void> {
   const put = await rawPut(attacker, key, bytes)
   expect(put.targets.size, 'the put reached the servers').toBeGreaterThanOrEqual(SERVERS)
   expect([...put.accepted], 'servers that stored the forgery').toEqual([])
   const got = await rawGet(observer, key)
   for (const [peer, value] of honestServed(got)) {
-    expect(hex(value), `record served by ${peer}`).toBe(expected === undefined ? '(nothing)' : hex(expected))
+    if (genuineOfB) await expectGenuineOfB(value, `record served by ${peer}`)
+    else expect(hex(value), `record served by ${peer}`).toBe('(nothing)')
   }
   expect([...got.invalid]).toEqual([attacker.peerId.toString()])
-  if (expected === undefined) expect(got.best).toBeUndefined()
-  else expect(hex(got.best!)).toBe(hex(expected))
+  if (!genuineOfB) expect(got.best).toBeUndefined()
+  else await expectGenuineOfB(got.best!, "the get's best record")
+}
+
+/** A's lookup of B returns B's own record, never the forgery. */
+async function expectLookupGenuine(): Promise<void> {
+  await expectGenuineOfB(encodeDhtRecord((await a.lookup(b.identityKey)).record), "A's lookup")
 }
 
 describe("forged records under a genuine identity's key", () => {
   it('a record signed by another identity (naming B) is refused; lookup still returns the genuine one', async () => {
     const forged = { ...(await record(mallory, genuine.bundle)), identityKey: b.identityKey }
-    await expectRefusedEverywhere(bKey, encodeDhtRecord(forged), genuineBytes)
-    expect(hex(encodeDhtRecord((await a.lookup(b.identityKey)).record))).toBe(hex(genuineBytes))
+    await expectRefusedEverywhere(bKey, encodeDhtRecord(forged), true)
+    await expectLookupGenuine()
   })
 
   it("another identity's own valid record stored under B's key is refused", async () => {
     const theirs = await record(mallory, malloryBundle)
-    await expectRefusedEverywhere(bKey, encodeDhtRecord(theirs), genuineBytes)
-    expect(hex(encodeDhtRecord((await a.lookup(b.identityKey)).record))).toBe(hex(genuineBytes))
+    await expectRefusedEverywhere(bKey, encodeDhtRecord(theirs), true)
+    await expectLookupGenuine()
   })
 
   it("B's genuine record with a raised sequence (signature no longer covers it) is refused", async () => {
     const tampered = { ...genuine, sequence: genuine.sequence + 1000 }
-    await expectRefusedEverywhere(bKey, encodeDhtRecord(tampered), genuineBytes)
-    expect((await a.lookup(b.identityKey)).record.sequence).toBe(genuine.sequence)
+    await expectRefusedEverywhere(bKey, encodeDhtRecord(tampered), true)
+    await expectLookupGenuine()
   })
 
   it('an uncertified record (device certificate signed by another identity, all else signed by B) is refused', async () => {
@@ -169,22 +188,22 @@ describe("forged records under a genuine identity's key", () => {
     )
     const { signature: _s, version: _v, ...body } = decodeBundle(genuine.bundle)
     const bundle = encodeBundle(await signBundle(backend, bIdentity.secretKey, { ...body, certificate }))
-    await expectRefusedEverywhere(bKey, encodeDhtRecord(await record(bIdentity, bundle)), genuineBytes)
-    expect(hex(encodeDhtRecord((await a.lookup(b.identityKey)).record))).toBe(hex(genuineBytes))
+    await expectRefusedEverywhere(bKey, encodeDhtRecord(await record(bIdentity, bundle)), true)
+    await expectLookupGenuine()
   })
 
   it('an expired record signed by B, with a higher sequence, is refused', async () => {
     const expired = await record(bIdentity, genuine.bundle, { expiresAt: Date.now() - 1000 })
-    await expectRefusedEverywhere(bKey, encodeDhtRecord(expired), genuineBytes)
-    expect((await a.lookup(b.identityKey)).record.sequence).toBe(genuine.sequence)
+    await expectRefusedEverywhere(bKey, encodeDhtRecord(expired), true)
+    await expectLookupGenuine()
   })
 
   it('a record signed by B that claims to live longer than MAX_DHT_RECORD_LIFETIME_MS is refused', async () => {
     const forever = await record(bIdentity, genuine.bundle, {
       expiresAt: Date.now() + MAX_DHT_RECORD_LIFETIME_MS + HOUR
     })
-    await expectRefusedEverywhere(bKey, encodeDhtRecord(forever), genuineBytes)
-    expect((await a.lookup(b.identityKey)).record.sequence).toBe(genuine.sequence)
+    await expectRefusedEverywhere(bKey, encodeDhtRecord(forever), true)
+    await expectLookupGenuine()
   })
 })
 
@@ -249,7 +268,7 @@ describe('a rolled-back record: an older genuine record replayed after a newer o
     if (!(newer.sequence > decodeDhtRecord(older).sequence)) throw new Error('B did not publish a newer record')
     const before = await rawGet(observer, bKey)
     for (const value of honestServed(before).values()) {
-      if (decodeDhtRecord(value).sequence !== newer.sequence) throw new Error('a server did not hold the newer record')
+      if (decodeDhtRecord(value).sequence < newer.sequence) throw new Error('a server did not hold the newer record')
     }
     // Anyone who fetched the older record can replay it: no key is needed.
     replay = await rawPut(attacker, bKey, older)
@@ -276,8 +295,9 @@ describe('a rolled-back record: an older genuine record replayed after a newer o
   // proposed reader-side fix: remember in the ContactRecord the highest record sequence accepted for the contact
   // and ignore lookups that return a lower one (keep the cached device and addresses, treat it as not found).
   it('the reader still gets the newest sequence', async () => {
+    // (≥: B may have republished on its own since, see expectGenuineOfB; the replay is older than `newer`.)
     const looked = await a.lookup(b.identityKey)
-    expect(looked.record.sequence).toBe(newer.sequence)
+    expect(looked.record.sequence).toBeGreaterThanOrEqual(newer.sequence)
   })
 })
 
