@@ -85,12 +85,24 @@ export class DirectPaths {
    * connection, or undefined (never rejects).
    */
   upgrade(peer: PeerId): Promise<Connection | undefined> {
+    const failed = this.#failed.get(peer.toString())
+    if (failed !== undefined && this.#core.now() - failed.at < failed.wait) {
+      return this.#upgrading.get(peer.toString()) ?? Promise.resolve(undefined)
+    }
+    return this.#attempt(peer)
+  }
+
+  /**
+   * One upgrade attempt (or the one running), past the backoff: `upgrade` checks that, and the retry timer has
+   * waited it out. The timer must not ask the clock again: a timer can fire a millisecond before `now()` says its
+   * delay is over (Node's timers and `Date.now()` round differently), and a retry refused then was never scheduled
+   * again: the peer stayed relayed-only until the next message.
+   */
+  #attempt(peer: PeerId): Promise<Connection | undefined> {
     if (this.#core.networkOptions.webrtc === false) return Promise.resolve(undefined)
     const key = peer.toString()
     const running = this.#upgrading.get(key)
     if (running !== undefined) return running
-    const failed = this.#failed.get(key)
-    if (failed !== undefined && this.#core.now() - failed.at < failed.wait) return Promise.resolve(undefined)
     const gate = this.#core.networkOptions.webrtcGate ?? ((p: PeerId) => this.admits(p))
     const attempt = Promise.resolve()
       .then(() => gate(peer))
@@ -154,7 +166,7 @@ export class DirectPaths {
       const node = this.#core.node
       if (node === undefined) return
       const best = bestConnection(node, peer)
-      if (best !== undefined && connectionKind(best) === 'relayed') await this.upgrade(peer)
+      if (best !== undefined && connectionKind(best) === 'relayed') await this.#attempt(peer)
     }, wait)
   }
 }
