@@ -146,21 +146,9 @@ export class Announcements {
       const { contact, id, text, senderSeq, sentAt } = h
       if (!floors.has(contact)) floors.set(contact, (await readSequence(this.core.store, contact))?.next ?? 0)
       const next = floors.get(contact)!
-      if (!request && senderSeq >= next) {
-        const outcome: TextOutcome = { kind: 'text', contact, id, text, senderSeq, sentAt, request, gap: true, next }
-        this.inOrder(outcome, true)
-        continue
-      }
-      this.core.events.emit('message', {
-        contact,
-        id,
-        text,
-        senderSeq,
-        sentAt,
-        replayed: true,
-        ...(request && { request })
-      })
-      this.announced(contact, id)
+      const outcome: TextOutcome = { kind: 'text', contact, id, text, senderSeq, sentAt, request, gap: true, next }
+      if (!request && senderSeq >= next) this.inOrder(outcome, true)
+      else this.announce(outcome, true)
     }
   }
 
