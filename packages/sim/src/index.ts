@@ -60,4 +60,12 @@ export { SCENARIOS } from './scenarios/index.ts'
 export { planRelayFailure } from './scenarios/relay-failure.ts'
 export { ShardedWorld, startWorld } from './shards.ts'
 export { Fabric, type FabricStats, simTransport } from './transport.ts'
-export { type LookupOutcome, planTopology, SimWorld, type World, type WorldOptions } from './world.ts'
+export {
+  type LookupFailure,
+  type LookupOutcome,
+  lookupFailure,
+  planTopology,
+  SimWorld,
+  type World,
+  type WorldOptions
+} from './world.ts'

@@ -17,6 +17,7 @@ import { SILENT_LOGGER, type SpawnedNode, spawnMessenger, spawnRelay } from './n
 import { type DhtProbe, probeDht } from './probes.ts'
 import { Rng } from './rng.ts'
 import { Fabric } from './transport.ts'
+import { type LookupFailure, lookupFailure } from './world.ts'
 
 /** What the main thread gives a worker at start. */
 export interface ShardInit {
@@ -188,17 +189,16 @@ async function handle(m: ShardRequest): Promise<unknown> {
       if (n === undefined || !n.up) return null
       const t0 = performance.now()
       let peer: string | null = null
+      let failure: LookupFailure | null = null
+      const limit = AbortSignal.timeout(m.timeoutMs)
       try {
-        const found = await n.node.messenger.lookup(Buffer.from(m.identity, 'hex'), {
-          signal: AbortSignal.timeout(m.timeoutMs)
-        })
-        peer = found.peerId.toString()
-      } catch {
-        peer = null
+        peer = (await n.node.messenger.lookup(Buffer.from(m.identity, 'hex'), { signal: limit })).peerId.toString()
+      } catch (e) {
+        failure = lookupFailure(e, limit)
       }
       const ms = performance.now() - t0
       const key = Buffer.from(dhtKeyForIdentity(Buffer.from(m.identity, 'hex'))).toString('hex')
-      return { peer, ms, hops: n.probe.hops.get(key) ?? null }
+      return { peer, ms, hops: n.probe.hops.get(key) ?? null, failure }
     }
     case 'crash': {
       fabric.crash(m.i)

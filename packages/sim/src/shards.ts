@@ -21,7 +21,14 @@ import { workerOf } from './cross-link.ts'
 import { ConvergedStartError, NodeStartFailedError, RunAbortedError } from './errors.ts'
 import { Rng } from './rng.ts'
 import type { ShardInit, ShardPlace, ShardPlaced, ShardRequest, ShardStatus } from './shard-worker.ts'
-import { type LookupOutcome, planTopology, SimWorld, type World, type WorldOptions } from './world.ts'
+import {
+  type LookupFailure,
+  type LookupOutcome,
+  planTopology,
+  SimWorld,
+  type World,
+  type WorldOptions
+} from './world.ts'
 
 /** Starts a world: in this thread (SimWorld) when `options.workers` is 1 or unset, else over worker threads. */
 export async function startWorld(options: WorldOptions, join = options.nodes): Promise<World> {
@@ -283,10 +290,10 @@ export class ShardedWorld implements World {
       from,
       identity: target.identity,
       timeoutMs
-    })) as { peer: string | null; ms: number; hops: number | null } | null
+    })) as { peer: string | null; ms: number; hops: number | null; failure: LookupFailure | null } | null
     if (r === null) return undefined
-    const ok = r.peer === target.peerId
-    return { ok, ms: r.ms, hops: ok ? r.hops : null }
+    if (r.peer === target.peerId) return { ok: true, ms: r.ms, hops: r.hops }
+    return { ok: false, ms: r.ms, hops: null, failure: r.failure ?? 'wrong-peer' }
   }
 
   async crash(i: number, permanent: boolean): Promise<void> {

@@ -68,6 +68,23 @@ export interface LookupOutcome {
   ms: number
   /** Hops to the nearest peer that answered with the record (null when none did). */
   hops: number | null
+  /** Why a lookup that is not `ok` failed (see lookupFailure); absent when ok. */
+  failure?: LookupFailure
+}
+
+/**
+ * Why a lookup failed: `timeout` (the lookup's own time limit ran out), `not-found` (the walk and the fallback
+ * servers answered, none with a valid record), `wrong-peer` (a valid record that names another device), or the
+ * error's code (or name) for anything else.
+ */
+export type LookupFailure = 'timeout' | 'not-found' | 'wrong-peer' | (string & {})
+
+/** The failure a lookup's error stands for; `limit` is the lookup's own time limit (aborted: it ran out). */
+export function lookupFailure(e: unknown, limit: AbortSignal): LookupFailure {
+  if (limit.aborted) return 'timeout'
+  if (e instanceof Error && e.name === 'ContactNotFoundError') return 'not-found'
+  const code = (e as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' ? code : e instanceof Error ? e.name : 'unknown'
 }
 
 /**
@@ -343,18 +360,18 @@ export class SimWorld implements World {
     const b = this.node(to)
     if (a === undefined || b === undefined || !this.isUp(from) || !this.isUp(to)) return undefined
     const started = performance.now()
-    let ok = false
+    let failure: LookupFailure | undefined
+    const limit = AbortSignal.timeout(timeoutMs)
     try {
-      const found = await a.messenger.lookup(b.messenger.identityKey, {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
-      })
-      ok = found.peerId.equals(b.libp2p.peerId)
-    } catch {
-      ok = false
+      const found = await a.messenger.lookup(b.messenger.identityKey, { signal: AbortSignal.any([signal, limit]) })
+      if (!found.peerId.equals(b.libp2p.peerId)) failure = 'wrong-peer'
+    } catch (e) {
+      failure = lookupFailure(e, limit)
     }
     const ms = performance.now() - started
     const key = Buffer.from(dhtKeyForIdentity(b.messenger.identityKey)).toString('hex')
-    return { ok, ms, hops: ok ? (this.probe(from)?.hops.get(key) ?? null) : null }
+    if (failure !== undefined) return { ok: false, ms, hops: null, failure }
+    return { ok: true, ms, hops: this.probe(from)?.hops.get(key) ?? null }
   }
 
   /** Node i crashes: connections cut at once, in-flight bytes lost. `permanent`: its state is gone too. */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { type KadDHT, MessageType } from '@libp2p/kad-dht'
+import { ContactNotFoundError } from '@parley/network'
 import { dhtKeyForIdentity } from '@parley/wire'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CONVERGED_MAINTENANCE_OFF_MS } from '../src/constants.ts'
@@ -19,7 +20,7 @@ import type { LinkModel } from '../src/model.ts'
 import { Rng } from '../src/rng.ts'
 import { prepare } from '../src/run.ts'
 import { ShardedWorld } from '../src/shards.ts'
-import { SimWorld } from '../src/world.ts'
+import { lookupFailure, SimWorld } from '../src/world.ts'
 import { expectLookupsFind, untilPublished } from './helpers.ts'
 
 const model: LinkModel = { latency: { kind: 'constant', ms: 5 }, jitterMs: 0, loss: 0, bandwidthBps: 0 }
@@ -115,6 +116,38 @@ describe('converged start', () => {
     await expect(storeRecord(dht, from, key, new Uint8Array([1, 2, 3]))).rejects.toThrow()
     expect(await held(dht, from, key)).toBeUndefined()
   }, 120_000)
+
+  it('a failed lookup says why: out of time (a 150 ms limit against 400 ms links); the other reasons as the errors give them', async () => {
+    // k = 1: each record is held by one node only, so a lookup from any other node needs the network.
+    const slow: LinkModel = { ...model, latency: { kind: 'constant', ms: 400 } }
+    const world = await SimWorld.start(
+      {
+        seed: 'conv-fail',
+        nodes: 4,
+        relays: 0,
+        model: slow,
+        dataDir: await tmp(),
+        gossip: false,
+        converged: true,
+        kBucketSize: 1
+      },
+      4
+    )
+    cleanup.push(() => world.stop())
+    await untilPublished(world, 60_000)
+    await world.settle()
+    const outcomes = []
+    for (const from of [0, 2, 3]) outcomes.push(await world.lookup(from, 1, 150, AbortSignal.timeout(60_000)))
+    for (const r of outcomes) expect(r?.ok === true || r?.failure === 'timeout', JSON.stringify(r)).toBe(true)
+    expect(outcomes.filter((r) => r?.failure === 'timeout').length).toBeGreaterThanOrEqual(2)
+    expect(outcomes.filter((r) => r?.ok === true).every((r) => r?.failure === undefined)).toBe(true)
+    // The other reasons, as the lookup's errors give them.
+    const ran = new AbortController().signal
+    expect(lookupFailure(new ContactNotFoundError(), ran)).toBe('not-found')
+    expect(lookupFailure(new ContactNotFoundError(), AbortSignal.abort())).toBe('timeout')
+    expect(lookupFailure(Object.assign(new Error('x'), { code: 'SomeCode' }), ran)).toBe('SomeCode')
+    expect(lookupFailure(new TypeError('x'), ran)).toBe('TypeError')
+  }, 180_000)
 
   it('two worker threads: tables and records across the threads, lookups succeed', async () => {
     const world = await ShardedWorld.start(

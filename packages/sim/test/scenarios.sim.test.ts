@@ -36,6 +36,10 @@ describe('scenarios, 30 nodes, fixed seed', () => {
       expect(s.hops_mean).toBeGreaterThanOrEqual(0)
       expect(s.hops_mean!).toBeLessThanOrEqual(Math.log2(30) + 1)
       expect(rec.result.tables.stages!.map((r) => r.size)).toEqual([15, 30])
+      for (const r of rec.result.tables.stages!) {
+        expect([r.failed_timeout, r.failed_not_found, r.failed_other]).toEqual([0, 0, 0])
+      }
+      expect(rec.result.tables.lookups!.every((l) => l.ok === true && l.failure === null)).toBe(true)
       expect(rec.result.world.nodesStarted).toBe(30)
       expect(rec.result.world.rssMiBPerNode).toBeGreaterThan(0)
     },

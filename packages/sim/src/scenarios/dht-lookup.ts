@@ -90,10 +90,19 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
         const { from, to } = pairs[k]!
         const r = await world.lookup(from, to, DEFAULT_LOOKUP_TIMEOUT_MS, ctx.signal)
         if (r === undefined) {
-          lookups.push({ size, from, to, ok: false, ms: null, hops: null, skipped: true })
+          lookups.push({ size, from, to, ok: false, ms: null, hops: null, failure: null, skipped: true })
           return
         }
-        lookups.push({ size, from, to, ok: r.ok, ms: Math.round(r.ms * 10) / 10, hops: r.hops, skipped: false })
+        lookups.push({
+          size,
+          from,
+          to,
+          ok: r.ok,
+          ms: Math.round(r.ms * 10) / 10,
+          hops: r.hops,
+          failure: r.failure ?? null,
+          skipped: false
+        })
       }
       let next = 0
       let done = 0
@@ -120,10 +129,16 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       const okRows = mine.filter((l) => l.ok === true)
       const ms = okRows.map((l) => l.ms as number).sort((a, b) => a - b)
       const hops = okRows.flatMap((l) => (typeof l.hops === 'number' ? [l.hops] : [])).sort((a, b) => a - b)
+      const failed = (reason: (f: string) => boolean) =>
+        mine.filter((l) => l.ok === false && reason(l.failure as string)).length
       stages.push({
         size,
         lookups: mine.length,
         success_rate: mine.length > 0 ? okRows.length / mine.length : null,
+        // Why the others failed (world.ts lookupFailure): out of time, no valid record found, anything else.
+        failed_timeout: failed((f) => f === 'timeout'),
+        failed_not_found: failed((f) => f === 'not-found'),
+        failed_other: failed((f) => f !== 'timeout' && f !== 'not-found'),
         hops_mean: mean(hops),
         hops_p50: percentile(hops, 50),
         hops_max: hops.at(-1) ?? null,
