@@ -1,8 +1,8 @@
 /**
  * One worker thread of a sharded run (shards.ts): it hosts nodes i with i mod K = its number, each a real messenger
  * (or relay) on this thread's Fabric, and reaches the other workers' nodes through PortCrossLink. The main thread
- * tells it which node to start, whom to dial, which lookup to run; it reports each node's publish count and its
- * event loop's delay.
+ * tells it which node to start, whom to dial, which lookup to run, which contact to add and text to send; it reports
+ * each node's publish count, its event loop's delay and (when asked) its nodes' message and receipt events.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -10,9 +10,10 @@ import { dhtKeyForIdentity } from '@parley/wire'
 import { SHARD_STATUS_MS, SIM_ERROR_STACK_FRAMES } from './constants.ts'
 import { Directory, learnPeers, storeRecord } from './converged.ts'
 import { PortCrossLink } from './cross-link.ts'
-import { ConvergedStartError } from './errors.ts'
+import { ConvergedStartError, NodeStartFailedError } from './errors.ts'
 import { LoadGauge } from './load.ts'
 import type { LinkModel } from './model.ts'
+import { forwardEvents, type NodeEvent, sendText } from './node-events.ts'
 import { SILENT_LOGGER, type SpawnedNode, spawnMessenger, spawnRelay } from './nodes.ts'
 import { type DhtProbe, probeDht } from './probes.ts'
 import { Rng } from './rng.ts'
@@ -33,6 +34,8 @@ export interface ShardInit {
   converged: boolean
   /** Nodes of the run (the converged start's directory covers them all). */
   nodes: number
+  /** Post every node's message and receipt events (ShardEvent) to the main thread. */
+  events: boolean
 }
 
 /** Requests from the main thread (each answered with { q, ok, value | error }). */
@@ -54,6 +57,8 @@ export type ShardRequest =
   | { t: 'learn'; q: number; i: number }
   | { t: 'store'; q: number; holder: number; from: number; key: Uint8Array; value: Uint8Array }
   | { t: 'lookup'; q: number; from: number; identity: string; timeoutMs: number }
+  | { t: 'contact'; q: number; i: number; identity: string; name: string }
+  | { t: 'send'; q: number; from: number; identity: string; text: string }
   | { t: 'crash'; q: number; i: number; permanent: boolean; hosted: boolean }
   | { t: 'revive'; q: number; i: number }
   | { t: 'leave'; q: number; i: number }
@@ -75,10 +80,18 @@ export interface ShardPlaced {
   error: string | null
 }
 
-/** A node's publish counters and this worker's load, sent every SHARD_STATUS_MS. */
+/** A node's message or receipt event (ShardInit.events), posted as it fires. */
+export interface ShardEvent {
+  t: 'event'
+  e: NodeEvent
+}
+
+/** A node's publish counters and this worker's load, sent every SHARD_STATUS_MS (and answering 'stop'). */
 export interface ShardStatus {
   t: 'status'
   self: number
+  /** Chunks this worker's links lost and resent so far (Fabric.stats). */
+  retransmits: number
   lagMs: number
   utilization: number
   worstMs: number
@@ -123,18 +136,27 @@ function place(i: number) {
     })
 }
 
-const status = setInterval(() => {
+function postStatus(): void {
   const probes: ShardStatus['probes'] = []
   for (const [i, n] of nodes) probes.push([i, n.up ? n.probe.puts : 0, n.up ? n.probe.putFailures : 0])
   port.postMessage({
     t: 'status',
     self: init.self,
+    retransmits: fabric.stats.retransmits,
     lagMs: gauge.lagMs,
     utilization: gauge.utilization,
     worstMs: gauge.worstMs,
     probes
   } satisfies ShardStatus)
-}, SHARD_STATUS_MS)
+}
+const status = setInterval(postStatus, SHARD_STATUS_MS)
+const emit = (e: NodeEvent): void => port.postMessage({ t: 'event', e } satisfies ShardEvent)
+
+/** Node i's messenger if it runs here and is up. */
+function upNode(i: number): SpawnedNode | undefined {
+  const n = nodes.get(i)
+  return n?.up === true ? n.node : undefined
+}
 
 async function handle(m: ShardRequest): Promise<unknown> {
   switch (m.t) {
@@ -165,6 +187,7 @@ async function handle(m: ShardRequest): Promise<unknown> {
       )
       const probe = probeDht(node.libp2p.services.dht, init.converged ? place(m.i) : undefined)
       nodes.set(m.i, { node, probe, up: true })
+      if (init.events) forwardEvents(m.i, node.messenger, emit)
       if (m.learn !== undefined) await learnPeers(node.libp2p, node.libp2p.services.dht, await dir(), m.i, m.learn)
       await Promise.allSettled(
         m.dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }))
@@ -200,6 +223,16 @@ async function handle(m: ShardRequest): Promise<unknown> {
       const key = Buffer.from(dhtKeyForIdentity(Buffer.from(m.identity, 'hex'))).toString('hex')
       return { peer, ms, hops: n.probe.hops.get(key) ?? null, failure }
     }
+    case 'contact': {
+      const n = upNode(m.i)
+      if (n === undefined) throw new NodeStartFailedError(`node ${m.i}`, new Error('not up in this worker'))
+      await n.messenger.addContact(m.identity, { name: m.name })
+      return null
+    }
+    case 'send': {
+      const n = upNode(m.from)
+      return n === undefined ? null : sendText(n.messenger, m.identity, m.text)
+    }
     case 'crash': {
       fabric.crash(m.i)
       const n = nodes.get(m.i)
@@ -226,6 +259,8 @@ async function handle(m: ShardRequest): Promise<unknown> {
       gauge.stop()
       await Promise.allSettled([...nodes.values()].map((n) => (n.up ? n.node.messenger.stop() : undefined)))
       await Promise.allSettled(relays.map((r) => r.stop()))
+      // The last figures (the timer's may be up to SHARD_STATUS_MS old), ahead of the answer on the same port.
+      postStatus()
       return null
     }
   }

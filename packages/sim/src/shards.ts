@@ -3,7 +3,8 @@
  * thread of its own with its own event loop, so a run uses K cores. Workers reach each other's nodes through
  * PortCrossLink (one MessagePort per pair of workers); the main thread only plans and orders: which node joins when
  * (the same topology and join admission as SimWorld, the load being the slowest worker's event-loop delay), whom it
- * dials, which lookups run. Scenarios that only grow, churn and look up (dht-lookup) run on it through `startWorld`.
+ * dials, which lookups run, which contacts are added and texts sent; the workers post back their nodes' message and
+ * receipt events. Scenarios that use nodes through World only (dht-lookup, delivery) run on it through `startWorld`.
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import {
@@ -19,8 +20,9 @@ import {
 import { Directory, Placement } from './converged.ts'
 import { workerOf } from './cross-link.ts'
 import { ConvergedStartError, NodeStartFailedError, RunAbortedError } from './errors.ts'
+import type { SendOutcome } from './node-events.ts'
 import { Rng } from './rng.ts'
-import type { ShardInit, ShardPlace, ShardPlaced, ShardRequest, ShardStatus } from './shard-worker.ts'
+import type { ShardEvent, ShardInit, ShardPlace, ShardPlaced, ShardRequest, ShardStatus } from './shard-worker.ts'
 import {
   type LookupFailure,
   type LookupOutcome,
@@ -55,6 +57,7 @@ export class ShardedWorld implements World {
   readonly #gone = new Set<number>()
   readonly #probes = new Map<number, { puts: number; putFailures: number }>()
   readonly #load: Array<{ lagMs: number; utilization: number }> = []
+  readonly #retransmits: number[] = []
   readonly #tag: string
   #q = 0
   rssBefore = 0
@@ -109,20 +112,22 @@ export class ShardedWorld implements World {
         kBucketSize: this.options.kBucketSize ?? DEFAULT_SIM_K,
         gossip: this.options.gossip ?? true,
         converged: this.options.converged === true,
-        nodes: this.options.nodes
+        nodes: this.options.nodes,
+        events: this.options.onNodeEvent !== undefined
       }
       const worker = new Worker(new URL('./shard-worker.ts', import.meta.url), {
         workerData: init,
         // the same heap ceiling as the main thread's (pnpm simulate raises it for large runs)
         resourceLimits: { maxOldGenerationSizeMb: 16_384 }
       })
-      worker.on('message', (m: Reply | ShardStatus | ShardPlace) => this.#onMessage(m, worker))
+      worker.on('message', (m: Reply | ShardStatus | ShardPlace | ShardEvent) => this.#onMessage(m, worker))
       worker.on('error', (e) => {
         for (const c of this.#calls.values()) c.reject(new NodeStartFailedError(`worker ${self}`, e))
         this.#calls.clear()
       })
       this.#workers.push(worker)
       this.#load.push({ lagMs: 0, utilization: 0 })
+      this.#retransmits.push(0)
     }
     // One port per pair of workers.
     const ports: Array<Record<number, MessagePort>> = Array.from({ length: k }, () => ({}))
@@ -138,7 +143,11 @@ export class ShardedWorld implements World {
     )
   }
 
-  #onMessage(m: Reply | ShardStatus | ShardPlace, from: Worker): void {
+  #onMessage(m: Reply | ShardStatus | ShardPlace | ShardEvent, from: Worker): void {
+    if ('t' in m && m.t === 'event') {
+      this.options.onNodeEvent?.(m.e)
+      return
+    }
     if ('t' in m && m.t === 'place') {
       this.#place(m).then(
         () => from.postMessage({ t: 'placed', id: m.id, error: null } satisfies ShardPlaced),
@@ -148,6 +157,7 @@ export class ShardedWorld implements World {
     }
     if ('t' in m) {
       this.#load[m.self] = { lagMs: m.lagMs, utilization: m.utilization }
+      this.#retransmits[m.self] = m.retransmits
       this.worstLoopStallMs = Math.max(this.worstLoopStallMs, m.worstMs)
       for (const [i, puts, putFailures] of m.probes) this.#probes.set(i, { puts, putFailures })
       return
@@ -275,6 +285,37 @@ export class ShardedWorld implements World {
 
   isUp(i: number): boolean {
     return this.#up.has(i)
+  }
+
+  isGone(i: number): boolean {
+    return this.#gone.has(i)
+  }
+
+  /** The sum of every worker's latest figure (each reports it every SHARD_STATUS_MS and when stopped). */
+  get retransmits(): number {
+    return this.#retransmits.reduce((a, b) => a + b, 0)
+  }
+
+  async addContact(a: number, b: number, name: string): Promise<void> {
+    const target = this.#info.get(b)
+    if (target === undefined || !this.#info.has(a)) {
+      throw new NodeStartFailedError(`node ${target === undefined ? b : a}`, new Error('never started'))
+    }
+    await this.#call(workerOf(a, this.#workers.length), { t: 'contact', i: a, identity: target.identity, name })
+  }
+
+  async send(from: number, to: number, text: string): Promise<SendOutcome | undefined> {
+    if (!this.#up.has(from)) return undefined
+    const target = this.#info.get(to)
+    if (target === undefined)
+      return { ok: false, error: new NodeStartFailedError(`node ${to}`, new Error('never started')).code }
+    const r = (await this.#call(workerOf(from, this.#workers.length), {
+      t: 'send',
+      from,
+      identity: target.identity,
+      text
+    })) as SendOutcome | null
+    return r ?? undefined
   }
 
   probe(i: number): { puts: number; putFailures: number } | undefined {

@@ -15,9 +15,10 @@ import {
   SIM_PROTOCOL_PREFIX
 } from './constants.ts'
 import { Directory, learnPeers, Placement, storeRecord } from './converged.ts'
-import { ConvergedStartError, RunAbortedError } from './errors.ts'
+import { ConvergedStartError, NodeStartFailedError, RunAbortedError } from './errors.ts'
 import { LoadGauge } from './load.ts'
 import type { LinkModel } from './model.ts'
+import { forwardEvents, type NodeEvent, type SendOutcome, sendText } from './node-events.ts'
 import {
   type NodeSettings,
   type SimNode,
@@ -52,6 +53,11 @@ export interface WorldOptions {
   onJoin?: (done: number, total: number) => void
   /** Called each time node i's messenger starts (first join and every rejoin): attach event listeners here. */
   onNodeStart?: (i: number, node: SimNode) => void
+  /**
+   * Every node's `message` and `receipt` events, in this thread, across rejoins (World.send's counterpart; with
+   * worker threads they arrive by message, stamped where they fired). onNodeStart gives SimWorld's node objects only.
+   */
+  onNodeEvent?: (e: NodeEvent) => void
   /** Worker threads (startWorld in shards.ts; SimWorld itself runs everything in this thread). */
   workers?: number
   /**
@@ -88,8 +94,8 @@ export function lookupFailure(e: unknown, limit: AbortSignal): LookupFailure {
 }
 
 /**
- * What a scenario that only grows, churns and looks up needs of a world; SimWorld (one thread) and ShardedWorld
- * (worker threads, shards.ts) both give it.
+ * What a scenario that grows, churns, looks up and exchanges 1:1 messages needs of a world; SimWorld (one thread) and
+ * ShardedWorld (worker threads, shards.ts) both give it. Nodes are named by index only: no node object crosses it.
  */
 export interface World {
   readonly options: WorldOptions
@@ -103,11 +109,22 @@ export interface World {
   grow(target: number): Promise<void>
   upNodes(): number[]
   isUp(i: number): boolean
+  /** Node i crashed for good (its state is gone; it never comes back). */
+  isGone(i: number): boolean
+  /** Chunks the link model lost and resent, over every node's links. */
+  readonly retransmits: number
   probe(i: number): Pick<DhtProbe, 'puts' | 'putFailures'> | undefined
   /** Node `from` looks up node `to`'s record (at most `timeoutMs`); undefined when either is down (skipped). */
   lookup(from: number, to: number, timeoutMs: number, signal: AbortSignal): Promise<LookupOutcome | undefined>
   /** Converged start: places every node's latest record again among the nodes up now (no-op otherwise). */
   settle(): Promise<void>
+  /** Node `a` adds node `b` (by its identity key) as a contact named `name`; both must have started once. */
+  addContact(a: number, b: number, name: string): Promise<void>
+  /**
+   * Node `from` sends `text` to node `to` (a contact); undefined when `from` is down. Its events (onNodeEvent) say
+   * where the message went next.
+   */
+  send(from: number, to: number, text: string): Promise<SendOutcome | undefined>
   crash(i: number, permanent: boolean): Promise<void>
   leave(i: number): Promise<void>
   rejoin(i: number): Promise<void>
@@ -321,6 +338,7 @@ export class SimWorld implements World {
     slot.node = node
     slot.up = true
     this.options.onNodeStart?.(i, node)
+    if (this.options.onNodeEvent !== undefined) forwardEvents(i, node.messenger, this.options.onNodeEvent)
     // The Node preset dials its bootstrap list on start; the simulator dials it itself (and waits, to stagger joins).
     await Promise.allSettled(dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) })))
   }
@@ -353,6 +371,27 @@ export class SimWorld implements World {
   /** Indices of nodes up now. */
   upNodes(): number[] {
     return this.#slots.flatMap((s, i) => (s.up ? [i] : []))
+  }
+
+  get retransmits(): number {
+    return this.fabric.stats.retransmits
+  }
+
+  async addContact(a: number, b: number, name: string): Promise<void> {
+    const na = this.node(a)
+    const nb = this.node(b)
+    if (na === undefined || nb === undefined)
+      throw new NodeStartFailedError(`node ${na ? b : a}`, new Error('never started'))
+    await na.messenger.addContact(nb.identity, { name })
+  }
+
+  async send(from: number, to: number, text: string): Promise<SendOutcome | undefined> {
+    const a = this.node(from)
+    if (a === undefined || !this.isUp(from)) return undefined
+    const b = this.node(to)
+    if (b === undefined)
+      return { ok: false, error: new NodeStartFailedError(`node ${to}`, new Error('never started')).code }
+    return sendText(a.messenger, b.identity, text)
   }
 
   async lookup(from: number, to: number, timeoutMs: number, signal: AbortSignal): Promise<LookupOutcome | undefined> {

@@ -2,7 +2,8 @@
  * delivery: 1:1 messages between contacts under churn and loss. Delivery ratio, latency percentiles, duplicates
  * (a message shown more than once), the share delivered directly versus through mailboxes, and the loss model: a
  * message is lost exactly when every copy was on crashed nodes — its sender crashed for good before the recipient
- * had it, and no mailbox relay held it. The run compares the messages lost with the model's prediction.
+ * had it, and no mailbox relay held it. The run compares the messages lost with the model's prediction. It uses nodes
+ * through World only (contacts, sends and their events), so `--workers` spreads them over worker threads.
  */
 import { CRASH_SETTLE_MS } from '../constants.ts'
 import { digest, planContacts, planTraffic } from '../plan.ts'
@@ -14,7 +15,7 @@ import {
   type ScenarioResult,
   worldFigures
 } from '../scenario.ts'
-import { awaitLate, churnOf, prepareContacts, runTraffic, startWorld } from './setup.ts'
+import { awaitLate, churnOf, prepareContacts, runTraffic, startThreadedWorld } from './setup.ts'
 import { Ledger, messageRows } from './traffic.ts'
 
 async function run(ctx: RunContext): Promise<ScenarioResult> {
@@ -23,9 +24,9 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
   const churn = churnOf(p)
   const plan = planTraffic(p.seed, p.nodes, p.duration, contacts, ctx.extra.rate!, churn)
   const ledger = new Ledger(plan)
-  const world = await startWorld(ctx, {
+  const world = await startThreadedWorld(ctx, {
     mailboxPollMs: ctx.extra.pollMs!,
-    onNodeStart: (i, node) => ledger.attach(i, node)
+    onNodeEvent: (e) => ledger.record(e)
   })
   /** When each node crashed for good (ms since the traffic phase started). */
   const goneAt = new Map<number, number>()
@@ -91,7 +92,7 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
       direct_share: shown.length > 0 ? direct / shown.length : null,
       mailbox_share: shown.length > 0 ? mailbox / shown.length : null,
       churn_events: churn.length,
-      retransmits: world.fabric.stats.retransmits
+      retransmits: world.retransmits
     },
     tables: {
       messages,
@@ -150,6 +151,7 @@ export const delivery: Scenario = {
   description:
     '1:1 messages between contacts under churn and loss: delivery ratio, latency percentiles, duplicates, direct vs mailbox, lost vs predicted.',
   defaults: { relays: 2 },
+  workers: true,
   params: [
     { name: 'rate', description: 'messages per node per minute', default: 6, min: 0, max: 600, integer: false },
     { name: 'contacts', description: 'contacts each node adds', default: 2, min: 1, max: 50, integer: true },

@@ -7,7 +7,8 @@ import type { CommonParams } from '../params.ts'
 import { linkModelOf } from '../params.ts'
 import { type ChurnEvent, planChurn } from '../plan.ts'
 import { type RunContext, runTimeline, waitFor } from '../scenario.ts'
-import { SimWorld, type WorldOptions } from '../world.ts'
+import { startWorld as startAnyWorld } from '../shards.ts'
+import { SimWorld, type World, type WorldOptions } from '../world.ts'
 import { addContacts } from './traffic.ts'
 
 /** How long nodes get to publish their records before traffic starts (ms). */
@@ -24,13 +25,13 @@ export function churnOf(p: CommonParams, exempt?: (i: number) => boolean): Churn
   })
 }
 
-/** Starts relays and messengers from the common parameters; `onNodeStart` sees every start (first and rejoins). */
-export function startWorld(
+/** The world options of the common parameters. */
+function worldOptions(
   ctx: RunContext,
-  o: { mailboxPollMs?: number; onNodeStart?: WorldOptions['onNodeStart'] } = {}
-): Promise<SimWorld> {
+  o: { mailboxPollMs?: number; onNodeStart?: WorldOptions['onNodeStart']; onNodeEvent?: WorldOptions['onNodeEvent'] }
+): WorldOptions {
   const p = ctx.params
-  return SimWorld.start({
+  return {
     seed: p.seed,
     nodes: p.nodes,
     relays: p.relays,
@@ -40,13 +41,36 @@ export function startWorld(
     ...(o.mailboxPollMs !== undefined && { mailboxPollMs: o.mailboxPollMs }),
     signal: ctx.signal,
     onJoin: (done, total) => ctx.progress('join', done, total),
-    ...(o.onNodeStart !== undefined && { onNodeStart: o.onNodeStart })
-  })
+    ...(o.onNodeStart !== undefined && { onNodeStart: o.onNodeStart }),
+    ...(o.onNodeEvent !== undefined && { onNodeEvent: o.onNodeEvent })
+  }
+}
+
+/**
+ * Starts relays and messengers from the common parameters in this thread, for scenarios that reach into node objects;
+ * `onNodeStart` sees every start (first and rejoins).
+ */
+export function startWorld(
+  ctx: RunContext,
+  o: { mailboxPollMs?: number; onNodeStart?: WorldOptions['onNodeStart'] } = {}
+): Promise<SimWorld> {
+  return SimWorld.start(worldOptions(ctx, o))
+}
+
+/**
+ * Starts relays and messengers from the common parameters over `--workers` threads (one: this thread), for scenarios
+ * that use nodes through World only; `onNodeEvent` gets every node's message and receipt events, across rejoins.
+ */
+export function startThreadedWorld(
+  ctx: RunContext,
+  o: { mailboxPollMs?: number; onNodeEvent: NonNullable<WorldOptions['onNodeEvent']> }
+): Promise<World> {
+  return startAnyWorld({ ...worldOptions(ctx, o), workers: ctx.params.workers })
 }
 
 /** Waits (at most PUBLISH_WAIT_MS) until every node up has published its record, then adds the contacts. */
 export async function prepareContacts(
-  world: SimWorld,
+  world: World,
   contacts: ReadonlyArray<[number, number]>,
   ctx: RunContext
 ): Promise<void> {

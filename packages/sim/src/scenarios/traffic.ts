@@ -1,13 +1,13 @@
 /**
  * Message bookkeeping shared by the delivery and relay-failure scenarios: contacts added both ways, the planned
- * messages sent at their times, and every copy shown, receipt and crash recorded against the plan.
+ * messages sent at their times, and every copy shown, receipt and crash recorded against the plan. It reaches nodes
+ * through World only (addContact, send, and their events), so it works the same when nodes run in worker threads.
  */
-import type { MessengerEvents } from '@parley/messenger'
-import { NodeStartFailedError } from '../errors.ts'
+import { forwardEvents, type NodeEvent } from '../node-events.ts'
 import type { SimNode } from '../nodes.ts'
 import type { PlannedMessage } from '../plan.ts'
 import type { Row, RunContext } from '../scenario.ts'
-import type { SimWorld } from '../world.ts'
+import type { World } from '../world.ts'
 
 /** What happened to one planned message. */
 export interface MessageFate {
@@ -27,10 +27,20 @@ export interface MessageFate {
 const contactName = (i: number): string => `n${i}`
 const TEXT_PREFIX = 'sim:'
 
-/** Tracks messages of a run; attach() to every messenger start (first and each rejoin). */
+/**
+ * Tracks messages of a run: give it every node event (World's onNodeEvent, or attach() at every messenger start of a
+ * SimWorld). Times are ms since t0 on this thread's performance.now(); events stamped in other threads (wallClock)
+ * are brought onto it.
+ */
 export class Ledger {
   readonly fates: MessageFate[]
   readonly #byMessengerId = new Map<string, MessageFate>()
+  /**
+   * Receipts for ids whose send() has not answered yet (with worker threads the event and the answer cross separately):
+   * applied when it does. Only `sent` and `deposited` receipts of ids this ledger sent land here, so it holds at most
+   * one entry per planned message.
+   */
+  readonly #early = new Map<string, { deposited: boolean; direct: boolean }>()
   t0 = performance.now()
 
   constructor(plan: readonly PlannedMessage[]) {
@@ -49,53 +59,76 @@ export class Ledger {
     return performance.now() - this.t0
   }
 
-  attach(_i: number, node: SimNode): void {
-    node.messenger.events.addEventListener('message', (e) => {
-      const text = (e as CustomEvent<MessengerEvents['message']>).detail.text
-      if (!text.startsWith(TEXT_PREFIX)) return
-      const fate = this.fates[Number(text.slice(TEXT_PREFIX.length))]
-      fate?.shown.push(this.now())
-    })
-    node.messenger.events.addEventListener('receipt', (ev) => {
-      const e = ev as CustomEvent<MessengerEvents['receipt']>
-      for (const id of e.detail.ids) {
-        const fate = this.#byMessengerId.get(id)
-        if (fate === undefined) continue
-        if (e.detail.type === 'deposited') fate.deposited = true
-        if (e.detail.type === 'sent') fate.direct = true
+  /** A time stamped with wallClock() (in any thread), as ms since t0. */
+  since(at: number): number {
+    return at - performance.timeOrigin - this.t0
+  }
+
+  /** Records node i's events from every start of its messenger (SimWorld's onNodeStart). */
+  attach(i: number, node: SimNode): void {
+    forwardEvents(i, node.messenger, (e) => this.record(e))
+  }
+
+  /** Records one node event: a planned text shown, or a receipt saying where a sent message went. */
+  record(e: NodeEvent): void {
+    if (e.kind === 'message') {
+      if (!e.text.startsWith(TEXT_PREFIX)) return
+      this.fates[Number(e.text.slice(TEXT_PREFIX.length))]?.shown.push(this.since(e.at))
+      return
+    }
+    if (e.type !== 'deposited' && e.type !== 'sent') return
+    for (const id of e.ids) {
+      const fate = this.#byMessengerId.get(id)
+      if (fate !== undefined) {
+        if (e.type === 'deposited') fate.deposited = true
+        else fate.direct = true
+      } else {
+        const early = this.#early.get(id) ?? { deposited: false, direct: false }
+        if (e.type === 'deposited') early.deposited = true
+        else early.direct = true
+        this.#early.set(id, early)
       }
-    })
+    }
   }
 
   /** Sends planned message m now (if its sender is up). */
-  async send(world: SimWorld, m: PlannedMessage): Promise<void> {
+  async send(world: World, m: PlannedMessage): Promise<void> {
     const fate = this.fates[m.id]!
-    const node = world.node(m.from)
-    if (node === undefined || !world.isUp(m.from)) {
+    if (!world.isUp(m.from)) {
       fate.sendStatus = 'sender-down'
       return
     }
     fate.sentAt = this.now()
-    try {
-      const to = world.node(m.to)
-      if (to === undefined) throw new NodeStartFailedError(`recipient ${m.to}`, new Error('never started'))
-      // Contacts are addressed by identity key (hex); the name is only a label.
-      const r = await node.messenger.send(to.identity, `${TEXT_PREFIX}${m.id}`)
-      fate.messengerId = r.id
-      this.#byMessengerId.set(r.id, fate)
-      fate.sendStatus = r.status
-      if (r.status === 'sent') fate.direct = true
-      if (r.status === 'deposited') fate.deposited = true
-    } catch (e) {
+    // Contacts are addressed by identity key (the world looks it up); the name is only a label.
+    const r = await world.send(m.from, m.to, `${TEXT_PREFIX}${m.id}`)
+    if (r === undefined) {
+      // It went down between the check and the send.
+      fate.sentAt = undefined
+      fate.sendStatus = 'sender-down'
+      return
+    }
+    if (!r.ok) {
       fate.sendStatus = 'failed'
-      fate.error = (e as { code?: string; name?: string }).code ?? (e as Error).name
+      fate.error = r.error
+      return
+    }
+    fate.messengerId = r.id
+    this.#byMessengerId.set(r.id, fate)
+    fate.sendStatus = r.status
+    if (r.status === 'sent') fate.direct = true
+    if (r.status === 'deposited') fate.deposited = true
+    const early = this.#early.get(r.id)
+    if (early !== undefined) {
+      this.#early.delete(r.id)
+      if (early.direct) fate.direct = true
+      if (early.deposited) fate.deposited = true
     }
   }
 }
 
 /** Adds every pair as contacts both ways (names n<i>), in parallel batches. */
 export async function addContacts(
-  world: SimWorld,
+  world: World,
   pairs: ReadonlyArray<[number, number]>,
   ctx: RunContext
 ): Promise<void> {
@@ -104,10 +137,8 @@ export async function addContacts(
   for (let k = 0; k < pairs.length; k += batch) {
     await Promise.all(
       pairs.slice(k, k + batch).map(async ([a, b]) => {
-        const na = world.node(a)!
-        const nb = world.node(b)!
-        await na.messenger.addContact(nb.identity, { name: contactName(b) })
-        await nb.messenger.addContact(na.identity, { name: contactName(a) })
+        await world.addContact(a, b, contactName(b))
+        await world.addContact(b, a, contactName(a))
         ctx.progress('contacts', ++done, pairs.length)
       })
     )
