@@ -96,3 +96,57 @@ describe('delivery over worker threads', () => {
     2 * RUN_TIMEOUT
   )
 })
+
+/**
+ * Messages that must be lost under the plan alone: the recipient is away (left, will return) from the moment the
+ * message is sent until its sender crashes for good; with no mailbox relays the sender held the only copy.
+ */
+function certainLosses(seed: string): number {
+  const churn = planChurn(seed, NODES, DURATION, CRASH_CHURN)
+  const traffic = planTraffic(seed, NODES, DURATION, planContacts(seed, NODES, 2), CRASH_RATE, churn)
+  let n = 0
+  for (const m of traffic) {
+    const crash = churn.find((e) => e.node === m.from && e.kind === 'crash' && e.at > m.at)
+    if (crash === undefined) continue
+    const gone = churn.some((e) => e.node === m.to && e.kind === 'crash' && e.at <= crash.at + 1)
+    let awayThroughout = !gone && !upAt(churn, m.to, m.at)
+    for (const e of churn) if (e.node === m.to && e.at > m.at && e.at <= crash.at + 1) awayThroughout = false
+    if (awayThroughout) n++
+  }
+  return n
+}
+
+const CRASH_CHURN = { perMinute: 4, crashShare: 0.5, downtime: 6, permanentCrash: true }
+const CRASH_RATE = 12
+
+describe('crash churn over worker threads', () => {
+  it(
+    'senders crash for good in their threads: none shown twice, the messages lost are exactly those the model predicts',
+    async () => {
+      // The first seed whose plan has at least one certain loss (the check must have something to find).
+      const seed = Array.from({ length: 200 }, (_, i) => `shards-crash-${i}`).find((s) => certainLosses(s) > 0)!
+      expect(seed).toBeDefined()
+      const certain = certainLosses(seed)
+      const { perMinute, ...rest } = CRASH_CHURN
+      const r = await runDelivery({
+        nodes: NODES,
+        seed,
+        relays: 0,
+        duration: DURATION,
+        rate: CRASH_RATE,
+        churn: perMinute,
+        ...rest,
+        grace: 30,
+        workers: 2
+      })
+      const s = r.summary
+      expect(s.churn_events).toBeGreaterThan(0)
+      expect(s.duplicates).toBe(0)
+      expect(r.tables.messages!.filter((m) => (m.shown_count as number) > 1)).toEqual([])
+      expect(s.predicted_lost).toBeGreaterThanOrEqual(certain)
+      expect(s.lost).toBe(s.predicted_lost)
+      expect(s.delivered! + s.lost! + s.pending! + s.to_gone_recipients!).toBe(s.messages_sent)
+    },
+    RUN_TIMEOUT
+  )
+})
