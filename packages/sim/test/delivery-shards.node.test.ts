@@ -50,7 +50,7 @@ function toAway(seed: string): number {
 
 describe('delivery over worker threads', () => {
   it(
-    '12 nodes over 2 threads with leaves and 2 mailbox relays: every message shown once, direct and via mailbox, with the plans of one thread',
+    '12 nodes over 2 threads with leaves, 1% loss and 2 mailbox relays: every message shown once, direct and via mailbox, with the plans of one thread',
     async () => {
       // The first seed whose plan sends at least two messages to recipients away for seconds either side.
       const seed = Array.from({ length: 200 }, (_, i) => `shards-delivery-${i}`).find((s) => toAway(s) >= 2)!
@@ -63,6 +63,7 @@ describe('delivery over worker threads', () => {
         rate: RATE,
         grace: 30,
         pollMs: 1_000,
+        loss: 0.01,
         ...CHURN
       }
       const threaded = await runDelivery({ ...params, workers: 2 })
@@ -83,7 +84,8 @@ describe('delivery over worker threads', () => {
       expect(s.direct_share!).toBeGreaterThan(0)
       expect(s.mailbox_share!).toBeGreaterThan(0)
       expect(s.direct_share! + s.mailbox_share!).toBeCloseTo(1, 6)
-      expect(s.retransmits).toBeGreaterThanOrEqual(0)
+      // 1% of chunks lost and resent (TCP-like): each worker counts its own links', the main thread adds them up.
+      expect(s.retransmits).toBeGreaterThan(0)
       expect(threaded.world.nodesStarted).toBe(NODES)
       expect(threaded.world.relays).toBe(2)
 
@@ -92,6 +94,7 @@ describe('delivery over worker threads', () => {
       expect(threaded.plan).toEqual(single.plan)
       expect(single.summary.messages_planned).toBe(s.messages_planned)
       expect(single.summary.churn_events).toBe(s.churn_events)
+      expect(single.summary.retransmits).toBeGreaterThan(0)
     },
     2 * RUN_TIMEOUT
   )
