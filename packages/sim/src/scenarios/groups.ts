@@ -254,6 +254,10 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
   }
 }
 
+/**
+ * One thread only (no `workers: true`): it forms groups through the admins' messengers and reads each member's
+ * gossipsub mesh (`world.node(i)`), which World does not carry across worker threads.
+ */
 export const groupsScenario: Scenario = {
   name: 'groups',
   description:

@@ -180,6 +180,10 @@ async function run(ctx: RunContext): Promise<ScenarioResult> {
   }
 }
 
+/**
+ * One thread only (no `workers: true`): it reads each node's mailbox list (`world.node(i).messenger.mailboxes`) and
+ * kills relays by index (`SimWorld.killRelay`), which World does not carry across worker threads.
+ */
 export const relayFailure: Scenario = {
   name: 'relay-failure',
   description:
