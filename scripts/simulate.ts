@@ -26,7 +26,7 @@ const COMMON_HELP: Record<string, string> = {
   'crash-share': 'share of leaves that are crashes',
   downtime: 'mean seconds a node stays away',
   'permanent-crash': 'crashed nodes never come back (their state is gone)',
-  workers: 'worker threads the nodes are spread over (dht-lookup; one per core helps past ~100 nodes)'
+  workers: 'worker threads the nodes are spread over (dht-lookup, delivery; one per core helps past ~100 nodes)'
 }
 
 function help(): string {
