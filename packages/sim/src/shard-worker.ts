@@ -188,18 +188,22 @@ async function handle(m: ShardRequest): Promise<unknown> {
       const probe = probeDht(node.libp2p.services.dht, init.converged ? place(m.i) : undefined)
       nodes.set(m.i, { node, probe, up: true })
       if (init.events) forwardEvents(m.i, node.messenger, emit)
-      if (m.learn !== undefined) await learnPeers(node.libp2p, node.libp2p.services.dht, await dir(), m.i, m.learn)
+      const learned =
+        m.learn === undefined ? [] : await learnPeers(node.libp2p, node.libp2p.services.dht, await dir(), m.i, m.learn)
       await Promise.allSettled(
         m.dial.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }))
       )
-      return { peerId: node.libp2p.peerId.toString(), identity: node.identity }
+      return { peerId: node.libp2p.peerId.toString(), identity: node.identity, learned }
     }
     case 'learn': {
+      // Answers whether some table here took the newcomer (the main thread's placement needs to know).
       const d = await dir()
+      let taken = false
       for (const [j, n] of nodes) {
-        if (j !== m.i && n.up) await learnPeers(n.node.libp2p, n.node.libp2p.services.dht, d, j, [m.i])
+        if (j !== m.i && n.up)
+          taken = (await learnPeers(n.node.libp2p, n.node.libp2p.services.dht, d, j, [m.i])).length > 0 || taken
       }
-      return null
+      return taken
     }
     case 'store': {
       const n = nodes.get(m.holder)

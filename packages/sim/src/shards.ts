@@ -44,6 +44,8 @@ type Req = ShardRequest extends infer R ? (R extends { q: number } ? Omit<R, 'q'
 interface NodeInfo {
   peerId: string
   identity: string
+  /** Converged start: the nodes the newcomer's routing table took. */
+  learned?: number[]
 }
 
 export class ShardedWorld implements World {
@@ -275,8 +277,12 @@ export class ShardedWorld implements World {
     })) as NodeInfo
     this.#info.set(i, info)
     this.#up.add(i)
-    // Converged start: every node up learns the newcomer.
-    if (this.options.converged === true) await this.#all({ t: 'learn', i })
+    // Converged start: every node up learns the newcomer; the placement notes who entered some routing table.
+    if (this.options.converged === true) {
+      const placement = await this.#placer()
+      placement.seen(info.learned ?? [])
+      if ((await this.#all({ t: 'learn', i })).includes(true)) placement.seen([i])
+    }
   }
 
   upNodes(): number[] {

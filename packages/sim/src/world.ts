@@ -327,10 +327,10 @@ export class SimWorld implements World {
       const { dir, placement } = await this.#convergence()
       const others = this.upNodes()
       slot.probe = probeDht(node.libp2p.services.dht, (key, value) => placement.put(i, key, value, this.upNodes()))
-      await learnPeers(node.libp2p, node.libp2p.services.dht, dir, i, others)
+      placement.seen(await learnPeers(node.libp2p, node.libp2p.services.dht, dir, i, others))
       for (const j of others) {
         const n = this.#slots[j]?.node
-        if (n !== undefined) await learnPeers(n.libp2p, n.libp2p.services.dht, dir, j, [i])
+        if (n !== undefined) placement.seen(await learnPeers(n.libp2p, n.libp2p.services.dht, dir, j, [i]))
       }
     } else {
       slot.probe = probeDht(node.libp2p.services.dht)

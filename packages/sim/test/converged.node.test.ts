@@ -80,13 +80,14 @@ describe('converged start', () => {
     // node), where a live join of 16 nodes ends near a full mesh.
     const ends = world.upNodes().reduce((a, i) => a + world.node(i)!.libp2p.getConnections().length, 0)
     expect(ends).toBeLessThanOrEqual(2 * 3 * n)
-    // Records: each node's published record is held by exactly its k closest nodes.
+    // Records: each node's published record is held by exactly its k closest nodes, and by itself (kad-dht's put
+    // stores locally first).
     await untilPublished(world, 60_000)
     await world.settle()
     for (const i of [0, 5, 11]) {
       const key = dhtKeyForIdentity(world.node(i)!.messenger.identityKey)
-      const holders = dir.closest(key, world.upNodes(), k)
-      expect(holders).toHaveLength(k)
+      const holders = [...new Set([i, ...dir.closest(key, world.upNodes(), k)])]
+      expect(holders.length).toBeGreaterThanOrEqual(k)
       for (let j = 0; j < n; j++) {
         const record = await held(world.node(j)!.libp2p.services.dht, dir.peer(i), key)
         expect(record !== undefined, `node ${j} holds node ${i}'s record`).toBe(holders.includes(j))
@@ -185,8 +186,10 @@ describe('converged start', () => {
     const ok = new Placement(dir, 2, async (holder) => {
       stored.push(holder)
     })
+    ok.seen([0, 1, 2, 3, 4, 5])
     await ok.put(0, key, new Uint8Array([1]), [0, 1, 2, 3, 4])
-    expect(stored.sort()).toEqual(dir.closest(key, [0, 1, 2, 3, 4], 2).sort())
+    // The k closest up, and the publisher (kad-dht's put stores locally first).
+    expect(stored.sort()).toEqual([...new Set([0, ...dir.closest(key, [0, 1, 2, 3, 4], 2)])].sort())
     expect(dir.closest(key, [0, 1, 2, 3, 4], 2)).not.toContain(5)
     const refused = new Placement(dir, 2, async () => {
       throw new Error('refused')
@@ -195,6 +198,67 @@ describe('converged start', () => {
     expect(err).toBeInstanceOf(ConvergedStartError)
     expect((err as ConvergedStartError).code).toBe('ConvergedStart')
   })
+
+  it('full buckets: records go to the closest nodes some table holds (a walk reaches no other), and every lookup finds them', async () => {
+    // k = 1: kad-dht 16's trie stops at 64 buckets, so two nodes under one 6-bit prefix do not both fit in a table,
+    // and the one every table left out can be found by no walk. Its being a record's true closest node must not lose
+    // that record.
+    const n = 24
+    const world = await SimWorld.start(
+      {
+        seed: 'conv-full',
+        nodes: n,
+        relays: 0,
+        model,
+        dataDir: await tmp(),
+        gossip: false,
+        converged: true,
+        kBucketSize: 1
+      },
+      n
+    )
+    cleanup.push(() => world.stop())
+    const dir = await Directory.of(
+      n,
+      (i) => new Rng('conv-full', 'nodes').fork(`node/${i}`),
+      (i) => world.fabric.address(i)
+    )
+    const inTables = new Set<number>()
+    for (let i = 0; i < n; i++) {
+      const kb = (
+        world.node(i)!.libp2p.services.dht as unknown as { routingTable: { kb: { get(id: Uint8Array): unknown } } }
+      ).routingTable.kb
+      for (let j = 0; j < n; j++) if (kb.get(dir.kadId(j)) !== undefined) inTables.add(j)
+    }
+    const unseen = [...Array(n).keys()].filter((j) => !inTables.has(j))
+    expect(unseen.length, 'nodes no table holds').toBeGreaterThan(0)
+    await untilPublished(world, 60_000)
+    await world.settle()
+    // The case this is about: records whose true closest node is one no table holds. Each must be held by the
+    // closest node that some table holds (where a put's walk would have left it), not only by the publisher.
+    const keyOf = (i: number) => dhtKeyForIdentity(world.node(i)!.messenger.identityKey)
+    const reachable = world.upNodes().filter((j) => inTables.has(j))
+    const hidden = [...Array(n).keys()].filter(
+      (i) =>
+        unseen.includes(dir.closest(keyOf(i), world.upNodes(), 1)[0]!) && dir.closest(keyOf(i), reachable, 1)[0] !== i
+    )
+    expect(hidden.length, 'records whose closest node is in no table').toBeGreaterThan(0)
+    for (const i of hidden) {
+      const holder = dir.closest(keyOf(i), reachable, 1)[0]!
+      const dht = world.node(holder)!.libp2p.services.dht
+      expect(await held(dht, dir.peer(i), keyOf(i)), `node ${holder} holds node ${i}'s record`).toBeDefined()
+      const from = (i + 1) % n
+      const r = await world.lookup(from, i, 30_000, AbortSignal.timeout(60_000))
+      expect(r, `lookup ${from} → ${i}`).toMatchObject({ ok: true })
+    }
+    // Placement: never a node no table holds (here: the two truly closest), always the publisher itself.
+    const p = new Placement(dir, 2, async () => {})
+    const key = new TextEncoder().encode('/parley/k')
+    const truly = dir.closest(key, [1, 2, 3, 4, 5, 6], 2)
+    const tabled = [1, 2, 3, 4, 5, 6].filter((j) => !truly.includes(j))
+    p.seen(tabled)
+    expect(p.holders(0, key, [0, 1, 2, 3, 4, 5, 6]).sort()).toEqual([0, ...dir.closest(key, tabled, 2)].sort())
+  }, 240_000)
 
   it('--converged is 0 or 1', () => {
     expect(() => prepare({ scenario: 'dht-lookup', params: { nodes: 10, converged: 2 } })).toThrow(
