@@ -2,7 +2,8 @@
  * The delivery scenario over worker threads (`--workers 2`): real messengers and mailbox relays spread over two
  * threads, contacts added and texts sent through the World, message and receipt events carried back to the main
  * thread across leaves and rejoins; the same seed gives the same plans as one thread; and crash churn across the
- * threads keeps the loss model's accounting.
+ * threads keeps the loss model's accounting. In the serial `sim` project: delivery within the grace and the loss
+ * model's timing assume the machine is not shared with the rest of the suite.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
