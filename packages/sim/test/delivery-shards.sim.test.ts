@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { planChurn, planContacts, planTraffic, type ScenarioResult, upAt } from '../src/index.ts'
 import { prepare } from '../src/run.ts'
+import { certainLosses } from './helpers.ts'
 
 const dirs: string[] = []
 afterAll(async () => {
@@ -101,25 +102,7 @@ describe('delivery over worker threads', () => {
   )
 })
 
-/**
- * Messages that must be lost under the plan alone: the recipient is away (left, will return) from the moment the
- * message is sent until its sender crashes for good; with no mailbox relays the sender held the only copy.
- */
-function certainLosses(seed: string): number {
-  const churn = planChurn(seed, NODES, DURATION, CRASH_CHURN)
-  const traffic = planTraffic(seed, NODES, DURATION, planContacts(seed, NODES, 2), CRASH_RATE, churn)
-  let n = 0
-  for (const m of traffic) {
-    const crash = churn.find((e) => e.node === m.from && e.kind === 'crash' && e.at > m.at)
-    if (crash === undefined) continue
-    const gone = churn.some((e) => e.node === m.to && e.kind === 'crash' && e.at <= crash.at + 1)
-    let awayThroughout = !gone && !upAt(churn, m.to, m.at)
-    for (const e of churn) if (e.node === m.to && e.at > m.at && e.at <= crash.at + 1) awayThroughout = false
-    if (awayThroughout) n++
-  }
-  return n
-}
-
+// certainLosses (helpers.ts) plans the same churn: half crashes for good, 6 s away.
 const CRASH_CHURN = { perMinute: 4, crashShare: 0.5, downtime: 6, permanentCrash: true }
 const CRASH_RATE = 12
 
@@ -128,9 +111,11 @@ describe('crash churn over worker threads', () => {
     'senders crash for good in their threads: none shown twice, the messages lost are exactly those the model predicts',
     async () => {
       // The first seed whose plan has at least one certain loss (the check must have something to find).
-      const seed = Array.from({ length: 200 }, (_, i) => `shards-crash-${i}`).find((s) => certainLosses(s) > 0)!
+      const seed = Array.from({ length: 200 }, (_, i) => `shards-crash-${i}`).find(
+        (s) => certainLosses(s, NODES, DURATION, CRASH_CHURN.perMinute, CRASH_RATE) > 0
+      )!
       expect(seed).toBeDefined()
-      const certain = certainLosses(seed)
+      const certain = certainLosses(seed, NODES, DURATION, CRASH_CHURN.perMinute, CRASH_RATE)
       const { perMinute, ...rest } = CRASH_CHURN
       const r = await runDelivery({
         nodes: NODES,

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { inflateSync } from 'node:zlib'
 import { expect } from 'vitest'
-import type { RunRecord, World } from '../src/index.ts'
+import { planChurn, planContacts, planTraffic, type RunRecord, upAt, type World } from '../src/index.ts'
 
 /** Decodes a PNG's header and image data (zlib) and checks the pixel rows add up: width, height of a real image. */
 export function decodePng(bytes: Uint8Array): { width: number; height: number } {
@@ -80,4 +80,29 @@ export async function expectLookupsFind(
     expect(r?.ok, `lookup ${from} → ${to}`).toBe(true)
     expect(r?.hops).toBeGreaterThanOrEqual(minHops)
   }
+}
+
+/**
+ * Messages that must be lost under the plan alone (crash churn: half the churn events crash for good, 6 s downtime):
+ * the recipient is away (left, will return) from the moment the message is sent until its sender crashes for good;
+ * with no mailbox relays the sender held the only copy.
+ */
+export function certainLosses(seed: string, nodes: number, duration: number, churnRate: number, rate: number): number {
+  const churn = planChurn(seed, nodes, duration, {
+    perMinute: churnRate,
+    crashShare: 0.5,
+    downtime: 6,
+    permanentCrash: true
+  })
+  const traffic = planTraffic(seed, nodes, duration, planContacts(seed, nodes, 2), rate, churn)
+  let n = 0
+  for (const m of traffic) {
+    const crash = churn.find((e) => e.node === m.from && e.kind === 'crash' && e.at > m.at)
+    if (crash === undefined) continue
+    const gone = churn.some((e) => e.node === m.to && e.kind === 'crash' && e.at <= crash.at + 1)
+    let awayThroughout = !gone && !upAt(churn, m.to, m.at)
+    for (const e of churn) if (e.node === m.to && e.at > m.at && e.at <= crash.at + 1) awayThroughout = false
+    if (awayThroughout) n++
+  }
+  return n
 }

@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { planChurn, planContacts, planTraffic, runSimulation, upAt } from '../src/index.ts'
-import { checkRunFiles } from './helpers.ts'
+import { runSimulation } from '../src/index.ts'
+import { certainLosses, checkRunFiles } from './helpers.ts'
 
 const dirs: string[] = []
 afterAll(async () => {
@@ -104,30 +104,6 @@ describe('scenarios, 30 nodes, fixed seed', () => {
     RUN_TIMEOUT
   )
 })
-
-/**
- * Messages that must be lost under the plan alone: the recipient is away (left, will return) from the moment the
- * message is sent until its sender crashes for good; with no mailbox relays the sender held the only copy.
- */
-function certainLosses(seed: string, nodes: number, duration: number, churnRate: number, rate: number): number {
-  const churn = planChurn(seed, nodes, duration, {
-    perMinute: churnRate,
-    crashShare: 0.5,
-    downtime: 6,
-    permanentCrash: true
-  })
-  const traffic = planTraffic(seed, nodes, duration, planContacts(seed, nodes, 2), rate, churn)
-  let n = 0
-  for (const m of traffic) {
-    const crash = churn.find((e) => e.node === m.from && e.kind === 'crash' && e.at > m.at)
-    if (crash === undefined) continue
-    const gone = churn.some((e) => e.node === m.to && e.kind === 'crash' && e.at <= crash.at + 1)
-    let awayThroughout = !gone && !upAt(churn, m.to, m.at)
-    for (const e of churn) if (e.node === m.to && e.at > m.at && e.at <= crash.at + 1) awayThroughout = false
-    if (awayThroughout) n++
-  }
-  return n
-}
 
 describe('crash churn', () => {
   it(
