@@ -88,7 +88,6 @@ export class Outbox {
     this.scheduleEntry(outbox)
     this.#reserved--
     const id = outbox.id
-    this.scheduleEntry(outbox)
     const outcome = this.core.online ? await this.delivery.attempt(outbox, options).catch(() => false as const) : false
     void this.core.receipts
       .giveDepositToken(contact)
