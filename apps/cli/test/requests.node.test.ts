@@ -276,7 +276,10 @@ describe('stdin commands run in the order written', () => {
       `${texts.map((text, i) => JSON.stringify({ id: `o${i}`, cmd: 'send', contact: 'bob', text })).join('\n')}\n`
     )
     await until(() => b.events.filter((e) => e.event === 'message').length === n + 1, 180_000, `${n} texts at B`)
-    const answers = a.events.filter((e) => typeof e.id === 'string' && /^o\d+$/.test(e.id as string))
+    // B may show the last text before A's answer to it is read (A answers once B's ack is back): wait for both.
+    const answered = () => a.events.filter((e) => typeof e.id === 'string' && /^o\d+$/.test(e.id as string))
+    await until(() => answered().length >= n, 30_000, `${n} answers at A`)
+    const answers = answered()
     expect(answers.map((e) => e.id)).toEqual(texts.map((_, i) => `o${i}`))
     expect(answers.every((e) => e.event === 'result')).toBe(true)
     const shown = b.events.filter((e) => e.event === 'message').slice(1)
