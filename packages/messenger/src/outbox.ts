@@ -5,6 +5,7 @@
  * outbox-delivery.ts; when attempts run again is outbox-retry.ts.
  */
 import { fromHex, ParleyCryptoError, type ProtocolTransaction, toHex } from '@parley/crypto'
+import { connectionKind } from '@parley/network'
 import type { ProfileBatch } from '@parley/store'
 import { encodePaddedPayload, type PayloadInit } from '@parley/wire'
 import { MAX_TEXT_BYTES } from './constants.ts'
@@ -41,8 +42,10 @@ export class Outbox {
   readonly retries: RetryRounds
 
   /** Our session streams to peers (session-stream.ts), each knowing the kind of connection it runs on. */
-  readonly streams = new SessionStreams((peer, stream) =>
-    this.core.node?.getConnections(peer).find((c) => c.streams.includes(stream))
+  readonly streams = new SessionStreams(
+    (peer, stream) => this.core.node?.getConnections(peer).find((c) => c.streams.includes(stream)),
+    (peer) =>
+      this.core.node?.getConnections(peer).some((c) => c.status === 'open' && connectionKind(c) !== 'relayed') ?? false
   )
 
   /** Every outbox entry's kind and due time (outbox-schedule.ts). */

@@ -55,6 +55,12 @@ class Outbound {
     this.#closeIfIdle()
   }
 
+  /** Retires the stream once the frames its opener is about to send (in this task) have their Acks. */
+  retireAfterUse(): void {
+    this.#retired = true
+    setTimeout(() => this.#closeIfIdle(), 0)
+  }
+
   #closeIfIdle(): void {
     if (!this.#retired || this.#waiting.size > 0 || this.#broken !== undefined) return
     void this.#writes
@@ -121,9 +127,18 @@ export class SessionStreams {
   readonly #streams = new Map<string, Promise<Outbound>>()
   readonly #locate: ((peer: PeerId, stream: Stream) => Connection | undefined) | undefined
 
-  /** `locate` finds the connection a new stream runs on (for deliverVia's kind). */
-  constructor(locate?: (peer: PeerId, stream: Stream) => Connection | undefined) {
+  readonly #hasDirect: ((peer: PeerId) => boolean) | undefined
+
+  /**
+   * `locate` finds the connection a new stream runs on (for deliverVia's kind); `hasDirect` says whether a direct
+   * connection to the peer is open.
+   */
+  constructor(
+    locate?: (peer: PeerId, stream: Stream) => Connection | undefined,
+    hasDirect?: (peer: PeerId) => boolean
+  ) {
     this.#locate = locate
+    this.#hasDirect = hasDirect
   }
 
   /**
@@ -188,13 +203,21 @@ export class SessionStreams {
     }
     const opening = open().then((stream) => {
       const connection = this.#locate?.(peer, stream)
-      return new Outbound(
+      const o = new Outbound(
         stream,
         () => {
           if (this.#streams.get(key) === opening) this.#streams.delete(key)
         },
         connection === undefined ? undefined : connectionKind(connection)
       )
+      // Opened on a relayed connection although a direct one is open (a new stream on the direct one failed, or it
+      // opened meanwhile, after retire() looked): this frame goes here, the next opens a new stream — direct then.
+      // Kept, this stream would carry the chat over the relay for as long as it lives (nothing else retires it).
+      if (o.kind === 'relayed' && this.#hasDirect?.(peer) === true) {
+        if (this.#streams.get(key) === opening) this.#streams.delete(key)
+        o.retireAfterUse()
+      }
+      return o
     })
     this.#streams.set(key, opening)
     opening.catch(() => {
